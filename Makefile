@@ -1,0 +1,37 @@
+# royalty: the two commands are `make demo` and `make test`.
+GO      ?= go
+BUF     := $(GO) tool buf
+PKGS    := ./...
+TESTFLAGS ?= -count=1 -timeout 60m
+
+.PHONY: demo test lint generate checkgenerate build
+
+## demo: run the whole story on a throwaway database and exit
+demo:
+	$(GO) run ./cmd/royalty demo
+
+## test: every test, against a throwaway PostgreSQL (or ROYALTY_DATABASE_URL)
+test:
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+build:
+	$(GO) build -o bin/royalty ./cmd/royalty
+
+## lint: go vet, gofmt, buf lint, buf format
+lint:
+	$(GO) vet $(PKGS)
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+
+## generate: regenerate the gRPC code from proto/ with local plugins
+generate:
+	$(BUF) generate
+
+## checkgenerate: fail when regenerating changes the committed code
+checkgenerate: generate
+	@git add -N proto/gen >/dev/null 2>&1 || true
+	@if ! git diff --quiet -- proto/gen; then \
+		echo "generated code is stale: run 'make generate' and commit"; git diff --stat -- proto/gen; exit 1; fi
+	@echo "generated code is current"

@@ -1,0 +1,116 @@
+// Command royalty runs the royalty service and its tools: serve, migrate, ingest, keys, export,
+// verify and demo. Configuration comes from flags, which default to ROYALTY_* environment
+// variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ec exitCode
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		fmt.Fprintln(os.Stderr, "royalty:", err)
+		os.Exit(1)
+	}
+}
+
+// exitCode is returned by commands that have already reported their failure and only need the
+// process to exit with a code.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// config holds what every command may need. Flags default to the environment.
+type config struct {
+	DatabaseURL string
+	GRPCAddr    string
+	MetricsAddr string
+	DataDir     string
+	LogFormat   string
+	LogLevel    string
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// run executes the command line args; tests call it to run the real program in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := &config{}
+	root := &cobra.Command{
+		Use:           "royalty",
+		Short:         "royalty pays the people whose writing feeds AI models",
+		Long:          "royalty measures how much of each model response came from whose posts and books that share\nof the response's revenue to them, exactly and verifiably.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("ROYALTY_DATABASE_URL"), "PostgreSQL or CockroachDB URL (env ROYALTY_DATABASE_URL)")
+	pf.StringVar(&cfg.GRPCAddr, "grpc-addr", envOr("ROYALTY_GRPC_ADDR", "127.0.0.1:7070"), "gRPC listen or target address (env ROYALTY_GRPC_ADDR)")
+	pf.StringVar(&cfg.MetricsAddr, "metrics-addr", envOr("ROYALTY_METRICS_ADDR", "127.0.0.1:9090"), "Prometheus /metrics listen address (env ROYALTY_METRICS_ADDR)")
+	pf.StringVar(&cfg.DataDir, "data-dir", envOr("ROYALTY_DATA_DIR", "royalty-data"), "directory for the search index and local state (env ROYALTY_DATA_DIR)")
+	pf.StringVar(&cfg.LogFormat, "log-format", envOr("ROYALTY_LOG_FORMAT", "text"), "log format: text or json (env ROYALTY_LOG_FORMAT)")
+	pf.StringVar(&cfg.LogLevel, "log-level", envOr("ROYALTY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env ROYALTY_LOG_LEVEL)")
+
+	root.AddCommand(
+		serveCommand(cfg, stderr),
+		migrateCommand(cfg, stdout, stderr),
+		demoCommand(cfg, stdout, stderr),
+		notYetCommand("ingest", "Ingest crawled posts into the index", 4),
+		notYetCommand("keys", "Create and revoke API keys", 6),
+		notYetCommand("export", "Export the journal, hledger files and statements", 6),
+		notYetCommand("verify", "Verify an exported journal or an inclusion proof offline", 7),
+	)
+	return root.ExecuteContext(ctx)
+}
+
+// notYetCommand is a subcommand whose capability has not been built; it says so and fails
+// rather than pretending to work.
+func notYetCommand(name, short string, issue int) *cobra.Command {
+	return &cobra.Command{
+		Use:                name,
+		Short:              short + " (not implemented yet)",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fmt.Errorf("%s is not implemented yet (issue #%d)", name, issue)
+		},
+	}
+}
+
+func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format: want text or json, got %q", cfg.LogFormat)
+	}
+}

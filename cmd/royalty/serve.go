@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/migrations"
+	"github.com/openroyalty/royalty/services"
+)
+
+func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
+	var shutdownTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the gRPC API, health checking, reflection and /metrics",
+		Long: "Serve the gRPC API on --grpc-addr and Prometheus metrics on --metrics-addr until SIGTERM or\n" +
+			"SIGINT; then in-flight calls finish (up to --shutdown-timeout) and the process exits 0.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(cfg, stderr)
+			if err != nil {
+				return err
+			}
+			srv, err := startServer(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			<-cmd.Context().Done()
+			log.Info("shutting down", "reason", "signal")
+			return srv.Shutdown(shutdownTimeout)
+		},
+	}
+	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
+	return cmd
+}
+
+// runningServer is a started royalty server: gRPC, metrics and the resources they use.
+type runningServer struct {
+	log      *slog.Logger
+	grpc     *services.Server
+	grpcLis  net.Listener
+	metrics  *http.Server
+	metLis   net.Listener
+	pool     *pgxpool.Pool
+	served   chan error
+	shutdown bool
+}
+
+// GRPCAddr is the address the gRPC server listens on (useful when started on port 0).
+func (s *runningServer) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// MetricsAddr is the address of the /metrics endpoint.
+func (s *runningServer) MetricsAddr() string { return s.metLis.Addr().String() }
+
+// startServer connects to the database, checks that its schema is current and starts serving.
+func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *runningServer, err error) {
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("no database: set --database-url or ROYALTY_DATABASE_URL")
+	}
+	pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			pool.Close()
+		}
+	}()
+	if err := checkSchema(ctx, pool); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gs := services.NewServer(services.Options{Logger: log, Registerer: reg})
+
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--grpc-addr: %w", err)
+	}
+	metLis, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		grpcLis.Close()
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s := &runningServer{
+		log:     log,
+		grpc:    gs,
+		grpcLis: grpcLis,
+		metrics: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+		metLis:  metLis,
+		pool:    pool,
+		served:  make(chan error, 2),
+	}
+	go func() { s.served <- gs.GRPC.Serve(grpcLis) }()
+	go func() {
+		if err := s.metrics.Serve(metLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.served <- err
+		}
+	}()
+	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	log.Info("serving", "grpc", s.GRPCAddr(), "metrics", s.MetricsAddr())
+	return s, nil
+}
+
+// Shutdown stops accepting calls, lets in-flight calls finish for up to timeout, then closes
+// everything.
+func (s *runningServer) Shutdown(timeout time.Duration) error {
+	if s.shutdown {
+		return nil
+	}
+	s.shutdown = true
+	s.grpc.Health.Shutdown() // tell load balancers first
+	done := make(chan struct{})
+	go func() { s.grpc.GRPC.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.log.Warn("in-flight calls did not finish in time; stopping hard", "timeout", timeout)
+		s.grpc.GRPC.Stop()
+		<-done
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.metrics.Shutdown(ctx)
+	s.pool.Close()
+	s.log.Info("stopped")
+	return err
+}
+
+// checkSchema refuses to serve a database whose schema is older than this binary.
+func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	var version int64
+	var dirty bool
+	err := pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
+	if err != nil {
+		return fmt.Errorf("reading schema version (has `royalty migrate` run?): %w", err)
+	}
+	if dirty {
+		return fmt.Errorf("schema migration %d is dirty; fix it before serving", version)
+	}
+	if latest := migrations.Latest(); uint(version) < latest {
+		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `royalty migrate`", version, latest)
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+// Package migrations holds royalty's SQL schema, embedded in the binary, and applies it with
+// golang-migrate.
+//
+// Every file holds exactly one DDL statement, because CockroachDB runs schema changes outside
+// explicit transactions (DESIGN.md §3), and every statement runs unchanged on PostgreSQL and
+// CockroachDB. The engine is detected from the server's version string: PostgreSQL uses
+// golang-migrate's pgx/v5 driver (advisory lock), CockroachDB its cockroachdb driver (a lock
+// table, since advisory locks are no-ops there).
+//
+// Version ranges keep parallel work apart: 0001–0099 foundation (principals, keys),
+// 0100–0199 ledger, 0200–0299 indexer, 0300–0399 services, 0400–0499 audit.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4"
+	"github.com/golang-migrate/migrate/v4/database"
+	"github.com/golang-migrate/migrate/v4/database/cockroachdb"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Engine is the kind of database server behind a DSN.
+type Engine string
+
+const (
+	PostgreSQL  Engine = "postgresql"
+	CockroachDB Engine = "cockroachdb"
+)
+
+// DetectEngine asks the server what it is.
+func DetectEngine(ctx context.Context, db *sql.DB) (Engine, error) {
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT version()").Scan(&version); err != nil {
+		return "", fmt.Errorf("asking the database for its version: %w", err)
+	}
+	if strings.Contains(version, "CockroachDB") {
+		return CockroachDB, nil
+	}
+	return PostgreSQL, nil
+}
+
+// Result says what Up did.
+type Result struct {
+	Engine  Engine
+	From    uint // version before; 0 for an empty database
+	To      uint // version after
+	Applied int  // migrations applied by this call
+}
+
+// Up applies every pending migration to the database at dsn (a postgres:// URL or key=value
+// DSN). It is idempotent: with nothing pending it changes nothing.
+func Up(ctx context.Context, dsn string, log *slog.Logger) error {
+	_, err := Apply(ctx, dsn, log)
+	return err
+}
+
+// Apply is Up that also reports what it did.
+func Apply(ctx context.Context, dsn string, log *slog.Logger) (Result, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return Result{}, fmt.Errorf("parsing database URL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	db.SetMaxOpenConns(2)
+
+	engine, err := DetectEngine(ctx, db)
+	if err != nil {
+		return Result{}, err
+	}
+	var driver database.Driver
+	switch engine {
+	case CockroachDB:
+		driver, err = cockroachdb.WithInstance(db, &cockroachdb.Config{})
+	default:
+		driver, err = migratepgx.WithInstance(db, &migratepgx.Config{})
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("preparing migrations on %s: %w", engine, err)
+	}
+	src, err := iofs.New(files, ".")
+	if err != nil {
+		return Result{}, err
+	}
+	m, err := migrate.NewWithInstance("iofs", src, string(engine), driver)
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.Close()
+	res := Result{Engine: engine}
+	res.From, _, err = versionOf(m)
+	if err != nil {
+		return res, err
+	}
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return res, fmt.Errorf("applying migrations: %w", err)
+	}
+	res.To, _, err = versionOf(m)
+	if err != nil {
+		return res, err
+	}
+	res.Applied = countBetween(res.From, res.To)
+	log.Info("migrations applied", "engine", engine, "from", res.From, "to", res.To, "applied", res.Applied)
+	return res, nil
+}
+
+func versionOf(m *migrate.Migrate) (uint, bool, error) {
+	v, dirty, err := m.Version()
+	if errors.Is(err, migrate.ErrNilVersion) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("reading migration version: %w", err)
+	}
+	if dirty {
+		return v, dirty, fmt.Errorf("migration %d is marked dirty: a previous run failed half-way; fix the schema by hand and run `migrate force`", v)
+	}
+	return v, dirty, nil
+}
+
+// Latest is the highest migration version embedded in this binary.
+func Latest() uint {
+	var latest uint
+	entries, _ := files.ReadDir(".")
+	for _, e := range entries {
+		var v uint
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest
+}
+
+func countBetween(from, to uint) int {
+	n := 0
+	entries, _ := files.ReadDir(".")
+	for _, e := range entries {
+		var v uint
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil && strings.HasSuffix(e.Name(), ".up.sql") && v > from && v <= to {
+			n++
+		}
+	}
+	return n
+}

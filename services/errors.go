@@ -1,0 +1,47 @@
+package services
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/openroyalty/royalty"
+)
+
+// codeOf is the one table that maps domain error codes to gRPC status codes. Anything not in it
+// (and any error without a code) is reported as INTERNAL with a generic message.
+var codeOf = map[string]codes.Code{
+	royalty.EINVALID:         codes.InvalidArgument,
+	royalty.ENOTFOUND:        codes.NotFound,
+	royalty.ECONFLICT:        codes.AlreadyExists,
+	royalty.EPRECONDITION:    codes.FailedPrecondition,
+	royalty.EUNAUTHENTICATED: codes.Unauthenticated,
+	royalty.EPERMISSION:      codes.PermissionDenied,
+	royalty.EUNAVAILABLE:     codes.Unavailable,
+	royalty.ERESOURCE:        codes.ResourceExhausted,
+	royalty.EUNIMPLEMENTED:   codes.Unimplemented,
+}
+
+// toStatus translates a domain error into a gRPC status error. Context errors keep their meaning
+// (the caller's deadline or cancellation), and errors that already are statuses pass through.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "canceled")
+	}
+	code, ok := codeOf[royalty.ErrorCode(err)]
+	if !ok {
+		return status.Error(codes.Internal, "internal error")
+	}
+	return status.Error(code, royalty.ErrorMessage(err))
+}

@@ -1,0 +1,93 @@
+// Package services serves royalty over gRPC. Handlers translate between protobuf messages and
+// domain types and map domain errors to status codes in one table (errors.go); they hold no
+// business rules.
+package services
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	royaltyv1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+)
+
+// DefaultMaxMessageBytes bounds every request and response message.
+const DefaultMaxMessageBytes = 8 << 20
+
+// Options configure a Server.
+type Options struct {
+	// Logger receives one line per call and every recovered panic; required.
+	Logger *slog.Logger
+	// Registerer receives the gRPC metrics; nil means none are exported.
+	Registerer prometheus.Registerer
+	// MaxMessageBytes bounds received and sent messages; DefaultMaxMessageBytes when zero.
+	MaxMessageBytes int
+}
+
+// Server is royalty's gRPC server: the six royalty.v1 services, gRPC health checking and server
+// reflection, with metrics, call logging and panic recovery around every handler.
+type Server struct {
+	GRPC   *grpc.Server
+	Health *health.Server
+}
+
+// NewServer builds a Server. Services not yet built answer UNIMPLEMENTED.
+func NewServer(opts Options) *Server {
+	if opts.MaxMessageBytes == 0 {
+		opts.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(metrics)
+	}
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		opts.Logger.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	})}
+	g := grpc.NewServer(
+		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
+		grpc.MaxSendMsgSize(opts.MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(
+			metrics.UnaryServerInterceptor(),
+			logging.UnaryServerInterceptor(interceptorLogger(opts.Logger), logOpts...),
+			recovery.UnaryServerInterceptor(recoverOpts...),
+		),
+		grpc.ChainStreamInterceptor(
+			metrics.StreamServerInterceptor(),
+			logging.StreamServerInterceptor(interceptorLogger(opts.Logger), logOpts...),
+			recovery.StreamServerInterceptor(recoverOpts...),
+		),
+	)
+	royaltyv1.RegisterIndexServiceServer(g, royaltyv1.UnimplementedIndexServiceServer{})
+	royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
+	royaltyv1.RegisterProviderServiceServer(g, royaltyv1.UnimplementedProviderServiceServer{})
+	royaltyv1.RegisterContributorServiceServer(g, royaltyv1.UnimplementedContributorServiceServer{})
+	royaltyv1.RegisterAuditServiceServer(g, royaltyv1.UnimplementedAuditServiceServer{})
+	royaltyv1.RegisterAdminServiceServer(g, royaltyv1.UnimplementedAdminServiceServer{})
+
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(g, hs)
+	reflection.Register(g)
+	metrics.InitializeMetrics(g)
+	return &Server{GRPC: g, Health: hs}
+}
+
+// interceptorLogger adapts slog to the logging middleware.
+func interceptorLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
