@@ -83,9 +83,13 @@ func TestPlanUsage(t *testing.T) {
 			},
 		},
 		{
-			name:   "thirds split to the last quantum",
-			mutate: func(r *ledger.UsageRequest) { r.Revenue = d("1"); r.Shares[0].Share = big.NewRat(1, 3); r.Shares[1].Share = big.NewRat(2, 3) },
-			terms:  ledger.Terms{RoyaltyRate: d("1")},
+			name: "thirds split to the last quantum",
+			mutate: func(r *ledger.UsageRequest) {
+				r.Revenue = d("1")
+				r.Shares[0].Share = big.NewRat(1, 3)
+				r.Shares[1].Share = big.NewRat(2, 3)
+			},
+			terms: ledger.Terms{RoyaltyRate: d("1")},
 			want: []line{
 				{"provider:" + provider, "1"},
 				{"escrow:stackexchange:bicycles/1", "-0.666666666667"},
