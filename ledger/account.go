@@ -179,3 +179,11 @@ func checkText(field, s string, max int, required bool) error {
 	}
 	return nil
 }
+
+// CheckRequestID checks a caller-chosen idempotency key: 1 to MaxRequestIDChars printable
+// characters. Errors are EINVALID and name field.
+func CheckRequestID(field, s string) error { return checkText(field, s, MaxRequestIDChars, true) }
+
+// CheckReason checks the reason of a reversal: 1 to MaxReasonChars printable characters.
+// Errors are EINVALID and name field.
+func CheckReason(field, s string) error { return checkText(field, s, MaxReasonChars, true) }

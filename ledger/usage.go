@@ -337,3 +337,11 @@ func CheckBalanced(postings []Posting) error {
 	}
 	return nil
 }
+
+// HashEscrowRelease is the payload hash of an escrow release.
+func HashEscrowRelease(identityKey, contributorID string) []byte {
+	h := newFieldHash("royalty.ledger.escrow_release.v1")
+	h.str(identityKey)
+	h.str(contributorID)
+	return h.sum()
+}
