@@ -121,9 +121,9 @@ func TestSiteAndHost(t *testing.T) {
 func TestRealDumps(t *testing.T) {
 	root := repo.RequireSharedData(t, "stackexchange")
 	tests := []struct {
-		site                                                   string
+		site                                                  string
 		questions, answers, comments, skipped, authors, users int
-		deleted                                                int
+		deleted                                               int
 	}{
 		{"bicycles.meta", 453, 971, 2448, 22 + 1, 310, 2550, 129},
 		{"conlang.meta", 54, 115, 230, 8 + 1, 64, 271, 21},
