@@ -239,8 +239,8 @@ func (s *Store) Identity(ctx context.Context, key string) (indexer.Identity, err
 }
 
 // PostsByAuthorContaining returns up to limit posts of the identity authorKey whose own text or
-// title contains s verbatim (case-sensitive), oldest first: how a claim is verified, by finding a
-// challenge token the claimant put in a post. s must not be empty.
+// title contains sub, ignoring case, oldest first: how a claim is verified, by finding a
+// challenge token the claimant put in a post (quotations do not count). sub must not be empty.
 func (s *Store) PostsByAuthorContaining(ctx context.Context, authorKey, sub string, limit int) ([]*indexer.Post, error) {
 	if sub == "" {
 		return nil, royalty.FieldErrorf(royalty.EINVALID, "text", "must not be empty")
@@ -249,7 +249,7 @@ func (s *Store) PostsByAuthorContaining(ctx context.Context, authorKey, sub stri
 		limit = 100
 	}
 	rows, err := s.pool.Query(ctx, selectPost+`
-WHERE p.author_key = $1 AND (strpos(p.text, $2) > 0 OR strpos(p.title, $2) > 0)
+WHERE p.author_key = $1 AND (strpos(lower(p.text), lower($2)) > 0 OR strpos(lower(p.title), lower($2)) > 0)
 ORDER BY p.created_at, p.id LIMIT $3`, authorKey, sub, limit)
 	if err != nil {
 		return nil, fmt.Errorf("searching posts of %s: %w", authorKey, err)
@@ -341,4 +341,3 @@ func (s *Store) Count(ctx context.Context) (posts, identities int64, err error) 
 	}
 	return posts, identities, nil
 }
-

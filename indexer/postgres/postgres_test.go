@@ -135,7 +135,7 @@ func TestPostsByAuthorContaining(t *testing.T) {
 		{"forum:s/ana", "royalty-claim-7f3a", []string{"forum:s/1"}},
 		{"forum:s/ana", "royalty-claim-9999", nil}, // only in a quotation
 		{"forum:s/bo", "royalty-claim-7f3a", []string{"forum:s/3"}},
-		{"forum:s/ana", "ROYALTY-CLAIM-7F3A", nil},
+		{"forum:s/ana", "ROYALTY-CLAIM-7F3A", []string{"forum:s/1"}}, // case is ignored
 	}
 	for _, tt := range tests {
 		got, err := s.PostsByAuthorContaining(ctx, tt.author, tt.sub, 10)
