@@ -44,7 +44,9 @@ func (s *IndexServer) IngestPosts(stream royaltyv1.IndexService_IngestPostsServe
 		s.log.ErrorContext(stream.Context(), "ingest stream failed", "err", err)
 		return toStatus(err)
 	}
-	return stream.SendAndClose(SummaryToProto(sum))
+	resp := SummaryToProto(sum)
+	resp.Received = uint64(r.nPost) // posts rejected before the pipeline saw them were received too
+	return stream.SendAndClose(resp)
 }
 
 // streamReader turns an IngestPosts stream into an indexer.Reader.

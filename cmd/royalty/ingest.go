@@ -208,7 +208,7 @@ func sameFiles(a, b []indexer.FileStamp) bool {
 func printSummary(w io.Writer, s indexer.Summary, postsThisRun int, took time.Duration) {
 	rate := float64(postsThisRun) / took.Seconds()
 	fmt.Fprintf(w, "ingested %d records in %s (%.0f posts/s)\n", s.Records, took.Round(time.Millisecond), rate)
-	fmt.Fprintf(w, "  posts:      %d read, %d new, %d updated, %d unchanged, %d rejected\n", s.Received, s.Inserted, s.Updated, s.Unchanged, s.Rejected)
+	fmt.Fprintf(w, "  posts:      %d read, %d new, %d updated, %d unchanged\n", s.Received, s.Inserted, s.Updated, s.Unchanged)
 	fmt.Fprintf(w, "  identities: %d read\n", s.Identities)
 	fmt.Fprintf(w, "  skipped:    %d\n", s.Skipped)
 	reasons := make([]string, 0, len(s.SkipReasons))
