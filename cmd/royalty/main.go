@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		serveCommand(cfg, stderr),
 		migrateCommand(cfg, stdout, stderr),
 		demoCommand(cfg, stdout, stderr),
-		notYetCommand("ingest", "Ingest crawled posts into the index", 4),
+		ingestCommand(cfg, stdout, stderr),
 		notYetCommand("keys", "Create and revoke API keys", 6),
 		notYetCommand("export", "Export the journal, hledger files and statements", 6),
 		notYetCommand("verify", "Verify an exported journal or an inclusion proof offline", 7),
