@@ -14,8 +14,8 @@ import (
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/auth"
-	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pagetoken"
+	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
 // Store implements auth.Store. It is safe for concurrent use by multiple goroutines.
