@@ -207,7 +207,10 @@ func TestRejectAndValidation(t *testing.T) {
 	}{
 		{"reject twice", func() error { _, err := f.svc.Reject(ctx, c.ID, "a", ""); return err }, royalty.EPRECONDITION},
 		{"approve rejected", func() error { _, err := f.svc.Approve(ctx, c.ID, "a", ""); return err }, royalty.EPRECONDITION},
-		{"unknown claim", func() error { _, err := f.svc.Approve(ctx, "6f1c1f5e-1111-4111-8111-111111111111", "a", ""); return err }, royalty.ENOTFOUND},
+		{"unknown claim", func() error {
+			_, err := f.svc.Approve(ctx, "6f1c1f5e-1111-4111-8111-111111111111", "a", "")
+			return err
+		}, royalty.ENOTFOUND},
 		{"malformed claim id", func() error { _, err := f.svc.Get(ctx, "x"); return err }, royalty.ENOTFOUND},
 		{"bad identity", func() error { _, err := f.svc.Start(ctx, f.alice, "nocolon"); return err }, royalty.EINVALID},
 		{"identity without author", func() error { _, err := f.svc.Start(ctx, f.alice, "hn:/"); return err }, royalty.EINVALID},
