@@ -39,8 +39,9 @@ func (w *chunkWriter) Flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	// The message owns its bytes until sent; gRPC serialises it in Send, so the buffer can be reused.
-	err := w.send(&v1.ExportJournalResponse{Chunk: w.buf})
-	w.buf = w.buf[:0]
-	return err
+	// gRPC forbids modifying a message after SendMsg (stats handlers may read it later), so each
+	// chunk gets a fresh buffer; only one is live at a time.
+	chunk := w.buf
+	w.buf = make([]byte, 0, exportChunkBytes)
+	return w.send(&v1.ExportJournalResponse{Chunk: chunk})
 }
