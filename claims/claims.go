@@ -11,8 +11,8 @@
 //  1. the claim is marked verified in one serializable transaction; a unique index on verified
 //     claims per identity makes this the single arbiter of ownership, and the other pending claims
 //     on the identity are rejected as superseded;
-//  2. the ledger releases the escrow under the idempotency key "claim:<claim id>", so running it
-//     twice moves the money once;
+//  2. the ledger records the owner and releases the escrow; it is idempotent per identity and
+//     contributor, so running it twice moves the money once, and it refuses a second owner too;
 //  3. the release is recorded on the claim.
 //
 // A crash between 1 and 3 leaves a verified claim without a recorded release; Resume (run at
@@ -78,10 +78,10 @@ type Release struct {
 
 // Releaser moves an identity's escrow balance to a contributor in one ledger transaction and
 // records the contributor as the identity's owner, so that later royalties go to the contributor
-// directly. It must be idempotent under idempotencyKey: a repeated call returns the first
-// result and moves nothing.
+// directly. It must be idempotent: a repeated call for the same identity and contributor returns
+// the first result and moves nothing.
 type Releaser interface {
-	ReleaseEscrow(ctx context.Context, identityKey, contributorID, idempotencyKey string) (Release, error)
+	ReleaseEscrow(ctx context.Context, identityKey, contributorID string) (Release, error)
 }
 
 // Filter selects claims in List.

@@ -156,7 +156,7 @@ func (s *Service) release(ctx context.Context, c Claim) (Claim, error) {
 	if s.releaser == nil {
 		return Claim{}, royalty.Errorf(royalty.EUNAVAILABLE, "the ledger is not available to release escrow")
 	}
-	r, err := s.releaser.ReleaseEscrow(ctx, c.IdentityKey, c.ContributorID, "claim:"+c.ID)
+	r, err := s.releaser.ReleaseEscrow(ctx, c.IdentityKey, c.ContributorID)
 	if err != nil {
 		return Claim{}, fmt.Errorf("releasing escrow of %s: %w", c.IdentityKey, err)
 	}

@@ -26,7 +26,8 @@ type releaser struct {
 	fail  bool
 }
 
-func (r *releaser) ReleaseEscrow(ctx context.Context, identityKey, contributorID, key string) (claims.Release, error) {
+func (r *releaser) ReleaseEscrow(ctx context.Context, identityKey, contributorID string) (claims.Release, error) {
+	key := identityKey + "→" + contributorID
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {
@@ -96,14 +97,14 @@ func TestClaimVerifiedByPost(t *testing.T) {
 		t.Fatalf("PostsIngested with the proof = %+v, %v", got, err)
 	}
 	v := got[0]
-	if v.Status != claims.StatusVerified || v.DecidedBy != "post:p3" || v.ReleaseTransactionID != "tx-claim:"+c.ID || len(v.Released) != 1 || !v.Released[0].Amount.Equal(decimal.RequireFromString("1.25")) {
+	if v.Status != claims.StatusVerified || v.DecidedBy != "post:p3" || v.ReleaseTransactionID != "tx-"+f.identity+"→"+f.alice || len(v.Released) != 1 || !v.Released[0].Amount.Equal(decimal.RequireFromString("1.25")) {
 		t.Fatalf("verified claim = %+v", v)
 	}
 	// Re-ingesting the proof changes nothing and releases nothing twice.
 	if got, err := f.svc.PostsIngested(ctx, []claims.Post{{ID: "p3", AuthorKey: f.identity, Text: c.Challenge}}); err != nil || len(got) != 0 {
 		t.Fatalf("re-ingest = %+v, %v", got, err)
 	}
-	if n := f.rel.calls["claim:"+c.ID]; n != 1 {
+	if n := f.rel.calls[f.identity+"→"+f.alice]; n != 1 {
 		t.Fatalf("release called %d times", n)
 	}
 	r, err := f.svc.Get(ctx, rival.ID)
@@ -157,8 +158,8 @@ func TestConcurrentApprovalsOneOwner(t *testing.T) {
 			t.Errorf("approval %d: %v", i, err)
 		}
 	}
-	if len(f.rel.calls) != 1 || f.rel.calls["claim:"+winner.ID] < 1 {
-		t.Fatalf("releases = %v, want only claim:%s", f.rel.calls, winner.ID)
+	if len(f.rel.calls) != 1 || f.rel.calls[f.identity+"→"+winner.ContributorID] < 1 {
+		t.Fatalf("releases = %v, want only to %s", f.rel.calls, winner.ContributorID)
 	}
 }
 
