@@ -109,6 +109,10 @@ func (r Report) Validate(field string, lim Limits) (Validated, error) {
 	default:
 		return bad("revenue", "required (or price_per_output_token)")
 	}
+	if amount.Sign() == 0 {
+		// A zero revenue would book a transaction without postings; the ledger refuses it too.
+		return bad("revenue", "must be positive")
+	}
 	v := Validated{Report: r, Amount: amount}
 	v.Hash = r.hash(amount)
 	return v, nil

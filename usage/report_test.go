@@ -28,6 +28,8 @@ func TestValidate(t *testing.T) {
 		{"lower-case currency", func(r *Report) { r.Currency = "usd" }, "currency"},
 		{"no pricing", func(r *Report) { r.Revenue = "" }, "revenue"},
 		{"both pricings", func(r *Report) { r.PricePerOutputToken = "1" }, "revenue"},
+		{"zero revenue", func(r *Report) { r.Revenue = "0.000" }, "revenue"},
+		{"zero tokens at a price", func(r *Report) { r.Revenue, r.PricePerOutputToken, r.OutputTokens = "", "0.1", 0 }, "revenue"},
 		{"negative revenue", func(r *Report) { r.Revenue = "-1" }, "revenue"},
 		{"exponent", func(r *Report) { r.Revenue = "1e3" }, "revenue"},
 		{"too many digits", func(r *Report) { r.Revenue = "0.0000000000001" }, "revenue"},
