@@ -107,7 +107,7 @@ func TestConfigSwitches(t *testing.T) {
 
 func TestAlgorithmNamesParameters(t *testing.T) {
 	got := attribution.New(memindex.New(), attribution.Config{MaxAuthors: 7}).Config().Algorithm()
-	want := "ngram-overlap/v1 k=5 w=4 min_span=8 max_authors=7 candidates=64 chunk=400 max_gap=8 min_content=3"
+	want := "ngram-overlap/v1 k=5 w=4 min_span=8 max_authors=7 candidates=64 chunk=400 max_gap=8 min_content=2"
 	if got != want {
 		t.Fatalf("Algorithm() = %q, want %q", got, want)
 	}

@@ -17,7 +17,7 @@ const (
 	DefaultCandidates       = 64
 	DefaultChunkWords       = 400
 	DefaultMaxGapWords      = 8
-	DefaultMinContentWords  = 3
+	DefaultMinContentWords  = 2
 	DefaultMaxResponseBytes = 64 << 10
 	DefaultMaxResponseWords = 20_000
 )
