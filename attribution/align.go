@@ -46,10 +46,13 @@ func newResponse(toks []text.Token, k int) *response {
 	return r
 }
 
-// candidate is a retrieved post and its words.
+// candidate is a retrieved post, its words and what is learnt about them in one call.
 type candidate struct {
-	src  Source
-	toks []text.Token
+	src    Source
+	toks   []text.Token
+	kgrams []uint64
+	fps    []text.Fingerprint // winnowed kgrams, as the index holds them; computed on demand
+	boiler []bool             // boilerplate words; nil when there are none
 }
 
 // run is a maximal verbatim run: response words [i, i+n) equal source words [j, j+n).
@@ -112,7 +115,8 @@ func (a *Attributor) align(resp *response, c *candidate) []*match {
 	}
 	rt, st := resp.toks, c.toks
 	var runs []run
-	for j, h := range text.KGramHashes(st, k) {
+	c.kgrams = text.KGramHashes(st, k)
+	for j, h := range c.kgrams {
 		p, ok := resp.head[h]
 		if !ok {
 			continue
@@ -140,7 +144,23 @@ func (a *Attributor) align(resp *response, c *candidate) []*match {
 		}
 		return cmp.Compare(x.j, y.j)
 	})
-	chains := a.chain(runs)
+	chains := make([]*match, len(runs))
+	for x, r := range runs {
+		chains[x] = &match{runs: []run{r}}
+	}
+	chains = a.chain(chains)
+	if a.cfg.MaxGapWords >= 0 {
+		covered := make([]bool, len(rt))
+		for _, r := range runs {
+			for x := r.i; x < r.i+r.n; x++ {
+				covered[x] = true
+			}
+		}
+		for _, m := range chains {
+			extend(rt, st, m, covered)
+		}
+		chains = a.chain(chains)
+	}
 
 	// Keep chains with enough verbatim words, longest first, and drop those lying inside one
 	// already kept (a post that repeats a passage matches it twice).
@@ -167,6 +187,15 @@ func (a *Attributor) align(resp *response, c *candidate) []*match {
 	return out
 }
 
+// sourceSpan returns the source words [js, je) that m's runs cover.
+func (m *match) sourceSpan() (js, je int) {
+	js, je = m.runs[0].j, m.runs[0].j+m.runs[0].n
+	for _, r := range m.runs[1:] {
+		js, je = min(js, r.j), max(je, r.j+r.n)
+	}
+	return js, je
+}
+
 func (m *match) matched() int {
 	n := 0
 	for _, r := range m.runs {
@@ -175,31 +204,112 @@ func (m *match) matched() int {
 	return n
 }
 
-// chain links runs (sorted by response position) into matches: a run extends the open chain
-// whose last run ends at most MaxGapWords words before it in both texts, the closest one.
-func (a *Attributor) chain(runs []run) []*match {
+// chain links matches (sorted by response position) into longer ones: a match extends the
+// chain whose last run ends at most MaxGapWords words before the match begins in both texts, the
+// closest such chain.
+func (a *Attributor) chain(ms []*match) []*match {
 	g := a.cfg.MaxGapWords
+	if g < 0 {
+		return ms
+	}
+	slices.SortStableFunc(ms, func(x, y *match) int {
+		return cmp.Or(cmp.Compare(x.runs[0].i, y.runs[0].i), cmp.Compare(x.runs[0].j, y.runs[0].j))
+	})
 	var chains []*match
-	for _, r := range runs {
+	for _, m := range ms {
+		f := m.runs[0]
 		var best *match
 		bestGap := 0
-		if g >= 0 {
-			for _, m := range chains {
-				l := m.runs[len(m.runs)-1]
-				gr, gs := r.i-(l.i+l.n), r.j-(l.j+l.n)
-				if gr < 0 || gs < 0 || gr > g || gs > g {
-					continue
-				}
-				if best == nil || gr+gs < bestGap {
-					best, bestGap = m, gr+gs
-				}
+		for _, c := range chains {
+			l := c.runs[len(c.runs)-1]
+			gr, gs := f.i-(l.i+l.n), f.j-(l.j+l.n)
+			if gr < 0 || gs < 0 || gr > g || gs > g {
+				continue
+			}
+			if best == nil || gr+gs < bestGap {
+				best, bestGap = c, gr+gs
 			}
 		}
 		if best != nil {
-			best.runs = append(best.runs, r)
+			best.runs = append(best.runs, m.runs...)
 		} else {
-			chains = append(chains, &match{runs: []run{r}})
+			chains = append(chains, m)
 		}
 	}
 	return chains
+}
+
+// minAnchorWords is the fewest words that must match exactly, after a skipped edit, for a match
+// to grow across the edit at either end.
+const minAnchorWords = 2
+
+// skips are the edits a match may grow across, as words skipped in the response and in the
+// source: a substitution, an insertion, a deletion, and pairs of them.
+var skips = [][2]int{{1, 1}, {1, 0}, {0, 1}, {2, 2}, {2, 1}, {1, 2}, {2, 0}, {0, 2}}
+
+// extend grows m at both ends across small edits: an edit that falls within the first or last
+// K−1 words of a copied passage leaves too few words for a k-gram, and without this the words
+// beyond it would be lost. Growth stops at words that other runs of the same candidate cover;
+// chain merges the two afterwards.
+func extend(rt, st []text.Token, m *match, covered []bool) {
+	for {
+		l := m.runs[len(m.runs)-1]
+		ie, je := l.i+l.n, l.j+l.n
+		best := run{}
+		for _, sk := range skips {
+			i0, j0 := ie+sk[0], je+sk[1]
+			if i0 > len(rt) || j0 > len(st) || anyCovered(covered, ie, i0) {
+				continue
+			}
+			n := 0
+			for i0+n < len(rt) && j0+n < len(st) && !covered[i0+n] && rt[i0+n].Text == st[j0+n].Text {
+				n++
+			}
+			if n > best.n {
+				best = run{i0, j0, n}
+			}
+		}
+		if best.n < minAnchorWords {
+			break
+		}
+		m.runs = append(m.runs, best)
+		markCovered(covered, best)
+	}
+	for {
+		f := m.runs[0]
+		best := run{}
+		for _, sk := range skips {
+			i0, j0 := f.i-sk[0], f.j-sk[1] // exclusive ends of the anchor
+			if i0 < 0 || j0 < 0 || anyCovered(covered, i0, f.i) {
+				continue
+			}
+			n := 0
+			for i0-n-1 >= 0 && j0-n-1 >= 0 && !covered[i0-n-1] && rt[i0-n-1].Text == st[j0-n-1].Text {
+				n++
+			}
+			if n > best.n {
+				best = run{i0 - n, j0 - n, n}
+			}
+		}
+		if best.n < minAnchorWords {
+			break
+		}
+		m.runs = append([]run{best}, m.runs...)
+		markCovered(covered, best)
+	}
+}
+
+func anyCovered(covered []bool, lo, hi int) bool {
+	for x := lo; x < hi; x++ {
+		if covered[x] {
+			return true
+		}
+	}
+	return false
+}
+
+func markCovered(covered []bool, r run) {
+	for x := r.i; x < r.i+r.n; x++ {
+		covered[x] = true
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/attribution/attributiontest"
 	"github.com/openroyalty/royalty/attribution/memindex"
 )
 
@@ -93,7 +94,7 @@ func TestConfigSwitches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkInvariants(t, tt.response, idx, res)
+			attributiontest.CheckResult(t, tt.response, idx.Source, res)
 			credited := 0
 			for _, e := range res.Evidence {
 				credited += e.ResponseWordEnd - e.ResponseWordStart
@@ -132,7 +133,7 @@ func TestLongResponseFindsEverySource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkInvariants(t, response, idx, res)
+	attributiontest.CheckResult(t, response, idx.Source, res)
 	if len(res.Shares) != 40 {
 		t.Fatalf("%d authors credited, want 40", len(res.Shares))
 	}
@@ -155,7 +156,7 @@ func TestAttributeIsDeterministicAndConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkInvariants(t, response, idx, want)
+	attributiontest.CheckResult(t, response, idx.Source, want)
 	if len(want.Evidence) == 0 || want.Evidence[0].PostID != "p00" {
 		t.Fatalf("the tie between identical posts went to %+v, want p00", want.Evidence)
 	}

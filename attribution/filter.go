@@ -13,31 +13,47 @@ import (
 // what remains as segments of at least MinSpanWords verbatim words.
 //
 // A fingerprint is boilerplate when posts of more than MaxAuthors distinct authors contain it.
-// The fingerprints asked about are, for every verbatim run, the winnowed hashes of the run's own
-// k-grams: each is the minimum of a window lying inside the run, so every post containing the run's
-// words selected it too, and its author count is at least the number of authors sharing the text.
+// Boilerplate is found on the source side: the fingerprints asked about are those the index
+// holds for each matched post (its winnowed k-grams) in and around the aligned words. Looking at
+// the source rather than at the response matters when a response copies the end of a post into
+// the first words of its signature: those few words hold no k-gram of the signature, but the
+// post around them does.
+//
 // A boilerplate fingerprint at k-gram position p only proves that words [p, p+K) are shared; the
 // boilerplate text around it may begin up to W−1 words earlier and end up to W−1 words later
 // (otherwise a window inside it would have selected another boilerplate fingerprint), so the
-// words [p−W+1, p+K+W−1) within the run are treated as boilerplate. This costs an original span
-// next to boilerplate a few words, and keeps boilerplate from leaking credit to it.
+// words [p−W+1, p+K+W−1) are treated as boilerplate. This costs an original passage next to
+// boilerplate up to W−1 words, and keeps boilerplate from leaking credit to it.
 func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, matches []*match) ([]segment, error) {
 	if len(matches) == 0 {
 		return nil, nil
 	}
 	k, w := a.cfg.K, a.cfg.W
-	type site struct{ p, lo, hi int } // k-gram position, and the run it lies in
+	type site struct {
+		c *candidate
+		p int // k-gram position in the source
+	}
 	sites := map[uint64][]site{}
 	var hashes []uint64
+	asked := map[*candidate]map[int]bool{} // positions already asked about, per candidate
 	for _, m := range matches {
-		for _, r := range m.runs {
-			for _, f := range text.Winnow(resp.kgrams[r.i:r.i+r.n-k+1], w) {
-				h := f.Hash
-				if _, ok := sites[h]; !ok {
-					hashes = append(hashes, h)
-				}
-				sites[h] = append(sites[h], site{p: r.i + f.Pos, lo: r.i, hi: r.i + r.n})
+		c := m.c
+		if c.fps == nil {
+			c.fps = text.Winnow(c.kgrams, w)
+			asked[c] = map[int]bool{}
+		}
+		// The fingerprints at k-gram positions [js−K−W+2, je+W−2] can mark words in [js, je).
+		js, je := m.sourceSpan()
+		lo, hi := js-k-w+2, je+w-2
+		for _, f := range c.fps {
+			if f.Pos < lo || f.Pos > hi || asked[c][f.Pos] {
+				continue
 			}
+			asked[c][f.Pos] = true
+			if _, ok := sites[f.Hash]; !ok {
+				hashes = append(hashes, f.Hash)
+			}
+			sites[f.Hash] = append(sites[f.Hash], site{c, f.Pos})
 		}
 	}
 	slices.Sort(hashes) // a deterministic request
@@ -48,14 +64,38 @@ func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, matche
 	if len(counts) != len(hashes) {
 		return nil, fmt.Errorf("attribution: index returned %d author counts for %d fingerprints", len(counts), len(hashes))
 	}
-	boiler := make([]bool, len(resp.toks))
 	for i, h := range hashes {
 		if counts[i] <= a.cfg.MaxAuthors {
 			continue
 		}
 		for _, s := range sites[h] {
-			for x := max(s.p-w+1, s.lo); x < min(s.p+k+w-1, s.hi); x++ {
-				boiler[x] = true
+			if s.c.boiler == nil {
+				s.c.boiler = make([]bool, len(s.c.toks))
+			}
+			for x := max(s.p-w+1, 0); x < min(s.p+k+w-1, len(s.c.toks)); x++ {
+				s.c.boiler[x] = true
+			}
+		}
+	}
+
+	// Boilerplate is a property of words: words that are boilerplate in one matched post are
+	// boilerplate for every post that matches them.
+	boiler := make([]bool, len(resp.toks))
+	for _, m := range matches {
+		if m.c.boiler == nil {
+			continue
+		}
+		for x, r := range m.runs {
+			for i := r.i; i < r.i+r.n; i++ {
+				boiler[i] = boiler[i] || m.c.boiler[r.j+i-r.i]
+			}
+			if x > 0 { // a gap between two boilerplate words is boilerplate
+				prev := m.runs[x-1]
+				if end := prev.i + prev.n; boiler[end-1] && boiler[r.i] {
+					for i := end; i < r.i; i++ {
+						boiler[i] = true
+					}
+				}
 			}
 		}
 	}

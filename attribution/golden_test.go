@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/attribution/attributiontest"
 	"github.com/openroyalty/royalty/attribution/memindex"
 	"github.com/openroyalty/royalty/attribution/text"
 )
@@ -50,7 +51,7 @@ func TestCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkInvariants(t, c.response, idx, res)
+			attributiontest.CheckResult(t, c.response, idx.Source, res)
 			got := render(idx, res)
 			if *update {
 				out := c.head + "-- want --\n" + got

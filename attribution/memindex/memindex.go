@@ -3,16 +3,14 @@
 //
 //   - only the winnowed fingerprints of a post's own text are indexed; quoted text is kept with
 //     the post but never fingerprinted, so a quotation can neither retrieve nor credit its quoter;
-//   - Candidates ranks posts by the fingerprints they share with the query, each weighted by its
-//     inverse document frequency as a TF-IDF disjunction does, so that fingerprints found in
-//     thousands of posts (boilerplate) do not crowd out the post a response really copied;
+//   - Candidates ranks posts by the number of distinct fingerprints they share with the query,
+//     ties broken by post ID, as the Bleve adapter does;
 //   - AuthorCounts counts distinct authors, and deleted authors (AuthorKey "") are not counted.
 package memindex
 
 import (
 	"cmp"
 	"context"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -146,8 +144,19 @@ func (x *Index) Get(id string) (Post, bool) {
 		Text: e.src.Text, Quoted: slices.Clone(e.quoted)}, true
 }
 
-// Candidates implements attribution.Index: the posts sharing the largest IDF-weighted number of
-// distinct fingerprints with fps, best first, ties broken by post ID.
+// Source returns the stored post with the given ID as attribution sees it.
+func (x *Index) Source(id string) (attribution.Source, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n, ok := x.byID[id]
+	if !ok {
+		return attribution.Source{}, false
+	}
+	return x.entries[n].src, true
+}
+
+// Candidates implements attribution.Index: the posts sharing the most distinct fingerprints
+// with fps, best first, ties broken by post ID.
 func (x *Index) Candidates(ctx context.Context, fps []uint64, limit int) ([]attribution.Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -157,26 +166,20 @@ func (x *Index) Candidates(ctx context.Context, fps []uint64, limit int) ([]attr
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	n := float64(x.live)
-	scores := map[int32]float64{}
+	scores := map[int32]int{}
 	seen := make(map[uint64]bool, len(fps))
 	for _, h := range fps {
 		if seen[h] {
 			continue
 		}
 		seen[h] = true
-		list := x.postings[h]
-		if len(list) == 0 {
-			continue
-		}
-		idf := 1 + math.Log(n/float64(len(list)+1))
-		for _, p := range list {
-			scores[p] += idf
+		for _, p := range x.postings[h] {
+			scores[p]++
 		}
 	}
 	type hit struct {
 		n     int32
-		score float64
+		score int
 	}
 	hits := make([]hit, 0, len(scores))
 	for p, s := range scores {

@@ -104,16 +104,17 @@ func TestReplaceAndDelete(t *testing.T) {
 	}
 }
 
-// TestCandidatesPreferRareFingerprints: a post sharing one rare fingerprint outranks posts
-// sharing one fingerprint that occurs everywhere, and ties go to the smaller post ID.
-func TestCandidatesPreferRareFingerprints(t *testing.T) {
+// TestCandidatesRankBySharedFingerprints: more shared fingerprints rank first, ties go to the
+// smaller post ID.
+func TestCandidatesRankBySharedFingerprints(t *testing.T) {
 	x := New()
+	short := "common words in every post here"
+	long := short + " and then some more words that only one post has"
 	for _, id := range []string{"c3", "c1", "c2"} {
-		_ = x.Add(Post{ID: id, AuthorKey: id, Text: "common words in every post here"})
+		_ = x.Add(Post{ID: id, AuthorKey: id, Text: short})
 	}
-	_ = x.Add(Post{ID: "z", AuthorKey: "z", Text: "rare words only this post has"})
-	q := append(hashes("common words in every post here"), hashes("rare words only this post has")...)
-	got, _ := x.Candidates(context.Background(), q, 3)
+	_ = x.Add(Post{ID: "z", AuthorKey: "z", Text: long})
+	got, _ := x.Candidates(context.Background(), hashes(long), 3)
 	var ids []string
 	for _, s := range got {
 		ids = append(ids, s.PostID)

@@ -1,18 +1,20 @@
-package attribution_test
+// Package attributiontest checks attribution results in tests of any package: the invariants every
+// result must satisfy, whatever the index.
+package attributiontest
 
 import (
 	"math/big"
 	"testing"
 
 	"github.com/openroyalty/royalty/attribution"
-	"github.com/openroyalty/royalty/attribution/memindex"
 	"github.com/openroyalty/royalty/attribution/text"
 )
 
-// checkInvariants checks what must hold for every result: shares and the remainder sum to
+// CheckResult checks what must hold for every result of attributing response; source looks up
+// the posts of the index by ID. It checks that shares and the remainder sum to
 // exactly one, shares are ordered, and every span is evidence a person can check — its response
 // bytes are its text, and it begins and ends on the same words as the source range it cites.
-func checkInvariants(t *testing.T, response string, idx *memindex.Index, res *attribution.Result) {
+func CheckResult(t testing.TB, response string, source func(postID string) (attribution.Source, bool), res *attribution.Result) {
 	t.Helper()
 	toks := text.Words(response)
 	if res.ResponseWords != len(toks) {
@@ -53,7 +55,7 @@ func checkInvariants(t *testing.T, response string, idx *memindex.Index, res *at
 		if e.ResponseStart != toks[e.ResponseWordStart].Start || e.ResponseEnd != toks[e.ResponseWordEnd-1].End {
 			t.Errorf("evidence byte range [%d,%d) does not match words [%d,%d)", e.ResponseStart, e.ResponseEnd, e.ResponseWordStart, e.ResponseWordEnd)
 		}
-		p, ok := idx.Get(e.PostID)
+		p, ok := source(e.PostID)
 		if !ok || p.AuthorKey != e.AuthorKey || p.URL != e.PostURL {
 			t.Errorf("evidence cites post %q by %q, index has %v %+v", e.PostID, e.AuthorKey, ok, p)
 			continue
