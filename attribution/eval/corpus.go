@@ -124,7 +124,7 @@ func NewCorpus(m *WordModel, cfg CorpusConfig) *Corpus {
 	authors := make([]string, cfg.Authors)
 	for i := range authors {
 		if rng.Float64() >= cfg.DeletedAuthors {
-			authors[i] = fmt.Sprintf("syn:site/%d", i)
+			authors[i] = fmt.Sprintf("synthetic:forum/%d", i)
 		}
 	}
 	// A few authors write most posts, as on real sites: author index u² · n.
@@ -168,7 +168,7 @@ func NewCorpus(m *WordModel, cfg CorpusConfig) *Corpus {
 		if cr, ok := carrier[i]; ok {
 			by, phrase = cr.author, cr.phrase
 		}
-		c.add(c.original(rng, fmt.Sprintf("syn:post/%d", i), by, created, phrase))
+		c.add(c.original(rng, fmt.Sprintf("synthetic:forum/post/%d", i), by, created, phrase))
 	}
 
 	for i := 0; i < nCopies; i++ {
@@ -178,7 +178,7 @@ func NewCorpus(m *WordModel, cfg CorpusConfig) *Corpus {
 			by = author()
 		}
 		created := origin.CreatedAt.Add(time.Hour + time.Duration(rng.Int64N(int64(3*365*24*time.Hour))))
-		id := fmt.Sprintf("syn:post/%d", nOriginals+i)
+		id := fmt.Sprintf("synthetic:forum/post/%d", nOriginals+i)
 		if float64(i) < float64(cfg.Posts)*cfg.Reposts {
 			c.add(c.repost(rng, id, by, created, origin))
 		} else {
@@ -186,7 +186,7 @@ func NewCorpus(m *WordModel, cfg CorpusConfig) *Corpus {
 		}
 	}
 	for i := 0; i < cfg.HeldOut; i++ {
-		p := c.original(rng, fmt.Sprintf("syn:heldout/%d", i), author(), epoch, -1)
+		p := c.original(rng, fmt.Sprintf("synthetic:forum/heldout/%d", i), author(), epoch, -1)
 		c.HeldOut = append(c.HeldOut, p)
 	}
 	return c

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/openroyalty/royalty/attribution/text"
+	"github.com/openroyalty/royalty/internal/repo"
 )
 
 // LoadStackExchangeText returns the plain text of every post body (own words and quotations)
@@ -79,25 +80,12 @@ func eachRowAttr(path, attr string, fn func(string)) error {
 	}
 }
 
-// FindData returns the directory of the shared Stack Exchange dumps, ../shared/data/stackexchange
-// from the repository root, looking upwards from the working directory for go.mod.
+// FindData returns the directory of the shared Stack Exchange dumps,
+// ../shared/data/stackexchange beside the repository root.
 func FindData() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
+	dir := repo.SharedData("stackexchange")
+	if dir == "" {
+		return "", errors.New("no ../shared/data/stackexchange beside the repository root")
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			data := filepath.Join(dir, "..", "shared", "data", "stackexchange")
-			if _, err := os.Stat(data); err != nil {
-				return "", fmt.Errorf("shared data: %w", err)
-			}
-			return data, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return dir, nil
 }
