@@ -70,8 +70,14 @@ func (c *Corpus) Responses(cfg ResponseConfig) []Response {
 	return out
 }
 
+// span is response text with the labels of its words.
+type span struct {
+	text   string
+	labels []Label
+}
+
 func (c *Corpus) response(rng *rand.Rand, cfg ResponseConfig) Response {
-	var pieces []piece
+	var pieces []span
 	if !cfg.Novel {
 		for range rng.IntN(cfg.MaxSources + 1) {
 			p := c.copySpan(rng, cfg)
@@ -82,7 +88,7 @@ func (c *Corpus) response(rng *rand.Rand, cfg ResponseConfig) Response {
 		}
 		if rng.Float64() < cfg.Boilerplate && len(c.Boilerplate) > 0 {
 			s := c.Boilerplate[rng.IntN(len(c.Boilerplate))]
-			pieces = append(pieces, piece{s, repeatLabel(Label{Kind: Boilerplate}, len(text.Words(s)))})
+			pieces = append(pieces, span{s, expand([]LabelRun{{len(text.Words(s)), Label{Kind: Boilerplate}}}, 0, len(text.Words(s)))})
 		}
 		rng.Shuffle(len(pieces), func(i, j int) { pieces[i], pieces[j] = pieces[j], pieces[i] })
 	}
@@ -117,24 +123,20 @@ func (c *Corpus) response(rng *rand.Rand, cfg ResponseConfig) Response {
 }
 
 // copySpan copies a span of MinSpan to MaxSpan words from a post, a repost or a quotation.
-func (c *Corpus) copySpan(rng *rand.Rand, cfg ResponseConfig) piece {
-	nCopies := int(float64(c.Config.Posts) * (c.Config.Reposts + c.Config.Quotations))
-	nOriginals := len(c.Posts) - nCopies
+func (c *Corpus) copySpan(rng *rand.Rand, cfg ResponseConfig) span {
 	for {
 		var src string
-		var labels []Label
-		if rng.Float64() < cfg.FromCopies && nCopies > 0 {
-			p := c.Posts[nOriginals+rng.IntN(nCopies)]
-			src, labels = p.Text, p.Labels
+		var runs []LabelRun
+		var mark []bool
+		if rng.Float64() < cfg.FromCopies && len(c.copies) > 0 {
+			p := c.Posts[c.copies[rng.IntN(len(c.copies))]]
+			src, runs = p.Text, p.Labels
 			if len(p.Quoted) > 0 && rng.IntN(2) == 0 {
-				src, labels = p.Quoted[0], p.QuoteLabels[0]
+				src, runs = p.Quoted[0], p.QuoteLabels
 			}
 		} else {
-			p := c.Posts[rng.IntN(nOriginals)]
-			src, labels = p.Text, append([]Label(nil), p.Labels...)
-			for i, r := range c.reposted[p.ID] {
-				labels[i].Reposted = labels[i].Reposted || r
-			}
+			p := c.Posts[c.originals[rng.IntN(len(c.originals))]]
+			src, runs, mark = p.Text, p.Labels, c.reposted[p.ID]
 		}
 		toks := text.Words(src)
 		n := cfg.MinSpan + rng.IntN(cfg.MaxSpan-cfg.MinSpan+1)
@@ -142,7 +144,12 @@ func (c *Corpus) copySpan(rng *rand.Rand, cfg ResponseConfig) piece {
 			continue
 		}
 		s := rng.IntN(len(toks) - n + 1)
-		out := piece{src[toks[s].Start:toks[s+n-1].End], append([]Label(nil), labels[s:s+n]...)}
+		out := span{src[toks[s].Start:toks[s+n-1].End], expand(runs, s, s+n)}
+		if mark != nil {
+			for i := range out.labels {
+				out.labels[i].Reposted = out.labels[i].Reposted || mark[s+i]
+			}
+		}
 		setSpans(out.labels)
 		return out
 	}
@@ -150,7 +157,7 @@ func (c *Corpus) copySpan(rng *rand.Rand, cfg ResponseConfig) piece {
 
 // edit substitutes, deletes or inserts words in a copied piece; the piece keeps its authors
 // (a lightly edited copy is still a copy) and every word is marked edited.
-func (c *Corpus) edit(rng *rand.Rand, p piece, rate float64) piece {
+func (c *Corpus) edit(rng *rand.Rand, p span, rate float64) span {
 	toks := text.Words(p.text)
 	var words []string
 	var labels []Label
@@ -179,11 +186,11 @@ func (c *Corpus) edit(rng *rand.Rand, p piece, rate float64) piece {
 		labels[i].Edited = true
 	}
 	setSpans(labels)
-	return piece{strings.Join(words, " "), labels}
+	return span{strings.Join(words, " "), labels}
 }
 
 // filler returns n words of running text from posts kept out of the index.
-func (c *Corpus) filler(rng *rand.Rand, n int) piece {
+func (c *Corpus) filler(rng *rand.Rand, n int) span {
 	var parts []string
 	got := 0
 	for got < n {
@@ -194,7 +201,7 @@ func (c *Corpus) filler(rng *rand.Rand, n int) piece {
 		parts = append(parts, p.Text[toks[s].Start:toks[s+k-1].End])
 		got += k
 	}
-	return piece{strings.Join(parts, " "), repeatLabel(Label{Kind: Filler}, n)}
+	return span{strings.Join(parts, " "), make([]Label, n)} // the zero Label is filler
 }
 
 // setSpans sets the Span of every label of a copied piece to the length of the run of

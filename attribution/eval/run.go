@@ -6,18 +6,7 @@ import (
 	"sync"
 
 	"github.com/openroyalty/royalty/attribution"
-	"github.com/openroyalty/royalty/attribution/memindex"
 )
-
-// Index adds the corpus's posts to idx.
-func (c *Corpus) Index(idx *memindex.Index) error {
-	for _, p := range c.Posts {
-		if err := idx.Add(p.Post); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Scenario is a named set of responses.
 type Scenario struct {
