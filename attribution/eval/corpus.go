@@ -55,7 +55,7 @@ type Post struct {
 	QuoteLabels []LabelRun // cover the words of Quoted[0], for quotations
 	// Origin is the post a repost or quotation copies, and [CopyStart, CopyEnd) the words of
 	// the origin's Text that it copies.
-	Origin              string
+	Origin             string
 	CopyStart, CopyEnd int
 }
 
