@@ -3,6 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
 
 	"github.com/google/uuid"
 
@@ -55,6 +58,9 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 	if err := checkPrincipals(ctx, q, field, missing); err != nil {
 		return err
 	}
+	// Concurrent inserts of overlapping accounts lock rows in insertion order; one order for
+	// everybody means no deadlock.
+	sort.Slice(missing, func(i, j int) bool { return missing[i].Address < missing[j].Address })
 	ids := make([]string, len(missing))
 	addrs := make([]string, len(missing))
 	types := make([]string, len(missing))
@@ -69,12 +75,15 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 			identities[i] = &a.IdentityKey
 		}
 	}
-	_, err := q.Exec(ctx, `
-		INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
-		SELECT id, address, type, principal_id, identity_key
-		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
-		     AS a (id, address, type, principal_id, identity_key)
-		ON CONFLICT (address) DO NOTHING`, ids, addrs, types, principals, identities)
+	err := crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
+		_, err := q.Exec(ctx, `
+			INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
+			SELECT id, address, type, principal_id, identity_key
+			FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
+			     AS a (id, address, type, principal_id, identity_key)
+			ON CONFLICT (address) DO NOTHING`, ids, addrs, types, principals, identities)
+		return retryable(err)
+	})
 	if err != nil {
 		return fmt.Errorf("creating ledger accounts: %w", err)
 	}
