@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"math/big"
 	"sort"
 	"unicode/utf8"
@@ -205,26 +204,27 @@ func HashReversal(reversedID, reason string) []byte {
 }
 
 // fieldHash hashes length-prefixed fields so that no two different field lists encode alike.
-type fieldHash struct{ h hash.Hash }
+// Fields are collected in a buffer and hashed once: many small writes to SHA-256 cost more than
+// the hashing itself.
+type fieldHash struct{ buf []byte }
 
-func newFieldHash(domain string) fieldHash {
-	f := fieldHash{sha256.New()}
+func newFieldHash(domain string) *fieldHash {
+	f := &fieldHash{buf: make([]byte, 0, 512)}
 	f.str(domain)
 	return f
 }
 
-func (f fieldHash) str(s string) {
+func (f *fieldHash) str(s string) {
 	f.uint(uint64(len(s)))
-	f.h.Write([]byte(s))
+	f.buf = append(f.buf, s...)
 }
 
-func (f fieldHash) uint(n uint64) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], n)
-	f.h.Write(b[:])
-}
+func (f *fieldHash) uint(n uint64) { f.buf = binary.BigEndian.AppendUint64(f.buf, n) }
 
-func (f fieldHash) sum() []byte { return f.h.Sum(nil) }
+func (f *fieldHash) sum() []byte {
+	s := sha256.Sum256(f.buf)
+	return s[:]
+}
 
 // Part keys of the usage split; identity parts are keyed by "identity:" + key. The keys order
 // the tie-break and can never collide because identity keys contain a colon.

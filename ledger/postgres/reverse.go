@@ -87,7 +87,7 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 			reverses: orig.ID, hash: hash, meta: meta{Reason: req.Reason, Credits: credits, Currency: orig.meta.Currency},
 			postings: postings,
 		}
-		ok, err := insertTx(ctx, tx, now, rev)
+		ok, err := s.insertTx(ctx, tx, now, rev)
 		if err != nil {
 			return err
 		}
