@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/ledger"
 )
 
 // Report is one provider's report of what one model response earned.
@@ -75,8 +76,8 @@ func (r Report) Validate(field string, lim Limits) (Validated, error) {
 			return bad("model_version_hash", "%s", err)
 		}
 	}
-	if len(r.Currency) != 3 || strings.ToUpper(r.Currency) != r.Currency || strings.IndexFunc(r.Currency, func(c rune) bool { return c < 'A' || c > 'Z' }) >= 0 {
-		return bad("currency", "want an ISO 4217 code such as USD, got %q", r.Currency)
+	if _, err := ledger.ParseCurrency(field+"currency", r.Currency); err != nil {
+		return Validated{}, err
 	}
 	if len(r.ResponseText) > lim.MaxResponseTextBytes {
 		return bad("response_text", "%d bytes, more than the limit of %d", len(r.ResponseText), lim.MaxResponseTextBytes)
@@ -92,15 +93,15 @@ func (r Report) Validate(field string, lim Limits) (Validated, error) {
 	case r.Revenue != "" && r.PricePerOutputToken != "":
 		return bad("revenue", "give either revenue or price_per_output_token, not both")
 	case r.Revenue != "":
-		d, msg := parseAmount(r.Revenue, lim.Scale)
-		if msg != "" {
-			return bad("revenue", "%s", msg)
+		d, err := parseAmount(field+"revenue", r.Revenue, lim.Scale)
+		if err != nil {
+			return Validated{}, err
 		}
 		amount = d
 	case r.PricePerOutputToken != "":
-		p, msg := parseAmount(r.PricePerOutputToken, lim.Scale)
-		if msg != "" {
-			return bad("price_per_output_token", "%s", msg)
+		p, err := parseAmount(field+"price_per_output_token", r.PricePerOutputToken, lim.Scale)
+		if err != nil {
+			return Validated{}, err
 		}
 		amount = p.Mul(decimal.NewFromUint64(r.OutputTokens))
 		if amount.GreaterThan(maxAmount) {
@@ -118,31 +119,18 @@ func (r Report) Validate(field string, lim Limits) (Validated, error) {
 	return v, nil
 }
 
-// parseAmount parses a non-negative plain decimal with at most scale fractional digits.
-func parseAmount(s string, scale int32) (decimal.Decimal, string) {
-	for _, c := range s {
-		if (c < '0' || c > '9') && c != '.' {
-			return decimal.Decimal{}, "want a plain non-negative decimal such as 0.0006, got " + quote(s)
-		}
-	}
-	d, err := decimal.NewFromString(s)
+// parseAmount parses a non-negative amount in the wire format shared with the ledger
+// (ledger.ParseNonNegativeAmount: plain digits, no exponent, sign, leading dot or leading
+// zeros) with at most scale fractional digits, bounded by maxAmount.
+func parseAmount(field, s string, scale int32) (decimal.Decimal, error) {
+	d, err := ledger.ParseNonNegativeAmount(field, s, scale)
 	if err != nil {
-		return decimal.Decimal{}, "want a plain non-negative decimal such as 0.0006, got " + quote(s)
-	}
-	if !d.Equal(d.Truncate(scale)) {
-		return decimal.Decimal{}, "more than " + decimal.NewFromInt32(scale).String() + " fractional digits"
+		return decimal.Decimal{}, err
 	}
 	if d.GreaterThan(maxAmount) {
-		return decimal.Decimal{}, "larger than " + maxAmount.String()
+		return decimal.Decimal{}, royalty.FieldErrorf(royalty.EINVALID, field, "larger than %s", maxAmount)
 	}
-	return d, ""
-}
-
-func quote(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "…"
-	}
-	return `"` + s + `"`
+	return d, nil
 }
 
 // checkKey checks an identifier: 1 to max printable characters.
