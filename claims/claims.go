@@ -25,11 +25,10 @@ import (
 	"encoding/base32"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/ledger"
 )
 
 // Status is where a claim stands.
@@ -131,22 +130,11 @@ func NewChallenge() string {
 	return ChallengePrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:20]
 }
 
-// ValidateIdentityKey checks the canonical form `platform:site/author_id` (site may be empty).
+// ValidateIdentityKey checks the canonical form `platform:site/author_id` (site may be empty)
+// with the ledger's rule (ledger.CheckIdentityKey): a key the ledger could not keep an escrow
+// for must not be claimable, or an approved claim would be verified and then fail its release.
 func ValidateIdentityKey(field, key string) error {
-	platform, rest, ok := strings.Cut(key, ":")
-	if !ok {
-		return royalty.FieldErrorf(royalty.EINVALID, field, "want platform:site/author_id, got %q", key)
-	}
-	_, author, ok := strings.Cut(rest, "/")
-	switch {
-	case len(key) > 300:
-		return royalty.FieldErrorf(royalty.EINVALID, field, "longer than 300 bytes")
-	case !ok || platform == "" || author == "":
-		return royalty.FieldErrorf(royalty.EINVALID, field, "want platform:site/author_id, got %q", key)
-	case strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		return royalty.FieldErrorf(royalty.EINVALID, field, "must not contain spaces or control characters")
-	}
-	return nil
+	return ledger.CheckIdentityKey(field, key)
 }
 
 // Post is what verification needs of an ingested post.
