@@ -40,6 +40,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/ledger"
 )
 
 // Limits on what a post may hold; larger records are rejected, not truncated.
@@ -136,6 +137,17 @@ func (i Identity) Validate(prefix string) error {
 	if err := checkLine(i.ProfileURL); err != nil {
 		return royalty.FieldErrorf(royalty.EINVALID, prefix+"profile_url", "%v", err)
 	}
+	// The ledger pays an identity through an escrow account named by its key: a key the ledger
+	// refuses would make every usage report that reuses the author's words fail to book.
+	if err := checkPrintable(i.Site); err != nil {
+		return royalty.FieldErrorf(royalty.EINVALID, prefix+"site", "%v", err)
+	}
+	if err := checkPrintable(i.AuthorID); err != nil {
+		return royalty.FieldErrorf(royalty.EINVALID, prefix+"author_id", "%v", err)
+	}
+	if n := len(i.Key()); n > ledger.MaxIdentityKeyBytes {
+		return royalty.FieldErrorf(royalty.EINVALID, prefix+"author_id", "the identity key would be %d bytes, more than the limit of %d", n, ledger.MaxIdentityKeyBytes)
+	}
 	return nil
 }
 
@@ -182,6 +194,13 @@ func (p *Post) Validate() error {
 	}
 	if err := checkLine(p.ID); err != nil {
 		return royalty.FieldErrorf(royalty.EINVALID, "id", "%v", err)
+	}
+	// Evidence cites the post by id and URL; both must be what the ledger stores.
+	if err := ledger.CheckPostRef("id", p.ID); err != nil {
+		return err
+	}
+	if err := ledger.CheckPostRef("url", p.URL); err != nil {
+		return err
 	}
 	if p.Platform != platform {
 		return royalty.FieldErrorf(royalty.EINVALID, "platform", "%q does not match the id's platform %q", p.Platform, platform)
@@ -268,6 +287,15 @@ func checkLocal(s string) error {
 		return fmt.Errorf("%q must not contain spaces", s)
 	}
 	return checkLine(s)
+}
+
+// checkPrintable accepts printable characters (unicode.IsPrint) without spaces, as identity
+// keys must be.
+func checkPrintable(s string) error {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
+		return fmt.Errorf("%q must be printable characters without spaces", s)
+	}
+	return nil
 }
 
 // checkLine accepts short single-line valid UTF-8 without control characters.

@@ -187,3 +187,8 @@ func CheckRequestID(field, s string) error { return checkText(field, s, MaxReque
 // CheckReason checks the reason of a reversal: 1 to MaxReasonChars printable characters.
 // Errors are EINVALID and name field.
 func CheckReason(field, s string) error { return checkText(field, s, MaxReasonChars, true) }
+
+// CheckPostRef checks a post id or URL that evidence may cite: at most MaxPostRefChars
+// printable characters (empty is allowed). The indexer applies it to every post it accepts, so
+// that any post can be cited. Errors are EINVALID and name field.
+func CheckPostRef(field, s string) error { return checkText(field, s, MaxPostRefChars, false) }

@@ -22,7 +22,8 @@ const (
 	MaxReasonChars       = 500
 	maxTextFieldChars    = 200
 	maxEvidenceTextBytes = 64 << 10
-	maxURLChars          = 2000
+	// MaxPostRefChars bounds the post ids and URLs that evidence cites (CheckPostRef).
+	MaxPostRefChars = 2000
 )
 
 // Terms are the rates a usage is split by.
@@ -101,10 +102,10 @@ func ValidateUsage(prefix string, req UsageRequest, scale int32) error {
 		if !seen[e.IdentityKey] {
 			return bad(f+"identity_key", "identity %s has no share", quote(e.IdentityKey))
 		}
-		if err := checkText(prefix+f+"post_id", e.PostID, maxURLChars, false); err != nil {
+		if err := CheckPostRef(prefix+f+"post_id", e.PostID); err != nil {
 			return err
 		}
-		if err := checkText(prefix+f+"post_url", e.PostURL, maxURLChars, false); err != nil {
+		if err := CheckPostRef(prefix+f+"post_url", e.PostURL); err != nil {
 			return err
 		}
 		if e.ResponseStart < 0 || e.ResponseEnd < e.ResponseStart ||
