@@ -17,6 +17,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openroyalty/royalty"
 )
@@ -103,6 +104,8 @@ func WellFormedKey(s string) bool {
 func ValidateName(field, name string) error {
 	n := len([]rune(strings.TrimSpace(name)))
 	switch {
+	case !utf8.ValidString(name):
+		return royalty.FieldErrorf(royalty.EINVALID, field, "must be valid UTF-8")
 	case n == 0:
 		return royalty.FieldErrorf(royalty.EINVALID, field, "must not be empty")
 	case n > MaxNameLen:
