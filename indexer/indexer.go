@@ -238,14 +238,14 @@ func (p *Post) Validate() error {
 	if len(p.Text) > MaxTextBytes {
 		return royalty.FieldErrorf(royalty.EINVALID, "text", "%d bytes is more than the limit of %d", len(p.Text), MaxTextBytes)
 	}
-	if !utf8.ValidString(p.Text) {
-		return royalty.FieldErrorf(royalty.EINVALID, "text", "is not valid UTF-8")
+	if err := checkText(p.Text); err != nil {
+		return royalty.FieldErrorf(royalty.EINVALID, "text", "%v", err)
 	}
 	n := 0
 	for _, q := range p.Quoted {
 		n += len(q)
-		if !utf8.ValidString(q) {
-			return royalty.FieldErrorf(royalty.EINVALID, "quoted_text", "is not valid UTF-8")
+		if err := checkText(q); err != nil {
+			return royalty.FieldErrorf(royalty.EINVALID, "quoted_text", "%v", err)
 		}
 	}
 	if n > MaxTextBytes {
@@ -287,6 +287,19 @@ func checkLocal(s string) error {
 		return fmt.Errorf("%q must not contain spaces", s)
 	}
 	return checkLine(s)
+}
+
+// checkText accepts the text of a post: valid UTF-8 without NUL characters, which neither a
+// PostgreSQL TEXT column nor JSONB can hold (a post that validates but cannot be stored would
+// stop the ingest run at its batch, and every resumed run at the same place).
+func checkText(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("is not valid UTF-8")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("contains a NUL character")
+	}
+	return nil
 }
 
 // checkPrintable accepts printable characters (unicode.IsPrint) without spaces, as identity
