@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/openroyalty/royalty"
 )
@@ -167,8 +169,15 @@ func (s *Service) release(ctx context.Context, c Claim) (Claim, error) {
 }
 
 func validateNote(note string) error {
-	if len([]rune(note)) > MaxNoteLen {
+	switch {
+	case !utf8.ValidString(note):
+		return royalty.FieldErrorf(royalty.EINVALID, "note", "must be valid UTF-8")
+	case len([]rune(note)) > MaxNoteLen:
 		return royalty.FieldErrorf(royalty.EINVALID, "note", "must be at most %d characters", MaxNoteLen)
+	case strings.IndexFunc(note, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
+		// NUL in particular: a TEXT column cannot hold it, and the claim would fail at the
+		// database after being looked up, as an internal error.
+		return royalty.FieldErrorf(royalty.EINVALID, "note", "must not contain control characters other than newlines and tabs")
 	}
 	return nil
 }
