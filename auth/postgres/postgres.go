@@ -113,7 +113,9 @@ func (s *Store) ListPrincipals(ctx context.Context, f auth.PrincipalFilter) ([]a
 
 // CreateKey implements auth.Store.
 func (s *Store) CreateKey(ctx context.Context, principalID string) (auth.APIKey, string, error) {
-	if _, err := s.GetPrincipal(ctx, principalID); err != nil {
+	if _, err := s.GetPrincipal(ctx, principalID); royalty.ErrorCode(err) == royalty.ENOTFOUND {
+		return auth.APIKey{}, "", royalty.FieldErrorf(royalty.ENOTFOUND, "principal_id", "no principal %q", principalID)
+	} else if err != nil {
 		return auth.APIKey{}, "", err
 	}
 	var k auth.APIKey
