@@ -229,9 +229,10 @@ func (x *Money) GetCurrency() string {
 // claimed the identity; until then they wait in the identity's escrow.
 type Identity struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Key is the canonical form `platform:site/author_id` (site may be empty for platforms that
-	// have one site, for example `hn:/pg` or `reddit:/u_name`), for example
-	// `stackexchange:bicycles.meta/123`. Set by the server; ignored on input.
+	// Key is the canonical form `platform:site/author_id` (site is empty on platforms whose user
+	// names are global, for example `hn:/pg` or `reddit:/spez`), for example
+	// `stackexchange:bicycles.meta/123` (Stack Exchange user ids are per site). Set by the server;
+	// ignored on input.
 	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// Platform such as "stackexchange", "reddit", "hn" or a crawler-defined name.
 	Platform string `protobuf:"bytes,2,opt,name=platform,proto3" json:"platform,omitempty"`
@@ -322,8 +323,10 @@ func (x *Identity) GetProfileUrl() string {
 // Post is one crawled piece of writing with its author.
 type Post struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Stable id, unique across platforms, for example `stackexchange:bicycles.meta/post/42`.
-	// Ingesting the same id again updates the post.
+	// Stable id, unique across platforms, of the form `platform:site/local_id`: for example
+	// `stackexchange:bicycles.meta/post/42`, `stackexchange:bicycles.meta/comment/7`,
+	// `reddit:/t1_abc` (Reddit fullnames are global), `hn:/8863`. Ingesting the same id again
+	// updates the post.
 	Id       string   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Platform string   `protobuf:"bytes,2,opt,name=platform,proto3" json:"platform,omitempty"`
 	Site     string   `protobuf:"bytes,3,opt,name=site,proto3" json:"site,omitempty"`

@@ -23,8 +23,12 @@ const (
 
 // IngestPostsRequest is one batch of the ingest stream.
 type IngestPostsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Posts         []*Post                `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Posts []*Post                `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	// Identities to record without a post, for example every user of a Stack Exchange Users.xml,
+	// so that posts which name only an author id find the display name and profile URL. An empty
+	// display name or profile URL never overwrites a known one.
+	Identities    []*Identity `protobuf:"bytes,2,rep,name=identities,proto3" json:"identities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -66,11 +70,18 @@ func (x *IngestPostsRequest) GetPosts() []*Post {
 	return nil
 }
 
+func (x *IngestPostsRequest) GetIdentities() []*Identity {
+	if x != nil {
+		return x.Identities
+	}
+	return nil
+}
+
 // RecordError reports one rejected record and why.
 type RecordError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Position of the record: "stream:<n>" for the n-th post of an IngestPosts stream (0-based),
-	// "<file>:<line>" or "<file>:row <n>" for crawl files.
+	// "stream-identity:<n>" for the n-th identity, "<file>:<line>" for crawl files.
 	Position string `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
 	// Post id, when it could be read.
 	PostId string `protobuf:"bytes,2,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
@@ -564,9 +575,12 @@ var File_royalty_v1_index_proto protoreflect.FileDescriptor
 const file_royalty_v1_index_proto_rawDesc = "" +
 	"\n" +
 	"\x16royalty/v1/index.proto\x12\n" +
-	"royalty.v1\x1a\x17royalty/v1/common.proto\"<\n" +
+	"royalty.v1\x1a\x17royalty/v1/common.proto\"r\n" +
 	"\x12IngestPostsRequest\x12&\n" +
-	"\x05posts\x18\x01 \x03(\v2\x10.royalty.v1.PostR\x05posts\"r\n" +
+	"\x05posts\x18\x01 \x03(\v2\x10.royalty.v1.PostR\x05posts\x124\n" +
+	"\n" +
+	"identities\x18\x02 \x03(\v2\x14.royalty.v1.IdentityR\n" +
+	"identities\"r\n" +
 	"\vRecordError\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\tR\bposition\x12\x17\n" +
 	"\apost_id\x18\x02 \x01(\tR\x06postId\x12\x14\n" +
@@ -634,21 +648,22 @@ var file_royalty_v1_index_proto_goTypes = []any{
 }
 var file_royalty_v1_index_proto_depIdxs = []int32{
 	8, // 0: royalty.v1.IngestPostsRequest.posts:type_name -> royalty.v1.Post
-	1, // 1: royalty.v1.IngestPostsResponse.errors:type_name -> royalty.v1.RecordError
-	9, // 2: royalty.v1.PostHit.author:type_name -> royalty.v1.Identity
-	4, // 3: royalty.v1.SearchPostsResponse.hits:type_name -> royalty.v1.PostHit
-	8, // 4: royalty.v1.GetPostResponse.post:type_name -> royalty.v1.Post
-	0, // 5: royalty.v1.IndexService.IngestPosts:input_type -> royalty.v1.IngestPostsRequest
-	3, // 6: royalty.v1.IndexService.SearchPosts:input_type -> royalty.v1.SearchPostsRequest
-	6, // 7: royalty.v1.IndexService.GetPost:input_type -> royalty.v1.GetPostRequest
-	2, // 8: royalty.v1.IndexService.IngestPosts:output_type -> royalty.v1.IngestPostsResponse
-	5, // 9: royalty.v1.IndexService.SearchPosts:output_type -> royalty.v1.SearchPostsResponse
-	7, // 10: royalty.v1.IndexService.GetPost:output_type -> royalty.v1.GetPostResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	9, // 1: royalty.v1.IngestPostsRequest.identities:type_name -> royalty.v1.Identity
+	1, // 2: royalty.v1.IngestPostsResponse.errors:type_name -> royalty.v1.RecordError
+	9, // 3: royalty.v1.PostHit.author:type_name -> royalty.v1.Identity
+	4, // 4: royalty.v1.SearchPostsResponse.hits:type_name -> royalty.v1.PostHit
+	8, // 5: royalty.v1.GetPostResponse.post:type_name -> royalty.v1.Post
+	0, // 6: royalty.v1.IndexService.IngestPosts:input_type -> royalty.v1.IngestPostsRequest
+	3, // 7: royalty.v1.IndexService.SearchPosts:input_type -> royalty.v1.SearchPostsRequest
+	6, // 8: royalty.v1.IndexService.GetPost:input_type -> royalty.v1.GetPostRequest
+	2, // 9: royalty.v1.IndexService.IngestPosts:output_type -> royalty.v1.IngestPostsResponse
+	5, // 10: royalty.v1.IndexService.SearchPosts:output_type -> royalty.v1.SearchPostsResponse
+	7, // 11: royalty.v1.IndexService.GetPost:output_type -> royalty.v1.GetPostResponse
+	9, // [9:12] is the sub-list for method output_type
+	6, // [6:9] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_index_proto_init() }

@@ -1,0 +1,157 @@
+package text
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/renderer/html"
+	xhtml "golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// Doc is a post reduced to plain text: the author's own words, and apart from them whatever the
+// author quoted. Quoted text is searchable but never credited to the quoter.
+type Doc struct {
+	Own    string
+	Quoted []string
+}
+
+// blockElements end a line of text; their content is not run together with what follows.
+var blockElements = map[atom.Atom]bool{
+	atom.P: true, atom.Div: true, atom.Br: true, atom.Li: true, atom.Ul: true, atom.Ol: true,
+	atom.H1: true, atom.H2: true, atom.H3: true, atom.H4: true, atom.H5: true, atom.H6: true,
+	atom.Pre: true, atom.Tr: true, atom.Td: true, atom.Th: true, atom.Table: true, atom.Hr: true,
+	atom.Dd: true, atom.Dt: true, atom.Dl: true, atom.Section: true, atom.Article: true,
+	atom.Header: true, atom.Footer: true, atom.Figure: true, atom.Figcaption: true,
+}
+
+// skipElements hold no prose.
+var skipElements = map[atom.Atom]bool{
+	atom.Script: true, atom.Style: true, atom.Head: true, atom.Noscript: true, atom.Template: true,
+	atom.Iframe: true, atom.Svg: true, atom.Math: true,
+}
+
+// FromHTML strips tags and decodes entities. Text inside <blockquote> (at any depth; a nested
+// quotation belongs to its outermost quote) goes to Quoted, one entry per outermost blockquote.
+// Images contribute their alt text, links their anchor text.
+func FromHTML(s string) Doc {
+	z := xhtml.NewTokenizer(strings.NewReader(s))
+	var own strings.Builder
+	var quote strings.Builder
+	var quoted []string
+	quoteDepth, skipDepth := 0, 0
+	out := func() *strings.Builder {
+		if quoteDepth > 0 {
+			return &quote
+		}
+		return &own
+	}
+	for {
+		tt := z.Next()
+		switch tt {
+		case xhtml.ErrorToken:
+			d := Doc{Own: tidy(own.String()), Quoted: quoted}
+			if q := tidy(quote.String()); q != "" { // unterminated blockquote
+				d.Quoted = append(d.Quoted, q)
+			}
+			return d
+		case xhtml.TextToken:
+			if skipDepth == 0 {
+				out().Write(z.Text())
+			}
+		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			a := atom.Lookup(name)
+			if skipElements[a] && tt == xhtml.StartTagToken {
+				skipDepth++
+				continue
+			}
+			if skipDepth > 0 {
+				continue
+			}
+			switch {
+			case a == atom.Blockquote && tt == xhtml.StartTagToken:
+				out().WriteByte('\n')
+				quoteDepth++
+			case a == atom.Img && hasAttr:
+				for {
+					k, v, more := z.TagAttr()
+					if string(k) == "alt" && len(v) > 0 {
+						out().WriteByte(' ')
+						out().Write(v)
+						out().WriteByte(' ')
+					}
+					if !more {
+						break
+					}
+				}
+			case blockElements[a]:
+				out().WriteByte('\n')
+			}
+		case xhtml.EndTagToken:
+			name, _ := z.TagName()
+			a := atom.Lookup(name)
+			if skipElements[a] {
+				if skipDepth > 0 {
+					skipDepth--
+				}
+				continue
+			}
+			if skipDepth > 0 {
+				continue
+			}
+			switch {
+			case a == atom.Blockquote && quoteDepth > 0:
+				quoteDepth--
+				out().WriteByte('\n')
+				if quoteDepth == 0 {
+					if q := tidy(quote.String()); q != "" {
+						quoted = append(quoted, q)
+					}
+					quote.Reset()
+				}
+			case blockElements[a]:
+				out().WriteByte('\n')
+			}
+		}
+	}
+}
+
+var markdown = goldmark.New(
+	goldmark.WithExtensions(extension.Strikethrough, extension.Table, extension.Linkify),
+	goldmark.WithRendererOptions(html.WithUnsafe()), // raw HTML passes to FromHTML, which strips it
+)
+
+// FromMarkdown renders Markdown (CommonMark with tables and strikethrough, as Reddit and Hacker
+// News writers use it) and strips the result with FromHTML, so `>` quotations are kept apart.
+func FromMarkdown(s string) Doc {
+	var buf bytes.Buffer
+	if err := markdown.Convert([]byte(s), &buf); err != nil {
+		// goldmark fails only on writer errors; a bytes.Buffer has none. Keep the text regardless.
+		return Doc{Own: tidy(s)}
+	}
+	return FromHTML(buf.String())
+}
+
+// tidy collapses runs of spaces and tabs, trims every line and drops blank lines beyond one.
+func tidy(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	blank := true
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.Join(strings.Fields(line), " ")
+		if line == "" {
+			if !blank {
+				b.WriteByte('\n')
+				blank = true
+			}
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+		blank = false
+	}
+	return strings.TrimSpace(b.String())
+}

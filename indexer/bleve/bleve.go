@@ -1,0 +1,462 @@
+// Package bleveindex keeps the search index of posts in Bleve (scorch) and implements
+// indexer.Index for the ingest pipeline and attribution.Index for the scorer.
+//
+// One document per post, its id the post id, with these fields:
+//
+//	text      the author's own words: standard analyzer, stored, term vectors (search, snippets,
+//	          and the text attribution aligns against)
+//	title     standard analyzer, stored
+//	quoted    what the author quoted: standard analyzer, searchable only
+//	fp        the distinct winnowed fingerprints of the own words (text.Fingerprints), one
+//	          16-hex-digit term each (text.Term); indexed without norms, term vectors or doc
+//	          values, never stored
+//	author    identity key (absent for deleted authors): keyword, stored, doc values
+//	site, platform  keyword filters
+//	created, url, hash  stored only
+//
+// The fingerprint field is why indexing stays fast (DESIGN.md §4): Bleve's shingle filter
+// turns every 5-word window into a new term of the dictionary and indexes ten times slower;
+// here the tokens are computed once by attribution/text, winnowing keeps about 2/(w+1) of
+// them, and a trivial analyzer splits the fixed-width terms without allocating new bytes.
+// Documents are built directly (Batch.IndexAdvanced) rather than through the reflection-based
+// mapping, which is kept only so that queries analyze their words like the fields were.
+//
+// Batches are written with unsafe_batch (the persister writes them in the background) and a
+// persisted callback, which the pipeline waits for before it records progress; Close waits for
+// every outstanding callback, so the last batch is never lost (DESIGN.md §4).
+//
+// An index belongs to one process. Open takes an exclusive lock on holder.pid in the index
+// directory, writes its pid there, and fails at once, naming the holder, when another process
+// has it; Bleve's own bolt lock is given a timeout (bolt_timeout) as a second guard.
+package bleveindex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
+	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
+	"github.com/gofrs/flock"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/indexer"
+)
+
+// Field names.
+const (
+	FieldText     = "text"
+	FieldTitle    = "title"
+	FieldQuoted   = "quoted"
+	FieldFP       = "fp"
+	FieldAuthor   = "author"
+	FieldSite     = "site"
+	FieldPlatform = "platform"
+	FieldCreated  = "created"
+	FieldURL      = "url"
+	FieldHash     = "hash"
+)
+
+// TextOptions are the indexing options of the text field; the ingest benchmark's baseline
+// index uses the same.
+const TextOptions = index.IndexField | index.StoreField | index.IncludeTermVectors
+
+const (
+	fpOptions      = index.IndexField | index.SkipFreqNorm
+	keywordOptions = index.IndexField
+	authorOptions  = index.IndexField | index.StoreField | index.DocValues
+	storedOptions  = index.StoreField
+)
+
+// LockFile is the file in the index directory that holds the owner's pid and lock.
+const LockFile = "holder.pid"
+
+// Options configure Open.
+type Options struct {
+	Logger *slog.Logger
+	// BoltTimeout bounds the wait for Bleve's own file lock; 2s when 0.
+	BoltTimeout time.Duration
+}
+
+// Index is a Bleve index of posts. It is safe for concurrent use.
+type Index struct {
+	dir     string
+	idx     bleve.Index
+	raw     index.Index
+	std     analysis.Analyzer
+	lock    *flock.Flock
+	log     *slog.Logger
+	pending sync.WaitGroup // batches written but not yet persisted
+
+	mu     sync.Mutex
+	closed bool
+}
+
+var _ indexer.Index = (*Index)(nil)
+
+// Open opens the index in dir, creating it when dir holds none. It fails with EUNAVAILABLE,
+// naming the holder, when another process has the index open.
+func Open(dir string, opts Options) (_ *Index, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BoltTimeout == 0 {
+		opts.BoltTimeout = 2 * time.Second
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	lockPath := filepath.Join(dir, LockFile)
+	lk := flock.New(lockPath)
+	ok, err := lk.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("locking the index %s: %w", dir, err)
+	}
+	if !ok {
+		return nil, royalty.Errorf(royalty.EUNAVAILABLE, "the index %s is held by %s; stop it, or ingest through it with --server", dir, holder(lockPath))
+	}
+	defer func() {
+		if err != nil {
+			_ = lk.Unlock()
+		}
+	}()
+	host, _ := os.Hostname()
+	info := fmt.Sprintf("pid %d (%s on %s, since %s)\n", os.Getpid(), strings.Join(os.Args, " "), host, time.Now().UTC().Format(time.RFC3339))
+	if err := os.WriteFile(lockPath, []byte(info), 0o644); err != nil {
+		return nil, err
+	}
+
+	path := filepath.Join(dir, "bleve")
+	cfg := map[string]interface{}{
+		"unsafe_batch": true,
+		"bolt_timeout": opts.BoltTimeout.String(),
+	}
+	if _, statErr := os.Stat(filepath.Join(path, "index_meta.json")); statErr != nil {
+		if err := create(path); err != nil {
+			return nil, err
+		}
+	}
+	idx, err := bleve.OpenUsing(path, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening the index %s: %w", path, err)
+	}
+	raw, err := idx.Advanced()
+	if err != nil {
+		idx.Close()
+		return nil, err
+	}
+	im, ok := idx.Mapping().(*mapping.IndexMappingImpl)
+	if !ok {
+		idx.Close()
+		return nil, errors.New("unexpected index mapping type")
+	}
+	std := im.AnalyzerNamed(standard.Name)
+	if std == nil {
+		idx.Close()
+		return nil, errors.New("the standard analyzer is not registered")
+	}
+	return &Index{dir: dir, idx: idx, raw: raw, std: std, lock: lk, log: opts.Logger}, nil
+}
+
+// create makes a new index at path durably. Bleve stores the mapping with an internal write,
+// which unsafe_batch would leave unpersisted, so the index is created with safe batches in a
+// temporary directory, closed, and renamed into place: a process killed at any moment leaves
+// either no index or a complete one.
+func create(path string) error {
+	tmp := path + ".creating"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	idx, err := bleve.NewUsing(tmp, Mapping(), scorch.Name, scorch.Name, nil)
+	if err != nil {
+		return fmt.Errorf("creating the index %s: %w", path, err)
+	}
+	if err := idx.Close(); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(path); err != nil { // a directory without index_meta.json holds nothing
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// holder describes the process recorded in a lock file.
+func holder(lockPath string) string {
+	b, err := os.ReadFile(lockPath)
+	s := strings.TrimSpace(string(b))
+	if err != nil || s == "" {
+		return "another process"
+	}
+	return s
+}
+
+// Mapping is the index mapping: it declares every field with the analyzer its queries use.
+func Mapping() *mapping.IndexMappingImpl {
+	text := func(store, vectors bool) *mapping.FieldMapping {
+		f := mapping.NewTextFieldMapping()
+		f.Analyzer = standard.Name
+		f.Store, f.IncludeTermVectors, f.IncludeInAll, f.DocValues = store, vectors, false, false
+		return f
+	}
+	kw := func(store, docValues bool) *mapping.FieldMapping {
+		f := mapping.NewKeywordFieldMapping()
+		f.Store, f.DocValues, f.IncludeInAll, f.IncludeTermVectors = store, docValues, false, false
+		return f
+	}
+	stored := func() *mapping.FieldMapping {
+		f := mapping.NewTextFieldMapping()
+		f.Index, f.Store, f.IncludeInAll, f.IncludeTermVectors, f.DocValues = false, true, false, false, false
+		return f
+	}
+	doc := mapping.NewDocumentStaticMapping()
+	doc.AddFieldMappingsAt(FieldText, text(true, true))
+	doc.AddFieldMappingsAt(FieldTitle, text(true, true))
+	doc.AddFieldMappingsAt(FieldQuoted, text(false, false))
+	fp := kw(false, false)
+	fp.SkipFreqNorm = true
+	doc.AddFieldMappingsAt(FieldFP, fp)
+	doc.AddFieldMappingsAt(FieldAuthor, kw(true, true))
+	doc.AddFieldMappingsAt(FieldSite, kw(false, false))
+	doc.AddFieldMappingsAt(FieldPlatform, kw(false, false))
+	doc.AddFieldMappingsAt(FieldCreated, stored())
+	doc.AddFieldMappingsAt(FieldURL, stored())
+	doc.AddFieldMappingsAt(FieldHash, stored())
+	im := bleve.NewIndexMapping()
+	im.DefaultMapping = doc
+	im.DefaultAnalyzer = standard.Name
+	im.IndexDynamic, im.StoreDynamic, im.DocValuesDynamic = false, false, false
+	_ = keyword.Name // the keyword fields' analyzer, registered by that package's init
+	return im
+}
+
+// Document builds the Bleve document of a prepared post.
+func (x *Index) Document(p *indexer.Prepared) *document.Document {
+	post := p.Post
+	d := document.NewDocument(post.ID)
+	d.AddField(document.NewTextFieldCustom(FieldText, nil, []byte(post.Text), TextOptions, x.std))
+	if post.Title != "" {
+		d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), TextOptions, x.std))
+	}
+	for i, q := range post.Quoted {
+		d.AddField(document.NewTextFieldCustom(FieldQuoted, []uint64{uint64(i)}, []byte(q), index.IndexField, x.std))
+	}
+	if len(p.Fingerprints) > 0 {
+		d.AddField(document.NewTextFieldCustom(FieldFP, nil, FingerprintTerms(p.Fingerprints), fpOptions, fpAnalyzer{}))
+	}
+	if key := post.AuthorKey(); key != "" {
+		// A nil analyzer makes the whole value one term: a keyword.
+		d.AddField(document.NewTextFieldCustom(FieldAuthor, nil, []byte(key), authorOptions, nil))
+	}
+	if post.Site != "" {
+		d.AddField(document.NewTextFieldCustom(FieldSite, nil, []byte(post.Site), keywordOptions, nil))
+	}
+	d.AddField(document.NewTextFieldCustom(FieldPlatform, nil, []byte(post.Platform), keywordOptions, nil))
+	d.AddField(document.NewTextFieldCustom(FieldCreated, nil, []byte(post.CreatedAt.UTC().Format(time.RFC3339Nano)), storedOptions, nil))
+	d.AddField(document.NewTextFieldCustom(FieldURL, nil, []byte(post.URL), storedOptions, nil))
+	d.AddField(document.NewTextFieldCustom(FieldHash, nil, []byte(post.ContentHash), storedOptions, nil))
+	return d
+}
+
+// termWidth is the width of text.Term's encoding: 16 lower-case hex digits.
+const termWidth = 16
+
+// FingerprintTerms encodes hashes as the fingerprint field's value: text.Term of each, separated
+// by spaces.
+func FingerprintTerms(hashes []uint64) []byte {
+	b := make([]byte, 0, len(hashes)*(termWidth+1))
+	const hexDigits = "0123456789abcdef"
+	for i, h := range hashes {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		for shift := 60; shift >= 0; shift -= 4 {
+			b = append(b, hexDigits[(h>>uint(shift))&0xf])
+		}
+	}
+	return b
+}
+
+// fpAnalyzer splits a FingerprintTerms value into its terms. The terms alias the input.
+type fpAnalyzer struct{}
+
+func (fpAnalyzer) Analyze(input []byte) analysis.TokenStream {
+	n := (len(input) + 1) / (termWidth + 1)
+	tokens := make([]analysis.Token, n)
+	out := make(analysis.TokenStream, n)
+	for i := 0; i < n; i++ {
+		start := i * (termWidth + 1)
+		tokens[i] = analysis.Token{Start: start, End: start + termWidth, Term: input[start : start+termWidth], Position: i + 1, Type: analysis.AlphaNumeric}
+		out[i] = &tokens[i]
+	}
+	return out
+}
+
+// Write implements indexer.Index.
+func (x *Index) Write(ctx context.Context, posts []*indexer.Prepared, persisted func(error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(posts) == 0 {
+		persisted(nil)
+		return nil
+	}
+	b := x.idx.NewBatch()
+	for _, p := range posts {
+		if err := b.IndexAdvanced(x.Document(p)); err != nil {
+			return fmt.Errorf("indexing %s: %w", p.Post.ID, err)
+		}
+	}
+	var once sync.Once
+	x.pending.Add(1)
+	b.SetPersistedCallback(func(err error) {
+		once.Do(func() {
+			persisted(err)
+			x.pending.Done()
+		})
+	})
+	if err := x.idx.Batch(b); err != nil {
+		once.Do(x.pending.Done)
+		return err
+	}
+	return nil
+}
+
+// Flush waits until every batch written so far is durable, or ctx is done.
+func (x *Index) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		x.pending.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close waits for every written batch to be durable, closes the index and releases the lock.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	x.pending.Wait()
+	err := x.idx.Close()
+	if uerr := x.lock.Unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// DocCount returns the number of documents.
+func (x *Index) DocCount() (uint64, error) { return x.idx.DocCount() }
+
+// Dir is the index directory.
+func (x *Index) Dir() string { return x.dir }
+
+// ForEachID calls fn with the id of every document, in no particular order.
+func (x *Index) ForEachID(ctx context.Context, fn func(id string) error) error {
+	r, err := x.raw.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	ids, err := r.DocIDReaderAll()
+	if err != nil {
+		return err
+	}
+	defer ids.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		id, err := ids.Next()
+		if err != nil {
+			return err
+		}
+		if id == nil {
+			return nil
+		}
+		ext, err := r.ExternalID(id)
+		if err != nil {
+			return err
+		}
+		if err := fn(ext); err != nil {
+			return err
+		}
+	}
+}
+
+// Missing returns the ids among ids that the index has no document for.
+func (x *Index) Missing(ctx context.Context, ids []string) ([]string, error) {
+	r, err := x.raw.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []string
+	for _, id := range ids {
+		in, err := r.InternalID(id)
+		if err != nil {
+			return nil, err
+		}
+		if len(in) == 0 {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// Delete removes documents by id.
+func (x *Index) Delete(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	b := x.idx.NewBatch()
+	for _, id := range ids {
+		b.Delete(id)
+	}
+	done := make(chan error, 1)
+	x.pending.Add(1)
+	var once sync.Once
+	b.SetPersistedCallback(func(err error) { once.Do(func() { done <- err; x.pending.Done() }) })
+	if err := x.idx.Batch(b); err != nil {
+		once.Do(x.pending.Done)
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,284 @@
+package bleveindex
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/attribution/text"
+	"github.com/openroyalty/royalty/indexer"
+)
+
+func post(id, author, site, body string, created time.Time) *indexer.Prepared {
+	p := &indexer.Post{ID: "forum:" + site + "/" + id, Platform: "forum", Site: site, Kind: indexer.KindArticle,
+		CreatedAt: created, URL: "https://" + site + ".example/" + id, Title: "Title " + id, Text: body, Format: indexer.FormatMarkdown}
+	if author != "" {
+		p.Author = &indexer.Identity{Platform: "forum", Site: site, AuthorID: author}
+	}
+	prep, err := indexer.Prepare(p)
+	if err != nil {
+		panic(err)
+	}
+	return prep
+}
+
+func write(t *testing.T, x *Index, posts ...*indexer.Prepared) {
+	t.Helper()
+	done := make(chan error, 1)
+	if err := x.Write(context.Background(), posts, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("batch never persisted")
+	}
+}
+
+const (
+	chain     = "Shift to the smallest cog, then wipe the chain with a rag while you pedal backwards for a full minute."
+	lube      = "Put one small drop of wet lube on every roller and wipe off everything that is left on the outside."
+	footer    = "Sent from the Spoke and Crumb forum app. Replies can take a day or two because we are out riding."
+	unrelated = "Rye flour has almost no gluten, so kneading does little for the dough at all."
+)
+
+var t0 = time.Date(2023, 4, 1, 0, 0, 0, 0, time.UTC)
+
+func TestRetrieval(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := []*indexer.Prepared{
+		post("1", "ana", "s", chain+" "+lube, t0),
+		post("2", "dana", "s", chain+" "+lube, t0.Add(24*time.Hour)), // a repost
+		post("3", "bo", "s", lube+"\n\n"+footer, t0),
+		post("4", "chidi", "s", "> "+chain+"\n\nI agree with this completely.", t0), // quotes ana
+		post("5", "dana", "s", unrelated+" "+footer, t0),
+		post("6", "", "s", footer, t0),   // deleted author
+		post("7", "bo", "s", footer, t0), // same author again
+	}
+	write(t, x, posts...)
+	ctx := context.Background()
+
+	t.Run("candidates", func(t *testing.T) {
+		fps := hashes(chain + " " + lube)
+		got, err := x.Candidates(ctx, fps, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range got {
+			ids = append(ids, s.PostID)
+		}
+		// The two full copies share every fingerprint; post 3 shares the lube sentence. The
+		// quotation in post 4 is not fingerprinted.
+		if want := []string{"forum:s/1", "forum:s/2", "forum:s/3"}; !reflect.DeepEqual(ids, want) {
+			t.Fatalf("candidates %q, want %q", ids, want)
+		}
+		s := got[0]
+		want := posts[0].Post
+		if s.AuthorKey != "forum:s/ana" || s.Text != want.Text || s.URL != want.URL || s.ContentHash != want.ContentHash || !s.CreatedAt.Equal(want.CreatedAt) {
+			t.Errorf("source %+v does not match the post", s)
+		}
+		if got[1].ContentHash != s.ContentHash {
+			t.Error("repost does not share the content hash")
+		}
+		all, _ := x.Candidates(ctx, fps, 100)
+		for _, c := range all {
+			if c.PostID == "forum:s/4" {
+				t.Error("a quoting post was retrieved by the quoted words")
+			}
+		}
+	})
+
+	t.Run("author counts", func(t *testing.T) {
+		f := hashes(footer)
+		c := hashes(chain)
+		fps := []uint64{f[0], c[0], 42, f[0]}
+		tests := []struct {
+			max  int
+			want []int
+		}{
+			// footer: bo (twice), dana, and a deleted author: 2 distinct authors.
+			{10, []int{2, 2, 0, 2}},
+			{2, []int{2, 2, 0, 2}},
+			{1, []int{2, 2, 0, 2}}, // capped at max+1
+			{0, []int{1, 1, 0, 1}},
+		}
+		for _, tt := range tests {
+			got, err := x.AuthorCounts(ctx, fps, tt.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("max %d: %v, want %v", tt.max, got, tt.want)
+			}
+		}
+	})
+
+	t.Run("search", func(t *testing.T) {
+		tests := []struct {
+			name string
+			q    indexer.Query
+			want []string
+		}{
+			{"words", indexer.Query{Text: "gluten kneading", Size: 10}, []string{"forum:s/5"}},
+			{"author filter", indexer.Query{Text: "lube roller", Author: "forum:s/dana", Size: 10}, []string{"forum:s/2"}},
+			{"filter only", indexer.Query{Author: "forum:s/bo", Size: 10}, []string{"forum:s/3", "forum:s/7"}},
+			{"other site", indexer.Query{Text: "lube", Site: "t", Size: 10}, nil},
+			{"quoted words find the quoting post", indexer.Query{Text: "agree completely", Size: 10}, []string{"forum:s/4"}},
+			{"page", indexer.Query{Platform: "forum", Size: 2, From: 6}, []string{"forum:s/7"}},
+		}
+		for _, tt := range tests {
+			res, err := x.Search(ctx, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, h := range res.Hits {
+				ids = append(ids, h.PostID)
+			}
+			sort.Strings(ids)
+			if !reflect.DeepEqual(ids, tt.want) {
+				t.Errorf("%s: %q, want %q", tt.name, ids, tt.want)
+			}
+		}
+		res, _ := x.Search(ctx, indexer.Query{Text: "gluten", Size: 1})
+		if h := res.Hits[0]; h.Title != "Title 5" || h.URL != "https://s.example/5" || h.AuthorKey != "forum:s/dana" || !strings.Contains(h.Snippet, "gluten") {
+			t.Errorf("hit %+v", h)
+		}
+	})
+
+	t.Run("update replaces", func(t *testing.T) {
+		write(t, x, post("1", "ana", "s", unrelated, t0))
+		got, _ := x.Candidates(ctx, hashes(chain+" "+lube), 10)
+		for _, s := range got {
+			if s.PostID == "forum:s/1" {
+				t.Error("the old text of an updated post is still retrievable")
+			}
+		}
+		if n, _ := x.DocCount(); n != uint64(len(posts)) {
+			t.Errorf("%d documents after an update, want %d", n, len(posts))
+		}
+	})
+
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Everything written survives a reopen: the last batch was persisted before Close.
+	x, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var ids []string
+	if err := x.ForEachID(ctx, func(id string) error { ids = append(ids, id); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != len(posts) {
+		t.Errorf("%d documents after reopening, want %d", len(ids), len(posts))
+	}
+	missing, err := x.Missing(ctx, []string{"forum:s/1", "forum:s/99"})
+	if err != nil || !reflect.DeepEqual(missing, []string{"forum:s/99"}) {
+		t.Errorf("Missing = %q, %v", missing, err)
+	}
+}
+
+func hashes(s string) []uint64 {
+	var out []uint64
+	for _, f := range text.Fingerprints(s) {
+		out = append(out, f.Hash)
+	}
+	return out
+}
+
+func TestFingerprintTerms(t *testing.T) {
+	hs := []uint64{0, 1, 0xdeadbeef, ^uint64(0)}
+	b := FingerprintTerms(hs)
+	toks := fpAnalyzer{}.Analyze(b)
+	if len(toks) != len(hs) {
+		t.Fatalf("%d tokens, want %d", len(toks), len(hs))
+	}
+	for i, h := range hs {
+		if string(toks[i].Term) != text.Term(h) {
+			t.Errorf("term %d = %q, want text.Term = %q", i, toks[i].Term, text.Term(h))
+		}
+	}
+	if len(fpAnalyzer{}.Analyze(nil)) != 0 {
+		t.Error("empty value gave tokens")
+	}
+}
+
+func TestSnippet(t *testing.T) {
+	body := strings.Repeat("alpha beta gamma ", 20) + "needle in the haystack " + strings.Repeat("delta epsilon ", 20)
+	s := Snippet(body, "Needle", 60)
+	if !strings.Contains(s, "needle") || !strings.HasPrefix(s, "…") || !strings.HasSuffix(s, "…") || len(s) > 60+2*len("…") {
+		t.Errorf("snippet %q", s)
+	}
+	if s := Snippet("short", "x", 60); s != "short" {
+		t.Errorf("short body: %q", s)
+	}
+}
+
+// TestHeldByAnotherProcess opens the index in a child process and checks that opening it here
+// fails at once with a message naming the holder.
+func TestHeldByAnotherProcess(t *testing.T) {
+	if os.Getenv("BLEVEINDEX_HOLD") != "" {
+		x, err := Open(os.Getenv("BLEVEINDEX_HOLD"), Options{})
+		if err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("held\n")
+		time.Sleep(time.Minute)
+		x.Close()
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHeldByAnotherProcess$")
+	cmd.Env = append(os.Environ(), "BLEVEINDEX_HOLD="+dir)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	buf := make([]byte, 5)
+	if _, err := out.Read(buf); err != nil || string(buf) != "held\n" {
+		t.Fatalf("child did not open the index: %q %v", buf, err)
+	}
+	start := time.Now()
+	_, err := Open(dir, Options{})
+	if err == nil {
+		t.Fatal("opened an index held by another process")
+	}
+	if royalty.ErrorCode(err) != royalty.EUNAVAILABLE || !strings.Contains(err.Error(), "pid "+itoa(cmd.Process.Pid)) {
+		t.Errorf("error %v does not name pid %d", err, cmd.Process.Pid)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v to fail", d)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// A holder that died (even by SIGKILL) leaves no lock behind.
+	x, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("after the holder died: %v", err)
+	}
+	x.Close()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+var _ = filepath.Join

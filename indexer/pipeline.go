@@ -1,0 +1,443 @@
+package indexer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openroyalty/royalty"
+)
+
+// Store keeps posts and identities: the system of record (indexer/postgres). Implementations
+// are safe for concurrent use.
+type Store interface {
+	// Write upserts identities by key and posts by id in one transaction and reports which posts
+	// were new, changed or unchanged (by Digest). A post's author identity is written with it.
+	// An empty display name or profile URL never overwrites a known one.
+	Write(ctx context.Context, identities []Identity, posts []*Post) (WriteCounts, error)
+	// Post returns one post with its author's identity as stored; ENOTFOUND if there is none.
+	Post(ctx context.Context, id string) (*Post, error)
+	// Identities returns the stored identities among keys; unknown keys are absent from the map.
+	Identities(ctx context.Context, keys []string) (map[string]Identity, error)
+}
+
+// WriteCounts says what a Store.Write did to the posts it was given.
+type WriteCounts struct {
+	Inserted, Updated, Unchanged int
+}
+
+// Index is the search index (indexer/bleve). Implementations are safe for concurrent use.
+type Index interface {
+	// Write indexes the posts, replacing the documents with the same ids. When it returns nil the
+	// posts are searchable, and persisted is called exactly once, from any goroutine, when they
+	// are durable (nil) or cannot be made durable (the error). When it returns an error,
+	// persisted is not called.
+	Write(ctx context.Context, posts []*Prepared, persisted func(error)) error
+	// Search runs a full-text query with filters.
+	Search(ctx context.Context, q Query) (Result, error)
+}
+
+// DefaultBatchSize is the number of records written per batch. It bounds memory: Bleve's peak
+// heap grows with the batch (DESIGN.md §4: ≈ 180 MB at 100 docs, 440 MB at 1000).
+const DefaultBatchSize = 500
+
+// DefaultMaxErrors bounds the rejected records a Summary lists (IngestPostsResponse's cap).
+const DefaultMaxErrors = 1000
+
+// maxInflight bounds the batches written to the index but not yet durable.
+const maxInflight = 8
+
+// Options configure a Pipeline.
+type Options struct {
+	BatchSize int // records per batch; DefaultBatchSize when 0
+	Workers   int // posts prepared concurrently; GOMAXPROCS when 0
+	MaxErrors int // rejected records listed in a Summary; DefaultMaxErrors when 0
+	Logger    *slog.Logger
+}
+
+// Pipeline reads records, prepares posts and writes them in batches to a Store and an Index.
+// A batch goes to the store (committed) and to the index (searchable) before the next one
+// starts, so both see every batch in the same order, and a batch counts as done only when it is
+// durable in both. Re-running from the resume position of the last durable batch converges to
+// the same posts in both, because writes are idempotent upserts by post id. It is safe for
+// concurrent use; concurrent runs write one batch at a time.
+type Pipeline struct {
+	store   Store
+	index   Index
+	opts    Options
+	log     *slog.Logger
+	writeMu sync.Mutex
+}
+
+// NewPipeline returns a Pipeline writing to store and index.
+func NewPipeline(store Store, index Index, opts Options) *Pipeline {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxErrors <= 0 {
+		opts.MaxErrors = DefaultMaxErrors
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{store: store, index: index, opts: opts, log: log}
+}
+
+// Summary counts what a run did.
+type Summary struct {
+	Records    int // records read: posts, identities, skipped and rejected
+	Received   int // posts read
+	Inserted   int // posts new to the store
+	Updated    int // posts whose id was known and whose content changed
+	Unchanged  int // posts whose id was known with identical content
+	Rejected   int // malformed records, reported and skipped
+	Skipped    int // records deliberately not ingested (e.g. tag wikis, deleted comments)
+	Identities int // identity records read (Stack Exchange Users.xml)
+	// Errors lists the first rejected records (up to Options.MaxErrors).
+	Errors []*RecordError
+	// SkipReasons counts skipped records by reason.
+	SkipReasons map[string]int
+}
+
+// Add adds the counts of d to s, listing up to maxErrors rejected records in total.
+func (s *Summary) Add(d *Summary, maxErrors int) {
+	s.Records += d.Records
+	s.Received += d.Received
+	s.Inserted += d.Inserted
+	s.Updated += d.Updated
+	s.Unchanged += d.Unchanged
+	s.Rejected += d.Rejected
+	s.Skipped += d.Skipped
+	s.Identities += d.Identities
+	for _, e := range d.Errors {
+		if len(s.Errors) < maxErrors {
+			s.Errors = append(s.Errors, e)
+		}
+	}
+	for r, n := range d.SkipReasons {
+		if s.SkipReasons == nil {
+			s.SkipReasons = map[string]int{}
+		}
+		s.SkipReasons[r] += n
+	}
+}
+
+// RunOptions configure one run.
+type RunOptions struct {
+	// Start holds the totals of earlier runs of the same job (when resuming); the summaries
+	// passed to Durable and returned include them.
+	Start Summary
+	// Durable is called in order after each batch is durable in both the store and the index,
+	// with the position after the batch's last record (where a later run resumes) and the totals
+	// so far. It runs on the pipeline's own goroutine; an error stops the run.
+	Durable func(resume Position, totals Summary) error
+	// Progress, when set, is called after each batch is written (searchable, maybe not yet
+	// durable) with the position reached and the counts so far (without the Errors list).
+	Progress func(reached Position, totals Summary)
+}
+
+type batch struct {
+	recs    []Record
+	resume  Position
+	delta   Summary
+	prep    []*Prepared
+	idents  []Identity
+	persist chan error
+}
+
+// Run reads r to its end and writes everything to the store and the index. Malformed records
+// are reported in the summary and skipped; the run stops early only on an error of the input
+// (an unreadable file), the store or the index, or when ctx is done. It closes r.
+func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, error) {
+	defer r.Close()
+	totals := ro.Start
+	totals.Errors = append([]*RecordError(nil), ro.Start.Errors...)
+	g, ctx := errgroup.WithContext(ctx)
+	read := make(chan *batch, 1)
+	prepared := make(chan *batch, 1)
+	written := make(chan *batch, maxInflight)
+
+	g.Go(func() error {
+		defer close(read)
+		return p.read(ctx, r, read)
+	})
+	g.Go(func() error {
+		defer close(prepared)
+		for b := range read {
+			p.prepare(b)
+			select {
+			case prepared <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer close(written)
+		soFar := ro.Start
+		soFar.Errors = nil
+		for b := range prepared {
+			if err := p.write(ctx, b); err != nil {
+				return err
+			}
+			if ro.Progress != nil {
+				soFar.Add(&b.delta, 0)
+				ro.Progress(b.resume, soFar)
+			}
+			select {
+			case written <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		for b := range written {
+			select {
+			case err := <-b.persist:
+				if err != nil {
+					return fmt.Errorf("index: persisting a batch: %w", err)
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			totals.Add(&b.delta, p.opts.MaxErrors)
+			if ro.Durable != nil {
+				if err := ro.Durable(b.resume, totals); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	return totals, err
+}
+
+// read groups records into batches of up to BatchSize records.
+func (p *Pipeline) read(ctx context.Context, r Reader, out chan<- *batch) error {
+	b := &batch{}
+	send := func() error {
+		select {
+		case out <- b:
+			b = &batch{}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := r.Read()
+		var re *RecordError
+		switch {
+		case errors.Is(err, io.EOF):
+			if b.delta.Records > 0 {
+				return send()
+			}
+			return nil
+		case errors.As(err, &re):
+			b.delta.Records++
+			b.reject(re, p.opts.MaxErrors)
+			b.resume = re.Next
+		case err != nil:
+			return err
+		default:
+			b.delta.Records++
+			b.resume = rec.Next
+			switch {
+			case rec.Post != nil:
+				b.recs = append(b.recs, rec)
+			case rec.Identity != nil:
+				b.recs = append(b.recs, rec)
+				b.delta.Identities++
+			default:
+				b.delta.Skipped++
+				if b.delta.SkipReasons == nil {
+					b.delta.SkipReasons = map[string]int{}
+				}
+				b.delta.SkipReasons[rec.Skip]++
+			}
+		}
+		if b.delta.Records >= p.opts.BatchSize {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (b *batch) reject(re *RecordError, maxErrors int) {
+	b.delta.Rejected++
+	if len(b.delta.Errors) < maxErrors {
+		b.delta.Errors = append(b.delta.Errors, re)
+	}
+}
+
+// prepare normalises and fingerprints the batch's posts on Workers goroutines, rejects the
+// malformed ones, keeps the last version of a post that occurs twice, and gathers identities.
+func (p *Pipeline) prepare(b *batch) {
+	prep := make([]*Prepared, len(b.recs))
+	errs := make([]error, len(b.recs))
+	var wg sync.WaitGroup
+	next := make(chan int, len(b.recs))
+	for i := range b.recs {
+		next <- i
+	}
+	close(next)
+	for w := 0; w < p.opts.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if post := b.recs[i].Post; post != nil {
+					prep[i], errs[i] = Prepare(post)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	identities := map[string]int{} // key → index in b.idents
+	addIdentity := func(id Identity) {
+		k := id.Key()
+		i, ok := identities[k]
+		if !ok {
+			identities[k] = len(b.idents)
+			b.idents = append(b.idents, id)
+			return
+		}
+		if id.DisplayName != "" {
+			b.idents[i].DisplayName = id.DisplayName
+		}
+		if id.ProfileURL != "" {
+			b.idents[i].ProfileURL = id.ProfileURL
+		}
+	}
+	last := map[string]int{} // post id → index in b.prep
+	for i, rec := range b.recs {
+		if rec.Identity != nil {
+			if err := rec.Identity.Validate(""); err != nil {
+				b.reject(recordError(rec, err), p.opts.MaxErrors)
+				continue
+			}
+			addIdentity(*rec.Identity)
+			continue
+		}
+		b.delta.Received++
+		if errs[i] != nil {
+			b.reject(recordError(rec, errs[i]), p.opts.MaxErrors)
+			continue
+		}
+		post := prep[i].Post
+		if j, dup := last[post.ID]; dup {
+			// The same id twice in one batch: the later version wins, as it would across batches.
+			if bytes.Equal(b.prep[j].Post.Digest(), post.Digest()) {
+				b.delta.Unchanged++
+			} else {
+				b.delta.Updated++
+			}
+			b.prep[j] = prep[i]
+		} else {
+			last[post.ID] = len(b.prep)
+			b.prep = append(b.prep, prep[i])
+		}
+		if post.Author != nil {
+			addIdentity(*post.Author)
+		}
+	}
+	b.recs = nil
+}
+
+func recordError(rec Record, err error) *RecordError {
+	re := &RecordError{Pos: rec.Pos, Next: rec.Next, Message: err.Error()}
+	var e *royalty.Error
+	if errors.As(err, &e) {
+		re.Field, re.Message = e.Field, e.Message
+	}
+	if rec.Post != nil {
+		re.PostID = rec.Post.ID
+	}
+	return re
+}
+
+// write sends the batch to the store and the index, one batch at a time across runs.
+func (p *Pipeline) write(ctx context.Context, b *batch) error {
+	b.persist = make(chan error, 1)
+	posts := make([]*Post, len(b.prep))
+	for i, pp := range b.prep {
+		posts[i] = pp.Post
+	}
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	start := time.Now()
+	var counts WriteCounts
+	var storeErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		counts, storeErr = p.store.Write(ctx, b.idents, posts)
+	}()
+	indexErr := p.index.Write(ctx, b.prep, func(err error) { b.persist <- err })
+	<-done
+	if storeErr != nil {
+		return fmt.Errorf("store: %w", storeErr)
+	}
+	if indexErr != nil {
+		return fmt.Errorf("index: %w", indexErr)
+	}
+	b.delta.Inserted += counts.Inserted
+	b.delta.Updated += counts.Updated
+	b.delta.Unchanged += counts.Unchanged
+	p.log.Debug("batch written", "posts", len(posts), "identities", len(b.idents), "took", time.Since(start))
+	b.prep, b.idents = nil, nil
+	return nil
+}
+
+// Digest is a SHA-256 over every stored field of the post: equal digests mean an upsert would
+// change nothing.
+func (p *Post) Digest() []byte {
+	h := sha256.New()
+	var n [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	field(p.ID)
+	field(p.Platform)
+	field(p.Site)
+	field(string(p.Kind))
+	field(p.AuthorKey())
+	field(p.CreatedAt.UTC().Format(time.RFC3339Nano))
+	field(p.URL)
+	field(p.Title)
+	field(p.License)
+	field(p.ParentID)
+	field(p.Text)
+	field(string(p.Format))
+	field(fmt.Sprint(len(p.Quoted)))
+	for _, q := range p.Quoted {
+		field(q)
+	}
+	field(p.ContentHash)
+	return h.Sum(nil)
+}

@@ -1,0 +1,343 @@
+// Package postgres stores posts and identities in PostgreSQL or CockroachDB (tables posts and
+// identities, migrations 0200–0299) and implements indexer.Store.
+//
+// Every write runs in one SERIALIZABLE transaction retried whole on 40001 (DESIGN.md §3), and
+// is an idempotent upsert by post id and identity key, so that replaying a batch after a crash
+// changes nothing.
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/indexer"
+)
+
+// Store is the posts and identities tables. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ indexer.Store = (*Store)(nil)
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// serializable runs fn in a SERIALIZABLE transaction and retries the whole transaction on
+// serialization failures; the closure returns COMMIT's error, so a failed commit is never
+// acknowledged. fn must have no effects outside the transaction and wrap errors with %w.
+func (s *Store) serializable(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
+		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+// upsertIdentity keeps known display names and profile URLs when the new ones are empty, and
+// writes nothing when nothing changes.
+const upsertIdentity = `
+INSERT INTO identities (key, platform, site, author_id, display_name, profile_url)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (key) DO UPDATE SET
+    display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name ELSE identities.display_name END,
+    profile_url  = CASE WHEN excluded.profile_url <> '' THEN excluded.profile_url ELSE identities.profile_url END,
+    updated_at   = now()
+WHERE (excluded.display_name <> '' AND excluded.display_name <> identities.display_name)
+   OR (excluded.profile_url <> '' AND excluded.profile_url <> identities.profile_url)`
+
+const upsertPost = `
+INSERT INTO posts (id, platform, site, kind, author_key, created_at, url, title, license, parent_id,
+                   text, quoted, content_hash, digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+ON CONFLICT (id) DO UPDATE SET
+    platform = excluded.platform, site = excluded.site, kind = excluded.kind,
+    author_key = excluded.author_key, created_at = excluded.created_at, url = excluded.url,
+    title = excluded.title, license = excluded.license, parent_id = excluded.parent_id,
+    text = excluded.text, quoted = excluded.quoted, content_hash = excluded.content_hash,
+    digest = excluded.digest, updated_at = now()`
+
+// Write implements indexer.Store. Posts must have been prepared (indexer.Prepare).
+func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts []*indexer.Post) (indexer.WriteCounts, error) {
+	digests := make([][]byte, len(posts))
+	ids := make([]string, len(posts))
+	quoted := make([][]byte, len(posts))
+	for i, p := range posts {
+		digests[i], ids[i] = p.Digest(), p.ID
+		q := p.Quoted
+		if q == nil {
+			q = []string{}
+		}
+		var err error
+		if quoted[i], err = json.Marshal(q); err != nil {
+			return indexer.WriteCounts{}, err
+		}
+	}
+	var counts indexer.WriteCounts
+	err := s.serializable(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		counts = indexer.WriteCounts{}
+		b := &pgx.Batch{}
+		for _, id := range identities {
+			b.Queue(upsertIdentity, id.Key(), id.Platform, id.Site, id.AuthorID, id.DisplayName, id.ProfileURL)
+		}
+		if err := sendBatch(ctx, tx, b); err != nil {
+			return fmt.Errorf("writing identities: %w", err)
+		}
+		known := make(map[string][]byte, len(posts))
+		if len(ids) > 0 {
+			rows, err := tx.Query(ctx, `SELECT id, digest FROM posts WHERE id = ANY($1)`, ids)
+			if err != nil {
+				return fmt.Errorf("reading digests: %w", err)
+			}
+			for rows.Next() {
+				var id string
+				var d []byte
+				if err := rows.Scan(&id, &d); err != nil {
+					rows.Close()
+					return fmt.Errorf("reading digests: %w", err)
+				}
+				known[id] = d
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("reading digests: %w", err)
+			}
+		}
+		b = &pgx.Batch{}
+		for i, p := range posts {
+			old, ok := known[p.ID]
+			switch {
+			case !ok:
+				counts.Inserted++
+			case bytes.Equal(old, digests[i]):
+				counts.Unchanged++
+				continue
+			default:
+				counts.Updated++
+			}
+			var author *string
+			if p.Author != nil {
+				k := p.Author.Key()
+				author = &k
+			}
+			b.Queue(upsertPost, p.ID, p.Platform, p.Site, string(p.Kind), author, p.CreatedAt.UTC(), p.URL, p.Title,
+				p.License, p.ParentID, p.Text, quoted[i], p.ContentHash, digests[i])
+		}
+		if err := sendBatch(ctx, tx, b); err != nil {
+			return fmt.Errorf("writing posts: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return indexer.WriteCounts{}, err
+	}
+	return counts, nil
+}
+
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	br := tx.SendBatch(ctx, b)
+	for i := 0; i < b.Len(); i++ {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}
+
+const selectPost = `
+SELECT p.id, p.platform, p.site, p.kind, p.created_at, p.url, p.title, p.license, p.parent_id,
+       p.text, p.quoted, p.content_hash,
+       i.key, i.platform, i.site, i.author_id, i.display_name, i.profile_url
+FROM posts p LEFT JOIN identities i ON i.key = p.author_key`
+
+func scanPost(row pgx.Row) (*indexer.Post, error) {
+	p := &indexer.Post{Format: indexer.FormatText}
+	var kind string
+	var quoted []byte
+	var key, platform, site, authorID, name, profile *string
+	err := row.Scan(&p.ID, &p.Platform, &p.Site, &kind, &p.CreatedAt, &p.URL, &p.Title, &p.License, &p.ParentID,
+		&p.Text, &quoted, &p.ContentHash, &key, &platform, &site, &authorID, &name, &profile)
+	if err != nil {
+		return nil, err
+	}
+	p.Kind = indexer.Kind(kind)
+	p.CreatedAt = p.CreatedAt.UTC()
+	if err := json.Unmarshal(quoted, &p.Quoted); err != nil {
+		return nil, fmt.Errorf("post %s: quoted: %w", p.ID, err)
+	}
+	if len(p.Quoted) == 0 {
+		p.Quoted = nil
+	}
+	if key != nil {
+		p.Author = &indexer.Identity{Platform: *platform, Site: *site, AuthorID: *authorID, DisplayName: *name, ProfileURL: *profile}
+	}
+	return p, nil
+}
+
+// Post implements indexer.Store.
+func (s *Store) Post(ctx context.Context, id string) (*indexer.Post, error) {
+	p, err := scanPost(s.pool.QueryRow(ctx, selectPost+` WHERE p.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, royalty.Errorf(royalty.ENOTFOUND, "no post %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading post %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// Identities implements indexer.Store.
+func (s *Store) Identities(ctx context.Context, keys []string) (map[string]indexer.Identity, error) {
+	out := make(map[string]indexer.Identity, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT platform, site, author_id, display_name, profile_url FROM identities WHERE key = ANY($1)`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("reading identities: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id indexer.Identity
+		if err := rows.Scan(&id.Platform, &id.Site, &id.AuthorID, &id.DisplayName, &id.ProfileURL); err != nil {
+			return nil, fmt.Errorf("reading identities: %w", err)
+		}
+		out[id.Key()] = id
+	}
+	return out, rows.Err()
+}
+
+// Identity returns one identity; ENOTFOUND if it is unknown.
+func (s *Store) Identity(ctx context.Context, key string) (indexer.Identity, error) {
+	m, err := s.Identities(ctx, []string{key})
+	if err != nil {
+		return indexer.Identity{}, err
+	}
+	id, ok := m[key]
+	if !ok {
+		return indexer.Identity{}, royalty.Errorf(royalty.ENOTFOUND, "no identity %q", key)
+	}
+	return id, nil
+}
+
+// PostsByAuthorContaining returns up to limit posts of the identity authorKey whose own text or
+// title contains sub, ignoring case, oldest first: how a claim is verified, by finding a
+// challenge token the claimant put in a post (quotations do not count). sub must not be empty.
+func (s *Store) PostsByAuthorContaining(ctx context.Context, authorKey, sub string, limit int) ([]*indexer.Post, error) {
+	if sub == "" {
+		return nil, royalty.FieldErrorf(royalty.EINVALID, "text", "must not be empty")
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, selectPost+`
+WHERE p.author_key = $1 AND (strpos(lower(p.text), lower($2)) > 0 OR strpos(lower(p.title), lower($2)) > 0)
+ORDER BY p.created_at, p.id LIMIT $3`, authorKey, sub, limit)
+	if err != nil {
+		return nil, fmt.Errorf("searching posts of %s: %w", authorKey, err)
+	}
+	defer rows.Close()
+	var out []*indexer.Post
+	for rows.Next() {
+		p, err := scanPost(rows)
+		if err != nil {
+			return nil, fmt.Errorf("searching posts of %s: %w", authorKey, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ForEachID calls fn with every post id in id order, reading pages of pageSize ids (1000 when
+// 0), so memory stays constant.
+func (s *Store) ForEachID(ctx context.Context, pageSize int, fn func(ids []string) error) error {
+	if pageSize <= 0 {
+		pageSize = 1000
+	}
+	after := ""
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT id FROM posts WHERE id > $1 ORDER BY id LIMIT $2`, after, pageSize)
+		if err != nil {
+			return fmt.Errorf("listing post ids: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("listing post ids: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := fn(ids); err != nil {
+			return err
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// Missing returns the ids among ids that have no post.
+func (s *Store) Missing(ctx context.Context, ids []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM posts WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("checking post ids: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("checking post ids: %w", err)
+	}
+	have := make(map[string]bool, len(found))
+	for _, id := range found {
+		have[id] = true
+	}
+	var out []string
+	for _, id := range ids {
+		if !have[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// Posts reads the posts with the given ids (for re-indexing); unknown ids are left out.
+func (s *Store) Posts(ctx context.Context, ids []string) ([]*indexer.Post, error) {
+	rows, err := s.pool.Query(ctx, selectPost+` WHERE p.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading posts: %w", err)
+	}
+	defer rows.Close()
+	var out []*indexer.Post
+	for rows.Next() {
+		p, err := scanPost(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading posts: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Count returns the number of posts and identities.
+func (s *Store) Count(ctx context.Context) (posts, identities int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM identities)`).Scan(&posts, &identities)
+	if err != nil {
+		return 0, 0, fmt.Errorf("counting posts: %w", err)
+	}
+	return posts, identities, nil
+}

@@ -1,0 +1,47 @@
+package indexer
+
+import (
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/attribution/text"
+)
+
+// Prepared is a post ready to be written: its text is plain, its content hash set, and its
+// fingerprints computed.
+type Prepared struct {
+	Post *Post
+	// Fingerprints are the distinct winnowed k-gram hashes of the post's own text (text.Fingerprints),
+	// in order of first occurrence. Quoted text is never fingerprinted: it is not the author's.
+	Fingerprints []uint64
+}
+
+// Prepare validates p, converts its text to plain text (quotations moved to Quoted), sets its
+// content hash and computes its fingerprints. It modifies p. It returns an EINVALID error
+// naming the field when p is malformed, and then p must not be written.
+func Prepare(p *Post) (*Prepared, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	switch p.Format {
+	case FormatHTML:
+		d := text.FromHTML(p.Text)
+		p.Text, p.Quoted = d.Own, append(p.Quoted, d.Quoted...)
+	case FormatMarkdown:
+		d := text.FromMarkdown(p.Text)
+		p.Text, p.Quoted = d.Own, append(p.Quoted, d.Quoted...)
+	}
+	p.Format = FormatText
+	if p.Text == "" && p.Title == "" && len(p.Quoted) == 0 {
+		return nil, royalty.FieldErrorf(royalty.EINVALID, "text", "the post has neither text nor title")
+	}
+	p.ContentHash = text.ContentHash(p.Text)
+	fps := text.Fingerprints(p.Text)
+	seen := make(map[uint64]struct{}, len(fps))
+	hashes := make([]uint64, 0, len(fps))
+	for _, f := range fps {
+		if _, dup := seen[f.Hash]; !dup {
+			seen[f.Hash] = struct{}{}
+			hashes = append(hashes, f.Hash)
+		}
+	}
+	return &Prepared{Post: p, Fingerprints: hashes}, nil
+}
