@@ -209,6 +209,13 @@ type ReversalResult struct {
 	Replayed bool
 }
 
+// EscrowReleaseRequest records that a contributor verified an identity and moves the identity's
+// escrow to the contributor.
+type EscrowReleaseRequest struct {
+	IdentityKey   string
+	ContributorID string
+}
+
 // EscrowRelease is what a release did.
 type EscrowRelease struct {
 	IdentityKey   string
@@ -389,7 +396,7 @@ type Ledger interface {
 	//  * EINVALID: malformed identity key or contributor id
 	//  * ENOTFOUND: the contributor does not exist or is not a contributor
 	//  * ECONFLICT: the identity belongs to another contributor
-	ReleaseEscrow(ctx context.Context, identityKey, contributorID string) (EscrowRelease, error)
+	ReleaseEscrow(ctx context.Context, req EscrowReleaseRequest) (EscrowRelease, error)
 	// IdentityOwners returns the contributor owning each claimed identity among keys; unclaimed
 	// identities are absent from the map.
 	IdentityOwners(ctx context.Context, keys []string) (map[string]string, error)

@@ -211,7 +211,7 @@ func setup(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, o opt
 		w.identities = append(w.identities, fmt.Sprintf("stackexchange:bench/%d", i))
 	}
 	for i := 0; i < o.claimed && i < o.identities; i++ {
-		if _, err := store.ReleaseEscrow(ctx, w.identities[i], w.contributors[i%len(w.contributors)]); err != nil {
+		if _, err := store.ReleaseEscrow(ctx, ledger.EscrowReleaseRequest{IdentityKey: w.identities[i], ContributorID: w.contributors[i%len(w.contributors)]}); err != nil {
 			return nil, err
 		}
 	}

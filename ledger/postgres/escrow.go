@@ -18,8 +18,7 @@ import (
 // SERIALIZABLE a report either credits the escrow before the release (and the release moves
 // that credit too) or credits the contributor after it: nothing is stranded in a released
 // escrow.
-func (s *Store) ReleaseEscrow(ctx context.Context, identityKey, contributorID string) (ledger.EscrowRelease, error) {
-	req := struct{ IdentityKey, ContributorID string }{identityKey, contributorID}
+func (s *Store) ReleaseEscrow(ctx context.Context, req ledger.EscrowReleaseRequest) (ledger.EscrowRelease, error) {
 	if err := ledger.CheckIdentityKey("identity_key", req.IdentityKey); err != nil {
 		return ledger.EscrowRelease{}, err
 	}

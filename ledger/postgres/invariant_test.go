@@ -178,7 +178,7 @@ func (w *world) step(t testing.TB, ctx context.Context, s *postgres.Store, rng *
 	case n < 65:
 		identity := w.identities[rng.IntN(len(w.identities))]
 		contributor := w.contributors[rng.IntN(len(w.contributors))]
-		res, err := s.ReleaseEscrow(ctx, identity, contributor)
+		res, err := s.ReleaseEscrow(ctx, ledger.EscrowReleaseRequest{IdentityKey: identity, ContributorID: contributor})
 		if err == nil && res.TransactionID != "" {
 			w.ack(t, ledger.KindEscrowRelease, contributor, identity, res.TransactionID)
 		}
@@ -237,7 +237,7 @@ func (w *world) invalid(ctx context.Context, s *postgres.Store, rng *rand.Rand) 
 		_, err = s.ReverseUsage(ctx, ledger.ReversalRequest{ProviderID: prov, RequestID: fresh, Reason: "no such report"})
 		allowed = []string{royalty.ENOTFOUND}
 	default:
-		_, err = s.ReleaseEscrow(ctx, w.identities[0], prov)
+		_, err = s.ReleaseEscrow(ctx, ledger.EscrowReleaseRequest{IdentityKey: w.identities[0], ContributorID: prov})
 		allowed = []string{royalty.ENOTFOUND}
 	}
 	if err == nil {

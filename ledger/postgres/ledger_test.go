@@ -20,7 +20,7 @@ func TestPostUsage(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, postgres.Config{GroupCommit: postgres.GroupCommit{Disabled: !gc}})
 			prov, alice := e.principal("provider"), e.principal("contributor")
-			if _, err := e.store.ReleaseEscrow(e.ctx, key(1), alice); err != nil {
+			if _, err := e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice}); err != nil {
 				t.Fatal(err)
 			}
 			req := usage(prov, "r1", "0.0006", key(1), big.NewRat(1, 2), key(2), big.NewRat(1, 4))
@@ -167,7 +167,7 @@ func TestReleaseEscrow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rel, err := e.store.ReleaseEscrow(e.ctx, key(1), alice)
+	rel, err := e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,13 +181,13 @@ func TestReleaseEscrow(t *testing.T) {
 	if got := e.balance(ledger.ContributorAccount(alice), "EUR"); !got.Equal(d("0.1")) {
 		t.Fatalf("alice's EUR = %s", got)
 	}
-	again, err := e.store.ReleaseEscrow(e.ctx, key(1), alice)
+	again, err := e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice})
 	if err != nil || !again.Replayed || again.TransactionID != rel.TransactionID {
 		t.Fatalf("second release = %+v, %v", again, err)
 	}
-	_, err = e.store.ReleaseEscrow(e.ctx, key(1), bob)
+	_, err = e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: bob})
 	wantField(t, err, royalty.ECONFLICT, "identity_key")
-	_, err = e.store.ReleaseEscrow(e.ctx, key(2), prov)
+	_, err = e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(2), ContributorID: prov})
 	wantField(t, err, royalty.ENOTFOUND, "contributor_id")
 	owners, err := e.store.IdentityOwners(e.ctx, []string{key(1), key(2)})
 	if err != nil || len(owners) != 1 || owners[key(1)] != alice {
@@ -205,7 +205,7 @@ func TestReleaseEscrow(t *testing.T) {
 func TestPayout(t *testing.T) {
 	e := newEnv(t, postgres.Config{DefaultRoyaltyRate: "1"})
 	prov, alice := e.principal("provider"), e.principal("contributor")
-	if _, err := e.store.ReleaseEscrow(e.ctx, key(1), alice); err != nil {
+	if _, err := e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.PostUsage(e.ctx, usage(prov, "u1", "12.345678901234", key(1), big.NewRat(1, 1))); err != nil {
@@ -271,7 +271,7 @@ func TestReverseUsage(t *testing.T) {
 	u := res.Usage
 	// The escrow of key(1) is released before the reversal: the reversal takes the credit back
 	// from alice, where the money now is.
-	if _, err := e.store.ReleaseEscrow(e.ctx, key(1), alice); err != nil {
+	if _, err := e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice}); err != nil {
 		t.Fatal(err)
 	}
 	req := ledger.ReversalRequest{ProviderID: prov, RequestID: "u1", Reason: "customer refund"}
@@ -335,7 +335,7 @@ func TestStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	if _, err := store.ReleaseEscrow(e.ctx, key(1), alice); err != nil {
+	if _, err := store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice}); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string

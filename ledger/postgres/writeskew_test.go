@@ -20,7 +20,7 @@ import (
 func TestPayoutWriteSkew(t *testing.T) {
 	e := newEnv(t, postgres.Config{DefaultRoyaltyRate: "1"})
 	prov, alice := e.principal("provider"), e.principal("contributor")
-	if _, err := e.store.ReleaseEscrow(e.ctx, key(1), alice); err != nil {
+	if _, err := e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice}); err != nil {
 		t.Fatal(err)
 	}
 	for round := 0; round < 5; round++ {
@@ -81,7 +81,7 @@ func TestPayoutWriteSkew(t *testing.T) {
 func TestConcurrentPayoutsNeverOverdraw(t *testing.T) {
 	e := newEnv(t, postgres.Config{DefaultRoyaltyRate: "1"})
 	prov, alice := e.principal("provider"), e.principal("contributor")
-	if _, err := e.store.ReleaseEscrow(e.ctx, key(1), alice); err != nil {
+	if _, err := e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.PostUsage(e.ctx, usage(prov, "u", "10", key(1), big.NewRat(1, 1))); err != nil {
