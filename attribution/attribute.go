@@ -87,25 +87,21 @@ func (a *Attributor) Attribute(ctx context.Context, response string) (*Result, e
 	}
 	resp := newResponse(toks, a.cfg.K)
 
-	sources, err := a.retrieve(ctx, resp)
+	sources, complete, err := a.retrieve(ctx, resp)
 	if err != nil {
 		return nil, err
 	}
-	var cands []*candidate
+	cands := make([]*candidate, len(sources))
 	var matches []*match
-	for _, src := range sources {
+	for i, src := range sources {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c := &candidate{src: src, toks: text.Words(src.Text)}
-		ms := a.align(resp, c)
-		if len(ms) > 0 {
-			cands = append(cands, c)
-			matches = append(matches, ms...)
-		}
+		cands[i] = &candidate{src: src, toks: text.Words(src.Text)}
+		matches = append(matches, a.align(resp, cands[i])...)
 	}
 
-	segs, err := a.dropBoilerplate(ctx, resp, matches)
+	segs, err := a.dropBoilerplate(ctx, resp, cands, matches, complete)
 	if err != nil {
 		return nil, err
 	}
@@ -130,13 +126,18 @@ func (a *Attributor) validate(response string) error {
 // retrieve asks the index for candidates, one query per chunk of the response. Chunks overlap by
 // W+K−2 words so that every run of W+K−1 words lies wholly in some chunk, where winnowing
 // guarantees it a fingerprint.
-func (a *Attributor) retrieve(ctx context.Context, resp *response) ([]Source, error) {
+//
+// It also returns the fingerprints whose every post is among the candidates: those of chunks for
+// which the index returned fewer posts than the limit, and so every post sharing any of the
+// chunk's fingerprints.
+func (a *Attributor) retrieve(ctx context.Context, resp *response) ([]Source, map[uint64]bool, error) {
 	n := len(resp.toks)
 	if n < a.cfg.K {
-		return nil, nil
+		return nil, nil, nil
 	}
 	overlap := a.cfg.W + a.cfg.K - 2
 	seen := map[string]bool{}
+	complete := map[uint64]bool{}
 	var out []Source
 	for start := 0; start < n; start += a.cfg.ChunkWords {
 		end := min(start+a.cfg.ChunkWords+overlap, n)
@@ -154,7 +155,12 @@ func (a *Attributor) retrieve(ctx context.Context, resp *response) ([]Source, er
 		}
 		srcs, err := a.idx.Candidates(ctx, query, a.cfg.Candidates)
 		if err != nil {
-			return nil, fmt.Errorf("attribution: retrieving candidates: %w", err)
+			return nil, nil, fmt.Errorf("attribution: retrieving candidates: %w", err)
+		}
+		if len(srcs) < a.cfg.Candidates {
+			for _, h := range query {
+				complete[h] = true
+			}
 		}
 		for _, s := range srcs {
 			if !seen[s.PostID] {
@@ -166,7 +172,7 @@ func (a *Attributor) retrieve(ctx context.Context, resp *response) ([]Source, er
 			break
 		}
 	}
-	return out, nil
+	return out, complete, nil
 }
 
 // credit splits every response word covered by the final segments equally among their authors

@@ -24,7 +24,11 @@ import (
 // (otherwise a window inside it would have selected another boilerplate fingerprint), so the
 // words [p−W+1, p+K+W−1) are treated as boilerplate. This costs an original passage next to
 // boilerplate up to W−1 words, and keeps boilerplate from leaking credit to it.
-func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, matches []*match) ([]segment, error) {
+//
+// Author counts come from the index, except for fingerprints whose every post is among the
+// candidates (complete, see retrieve): those are counted among the candidates, which saves the
+// index a look-up per fingerprint for most of a typical response.
+func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, cands []*candidate, matches []*match, complete map[uint64]bool) ([]segment, error) {
 	if len(matches) == 0 {
 		return nil, nil
 	}
@@ -40,6 +44,8 @@ func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, matche
 		c := m.c
 		if c.fps == nil {
 			c.fps = text.Winnow(c.kgrams, w)
+		}
+		if asked[c] == nil {
 			asked[c] = map[int]bool{}
 		}
 		// The fingerprints at k-gram positions [js−K−W+2, je+W−2] can mark words in [js, je).
@@ -57,12 +63,9 @@ func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, matche
 		}
 	}
 	slices.Sort(hashes) // a deterministic request
-	counts, err := a.idx.AuthorCounts(ctx, hashes, a.cfg.MaxAuthors)
+	counts, err := a.authorCounts(ctx, cands, hashes, complete)
 	if err != nil {
-		return nil, fmt.Errorf("attribution: counting authors: %w", err)
-	}
-	if len(counts) != len(hashes) {
-		return nil, fmt.Errorf("attribution: index returned %d author counts for %d fingerprints", len(counts), len(hashes))
+		return nil, err
 	}
 	for i, h := range hashes {
 		if counts[i] <= a.cfg.MaxAuthors {
@@ -119,6 +122,57 @@ func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, matche
 		}
 	}
 	return segs, nil
+}
+
+// authorCounts returns the number of distinct non-deleted authors holding each hash, capped at
+// MaxAuthors+1 as the index caps it.
+func (a *Attributor) authorCounts(ctx context.Context, cands []*candidate, hashes []uint64, complete map[uint64]bool) ([]int, error) {
+	counts := make([]int, len(hashes))
+	var ask []uint64
+	var local map[uint64]map[string]bool
+	for i, h := range hashes {
+		if !complete[h] {
+			ask = append(ask, h)
+			continue
+		}
+		if local == nil {
+			local = map[uint64]map[string]bool{}
+			for _, c := range cands {
+				if c.src.AuthorKey == "" {
+					continue
+				}
+				if c.fps == nil {
+					c.fps = text.Winnow(c.kgrams, a.cfg.W)
+				}
+				for _, f := range c.fps {
+					if complete[f.Hash] {
+						if local[f.Hash] == nil {
+							local[f.Hash] = map[string]bool{}
+						}
+						local[f.Hash][c.src.AuthorKey] = true
+					}
+				}
+			}
+		}
+		counts[i] = min(len(local[h]), a.cfg.MaxAuthors+1)
+	}
+	if len(ask) == 0 {
+		return counts, nil
+	}
+	asked, err := a.idx.AuthorCounts(ctx, ask, a.cfg.MaxAuthors)
+	if err != nil {
+		return nil, fmt.Errorf("attribution: counting authors: %w", err)
+	}
+	if len(asked) != len(ask) {
+		return nil, fmt.Errorf("attribution: index returned %d author counts for %d fingerprints", len(asked), len(ask))
+	}
+	for i, j := 0, 0; i < len(hashes); i++ {
+		if !complete[hashes[i]] {
+			counts[i] = asked[j]
+			j++
+		}
+	}
+	return counts, nil
 }
 
 // segment clips [s, e) of m to its verbatim words and keeps it if enough of them remain.
