@@ -137,8 +137,8 @@ var asciiClass = func() (t [128]uint8) {
 
 // asciiWords appends the words of s[lo:hi], which is ASCII without whitespace, applying the
 // UAX #29 rules that concern ASCII: letters and digits join (WB5, WB8–WB10), "_" joins them
-// (WB13a, WB13b), and one ':', '.' or '\” between letters (WB6, WB7), or one ',', ';', '.' or
-// '\” between digits (WB11, WB12), does not break a word.
+// (WB13a, WB13b), and one colon, full stop or apostrophe between letters (WB6, WB7), or one
+// comma, semicolon, full stop or apostrophe between digits (WB11, WB12), does not break a word.
 func asciiWords(s string, lo, hi int, out []Token) []Token {
 	i := lo
 	for i < hi {
