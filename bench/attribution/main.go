@@ -105,6 +105,16 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("corpus: %d posts (%d words, %.0f per post) generated in %s from a word model of %d Stack Exchange texts\n",
 		len(corpus.Posts), words, float64(words)/float64(len(corpus.Posts)), time.Since(start).Round(time.Millisecond), len(texts))
+	// The responses of every checkpoint are generated now, and the corpus is let go post by
+	// post as it is indexed: the garbage collector of the measured process should scan the
+	// index's memory, not the benchmark's data.
+	responses := map[int][]eval.Response{}
+	for _, cp := range o.checkpoints {
+		responses[cp] = corpus.Prefix(cp).Responses(eval.ResponseConfig{Seed: o.seed + 100, Count: o.responses,
+			Words: o.words, FromCopies: 0.2, Boilerplate: 0.3})
+	}
+	posts := corpus.Posts
+	corpus, texts = nil, nil
 
 	dir := o.dir
 	if dir == "" {
@@ -140,9 +150,10 @@ func run(ctx context.Context, o options) error {
 	}
 	for i, cp := range o.checkpoints {
 		t0 := time.Now()
-		if err := write(ctx, idx, corpus.Posts[indexed:cp], o.batch); err != nil {
+		if err := write(ctx, idx, posts[indexed:cp], o.batch); err != nil {
 			return err
 		}
+		clear(posts[indexed:cp])
 		rate := float64(cp-indexed) / time.Since(t0).Seconds()
 		indexed = cp
 		settled := waitQuiet(10 * time.Minute)
@@ -150,7 +161,8 @@ func run(ctx context.Context, o options) error {
 		if i == len(o.checkpoints)-1 {
 			profile = o.cpuprofile
 		}
-		r, err := measure(ctx, idx, corpus.Prefix(cp), o, acfg, profile)
+		runtime.GC()
+		r, err := measure(ctx, idx, responses[cp], acfg, profile)
 		if err != nil {
 			return err
 		}
@@ -238,9 +250,7 @@ type row struct {
 
 // measure attributes the responses one at a time (a provider's report is one call) and
 // compares the results with the truth.
-func measure(ctx context.Context, idx *bleveindex.Index, c *eval.Corpus, o options, cfg attribution.Config, profile string) (row, error) {
-	responses := c.Responses(eval.ResponseConfig{Seed: o.seed + 100, Count: o.responses, Words: o.words,
-		FromCopies: 0.2, Boilerplate: 0.3})
+func measure(ctx context.Context, idx *bleveindex.Index, responses []eval.Response, cfg attribution.Config, profile string) (row, error) {
 	a := attribution.New(idx, cfg)
 	// Warm up: the first calls fault in the index files.
 	for _, r := range responses[:min(50, len(responses))] {
