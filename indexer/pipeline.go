@@ -113,7 +113,8 @@ type Summary struct {
 	SkipReasons map[string]int
 }
 
-func (s *Summary) add(d *Summary, maxErrors int) {
+// Add adds the counts of d to s, listing up to maxErrors rejected records in total.
+func (s *Summary) Add(d *Summary, maxErrors int) {
 	s.Records += d.Records
 	s.Received += d.Received
 	s.Inserted += d.Inserted
@@ -145,7 +146,7 @@ type RunOptions struct {
 	// so far. It runs on the pipeline's own goroutine; an error stops the run.
 	Durable func(resume Position, totals Summary) error
 	// Progress, when set, is called after each batch is written (searchable, maybe not yet
-	// durable) with the position reached and the totals of durable batches so far.
+	// durable) with the position reached and the counts so far (without the Errors list).
 	Progress func(reached Position, totals Summary)
 }
 
@@ -188,12 +189,15 @@ func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, e
 	})
 	g.Go(func() error {
 		defer close(written)
+		soFar := ro.Start
+		soFar.Errors = nil
 		for b := range prepared {
 			if err := p.write(ctx, b); err != nil {
 				return err
 			}
 			if ro.Progress != nil {
-				ro.Progress(b.resume, totals)
+				soFar.Add(&b.delta, 0)
+				ro.Progress(b.resume, soFar)
 			}
 			select {
 			case written <- b:
@@ -213,7 +217,7 @@ func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, e
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			totals.add(&b.delta, p.opts.MaxErrors)
+			totals.Add(&b.delta, p.opts.MaxErrors)
 			if ro.Durable != nil {
 				if err := ro.Durable(b.resume, totals); err != nil {
 					return err

@@ -78,8 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		serveCommand(cfg, stderr),
 		migrateCommand(cfg, stdout, stderr),
 		demoCommand(cfg, stdout, stderr),
-		notYetCommand("ingest", "Ingest crawled posts into the index", 4),
-		notYetCommand("keys", "Create and revoke API keys", 6),
+		ingestCommand(cfg, stdout, stderr),
+		keysCommand(cfg, stdout),
 		notYetCommand("export", "Export the journal, hledger files and statements", 6),
 		notYetCommand("verify", "Verify an exported journal or an inclusion proof offline", 7),
 	)

@@ -17,6 +17,9 @@ import (
 	"github.com/spf13/cobra"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	authpg "github.com/openroyalty/royalty/auth/postgres"
+	"github.com/openroyalty/royalty/claims"
+	claimspg "github.com/openroyalty/royalty/claims/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/migrations"
 	"github.com/openroyalty/royalty/services"
@@ -86,7 +89,9 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gs := services.NewServer(services.Options{Logger: log, Registerer: reg})
+	authStore := authpg.New(pool)
+	claimSvc := claims.NewService(claimspg.New(pool), nil, log)
+	gs := services.NewServer(services.Options{Logger: log, Registerer: reg, Auth: authStore, Claims: claimSvc})
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/openroyalty/royalty/indexer"
+	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	"github.com/openroyalty/royalty/indexer/hn"
+	"github.com/openroyalty/royalty/indexer/jsonl"
+	"github.com/openroyalty/royalty/indexer/postgres"
+	"github.com/openroyalty/royalty/indexer/pushshift"
+	"github.com/openroyalty/royalty/indexer/stackexchange"
+	"github.com/openroyalty/royalty/internal/pgdb"
+)
+
+type ingestOptions struct {
+	format    string
+	site      string
+	batchSize int
+	server    string
+	apiKey    string
+	progress  string
+	logEvery  time.Duration
+	restart   bool
+}
+
+func ingestCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
+	o := &ingestOptions{}
+	cmd := &cobra.Command{
+		Use:   "ingest --format stackexchange|pushshift|hn|jsonl PATH...",
+		Short: "Ingest crawled posts with their authors into the index and the posts table",
+		Long: `Ingest crawled posts with their authors into the search index (<data-dir>/index) and the
+posts and identities tables.
+
+Formats (DESIGN.md §5): stackexchange (dump folders holding Users.xml, Posts.xml and
+Comments.xml; the site is the folder name unless --site is given), pushshift (Reddit comments and
+submissions as JSON lines, plain or .zst), hn (Hacker News items as JSON lines) and jsonl (the
+generic format). A malformed record is reported with its position and skipped.
+
+Ingest is resumable: progress is recorded after every batch that is durable in both the index and
+the database, and running the same command again after a crash or an interrupt continues from
+there. Ingesting a post id again updates the post.
+
+The index belongs to one process. With --server the posts are sent to a running server's
+IndexService.IngestPosts instead of opening the index here.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(cfg, stderr)
+			if err != nil {
+				return err
+			}
+			srcs, err := sourcesFor(o.format, o.site, args)
+			if err != nil {
+				return err
+			}
+			if o.batchSize <= 0 || o.batchSize > 100000 {
+				return fmt.Errorf("--batch-size: want 1 to 100000, got %d", o.batchSize)
+			}
+			job := indexer.JobID(o.format, args, "site="+o.site, "server="+o.server)
+			if o.server != "" {
+				return ingestRemote(cmd.Context(), cfg, o, job, srcs, log, stdout, stderr)
+			}
+			return ingestLocal(cmd.Context(), cfg, o, job, srcs, log, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "", "crawl format: stackexchange, pushshift, hn or jsonl (required)")
+	f.StringVar(&o.site, "site", "", "site name for --format stackexchange (default: from the folder name)")
+	f.IntVar(&o.batchSize, "batch-size", indexer.DefaultBatchSize, "records per batch; memory grows with it")
+	f.StringVar(&o.server, "server", "", "send the posts to the running server at this gRPC address instead of opening the index")
+	f.StringVar(&o.apiKey, "api-key", os.Getenv("ROYALTY_API_KEY"), "API key for --server (env ROYALTY_API_KEY)")
+	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
+	f.DurationVar(&o.logEvery, "log-every", 10*time.Second, "interval of progress log lines")
+	f.BoolVar(&o.restart, "restart", false, "ignore recorded progress and read the input from the start")
+	_ = cmd.MarkFlagRequired("format")
+	return cmd
+}
+
+// Formats lists the crawl formats `royalty ingest` reads.
+var Formats = []string{"stackexchange", "pushshift", "hn", "jsonl"}
+
+func sourcesFor(format, site string, paths []string) ([]indexer.Source, error) {
+	if site != "" && format != "stackexchange" {
+		return nil, errors.New("--site applies to --format stackexchange only")
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, err
+		}
+	}
+	switch format {
+	case "stackexchange":
+		return stackexchange.Sources(paths, stackexchange.Options{Site: site})
+	case "pushshift":
+		return pushshift.Sources(paths)
+	case "hn":
+		return hn.Sources(paths)
+	case "jsonl":
+		return jsonl.Sources(paths)
+	case "":
+		return nil, fmt.Errorf("--format is required: one of %s", strings.Join(Formats, ", "))
+	}
+	return nil, fmt.Errorf("--format: want one of %s, got %q", strings.Join(Formats, ", "), format)
+}
+
+// indexDir is where the search index of a data directory lives.
+func indexDir(dataDir string) string { return filepath.Join(dataDir, "index") }
+
+func ingestLocal(ctx context.Context, cfg *config, o *ingestOptions, job string, srcs []indexer.Source, log *slog.Logger, stdout, stderr io.Writer) error {
+	if cfg.DatabaseURL == "" {
+		return errors.New("no database: set --database-url or ROYALTY_DATABASE_URL (or use --server)")
+	}
+	pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := checkSchema(ctx, pool); err != nil {
+		return err
+	}
+	x, err := bleveindex.Open(indexDir(cfg.DataDir), bleveindex.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := x.Close(); err != nil {
+			log.Error("closing the index", "err", err)
+		}
+	}()
+	pipe := indexer.NewPipeline(postgres.New(pool), x, indexer.Options{BatchSize: o.batchSize, Logger: log})
+	cps := indexer.Checkpoints{Dir: filepath.Join(indexDir(cfg.DataDir), "checkpoints")}
+	run := func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error) {
+		return pipe.Run(ctx, indexer.Chain(srcs, from), ro)
+	}
+	return ingestJob(ctx, o, job, srcs, cps, run, log, stdout, stderr)
+}
+
+// runFunc runs an ingest from a position, locally or through a server.
+type runFunc func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error)
+
+// ingestJob resumes the job from its checkpoint, runs it with progress display and
+// checkpointing, and prints the summary.
+func ingestJob(ctx context.Context, o *ingestOptions, job string, srcs []indexer.Source, cps indexer.Checkpoints, run runFunc, log *slog.Logger, stdout, stderr io.Writer) error {
+	stamps, err := indexer.Stamps(srcs)
+	if err != nil {
+		return err
+	}
+	var from indexer.Position
+	var start indexer.Summary
+	if cp, ok, err := cps.Load(job); err != nil {
+		return err
+	} else if ok && !o.restart {
+		if sameFiles(cp.Files, stamps) {
+			from, start = cp.Resume, cp.Totals
+			log.Info("resuming", "at", cp.Resume.String(), "records_done", cp.Totals.Records, "checkpoint", cp.Updated)
+		} else {
+			log.Warn("the input changed since the recorded progress; reading it from the start")
+		}
+	}
+	began := time.Now()
+	prog := newProgress(o, srcs, stamps, start, log, stderr)
+	sum, err := run(ctx, from, indexer.RunOptions{
+		Start: start,
+		Durable: func(resume indexer.Position, totals indexer.Summary) error {
+			return cps.Save(indexer.Checkpoint{Job: job, Files: stamps, Resume: resume, Totals: totals, Updated: time.Now().UTC()})
+		},
+		Progress: prog.update,
+	})
+	prog.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "interrupted: %d records are in; run the same command again to continue\n", sum.Records)
+		}
+		return err
+	}
+	if err := cps.Remove(job); err != nil {
+		return err
+	}
+	printSummary(stdout, sum, sum.Received-start.Received, time.Since(began))
+	return nil
+}
+
+func sameFiles(a, b []indexer.FileStamp) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Path != b[i].Path || a[i].Size != b[i].Size || !a[i].ModTime.Equal(b[i].ModTime) {
+			return false
+		}
+	}
+	return true
+}
+
+func printSummary(w io.Writer, s indexer.Summary, postsThisRun int, took time.Duration) {
+	rate := float64(postsThisRun) / took.Seconds()
+	fmt.Fprintf(w, "ingested %d records in %s (%.0f posts/s)\n", s.Records, took.Round(time.Millisecond), rate)
+	fmt.Fprintf(w, "  posts:      %d read, %d new, %d updated, %d unchanged\n", s.Received, s.Inserted, s.Updated, s.Unchanged)
+	fmt.Fprintf(w, "  identities: %d read\n", s.Identities)
+	fmt.Fprintf(w, "  skipped:    %d\n", s.Skipped)
+	reasons := make([]string, 0, len(s.SkipReasons))
+	for r := range s.SkipReasons {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		fmt.Fprintf(w, "    %6d  %s\n", s.SkipReasons[r], r)
+	}
+	fmt.Fprintf(w, "  rejected:   %d\n", s.Rejected)
+	for _, e := range s.Errors {
+		msg := e.Message
+		if e.PostID != "" {
+			msg = e.PostID + ": " + msg
+		}
+		fmt.Fprintf(w, "    %s: %s\n", e.Pos, msg)
+	}
+	if s.Rejected > len(s.Errors) {
+		fmt.Fprintf(w, "    … and %d more\n", s.Rejected-len(s.Errors))
+	}
+}
+
+// progress shows how far an ingest is: a bar with posts/s and an ETA on a terminal, periodic
+// log lines otherwise.
+type progress struct {
+	bar      *progressbar.ProgressBar
+	log      *slog.Logger
+	every    time.Duration
+	sizes    []int64 // of the sources; the total is unknown when a source is compressed
+	total    int64
+	start    time.Time
+	base     int // posts read before this run
+	lastLog  time.Time
+	lastDone int64
+}
+
+func newProgress(o *ingestOptions, srcs []indexer.Source, stamps []indexer.FileStamp, start indexer.Summary, log *slog.Logger, stderr io.Writer) *progress {
+	p := &progress{log: log, every: o.logEvery, start: time.Now(), base: start.Received}
+	p.lastLog = p.start
+	compressed := false
+	for i, st := range stamps {
+		p.sizes = append(p.sizes, st.Size)
+		p.total += st.Size
+		if n := srcs[i].Name(); strings.HasSuffix(n, ".zst") || strings.HasSuffix(n, ".gz") {
+			compressed = true
+		}
+	}
+	if compressed {
+		p.total = -1 // offsets count decompressed bytes
+	}
+	mode := o.progress
+	if mode == "auto" {
+		mode = "log"
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = "bar"
+		}
+	}
+	switch mode {
+	case "bar":
+		p.bar = progressbar.NewOptions64(p.total,
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription("ingesting"),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
+			progressbar.OptionFullWidth(),
+		)
+	case "none":
+		p.every = 0
+	}
+	return p
+}
+
+func (p *progress) done(pos indexer.Position) int64 {
+	var n int64
+	for i := 0; i < pos.Source && i < len(p.sizes); i++ {
+		n += p.sizes[i]
+	}
+	return n + pos.Offset
+}
+
+func (p *progress) update(reached indexer.Position, totals indexer.Summary) {
+	now := time.Now()
+	posts := totals.Received - p.base
+	rate := float64(posts) / now.Sub(p.start).Seconds()
+	done := p.done(reached)
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("%d posts, %.0f posts/s", totals.Received, rate))
+		_ = p.bar.Set64(done)
+		return
+	}
+	if p.every <= 0 || now.Sub(p.lastLog) < p.every {
+		return
+	}
+	attrs := []any{"posts", totals.Received, "posts_per_s", int(rate), "rejected", totals.Rejected}
+	if p.total > 0 && done > 0 {
+		bytesPerSec := float64(done-p.lastDone) / now.Sub(p.lastLog).Seconds()
+		attrs = append(attrs, "done_pct", fmt.Sprintf("%.1f", 100*float64(done)/float64(p.total)))
+		if bytesPerSec > 0 {
+			attrs = append(attrs, "eta", time.Duration(float64(p.total-done)/bytesPerSec*float64(time.Second)).Round(time.Second))
+		}
+	}
+	p.log.Info("ingest progress", attrs...)
+	p.lastLog, p.lastDone = now, done
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
