@@ -42,8 +42,8 @@ checkgenerate: generate
 
 ## bench-attribution: attribution latency and correctness on a 200,000-post Bleve index (RESULT line)
 bench-attribution:
-	$(GO) run ./bench/attribution $(BENCHFLAGS)
+	$(GO) run ./cmd/royalty-bench-attribution $(BENCHFLAGS)
 
 ## eval-attribution: attribution metrics on a labelled corpus indexed in memory
 eval-attribution:
-	$(GO) run ./attribution/eval/cmd/eval-attribution $(EVALFLAGS)
+	$(GO) run ./cmd/royalty-eval-attribution $(EVALFLAGS)

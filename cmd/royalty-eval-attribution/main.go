@@ -1,4 +1,4 @@
-// Command eval-attribution measures attribution on a generated, labelled corpus (package eval)
+// Command royalty-eval-attribution measures attribution on a generated, labelled corpus (package eval)
 // indexed in memory, and prints the metrics of each scenario.
 package main
 
@@ -16,7 +16,7 @@ import (
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "eval-attribution:", err)
+		fmt.Fprintln(os.Stderr, "royalty-eval-attribution:", err)
 		os.Exit(1)
 	}
 }
