@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/openroyalty/royalty"
@@ -186,7 +187,7 @@ func (a *Attributor) credit(raw string, resp *response, segs []segment) *Result 
 	for _, s := range segs {
 		key := s.m.c.src.AuthorKey
 		for w := s.start; w < s.end; w++ {
-			if !contains(owners[w], key) {
+			if !slices.Contains(owners[w], key) {
 				owners[w] = append(owners[w], key)
 			}
 		}
@@ -235,13 +236,4 @@ func (a *Attributor) credit(raw string, resp *response, segs []segment) *Result 
 	sortShares(res.Shares)
 	res.Unattributed = new(big.Rat).Sub(big.NewRat(1, 1), total)
 	return res
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
