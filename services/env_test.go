@@ -18,8 +18,12 @@ import (
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/claims"
 	claimspg "github.com/openroyalty/royalty/claims/postgres"
+	"github.com/openroyalty/royalty/indexer"
+	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
+	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
 )
@@ -28,12 +32,15 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // env is one real server on loopback over a fresh database, with clients for every service.
 type env struct {
-	t      *testing.T
-	pool   *pgxpool.Pool
-	auth   *authpg.Store
-	claims *claims.Service
-	srv    *services.Server
-	conn   *grpc.ClientConn
+	t        *testing.T
+	pool     *pgxpool.Pool
+	auth     *authpg.Store
+	claims   *claims.Service
+	ledger   *ledgerpg.Store
+	bleve    *bleveindex.Index
+	indexSvc *indexer.Service
+	srv      *services.Server
+	conn     *grpc.ClientConn
 
 	admin       v1.AdminServiceClient
 	contributor v1.ContributorServiceClient
@@ -53,8 +60,23 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := &env{t: t, pool: pool, auth: authpg.New(pool)}
-	e.claims = claims.NewService(claimspg.New(pool), nil, log)
-	e.srv = services.NewServer(services.Options{Logger: log, Auth: e.auth, Claims: e.claims})
+	l, err := ledgerpg.New(pool, log, ledgerpg.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	e.ledger = l
+	e.claims = claims.NewService(claimspg.New(pool), services.LedgerReleaser{Ledger: l}, log)
+	x, err := bleveindex.Open(t.TempDir(), bleveindex.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	e.bleve = x
+	store := indexpg.New(pool)
+	e.indexSvc = &indexer.Service{Store: store, Index: x, Pipeline: indexer.NewPipeline(store, x,
+		indexer.Options{Logger: log, Stored: services.ClaimsHook{Claims: e.claims}})}
+	e.srv = services.NewServer(services.Options{Logger: log, Auth: e.auth, Claims: e.claims, Ledger: l, Journal: l, Index: e.indexSvc})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
