@@ -25,6 +25,7 @@ import (
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/ledger"
 	royaltyv1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+	"github.com/openroyalty/royalty/usage"
 )
 
 // DefaultMaxMessageBytes bounds every request and response message.
@@ -53,6 +54,10 @@ type Options struct {
 	Journal ledger.Journal
 	// Index serves IndexService; nil leaves it UNIMPLEMENTED.
 	Index *indexer.Service
+	// Attributor attributes responses for AttributionService and, through Usage, ReportUsage.
+	Attributor Attributor
+	// Usage books usage reports; required.
+	Usage *usage.Service
 }
 
 // Server is royalty's gRPC server: the six royalty.v1 services, gRPC health checking and server
@@ -103,8 +108,12 @@ func NewServer(opts Options) *Server {
 	} else {
 		royaltyv1.RegisterIndexServiceServer(g, royaltyv1.UnimplementedIndexServiceServer{})
 	}
-	royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
-	royaltyv1.RegisterProviderServiceServer(g, royaltyv1.UnimplementedProviderServiceServer{})
+	if opts.Attributor != nil {
+		royaltyv1.RegisterAttributionServiceServer(g, NewAttributionService(opts.Attributor))
+	} else {
+		royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
+	}
+	royaltyv1.RegisterProviderServiceServer(g, &providerServer{usage: opts.Usage, ledger: opts.Ledger})
 	royaltyv1.RegisterContributorServiceServer(g, &contributorServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
 	royaltyv1.RegisterAuditServiceServer(g, &auditServer{ledger: opts.Ledger, journal: opts.Journal})
 	royaltyv1.RegisterAdminServiceServer(g, &adminServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})

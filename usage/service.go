@@ -1,5 +1,3 @@
-//go:build attribution
-
 package usage
 
 import (

@@ -98,7 +98,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	}()
 	gs := services.NewServer(services.Options{
 		Logger: log, Registerer: reg, Auth: ps.auth, Claims: ps.claims,
-		Ledger: ps.ledger, Journal: ps.ledger, Index: ps.indexer,
+		Ledger: ps.ledger, Journal: ps.ledger, Index: ps.indexer, Attributor: ps.attr, Usage: ps.usage,
 	})
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/openroyalty/royalty/attribution"
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/claims"
 	claimspg "github.com/openroyalty/royalty/claims/postgres"
@@ -14,6 +15,7 @@ import (
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	"github.com/openroyalty/royalty/services"
+	"github.com/openroyalty/royalty/usage"
 )
 
 // parts are the domain services and adapters a server (or a local ingest) runs on, built from
@@ -24,6 +26,8 @@ type parts struct {
 	claims  *claims.Service
 	index   *bleveindex.Index
 	indexer *indexer.Service
+	attr    *attribution.Attributor
+	usage   *usage.Service
 }
 
 // openParts builds the parts. The Bleve index under the data directory is held by this process
@@ -45,6 +49,8 @@ func openParts(ctx context.Context, pool *pgxpool.Pool, dataDir string, batchSiz
 	store := indexpg.New(pool)
 	pipe := indexer.NewPipeline(store, p.index, indexer.Options{BatchSize: batchSize, Logger: log, Stored: services.ClaimsHook{Claims: p.claims}})
 	p.indexer = &indexer.Service{Store: store, Index: p.index, Pipeline: pipe}
+	p.attr = attribution.New(p.index, attribution.Config{})
+	p.usage = usage.NewService(p.ledger, p.attr, usage.Limits{})
 	// Finish escrow releases that a crash interrupted between verifying a claim and recording
 	// its release.
 	if n, err := p.claims.Resume(ctx); err != nil {

@@ -114,7 +114,7 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 			SELECT id, address, type, principal_id, identity_key
 			FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
 			     AS a (id, address, type, principal_id, identity_key)
-			ON CONFLICT (address) DO NOTHING`, ids, addrs, types, principals, identities)
+			ON CONFLICT DO NOTHING`, ids, addrs, types, principals, identities)
 		return retryable(err)
 	})
 	if err != nil {
