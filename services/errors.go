@@ -50,6 +50,8 @@ func toStatus(err error) error {
 // call log records, keeps the cause for the operator.
 type internalError struct{ cause error }
 
-func (e internalError) Error() string              { return "internal error: " + e.cause.Error() }
-func (e internalError) Unwrap() error              { return e.cause }
-func (e internalError) GRPCStatus() *status.Status { return status.New(codes.Internal, "internal error") }
+func (e internalError) Error() string { return "internal error: " + e.cause.Error() }
+func (e internalError) Unwrap() error { return e.cause }
+func (e internalError) GRPCStatus() *status.Status {
+	return status.New(codes.Internal, "internal error")
+}
