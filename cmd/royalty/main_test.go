@@ -158,13 +158,35 @@ func freeAddr(t *testing.T) string {
 
 func TestDemo(t *testing.T) {
 	pgtest.Server(t) // skips or fails like every database test when PostgreSQL is missing
-	out, err := runCmd(t, context.Background(), "demo")
+	out, err := runCmd(t, context.Background(), "demo", "--out", t.TempDir())
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"schema migrated", "health check: SERVING", "/metrics answers: 200"} {
+	for _, want := range []string{"schema migrated", "health check: SERVING", "/metrics answers: 200",
+		"a call without a key is refused: rpc error: code = Unauthenticated", "claim verified by post:",
+		"replayed=true", "code = AlreadyExists", "reversal transaction", "paid out", "come from post",
+		"every transaction and every currency sums to 0", "writes the identical file", "server stopped"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestDemoSampleCorpus runs the demo on the in-repo sample corpus, as on a fresh clone without
+// ../shared/data.
+func TestDemoSampleCorpus(t *testing.T) {
+	pgtest.Server(t)
+	dir := t.TempDir()
+	out, err := runCmd(t, context.Background(), "demo", "--data", "sample", "--out", dir)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"in-repo sample corpus", "claim verified by post:", "every transaction and every currency sums to 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "demo-journal.csv")); err != nil {
+		t.Fatalf("the audit CSV is not kept: %v", err)
 	}
 }
