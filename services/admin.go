@@ -80,8 +80,8 @@ func (s *adminServer) RejectClaim(ctx context.Context, req *v1.RejectClaimReques
 
 func (s *adminServer) SetProviderAgreement(ctx context.Context, req *v1.SetProviderAgreementRequest) (*v1.SetProviderAgreementResponse, error) {
 	p, err := s.auth.GetPrincipal(ctx, req.GetProviderId())
-	if err == nil && p.Role != auth.RoleProvider {
-		err = royalty.FieldErrorf(royalty.ENOTFOUND, "provider_id", "principal %s is not a provider", req.GetProviderId())
+	if royalty.ErrorCode(err) == royalty.ENOTFOUND || (err == nil && p.Role != auth.RoleProvider) {
+		err = royalty.FieldErrorf(royalty.ENOTFOUND, "provider_id", "no provider %q", req.GetProviderId())
 	}
 	if err != nil {
 		return nil, toStatus(err)

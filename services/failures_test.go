@@ -89,7 +89,11 @@ func TestFailurePaths(t *testing.T) {
 		{"CreateApiKey unknown principal", func() error {
 			_, err := e.admin.CreateApiKey(admin.ctx(), &v1.CreateApiKeyRequest{PrincipalId: unknown})
 			return err
-		}, codes.NotFound, ""},
+		}, codes.NotFound, "principal_id"},
+		{"SetProviderAgreement unknown provider", func() error {
+			_, err := e.admin.SetProviderAgreement(admin.ctx(), &v1.SetProviderAgreementRequest{ProviderId: "nope", RoyaltyRate: "0.1"})
+			return err
+		}, codes.NotFound, "provider_id"},
 		{"RevokeApiKey unknown key", func() error {
 			_, err := e.admin.RevokeApiKey(admin.ctx(), &v1.RevokeApiKeyRequest{KeyId: unknown})
 			return err
