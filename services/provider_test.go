@@ -177,6 +177,25 @@ func TestReportUsageEndToEnd(t *testing.T) {
 	t.Run("journal export matches the trial balance", func(t *testing.T) {
 		e.checkExport(t, admin)
 	})
+	t.Run("journal export of a period", func(t *testing.T) {
+		stream, err := e.audit.ExportJournal(admin.ctx(), &v1.ExportJournalRequest{Until: u.GetCreatedAt()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		for {
+			m, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			buf.Write(m.GetChunk())
+		}
+		if buf.String() != strings.Join(csv.JournalColumns, ",")+"\r\n" {
+			t.Fatalf("export before the first report = %q, want the header only", buf.String())
+		}
+	})
 }
 
 // checkExport exports the journal over the API and checks that it balances per transaction and
