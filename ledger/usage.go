@@ -58,8 +58,11 @@ func ValidateUsage(prefix string, req UsageRequest, scale int32) error {
 	if err := checkText(prefix+"algorithm", req.Algorithm, maxTextFieldChars, false); err != nil {
 		return err
 	}
-	if req.InputTokens > 1<<62 || req.OutputTokens > 1<<62 {
-		return bad("output_tokens", "too large")
+	if req.InputTokens > 1<<62 {
+		return bad("input_tokens", "too large: at most %d", uint64(1)<<62)
+	}
+	if req.OutputTokens > 1<<62 {
+		return bad("output_tokens", "too large: at most %d", uint64(1)<<62)
 	}
 	if _, err := ParseCurrency(prefix+"currency", req.Currency); err != nil {
 		return err
