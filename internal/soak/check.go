@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -194,42 +195,88 @@ func unneutralize(s string) string {
 	return s
 }
 
-// CheckExports checks journal exports taken during the load against the final books and the
-// log: every transaction of an export is in the books with the same postings (nothing an
-// auditor saw changes or disappears later), and every write acknowledged before an export
-// was asked for is in it (an export is complete).
-func CheckExports(exports []Export, l *Log, books *ledgertest.Books) []string {
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+// Exports checks the journal exports taken while the load runs, as they arrive and against
+// the final books: every write acknowledged before an export was asked for is in it (an export
+// is complete), a transaction looks the same in every export that shows it, and in the books
+// (nothing an auditor saw changes or disappears later). It keeps one line per transaction, not
+// the exports. It is safe for concurrent use.
+type Exports struct {
+	mu       sync.Mutex
+	n        int
+	rows     int
+	seen     map[string]string // transaction → its postings, as postingSet prints them
+	first    map[string]int    // transaction → the export that first showed it
+	problems []string
+}
+
+// NewExports returns an empty checker.
+func NewExports() *Exports { return &Exports{seen: map[string]string{}, first: map[string]int{}} }
+
+// Add checks one export against the log (completeness) and the exports before it.
+func (x *Exports) Add(e Export, l *Log) {
 	writes := l.Writes()
-	for i, e := range exports {
-		for id, ps := range e.Transactions {
-			t, ok := books.Transactions[id]
-			if !ok {
-				bad("export %d holds transaction %s, which the books do not", i+1, id)
-				continue
-			}
-			if got, want := postingSet(ps), postingSet(t.Postings); got != want {
-				bad("export %d shows transaction %s as\n%s\nthe books as\n%s", i+1, id, got, want)
-			}
-		}
-		missing := 0
-		for _, w := range writes {
-			if w.Outcome == Acked && !w.Settled && w.AckedAt.Before(e.Started) {
-				if _, ok := e.Transactions[w.Tx]; !ok {
-					if missing < 5 {
-						bad("export %d (asked for at %s) misses %v, acknowledged as %s at %s", i+1,
-							e.Started.Format(time.RFC3339Nano), w.Key, w.Tx, w.AckedAt.Format(time.RFC3339Nano))
-					}
-					missing++
-				}
-			}
-		}
-		if missing > 5 {
-			bad("export %d misses %d acknowledged writes in all", i+1, missing)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.n++
+	x.rows += e.Rows
+	for id, ps := range e.Transactions {
+		set := postingSet(ps)
+		if prev, ok := x.seen[id]; ok && prev != set {
+			x.problemf("export %d shows transaction %s as\n%s\nexport %d as\n%s", x.n, id, set, x.first[id], prev)
+		} else if !ok {
+			x.seen[id], x.first[id] = set, x.n
 		}
 	}
-	return problems
+	missing := 0
+	for _, w := range writes {
+		if w.Outcome != Acked || w.Settled || !w.AckedAt.Before(e.Started) {
+			continue
+		}
+		if _, ok := e.Transactions[w.Tx]; !ok {
+			if missing < 5 {
+				x.problemf("export %d (asked for at %s) misses %v, acknowledged as %s at %s", x.n,
+					e.Started.Format(time.RFC3339Nano), w.Key, w.Tx, w.AckedAt.Format(time.RFC3339Nano))
+			}
+			missing++
+		}
+	}
+	if missing > 5 {
+		x.problemf("export %d misses %d acknowledged writes in all", x.n, missing)
+	}
+}
+
+// Count returns the number of exports added and the rows they held.
+func (x *Exports) Count() (exports, rows int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.n, x.rows
+}
+
+// Check compares every transaction the exports showed with the books, and returns all the
+// problems found.
+func (x *Exports) Check(books *ledgertest.Books) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ids := make([]string, 0, len(x.seen))
+	for id := range x.seen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		t, ok := books.Transactions[id]
+		if !ok {
+			x.problemf("export %d shows transaction %s, which the books do not hold", x.first[id], id)
+			continue
+		}
+		if want := postingSet(t.Postings); want != x.seen[id] {
+			x.problemf("export %d shows transaction %s as\n%s\nthe books as\n%s", x.first[id], id, x.seen[id], want)
+		}
+	}
+	return append([]string(nil), x.problems...)
+}
+
+func (x *Exports) problemf(format string, args ...any) {
+	x.problems = append(x.problems, fmt.Sprintf(format, args...))
 }
 
 func postingSet(ps []ledger.Posting) string {

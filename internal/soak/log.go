@@ -96,6 +96,7 @@ type Write struct {
 	Code codes.Code
 	// Duplicates counts the times the server told the client it booked the write again.
 	Duplicates int
+	fresh      int // acknowledgements that were not replays
 }
 
 // Log is the client-side log of writes. It is safe for concurrent use.
@@ -125,9 +126,11 @@ func (l *Log) Sent(w Write) {
 	}
 }
 
-// Ack records an acknowledgement of the transaction tx. An acknowledgement of a write already
-// acknowledged with another transaction is a duplicate booking.
-func (l *Log) Ack(k Key, tx string, at time.Time) {
+// Ack records an acknowledgement of the transaction tx; replayed is the server's word that it
+// had booked the write before. A write acknowledged with two transactions, or told twice that
+// it was booked fresh, was booked twice; a write replayed on its only attempt was booked
+// without being sent.
+func (l *Log) Ack(k Key, tx string, replayed bool, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.get(k)
@@ -137,6 +140,14 @@ func (l *Log) Ack(k Key, tx string, at time.Time) {
 		w.Duplicates++
 	case w.Outcome == Refused:
 		l.problemf("%v: refused with %v, then acknowledged as %s", k, w.Code, tx)
+	case !replayed && w.fresh > 0:
+		l.problemf("%v: told twice that %s was booked fresh", k, tx)
+		w.Duplicates++
+	case replayed && w.Attempts == 1:
+		l.problemf("%v: its only call was answered as a replay of %s", k, tx)
+	}
+	if !replayed {
+		w.fresh++
 	}
 	if w.Outcome != Acked {
 		w.AckedAt = at

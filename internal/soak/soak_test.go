@@ -56,16 +56,16 @@ func TestCheck(t *testing.T) {
 		lost, dup       int
 		problemContains string
 	}{
-		{"acknowledged and booked", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", now) }, books(usageTx("t1", "a", "1")), 0, 0, ""},
-		{"acknowledged, not booked", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", now) }, books(), 1, 0, "not in the books"},
-		{"acknowledged as another transaction", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", now) }, books(usageTx("t2", "a", "1")), 1, 0, "booked as t2"},
-		{"booked with another revenue", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", now) }, books(usageTx("t1", "a", "2")), 1, 0, "debited 2 USD"},
-		{"booked twice", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", now) }, books(usageTx("t1", "a", "1"), usageTx("t2", "a", "1")), 0, 1, "booked 2 times"},
+		{"acknowledged and booked", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(usageTx("t1", "a", "1")), 0, 0, ""},
+		{"acknowledged, not booked", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(), 1, 0, "not in the books"},
+		{"acknowledged as another transaction", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(usageTx("t2", "a", "1")), 1, 0, "booked as t2"},
+		{"booked with another revenue", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(usageTx("t1", "a", "2")), 1, 0, "debited 2 USD"},
+		{"booked twice", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(usageTx("t1", "a", "1"), usageTx("t2", "a", "1")), 0, 1, "booked 2 times"},
 		{"acknowledged twice as different transactions", func(l *Log) {
 			k := sent(l, "a", "1")
-			l.Ack(k, "t1", now)
+			l.Ack(k, "t1", false, now)
 			l.Sent(Write{Key: k, Amount: decimal.RequireFromString("1"), Currency: "USD"})
-			l.Ack(k, "t2", now)
+			l.Ack(k, "t2", true, now)
 		}, books(usageTx("t2", "a", "1")), 0, 1, "booked twice"},
 		{"refused but booked", func(l *Log) { l.Fail(sent(l, "a", "1"), codes.InvalidArgument) }, books(usageTx("t1", "a", "1")), 0, 1, "refused"},
 		{"refused, not booked", func(l *Log) { l.Fail(sent(l, "a", "1"), codes.FailedPrecondition) }, books(), 0, 0, ""},
@@ -87,9 +87,16 @@ func TestCheck(t *testing.T) {
 			l.Fail(k, codes.Internal)
 			l.Settle(k, false, "", "t1", true, now)
 		}, books(usageTx("t1", "a", "1")), 0, 0, "not found before the retry"},
+		{"told twice it was booked fresh", func(l *Log) {
+			k := sent(l, "a", "1")
+			l.Ack(k, "t1", false, now)
+			l.Sent(Write{Key: k, Amount: decimal.RequireFromString("1"), Currency: "USD"})
+			l.Ack(k, "t1", false, now)
+		}, books(usageTx("t1", "a", "1")), 0, 1, "booked fresh"},
+		{"replayed on the first attempt", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", true, now) }, books(usageTx("t1", "a", "1")), 0, 0, "only call was answered as a replay"},
 		{"a retry of an acknowledged write refused", func(l *Log) {
 			k := sent(l, "a", "1")
-			l.Ack(k, "t1", now)
+			l.Ack(k, "t1", false, now)
 			l.Fail(k, codes.AlreadyExists)
 		}, books(usageTx("t1", "a", "1")), 0, 0, "then a retry was refused"},
 	}
@@ -117,10 +124,10 @@ func TestCheckPayoutsAndReversals(t *testing.T) {
 	l := NewLog()
 	pk := Key{Kind: ledger.KindPayout, Principal: cont, RequestID: "p1"}
 	l.Sent(Write{Key: pk, Amount: decimal.RequireFromString("0.02"), Currency: "USD"})
-	l.Ack(pk, "t2", now)
+	l.Ack(pk, "t2", false, now)
 	rk := Key{Kind: ledger.KindReversal, Principal: prov, RequestID: "t1"}
 	l.Sent(Write{Key: rk})
-	l.Ack(rk, "t3", now)
+	l.Ack(rk, "t3", false, now)
 	payout := ledger.Transaction{ID: "t2", Kind: ledger.KindPayout, PrincipalID: cont, RequestID: "p1", Postings: []ledger.Posting{
 		{Account: ledger.ContributorAccount(cont), Type: ledger.AccountContributor, Currency: "USD", Amount: decimal.RequireFromString("0.03")},
 		{Account: ledger.PayoutClearingAccount, Type: ledger.AccountPayoutClearing, Currency: "USD", Amount: decimal.RequireFromString("-0.03")},
@@ -137,8 +144,8 @@ func TestCheckExports(t *testing.T) {
 	start := time.Now()
 	l := NewLog()
 	early, late := sent(l, "early", "1"), sent(l, "late", "1")
-	l.Ack(early, "t1", start.Add(-time.Second))
-	l.Ack(late, "t2", start.Add(time.Second))
+	l.Ack(early, "t1", false, start.Add(-time.Second))
+	l.Ack(late, "t2", false, start.Add(time.Second))
 	b := books(usageTx("t1", "early", "1"), usageTx("t2", "late", "1"))
 	csv := "transaction_id,created_at,kind,account,account_type,currency,amount,idempotency_key,reverses\r\n" +
 		"t1,2026-01-01T00:00:00Z,usage,provider:" + prov + ",provider,USD,1,x,\r\n" +
@@ -147,14 +154,24 @@ func TestCheckExports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := CheckExports([]Export{e}, l, b); len(p) != 0 {
+	check := func(b *ledgertest.Books, exports ...Export) []string {
+		x := NewExports()
+		for _, e := range exports {
+			x.Add(e, l)
+		}
+		return x.Check(b)
+	}
+	if p := check(b, e); len(p) != 0 {
 		t.Fatalf("a complete, consistent export: %q", p)
 	}
-	if p := CheckExports([]Export{e}, l, books(usageTx("t1", "early", "2"), usageTx("t2", "late", "1"))); len(p) != 1 || !strings.Contains(p[0], "shows transaction t1") {
+	if p := check(books(usageTx("t1", "early", "2"), usageTx("t2", "late", "1")), e); len(p) != 1 || !strings.Contains(p[0], "the books as") {
 		t.Fatalf("an export that disagrees with the books: %q", p)
 	}
+	if p := check(b, e, Export{Started: start, Transactions: map[string][]ledger.Posting{"t1": usageTx("t1", "early", "3").Postings}}); len(p) != 1 || !strings.Contains(p[0], "export 2 shows transaction t1") {
+		t.Fatalf("two exports that disagree: %q", p)
+	}
 	e.Started = start.Add(2 * time.Second)
-	if p := CheckExports([]Export{e}, l, b); len(p) != 1 || !strings.Contains(p[0], "misses") {
+	if p := check(b, e); len(p) != 1 || !strings.Contains(p[0], "misses") {
 		t.Fatalf("an export missing an acknowledged write: %q", p)
 	}
 	if _, err := ReadExport([]byte(strings.Replace(csv, ",-1,", ",-2,", 1)), start); err == nil {
