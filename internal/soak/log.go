@@ -190,6 +190,26 @@ func (l *Log) Settle(k Key, found bool, foundTx, retryTx string, replayed bool, 
 	w.Outcome, w.Tx, w.Settled, w.AckedAt = Acked, retryTx, true, at
 }
 
+// Resolve records the answer of the settling retry of a write that cannot be looked up by key
+// beforehand (a payout): the retry's answer is the outcome.
+func (l *Log) Resolve(k Key, tx string, replayed bool, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.get(k)
+	switch {
+	case w.Outcome == Acked && w.Tx != tx:
+		l.problemf("%v: acknowledged as transaction %s, then as %s: booked twice", k, w.Tx, tx)
+		w.Duplicates++
+	case w.Outcome == Acked && !replayed:
+		l.problemf("%v: told twice that %s was booked fresh", k, tx)
+		w.Duplicates++
+	}
+	if w.Outcome != Acked {
+		w.Settled, w.AckedAt = true, at
+	}
+	w.Outcome, w.Tx = Acked, tx
+}
+
 func (l *Log) get(k Key) *Write {
 	w, ok := l.writes[k]
 	if !ok {

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	indexpg "github.com/openroyalty/royalty/indexer/postgres"
+	"github.com/openroyalty/royalty/internal/soak"
+	"github.com/openroyalty/royalty/ledger"
+	"github.com/openroyalty/royalty/ledger/ledgertest"
+	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
+	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+)
+
+// check runs the final checks, prints the summary and the RESULT line, and reports whether
+// the run passed.
+func (s *soakRun) check(ctx context.Context) (bool, error) {
+	// Through the API while the server still runs: a last complete export, the trial balance,
+	// and every contributor's balance as the contributor sees it.
+	if err := s.exportOnce(ctx); err != nil {
+		s.problemf("the final journal export failed: %v", err)
+	}
+	s.checkTrialBalance(ctx)
+	seen := map[string][]*v1.Balance{}
+	for _, c := range s.contributors {
+		var bal *v1.GetBalanceResponse
+		err := retrying(ctx, func(cc context.Context) (err error) {
+			bal, err = s.contributor.GetBalance(c.p.ctx(cc), &v1.GetBalanceRequest{})
+			return err
+		})
+		if err != nil {
+			return false, fmt.Errorf("GetBalance of %s: %w", c.p.id, err)
+		}
+		seen[c.p.id] = bal.GetBalances()
+	}
+	s.say("stopping royalty serve with SIGTERM")
+	if err := s.server.stop(40 * time.Second); err != nil {
+		s.problemf("%v", err)
+	}
+
+	// The books, read directly: every transaction balanced, keys unique, reversals exact, no
+	// negative balance, Balances and TrialBalance equal to the sums of the postings.
+	store, err := ledgerpg.New(s.pool, s.log, ledgerpg.Config{GroupCommit: ledgerpg.GroupCommit{Disabled: true}})
+	if err != nil {
+		return false, err
+	}
+	defer store.Close()
+	books, err := ledgertest.Check(ctx, store)
+	if books == nil {
+		return false, fmt.Errorf("reading the books: %w", err)
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			s.problemf("books: %s", line)
+		}
+	}
+	covered := map[string]bool{s.canaryP.id: true}
+	for _, p := range s.providers {
+		covered[p.id] = true
+	}
+	for _, c := range s.contributors {
+		covered[c.p.id] = true
+	}
+	res := soak.Check(s.writes, books, func(p string) bool { return covered[p] })
+	for _, p := range res.Problems {
+		s.problemf("%s", p)
+	}
+	for _, p := range s.exports.Check(books) {
+		s.problemf("%s", p)
+	}
+	for _, c := range s.contributors {
+		s.checkBalances(c, seen[c.p.id], books)
+	}
+	notIndexed, notStored, posts, err := s.compareIndex(ctx)
+	if err != nil {
+		return false, err
+	}
+	if len(notIndexed)+len(notStored) > 0 {
+		s.problemf("the index and the posts table differ: %d posts not indexed (%s), %d indexed without a row (%s)",
+			len(notIndexed), firstFew(notIndexed), len(notStored), firstFew(notStored))
+	}
+
+	// Summary.
+	s.say("writes per kind (acknowledged during the load / settled by retry / refused / still unknown):")
+	for _, k := range []ledger.Kind{ledger.KindUsage, ledger.KindPayout, ledger.KindReversal} {
+		s.say("  %-9s %6d: %d / %d / %d / %d", k, res.Writes[k], res.Acked[k], res.Settled[k], res.Refused[k], res.Unknown[k])
+	}
+	var releases int
+	for _, t := range books.Transactions {
+		if t.Kind == ledger.KindEscrowRelease {
+			releases++
+		}
+	}
+	exports, rows := s.exports.Count()
+	s.say("books: %d transactions, %d postings, %d escrow releases; %d journal exports checked (%d rows), %d cut off by faults",
+		len(books.Transactions), books.Postings, releases, exports, rows, s.faults.exportFailures.Load())
+	s.say("index: %d post ids in the posts table and the index; %d posts ingested during the load", posts, len(s.ingest.acked))
+	s.say("faults: %s (%d backends terminated); %s", s.faults.String(), s.faults.backends, s.faults.recoverySummary())
+	p50, n := s.lat.quantile(0.5)
+	p99, _ := s.lat.quantile(0.99)
+	s.say("ReportUsage latency over %d acknowledged calls: p50 %.1f ms, p99 %.1f ms", n, ms(p50), ms(p99))
+	for _, k := range faultKinds {
+		if s.faults.get(k) == 0 {
+			s.problemf("no %s fault was injected", k)
+		}
+	}
+	s.mu.Lock()
+	problems := append([]string(nil), s.problems...)
+	s.mu.Unlock()
+	for i, p := range problems {
+		if i == 40 {
+			fmt.Printf("PROBLEM … and %d more\n", len(problems)-i)
+			break
+		}
+		fmt.Printf("PROBLEM %s\n", p)
+	}
+	fmt.Printf("RESULT soak reports=%d acked=%d lost=%d duplicated=%d faults=%d p99_ms=%d\n",
+		res.Writes[ledger.KindUsage], res.Acked[ledger.KindUsage], res.Lost, res.Duplicated, s.faults.total(), int(math.Round(ms(p99))))
+	return len(problems) == 0 && res.Lost == 0 && res.Duplicated == 0, nil
+}
+
+// checkBalances compares what GetBalance told a contributor with the sums of the postings.
+func (s *soakRun) checkBalances(c *contributor, api []*v1.Balance, books *ledgertest.Books) {
+	want := books.Balances[ledger.ContributorAccount(c.p.id)]
+	got := map[string]decimal.Decimal{}
+	for _, b := range api {
+		got[b.GetBalance().GetCurrency()] = decimal.RequireFromString(b.GetBalance().GetAmount())
+	}
+	for cur, w := range want {
+		if !got[cur].Equal(w) {
+			s.problemf("contributor %s: GetBalance says %s %s, the postings sum to %s", c.p.id, got[cur], cur, w)
+		}
+	}
+	for cur, g := range got {
+		if _, ok := want[cur]; !ok && !g.IsZero() {
+			s.problemf("contributor %s: GetBalance says %s %s, there are no postings in %s", c.p.id, g, cur, cur)
+		}
+	}
+}
+
+// compareIndex opens the stopped server's index and compares its ids with the posts table's;
+// every post acknowledged during the load must be in both.
+func (s *soakRun) compareIndex(ctx context.Context) (notIndexed, notStored []string, n int, err error) {
+	x, err := bleveindex.Open(filepath.Join(s.dataDir, "index"), bleveindex.Options{Logger: s.log})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("opening the index after the run: %w", err)
+	}
+	defer x.Close()
+	var indexed, stored []string
+	if err := x.ForEachID(ctx, func(id string) error { indexed = append(indexed, id); return nil }); err != nil {
+		return nil, nil, 0, err
+	}
+	if err := indexpg.New(s.pool).ForEachID(ctx, 0, func(ids []string) error { stored = append(stored, ids...); return nil }); err != nil {
+		return nil, nil, 0, err
+	}
+	notIndexed, notStored = soak.CompareIDs(stored, indexed)
+	have := map[string]bool{}
+	for _, id := range stored {
+		have[id] = true
+	}
+	var lost []string
+	for id := range s.ingest.acked {
+		if !have[id] {
+			lost = append(lost, id)
+		}
+	}
+	if len(lost) > 0 {
+		s.problemf("%d posts acknowledged by IngestPosts are not in the posts table (%s)", len(lost), firstFew(lost))
+	}
+	return notIndexed, notStored, len(stored), nil
+}
+
+func firstFew(ids []string) string {
+	if len(ids) > 5 {
+		return strings.Join(ids[:5], ", ") + ", …"
+	}
+	return strings.Join(ids, ", ")
+}

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/internal/pgtmp"
+	"github.com/openroyalty/royalty/internal/soak"
+	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+)
+
+// serverApp is the application_name of the server's database sessions, by which the
+// pg_terminate_backend fault finds them (and spares the harness's own).
+const serverApp = "royalty-serve"
+
+// principal is a principal with its API key.
+type principal struct {
+	id, name, key string
+}
+
+// ctx returns ctx sending p's key.
+func (p principal) ctx(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+p.key)
+}
+
+// soakRun is one run of the harness: the processes, the clients, the client-side log and what
+// the checks need.
+type soakRun struct {
+	o         options
+	log       *slog.Logger
+	start     time.Time
+	loadStart time.Time
+
+	pg      *pgtmp.Server
+	pool    *pgxpool.Pool // the harness's own sessions: setup, faults, final checks
+	work    string        // everything the run writes, inside the PostgreSQL temp directory
+	bin     string
+	dsn     string
+	dataDir string
+	server  *serverProc
+	conn    *grpc.ClientConn
+
+	provider    v1.ProviderServiceClient
+	contributor v1.ContributorServiceClient
+	admin       v1.AdminServiceClient
+	audit       v1.AuditServiceClient
+	index       v1.IndexServiceClient
+
+	adminP       principal
+	auditorP     principal
+	canaryP      principal
+	providers    []principal
+	contributors []*contributor
+	corpus       *corpus
+
+	writes  *soak.Log
+	exports *soak.Exports
+	faults  faultCounts
+	lat     latencies
+	pending pendingRequests
+	ingest  *ingestState
+
+	settled, settledBatches settleCount
+
+	mu       sync.Mutex
+	problems []string
+}
+
+// problemf records a failed check; the run fails at the end.
+func (s *soakRun) problemf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.mu.Lock()
+	s.problems = append(s.problems, msg)
+	s.mu.Unlock()
+	if s.o.verbose {
+		s.say("PROBLEM %s", msg)
+	}
+}
+
+func (s *soakRun) cleanup() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.server != nil {
+		s.server.kill()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	if s.pg != nil {
+		if err := s.pg.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "soak: stopping postgres:", err)
+		}
+	}
+}
+
+func (s *soakRun) setup(ctx context.Context, root string) error {
+	s.say("starting a throwaway durable PostgreSQL (fsync on)")
+	var err error
+	if s.pg, err = pgtmp.Start(ctx, pgtmp.Options{Durable: true, Logger: s.log}); err != nil {
+		return err
+	}
+	s.work = filepath.Join(s.pg.Dir(), "soak")
+	s.dataDir = filepath.Join(s.work, "data")
+	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+		return err
+	}
+	s.say("building royalty")
+	if s.bin, err = buildRoyalty(ctx, root, s.work); err != nil {
+		return err
+	}
+	if s.dsn, err = s.pg.CreateDatabase(ctx, "royalty", ""); err != nil {
+		return err
+	}
+	if _, err := royaltyCmd(ctx, s.bin, s.dsn, "migrate"); err != nil {
+		return err
+	}
+	if s.pool, err = pgdb.Open(ctx, s.dsn); err != nil {
+		return err
+	}
+
+	sample := filepath.Join(root, "indexer", "testdata", "sample", "posts.jsonl")
+	s.say("ingesting the sample corpus")
+	if _, err := royaltyCmd(ctx, s.bin, s.dsn, "ingest", "--format", "jsonl", "--data-dir", s.dataDir, "--progress", "none", sample); err != nil {
+		return err
+	}
+	if s.o.corpus != "" {
+		dump := filepath.Join(root, "..", "shared", "data", "stackexchange", s.o.corpus)
+		if _, err := os.Stat(dump); err != nil {
+			s.say("no %s (%v): the sample corpus only", dump, err)
+		} else {
+			s.say("ingesting %s", dump)
+			if _, err := royaltyCmd(ctx, s.bin, s.dsn, "ingest", "--format", "stackexchange", "--data-dir", s.dataDir, "--progress", "none", dump); err != nil {
+				return err
+			}
+		}
+	}
+	out, err := royaltyCmd(ctx, s.bin, s.dsn, "keys", "create", "--role", "admin", "--name", "soak-admin")
+	if err != nil {
+		return err
+	}
+	s.adminP.name = "soak-admin"
+	if s.adminP.id, s.adminP.key, err = parseAPIKey(out); err != nil {
+		return err
+	}
+
+	s.server, err = newServerProc(s.bin, s.dsn+"&application_name="+serverApp, s.dataDir, filepath.Join(s.work, "server.log"))
+	if err != nil {
+		return err
+	}
+	if err := s.server.start(ctx, 60*time.Second); err != nil {
+		return err
+	}
+	s.say("royalty serve is up on %s (pid in %s)", s.server.grpcAddr, s.work)
+	// Reconnect quickly after the server is killed: the harness measures the server's
+	// recovery, not the client's back-off.
+	s.conn, err = grpc.NewClient(s.server.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: 500 * time.Millisecond}, MinConnectTimeout: 2 * time.Second}))
+	if err != nil {
+		return err
+	}
+	s.provider = v1.NewProviderServiceClient(s.conn)
+	s.contributor = v1.NewContributorServiceClient(s.conn)
+	s.admin = v1.NewAdminServiceClient(s.conn)
+	s.audit = v1.NewAuditServiceClient(s.conn)
+	s.index = v1.NewIndexServiceClient(s.conn)
+
+	rng := rand.New(rand.NewPCG(s.o.seed, 1))
+	for i := range s.o.providers + 2 {
+		role, name := v1.Role_ROLE_PROVIDER, fmt.Sprintf("soak-provider-%d", i)
+		switch i {
+		case s.o.providers:
+			name = "soak-canary"
+		case s.o.providers + 1:
+			role, name = v1.Role_ROLE_AUDITOR, "soak-auditor"
+		}
+		r, err := s.admin.CreatePrincipal(s.adminP.ctx(ctx), &v1.CreatePrincipalRequest{Name: name, Role: role})
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", name, err)
+		}
+		p := principal{id: r.GetPrincipal().GetId(), name: name, key: r.GetApiKey()}
+		switch i {
+		case s.o.providers:
+			s.canaryP = p
+		case s.o.providers + 1:
+			s.auditorP = p
+		default:
+			s.providers = append(s.providers, p)
+		}
+		if role == v1.Role_ROLE_PROVIDER {
+			rate := fmt.Sprintf("0.%d", 2+rng.IntN(6)) // 0.2 to 0.7
+			if _, err := s.admin.SetProviderAgreement(s.adminP.ctx(ctx), &v1.SetProviderAgreementRequest{ProviderId: p.id, RoyaltyRate: rate}); err != nil {
+				return err
+			}
+		}
+	}
+	if s.corpus, err = loadCorpus(ctx, s.pool, s.o.contributors); err != nil {
+		return err
+	}
+	for i, identity := range s.corpus.claimable {
+		r, err := s.contributor.RegisterContributor(ctx, &v1.RegisterContributorRequest{DisplayName: fmt.Sprintf("soak contributor %d", i)})
+		if err != nil {
+			return err
+		}
+		s.contributors = append(s.contributors, &contributor{
+			p:        principal{id: r.GetContributor().GetId(), name: r.GetContributor().GetDisplayName(), key: r.GetApiKey()},
+			identity: identity,
+			// Claims are approved at different times, so that credits reach both escrow and
+			// owned accounts and releases run under load.
+			claimAt: time.Duration(float64(s.o.duration) * (0.1 + 0.6*float64(i)/float64(max(1, len(s.corpus.claimable))))),
+		})
+	}
+	s.writes = soak.NewLog()
+	s.exports = soak.NewExports()
+	s.pending = pendingRequests{usage: map[soak.Key]*v1.ReportUsageRequest{}, batches: map[int64]pendingBatch{},
+		payouts: map[soak.Key]*v1.RequestPayoutRequest{}, reversals: map[soak.Key]*v1.ReverseUsageRequest{}}
+	s.ingest = &ingestState{acked: map[string]bool{}}
+	s.say("%d posts to quote from, %d providers × %d workers, %d contributors claiming %s",
+		len(s.corpus.posts), len(s.providers), s.o.workers, len(s.contributors), strings.Join(s.corpus.claimable, ", "))
+	return nil
+}
+
+// corpus is what responses are made of: posts with authors, and the identities contributors
+// will claim.
+type corpus struct {
+	mu        sync.RWMutex
+	posts     []corpusPost
+	byAuthor  map[string][]int
+	claimable []string
+}
+
+type corpusPost struct {
+	id, author string
+	words      []string
+}
+
+// loadCorpus reads the ingested posts with at least 30 words and picks the n authors with the
+// most posts as the identities to claim.
+func loadCorpus(ctx context.Context, pool *pgxpool.Pool, n int) (*corpus, error) {
+	rows, err := pool.Query(ctx, `SELECT id, author_key, text FROM posts WHERE author_key IS NOT NULL ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	c := &corpus{byAuthor: map[string][]int{}}
+	for rows.Next() {
+		var p corpusPost
+		var text string
+		if err := rows.Scan(&p.id, &p.author, &text); err != nil {
+			return nil, err
+		}
+		if p.words = strings.Fields(text); len(p.words) < 30 {
+			continue
+		}
+		c.add(p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(c.posts) == 0 {
+		return nil, fmt.Errorf("no ingested post has 30 words")
+	}
+	authors := make([]string, 0, len(c.byAuthor))
+	for a := range c.byAuthor {
+		authors = append(authors, a)
+	}
+	sort.Slice(authors, func(i, j int) bool {
+		if len(c.byAuthor[authors[i]]) != len(c.byAuthor[authors[j]]) {
+			return len(c.byAuthor[authors[i]]) > len(c.byAuthor[authors[j]])
+		}
+		return authors[i] < authors[j]
+	})
+	c.claimable = authors[:min(n, len(authors))]
+	return c, nil
+}
+
+func (c *corpus) add(p corpusPost) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byAuthor[p.author] = append(c.byAuthor[p.author], len(c.posts))
+	c.posts = append(c.posts, p)
+}
+
+// response makes a model response: a run of 12 to 30 words from each of one to three posts
+// (half the time by an identity to be claimed), joined by words of its own; or, now and
+// then, text of its own only.
+func (c *corpus) response(rng *rand.Rand) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var b strings.Builder
+	b.WriteString(filler[rng.IntN(len(filler))])
+	if rng.IntN(8) == 0 {
+		for range 3 {
+			b.WriteString(" " + filler[rng.IntN(len(filler))])
+		}
+		return b.String()
+	}
+	for range 1 + rng.IntN(3) {
+		var p corpusPost
+		if rng.IntN(2) == 0 && len(c.claimable) > 0 {
+			ids := c.byAuthor[c.claimable[rng.IntN(len(c.claimable))]]
+			p = c.posts[ids[rng.IntN(len(ids))]]
+		} else {
+			p = c.posts[rng.IntN(len(c.posts))]
+		}
+		n := 12 + rng.IntN(19)
+		start := rng.IntN(max(1, len(p.words)-n))
+		end := min(len(p.words), start+n)
+		b.WriteString(" " + strings.Join(p.words[start:end], " "))
+		b.WriteString(" " + filler[rng.IntN(len(filler))])
+	}
+	return b.String()
+}
+
+var filler = []string{
+	"Here is what I would suggest.",
+	"In short, it depends on the details of your setup.",
+	"Photosynthesis converts light into chemical energy stored in sugar.",
+	"The committee postponed the vote until the spring session.",
+	"Let me know whether that answers the question.",
+	"A quick summary follows, with the caveats that matter most.",
+	"Granite cools slowly deep underground, which is why its crystals are large.",
+	"Most of the delay came from the ferry schedule, not the roads.",
+}
