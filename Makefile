@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build bench-ledger bench-attribution eval-attribution
+.PHONY: demo test lint generate checkgenerate build bench-ledger bench-attribution eval-attribution soak
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -20,6 +20,11 @@ build:
 ## bench-ledger: ledger reports/s vs pgbench tps on one throwaway durable PostgreSQL (about 2 minutes)
 bench-ledger:
 	$(GO) run ./cmd/royalty-bench-ledger $(BENCHFLAGS)
+
+## soak: the real server under load and faults for SOAK_DURATION (default 2m), then the checker
+SOAK_DURATION ?= 2m
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) run ./cmd/royalty-soak $(SOAKFLAGS)
 
 ## lint: go vet, gofmt, buf lint, buf format
 lint:

@@ -78,6 +78,7 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 	for _, c := range s.contributors {
 		s.checkBalances(c, seen[c.p.id], books)
 	}
+	verified, byProof := s.checkClaims(books)
 	notIndexed, notStored, posts, err := s.compareIndex(ctx)
 	if err != nil {
 		return false, err
@@ -101,6 +102,7 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 	exports, rows := s.exports.Count()
 	s.say("books: %d transactions, %d postings, %d escrow releases; %d journal exports checked (%d rows), %d cut off by faults",
 		len(books.Transactions), books.Postings, releases, exports, rows, s.faults.exportFailures.Load())
+	s.say("claims: %d verified (%d by a proof post), each with an empty escrow", verified, byProof)
 	s.say("index: %d post ids in the posts table and the index; %d posts ingested during the load", posts, len(s.ingest.acked))
 	s.say("faults: %s (%d backends terminated); %s", s.faults.String(), s.faults.backends, s.faults.recoverySummary())
 	p50, n := s.lat.quantile(0.5)

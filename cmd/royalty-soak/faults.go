@@ -81,7 +81,7 @@ func (s *soakRun) injectFaults(ctx context.Context) error {
 		rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
 		plan = append(plan, round...)
 	}
-	immediate := false
+	immediate, kills := false, 0
 	for i, kind := range plan {
 		at := time.Duration(float64(s.o.duration) * (0.08 + 0.8*float64(i)/float64(len(plan))))
 		select {
@@ -102,10 +102,21 @@ func (s *soakRun) injectFaults(ctx context.Context) error {
 			}
 			immediate = !immediate
 		case faultKill:
+			during := s.awaitInflight(ctx, kills, rng)
+			kills++
+			injected = time.Now()
 			s.server.kill()
 			s.faults.add(faultKill, 1)
-			s.sayFault("royalty serve killed with SIGKILL")
+			s.sayFault("royalty serve killed with SIGKILL%s", during)
+			restart := time.Now()
 			err = s.server.start(context.WithoutCancel(ctx), 90*time.Second)
+			s.server.mu.Lock()
+			failed := s.server.failedStarts
+			s.server.failedStarts = nil
+			s.server.mu.Unlock()
+			if len(failed) > 0 {
+				s.sayFault("royalty serve restarted in %.2f s after %d failed starts: %q", time.Since(restart).Seconds(), len(failed), failed)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("injecting %s: %w", kind, err)
@@ -120,6 +131,29 @@ func (s *soakRun) injectFaults(ctx context.Context) error {
 		s.sayFault("recovered from %s: a report acknowledged %.2f s after the fault (%.2f s after the first try)", kind, time.Since(injected).Seconds(), took.Seconds())
 	}
 	return nil
+}
+
+// awaitInflight waits, for up to 15 seconds, until an ingest stream (the kill's n is even) or
+// a journal export (n odd) is under way, and a few milliseconds more, so that the fault
+// strikes in its middle: a killed ingest must leave the index and the posts table
+// recoverable, a killed export nothing at all. It says what was under way.
+func (s *soakRun) awaitInflight(ctx context.Context, n int, rng *rand.Rand) string {
+	what, counter := "an ingest stream", &s.inflight.ingest
+	if n%2 == 1 {
+		what, counter = "a journal export", &s.inflight.export
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for counter.Load() == 0 {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return ""
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+	if counter.Load() == 0 {
+		return " just after " + what
+	}
+	return " during " + what
 }
 
 func (s *soakRun) sayFault(format string, args ...any) {

@@ -339,11 +339,18 @@ func (w *worker) batch(ctx context.Context) {
 				w.s.writes.Sent(soak.Write{Key: keys[i], Amount: amountOf(r), Currency: r.GetCurrency(), Batch: id})
 			}
 		}
+		timeout, short := callTimeout, w.rng.IntN(12) == 0 // now and then a deadline that expires mid-call
+		if short {
+			timeout = 3 * w.s.lat.shortDeadline(w.rng)
+		}
 		var resp *v1.ReportUsageBatchResponse
-		err := call(ctx, callTimeout, func(c context.Context) (err error) {
+		err := call(ctx, timeout, func(c context.Context) (err error) {
 			resp, err = w.s.provider.ReportUsageBatch(w.p.ctx(c), req)
 			return err
 		})
+		if short && status.Code(err) == codes.DeadlineExceeded {
+			w.s.faults.add(faultDeadline, 1)
+		}
 		w.s.recordBatch(id, keys, resp, err)
 		if soak.Classify(status.Code(err)) != soak.Unknown || w.rng.IntN(2) == 0 || ctx.Err() != nil {
 			return
@@ -493,74 +500,6 @@ func (s *soakRun) recordReversal(k soak.Key, resp *v1.ReverseUsageResponse, err 
 	s.pending.mu.Unlock()
 }
 
-// contributor is a person claiming one identity and requesting payouts.
-type contributor struct {
-	p        principal
-	identity string
-	claimAt  time.Duration
-	claimID  string
-	claimed  bool
-	payouts  int
-}
-
-// contributorsLoop claims each contributor's identity at its time (StartClaim, then an admin's
-// ApproveClaim, which releases the escrow) and requests payouts of what is available.
-func (s *soakRun) contributorsLoop(ctx context.Context) {
-	rng := rand.New(rand.NewPCG(s.o.seed, 2))
-	for ctx.Err() == nil {
-		for _, c := range s.contributors {
-			switch {
-			case !c.claimed && time.Since(s.start) >= c.claimAt:
-				s.claim(ctx, c)
-			case c.claimed && rng.IntN(3) == 0:
-				s.payout(ctx, c, rng)
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(300+rng.IntN(700)) * time.Millisecond):
-		}
-	}
-}
-
-// claim starts and approves c's claim; both steps are idempotent, so a step whose outcome is
-// unknown is simply run again later.
-func (s *soakRun) claim(ctx context.Context, c *contributor) {
-	if c.claimID == "" {
-		var resp *v1.StartClaimResponse
-		err := call(ctx, callTimeout, func(cc context.Context) (err error) {
-			resp, err = s.contributor.StartClaim(c.p.ctx(cc), &v1.StartClaimRequest{IdentityKey: c.identity})
-			return err
-		})
-		if err != nil {
-			if soak.Classify(status.Code(err)) == soak.Refused {
-				s.problemf("StartClaim %s by %s: %v", c.identity, c.p.id, err)
-			}
-			return
-		}
-		c.claimID = resp.GetClaim().GetId()
-	}
-	var resp *v1.ApproveClaimResponse
-	err := call(ctx, callTimeout, func(cc context.Context) (err error) {
-		resp, err = s.admin.ApproveClaim(s.adminP.ctx(cc), &v1.ApproveClaimRequest{ClaimId: c.claimID, Note: "soak"})
-		return err
-	})
-	if err != nil {
-		if soak.Classify(status.Code(err)) == soak.Refused {
-			s.problemf("ApproveClaim %s: %v", c.claimID, err)
-		}
-		return
-	}
-	if resp.GetClaim().GetStatus() != v1.ClaimStatus_CLAIM_STATUS_VERIFIED {
-		s.problemf("claim %s approved as %v", c.claimID, resp.GetClaim())
-		return
-	}
-	c.claimed = true
-	if s.o.verbose {
-		s.say("claim of %s by %s verified, released %v", c.identity, c.p.name, resp.GetClaim().GetReleased())
-	}
-}
-
 // payout asks for part or all of an available balance.
 func (s *soakRun) payout(ctx context.Context, c *contributor, rng *rand.Rand) {
 	var bal *v1.GetBalanceResponse
@@ -650,6 +589,8 @@ func (s *soakRun) auditorLoop(ctx context.Context) {
 // off by a fault is not checked (it is incomplete by nature); one that ends cleanly must be
 // balanced and complete.
 func (s *soakRun) exportOnce(ctx context.Context) error {
+	s.inflight.export.Add(1)
+	defer s.inflight.export.Add(-1)
 	started := time.Now()
 	var buf bytes.Buffer
 	err := call(ctx, 2*time.Minute, func(c context.Context) error {
@@ -703,6 +644,7 @@ type ingestState struct {
 	acked   map[string]bool
 	pending [][]*v1.Post // batches whose outcome is unknown
 	done    [][]*v1.Post // acknowledged batches, some ingested again
+	proofs  []*v1.Post   // proof posts of claims, not sent yet
 }
 
 // ingestLoop streams new posts every 2 to 4 seconds through IngestPosts, and now and then
@@ -721,6 +663,13 @@ func (s *soakRun) ingestLoop(ctx context.Context) {
 		switch {
 		case len(s.ingest.pending) > 0:
 			batch, s.ingest.pending = s.ingest.pending[0], s.ingest.pending[1:]
+		case len(s.ingest.proofs) > 0:
+			// A proof goes with new posts, as a crawl would bring it.
+			batch, s.ingest.proofs = s.ingest.proofs, nil
+			for range 3 + rng.IntN(8) {
+				s.ingest.next++
+				batch = append(batch, syntheticPost(s.ingest.next, rng))
+			}
 		case len(s.ingest.done) > 0 && rng.IntN(5) == 0:
 			batch = s.ingest.done[rng.IntN(len(s.ingest.done))]
 		default:
@@ -741,6 +690,8 @@ func (s *soakRun) ingestLoop(ctx context.Context) {
 // ingestBatch sends one batch in one stream and records the outcome; false means the outcome
 // is unknown and the batch must be sent again.
 func (s *soakRun) ingestBatch(ctx context.Context, batch []*v1.Post) bool {
+	s.inflight.ingest.Add(1)
+	defer s.inflight.ingest.Add(-1)
 	var sum *v1.IngestPostsResponse
 	err := call(ctx, time.Minute, func(c context.Context) error {
 		stream, err := s.index.IngestPosts(s.adminP.ctx(c))
@@ -794,7 +745,7 @@ func syntheticPost(n int, rng *rand.Rand) *v1.Post {
 		words[i] = vocabulary[rng.IntN(len(vocabulary))]
 	}
 	words[rng.IntN(len(words))] = fmt.Sprintf("token%d", n)
-	author := fmt.Sprintf("a%d", rng.IntN(20))
+	author := syntheticAuthor(rng.IntN(syntheticAuthors))
 	return &v1.Post{
 		Id: fmt.Sprintf("soak:gen/p%d", n), Platform: "soak", Site: "gen", Kind: v1.PostKind_POST_KIND_ARTICLE,
 		Author:    &v1.Identity{Platform: "soak", Site: "gen", AuthorId: author, DisplayName: "Author " + author},

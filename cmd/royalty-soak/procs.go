@@ -75,8 +75,9 @@ type serverProc struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	err    error // the Wait error of the last process
-	starts int
+	err          error // the Wait error of the last process
+	starts       int
+	failedStarts []string
 }
 
 func newServerProc(bin, dsn, dataDir, logPath string) (*serverProc, error) {
@@ -109,6 +110,9 @@ func (p *serverProc) start(ctx context.Context, timeout time.Duration) error {
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
+		p.mu.Lock()
+		p.failedStarts = append(p.failedStarts, err.Error())
+		p.mu.Unlock()
 		time.Sleep(500 * time.Millisecond)
 	}
 }

@@ -72,11 +72,6 @@ func (s *soakRun) settle(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, c := range s.contributors {
-		for !c.claimed && c.claimID != "" && ctx.Err() == nil {
-			s.claim(ctx, c) // an approval whose answer was lost
-		}
-	}
 	for {
 		s.ingest.mu.Lock()
 		var batch []*v1.Post
@@ -94,6 +89,7 @@ func (s *soakRun) settle(ctx context.Context) error {
 			time.Sleep(500 * time.Millisecond)
 		}
 	}
+	s.settleClaims(ctx)
 	s.say("settled %d reports (%d had been booked before the retry) and %d batches (%d had been booked)",
 		s.settled.n, s.settled.booked, s.settledBatches.n, s.settledBatches.booked)
 	if left := s.writes.Unsettled(); len(left) > 0 {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -76,6 +77,9 @@ type soakRun struct {
 	ingest  *ingestState
 
 	settled, settledBatches settleCount
+	// inflight counts the ingest streams and journal exports under way, so that a fault can
+	// strike in the middle of one.
+	inflight struct{ ingest, export atomic.Int32 }
 
 	mu       sync.Mutex
 	problems []string
@@ -218,11 +222,8 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 			return err
 		}
 		s.contributors = append(s.contributors, &contributor{
-			p:        principal{id: r.GetContributor().GetId(), name: r.GetContributor().GetDisplayName(), key: r.GetApiKey()},
-			identity: identity,
-			// Claims are approved at different times, so that credits reach both escrow and
-			// owned accounts and releases run under load.
-			claimAt: time.Duration(float64(s.o.duration) * (0.1 + 0.6*float64(i)/float64(max(1, len(s.corpus.claimable))))),
+			p:      principal{id: r.GetContributor().GetId(), name: r.GetContributor().GetDisplayName(), key: r.GetApiKey()},
+			claims: planClaims(i, len(s.corpus.claimable), identity, s.o.duration),
 		})
 	}
 	s.writes = soak.NewLog()
