@@ -2,8 +2,9 @@
 // faults and then checks that nothing was lost or booked twice.
 //
 // It starts a throwaway durable PostgreSQL (internal/pgtmp, fsync on), builds and migrates
-// royalty, ingests a small corpus (the in-repo sample and, when present,
-// ../shared/data/stackexchange/conlang.meta), and starts `royalty serve` as a child process.
+// royalty, ingests a small corpus (the in-repo sample and, when present, the Stack Exchange
+// dumps bicycles.meta and conlang.meta in ../shared/data/stackexchange), and starts
+// `royalty serve` as a child process.
 // Then, for -duration (SOAK_DURATION, default 2m), concurrent providers report usage
 // (ReportUsage and ReportUsageBatch, with retries of the same key, concurrent duplicates,
 // conflicting payloads and reversals), contributors claim identities, have them approved and
@@ -69,7 +70,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 2, "concurrent reporting loops per provider")
 	flag.IntVar(&o.contributors, "contributors", 4, "contributors claiming identities and requesting payouts")
 	flag.IntVar(&o.rounds, "rounds", 0, "rounds of the three process faults (0: one per 40 s of -duration, at least 1)")
-	flag.StringVar(&o.corpus, "corpus", "conlang.meta", "Stack Exchange dump folder under ../shared/data/stackexchange to ingest besides the sample corpus (empty: the sample only)")
+	flag.StringVar(&o.corpus, "corpus", "bicycles.meta,conlang.meta", "Stack Exchange dump folders under ../shared/data/stackexchange to ingest besides the sample corpus, comma-separated; missing ones are skipped (empty: the sample only)")
 	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
 	flag.BoolVar(&o.verbose, "v", false, "log every fault and settled write")
 	flag.Parse()

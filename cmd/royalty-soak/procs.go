@@ -72,9 +72,9 @@ type serverProc struct {
 	bin, dsn, dataDir, logPath string
 	grpcAddr, metricsAddr      string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	mu           sync.Mutex
+	cmd          *exec.Cmd
+	exited       chan struct{}
 	err          error // the Wait error of the last process
 	starts       int
 	failedStarts []string

@@ -143,15 +143,18 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 	if _, err := royaltyCmd(ctx, s.bin, s.dsn, "ingest", "--format", "jsonl", "--data-dir", s.dataDir, "--progress", "none", sample); err != nil {
 		return err
 	}
-	if s.o.corpus != "" {
-		dump := filepath.Join(root, "..", "shared", "data", "stackexchange", s.o.corpus)
+	for _, name := range strings.Split(s.o.corpus, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		dump := filepath.Join(root, "..", "shared", "data", "stackexchange", name)
 		if _, err := os.Stat(dump); err != nil {
-			s.say("no %s (%v): the sample corpus only", dump, err)
-		} else {
-			s.say("ingesting %s", dump)
-			if _, err := royaltyCmd(ctx, s.bin, s.dsn, "ingest", "--format", "stackexchange", "--data-dir", s.dataDir, "--progress", "none", dump); err != nil {
-				return err
-			}
+			s.say("no %s (%v): not ingested", dump, err)
+			continue
+		}
+		s.say("ingesting %s", dump)
+		if _, err := royaltyCmd(ctx, s.bin, s.dsn, "ingest", "--format", "stackexchange", "--data-dir", s.dataDir, "--progress", "none", dump); err != nil {
+			return err
 		}
 	}
 	out, err := royaltyCmd(ctx, s.bin, s.dsn, "keys", "create", "--role", "admin", "--name", "soak-admin")
