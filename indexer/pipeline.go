@@ -64,8 +64,10 @@ type Options struct {
 	MaxErrors int // rejected records listed in a Summary; DefaultMaxErrors when 0
 	Logger    *slog.Logger
 	// Stored, when set, is told about each batch of posts once the store has committed it
-	// (claims uses it to verify challenges published in posts). Its errors are logged and do not
-	// stop the run: re-ingesting the posts calls it again.
+	// (claims uses it to verify challenges published in posts). Its error fails the batch like
+	// a store error: the run stops before the batch counts as done, so that the caller (a
+	// resumed `royalty ingest`, an IngestPosts client's retry) writes the batch again and the
+	// hook sees it again. Hooks must therefore be idempotent.
 	Stored PostsHook
 }
 
@@ -414,8 +416,10 @@ func (p *Pipeline) write(ctx context.Context, b *batch) error {
 		return fmt.Errorf("index: %w", indexErr)
 	}
 	if p.opts.Stored != nil {
+		// Acknowledging the batch after a failed hook would leave, for instance, a claim's
+		// proof stored and never looked at again.
 		if err := p.opts.Stored.PostsStored(ctx, posts); err != nil {
-			p.log.WarnContext(ctx, "posts hook failed; re-ingest the posts to run it again", "posts", len(posts), "err", err)
+			return fmt.Errorf("posts hook: %w", err)
 		}
 	}
 	b.delta.Inserted += counts.Inserted
