@@ -53,6 +53,7 @@ type options struct {
 	corpus       string
 	seed         uint64
 	verbose      bool
+	keepLogs     string
 }
 
 func main() {
@@ -72,7 +73,8 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 0, "rounds of the three process faults (0: one per 40 s of -duration, at least 1)")
 	flag.StringVar(&o.corpus, "corpus", "bicycles.meta,conlang.meta", "Stack Exchange dump folders under ../shared/data/stackexchange to ingest besides the sample corpus, comma-separated; missing ones are skipped (empty: the sample only)")
 	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
-	flag.BoolVar(&o.verbose, "v", false, "log every fault and settled write")
+	flag.BoolVar(&o.verbose, "v", false, "log every fault, claim and failed export")
+	flag.StringVar(&o.keepLogs, "keep-logs", "", "on failure, copy the server's and PostgreSQL's logs into this directory (they are removed with the run's temporary directory otherwise)")
 	flag.Parse()
 	if o.rounds == 0 {
 		o.rounds = max(1, int(o.duration/(40*time.Second)))
@@ -126,12 +128,28 @@ func (s *soakRun) say(format string, args ...any) {
 }
 
 // dumpLogs prints the end of the server's and PostgreSQL's logs, which are removed with the
-// temporary directory.
+// temporary directory, and copies them whole into -keep-logs.
 func (s *soakRun) dumpLogs() {
+	logs := map[string]string{}
 	if s.server != nil {
-		fmt.Fprintf(os.Stderr, "--- end of the royalty server log ---\n%s\n", tail(readFile(s.server.logPath), 6000))
+		logs["royalty-serve.log"] = readFile(s.server.logPath)
+		fmt.Fprintf(os.Stderr, "--- end of the royalty server log ---\n%s\n", tail(logs["royalty-serve.log"], 6000))
 	}
 	if s.pg != nil {
-		fmt.Fprintf(os.Stderr, "--- end of the PostgreSQL log ---\n%s\n", tail(readFile(filepath.Join(s.pg.Dir(), "postgres.log")), 3000))
+		logs["postgres.log"] = readFile(filepath.Join(s.pg.Dir(), "postgres.log"))
+		fmt.Fprintf(os.Stderr, "--- end of the PostgreSQL log ---\n%s\n", tail(logs["postgres.log"], 3000))
 	}
+	if s.o.keepLogs == "" {
+		return
+	}
+	if err := os.MkdirAll(s.o.keepLogs, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "soak: -keep-logs:", err)
+		return
+	}
+	for name, text := range logs {
+		if err := os.WriteFile(filepath.Join(s.o.keepLogs, name), []byte(text), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "soak: -keep-logs:", err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "soak: logs kept in %s\n", s.o.keepLogs)
 }
