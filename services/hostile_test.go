@@ -235,9 +235,10 @@ func (rawCodec) Name() string { return "proto" }
 
 // TestInvalidUTF8InEveryStringField sends, to every method of every royalty service, a request
 // whose string field (each in turn, including those of nested messages one level down) holds
-// invalid UTF-8. grpc-go refuses such a request when it unmarshals it, before any interceptor
-// or handler runs, with INTERNAL ("grpc: error unmarshalling request: string field contains
-// invalid UTF-8"): that is the code a client gets, and nothing is written.
+// invalid UTF-8. grpc-go refuses such a message when it unmarshals it (for a unary call before
+// any interceptor runs, for a stream when the handler receives it) with INTERNAL ("grpc:
+// failed to unmarshal the received message: … invalid UTF-8"): that is the code a client gets,
+// and nothing is written.
 func TestInvalidUTF8InEveryStringField(t *testing.T) {
 	e := newEnv(t)
 	admin := e.principal("admin", auth.RoleAdmin)
