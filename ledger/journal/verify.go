@@ -104,7 +104,8 @@ type txState struct {
 	postings                int
 	data                    []byte // leaf data so far
 	sums                    map[string]decimal.Decimal
-	cp                      *Checkpoint
+	cp                      *Checkpoint // points to cpCopy: rows may be reused by the caller
+	cpCopy                  Checkpoint
 	cpRow                   uint64
 }
 
@@ -183,7 +184,9 @@ func (v *Verifier) Add(r *Row) error {
 	cur.data = AppendPosting(cur.data, r.Account, r.AccountType, r.Currency, amount)
 	v.addPosting(cur, r)
 	if r.Checkpoint != nil {
-		cur.cp, cur.cpRow = r.Checkpoint, row
+		cur.cpCopy = *r.Checkpoint
+		cur.cpCopy.Signature = append([]byte(nil), r.Checkpoint.Signature...)
+		cur.cp, cur.cpRow = &cur.cpCopy, row
 	}
 	return nil
 }
