@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build
+.PHONY: demo test lint generate checkgenerate build bench-ledger
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -16,6 +16,10 @@ test:
 
 build:
 	$(GO) build -o bin/royalty ./cmd/royalty
+
+## bench-ledger: ledger reports/s vs pgbench tps on one throwaway durable PostgreSQL (about 2 minutes)
+bench-ledger:
+	$(GO) run ./cmd/royalty-bench-ledger $(BENCHFLAGS)
 
 ## lint: go vet, gofmt, buf lint, buf format
 lint:

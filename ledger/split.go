@@ -34,20 +34,44 @@ func Split(total decimal.Decimal, scale int32, parts []Part) ([]decimal.Decimal,
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("split: no parts")
 	}
-	if !total.Equal(total.Truncate(scale)) {
-		return nil, fmt.Errorf("split: total %s has more than %d fractional digits", total, scale)
-	}
-	sum := new(big.Rat)
-	seen := make(map[string]bool, len(parts))
+	// Bring the weights to a common denominator (their least common multiple), so that the
+	// split itself is integer arithmetic.
+	lcm := big.NewInt(1)
+	var g big.Int
 	for _, p := range parts {
 		if p.Weight == nil || p.Weight.Sign() < 0 {
 			return nil, fmt.Errorf("split: part %q has a nil or negative weight", p.Key)
 		}
-		if seen[p.Key] {
-			return nil, fmt.Errorf("split: duplicate part key %q", p.Key)
+		d := p.Weight.Denom()
+		g.GCD(nil, nil, lcm, d)
+		lcm.Mul(lcm, new(big.Int).Quo(d, &g))
+	}
+	weights := make([]*big.Int, len(parts))
+	keys := make([]string, len(parts))
+	for i, p := range parts {
+		weights[i] = new(big.Int).Mul(p.Weight.Num(), new(big.Int).Quo(lcm, p.Weight.Denom()))
+		keys[i] = p.Key
+	}
+	return splitInts(total, scale, weights, keys)
+}
+
+// splitInts is Split with integer weights (rational weights over a common denominator). Ties
+// between equal remainders go to the larger weight, then to the smaller key.
+func splitInts(total decimal.Decimal, scale int32, weights []*big.Int, keys []string) ([]decimal.Decimal, error) {
+	if !total.Equal(total.Truncate(scale)) {
+		return nil, fmt.Errorf("split: total %s has more than %d fractional digits", total, scale)
+	}
+	sum := new(big.Int)
+	seen := make(map[string]bool, len(keys))
+	for i, w := range weights {
+		if w.Sign() < 0 {
+			return nil, fmt.Errorf("split: part %q has a negative weight", keys[i])
 		}
-		seen[p.Key] = true
-		sum.Add(sum, p.Weight)
+		if seen[keys[i]] {
+			return nil, fmt.Errorf("split: duplicate part key %q", keys[i])
+		}
+		seen[keys[i]] = true
+		sum.Add(sum, w)
 	}
 	if sum.Sign() == 0 {
 		return nil, fmt.Errorf("split: all weights are zero")
@@ -57,52 +81,43 @@ func Split(total decimal.Decimal, scale int32, parts []Part) ([]decimal.Decimal,
 	negative := quanta.Sign() < 0
 	quanta.Abs(quanta)
 
-	// The exact quota of part i is quanta × w_i / Σw = num_i / den_i with
-	// num_i = quanta × w_i.num × Σw.den and den_i = w_i.den × Σw.num. Integer division gives the
-	// floor and a remainder rem_i, so the fractional part is rem_i / den_i; working on integers
-	// avoids normalising a big.Rat (a GCD) at every step.
-	type quota struct {
-		floor, rem, den *big.Int
-	}
-	quotas := make([]quota, len(parts))
+	// The exact quota of part i is quanta × w_i / Σw. Integer division gives its floor and a
+	// remainder; all remainders share the denominator Σw, so they compare as integers.
+	floors := make([]*big.Int, len(weights))
+	rems := make([]*big.Int, len(weights))
 	given := new(big.Int)
-	scaled := new(big.Int).Mul(quanta, sum.Denom())
-	for i, p := range parts {
-		num := new(big.Int).Mul(scaled, p.Weight.Num())
-		den := new(big.Int).Mul(p.Weight.Denom(), sum.Num())
-		fl, rem := new(big.Int).QuoRem(num, den, new(big.Int)) // non-negative: QuoRem is floor
-		quotas[i] = quota{floor: fl, rem: rem, den: den}
-		given.Add(given, fl)
+	for i, w := range weights {
+		num := new(big.Int).Mul(quanta, w)
+		floors[i], rems[i] = num.QuoRem(num, sum, new(big.Int)) // non-negative: QuoRem is floor
+		given.Add(given, floors[i])
 	}
-	left := new(big.Int).Sub(quanta, given).Int64() // 0 ≤ left < len(parts)
+	left := given.Sub(quanta, given).Int64() // 0 ≤ left < len(weights)
 	if left > 0 {
-		order := make([]int, len(parts))
+		order := make([]int, len(weights))
 		for i := range order {
 			order[i] = i
 		}
-		var x, y big.Int
 		sort.Slice(order, func(a, b int) bool {
-			qa, qb := quotas[order[a]], quotas[order[b]]
-			// rem_a/den_a vs rem_b/den_b, cross-multiplied (denominators are positive).
-			if c := x.Mul(qa.rem, qb.den).Cmp(y.Mul(qb.rem, qa.den)); c != 0 {
+			i, j := order[a], order[b]
+			if c := rems[i].Cmp(rems[j]); c != 0 {
 				return c > 0
 			}
-			pa, pb := parts[order[a]], parts[order[b]]
-			if c := pa.Weight.Cmp(pb.Weight); c != 0 {
+			if c := weights[i].Cmp(weights[j]); c != 0 {
 				return c > 0
 			}
-			return pa.Key < pb.Key
+			return keys[i] < keys[j]
 		})
+		one := big.NewInt(1)
 		for _, i := range order[:left] {
-			quotas[i].floor.Add(quotas[i].floor, big.NewInt(1))
+			floors[i].Add(floors[i], one)
 		}
 	}
-	out := make([]decimal.Decimal, len(parts))
-	for i, q := range quotas {
+	out := make([]decimal.Decimal, len(weights))
+	for i, q := range floors {
 		if negative {
-			q.floor.Neg(q.floor)
+			q.Neg(q)
 		}
-		out[i] = decimal.NewFromBigInt(q.floor, -scale)
+		out[i] = decimal.NewFromBigInt(q, -scale)
 	}
 	return out, nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"math/big"
 	"sort"
 	"unicode/utf8"
@@ -73,7 +72,6 @@ func ValidateUsage(prefix string, req UsageRequest, scale int32) error {
 	if len(req.Shares) > MaxShares {
 		return bad("shares", "%d shares, at most %d allowed", len(req.Shares), MaxShares)
 	}
-	sum := new(big.Rat)
 	one := big.NewRat(1, 1)
 	seen := make(map[string]bool, len(req.Shares))
 	for i, s := range req.Shares {
@@ -91,10 +89,9 @@ func ValidateUsage(prefix string, req UsageRequest, scale int32) error {
 		if s.Words != nil && s.Words.Sign() < 0 {
 			return bad(f+"words", "must not be negative, got %s", ratString(s.Words))
 		}
-		sum.Add(sum, s.Share)
 	}
-	if sum.Cmp(one) > 0 {
-		return bad("shares", "sum to %s, more than 1", sum.FloatString(12))
+	if sum, lcm := shareSum(req.Shares); sum.Cmp(lcm) > 0 {
+		return bad("shares", "sum to %s, more than 1", new(big.Rat).SetFrac(sum, lcm).FloatString(12))
 	}
 	if len(req.Evidence) > MaxEvidence {
 		return bad("evidence", "%d spans, at most %d allowed", len(req.Evidence), MaxEvidence)
@@ -157,8 +154,8 @@ func HashUsage(req UsageRequest) []byte {
 	h.uint(uint64(len(shares)))
 	for _, s := range shares {
 		h.str(s.IdentityKey)
-		h.str(ratString(s.Share))
-		h.str(ratString(s.Words))
+		h.rat(s.Share)
+		h.rat(s.Words)
 	}
 	h.uint(uint64(len(req.Evidence)))
 	for _, e := range req.Evidence {
@@ -205,26 +202,43 @@ func HashReversal(reversedID, reason string) []byte {
 }
 
 // fieldHash hashes length-prefixed fields so that no two different field lists encode alike.
-type fieldHash struct{ h hash.Hash }
+// Fields are collected in a buffer and hashed once: many small writes to SHA-256 cost more than
+// the hashing itself.
+type fieldHash struct{ buf []byte }
 
-func newFieldHash(domain string) fieldHash {
-	f := fieldHash{sha256.New()}
+func newFieldHash(domain string) *fieldHash {
+	f := &fieldHash{buf: make([]byte, 0, 512)}
 	f.str(domain)
 	return f
 }
 
-func (f fieldHash) str(s string) {
+func (f *fieldHash) str(s string) {
 	f.uint(uint64(len(s)))
-	f.h.Write([]byte(s))
+	f.buf = append(f.buf, s...)
 }
 
-func (f fieldHash) uint(n uint64) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], n)
-	f.h.Write(b[:])
+// rat hashes a fraction (or nil) as its sign and the bytes of its numerator and denominator.
+func (f *fieldHash) rat(r *big.Rat) {
+	if r == nil {
+		f.uint(0)
+		return
+	}
+	f.uint(uint64(2 + r.Sign()))
+	f.bytes(r.Num().Bytes())
+	f.bytes(r.Denom().Bytes())
 }
 
-func (f fieldHash) sum() []byte { return f.h.Sum(nil) }
+func (f *fieldHash) bytes(b []byte) {
+	f.uint(uint64(len(b)))
+	f.buf = append(f.buf, b...)
+}
+
+func (f *fieldHash) uint(n uint64) { f.buf = binary.BigEndian.AppendUint64(f.buf, n) }
+
+func (f *fieldHash) sum() []byte {
+	s := sha256.Sum256(f.buf)
+	return s[:]
+}
 
 // Part keys of the usage split; identity parts are keyed by "identity:" + key. The keys order
 // the tie-break and can never collide because identity keys contain a colon.
@@ -246,24 +260,10 @@ const (
 // Postings are in a fixed order: the provider's debit, then the retained part, the platform
 // fee, the identities in key order and the unattributed remainder.
 func PlanUsage(req UsageRequest, terms Terms, owners map[string]string, scale int32) (Usage, error) {
-	rate := terms.RoyaltyRate.Rat()
-	fee := terms.PlatformFee.Rat()
-	one := big.NewRat(1, 1)
-	toAuthors := new(big.Rat).Mul(rate, new(big.Rat).Sub(one, fee)) // rate × (1 − fee)
-
 	shares := append([]Share(nil), req.Shares...)
 	sort.Slice(shares, func(i, j int) bool { return shares[i].IdentityKey < shares[j].IdentityKey })
-	parts := make([]Part, 0, len(shares)+3)
-	parts = append(parts,
-		Part{Key: partRetained, Weight: new(big.Rat).Sub(one, rate)},
-		Part{Key: partPlatform, Weight: new(big.Rat).Mul(rate, fee)})
-	attributed := new(big.Rat)
-	for _, s := range shares {
-		parts = append(parts, Part{Key: partIdentity + s.IdentityKey, Weight: new(big.Rat).Mul(toAuthors, s.Share)})
-		attributed.Add(attributed, s.Share)
-	}
-	parts = append(parts, Part{Key: partUnattributed, Weight: new(big.Rat).Mul(toAuthors, new(big.Rat).Sub(one, attributed))})
-	amounts, err := Split(req.Revenue, scale, parts)
+	weights, keys := usageWeights(terms, shares)
+	amounts, err := splitInts(req.Revenue, scale, weights, keys)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -315,6 +315,70 @@ func PlanUsage(req UsageRequest, terms Terms, owners map[string]string, scale in
 		credit(UnattributedAccount, AccountUnattributed, u.Unattributed)
 	}
 	return u, nil
+}
+
+// usageWeights returns the weights of the usage split as integers over the common denominator
+// rate.den × fee.den × L, where L is the least common multiple of the shares' denominators, in
+// the order retained, platform, identities (in the order given), unattributed, with their
+// part keys. Integers rather than big.Rat: a big.Rat normalises (a GCD) after every operation,
+// which made the split the most expensive step of booking a report. The weights are exactly
+// those of the package comment of PlanUsage, scaled by the common denominator.
+func usageWeights(terms Terms, shares []Share) ([]*big.Int, []string) {
+	rn, rd := decimalFraction(terms.RoyaltyRate)
+	fn, fd := decimalFraction(terms.PlatformFee)
+	_, lcm := shareSum(shares)
+	// rate × (1 − fee) over rd × fd
+	toAuthors := new(big.Int).Mul(rn, new(big.Int).Sub(fd, fn))
+	weights := make([]*big.Int, 0, len(shares)+3)
+	keys := make([]string, 0, len(shares)+3)
+	retained := new(big.Int).Sub(rd, rn)
+	retained.Mul(retained, fd).Mul(retained, lcm)
+	platform := new(big.Int).Mul(rn, fn)
+	platform.Mul(platform, lcm)
+	weights = append(weights, retained, platform)
+	keys = append(keys, partRetained, partPlatform)
+	attributed := new(big.Int) // Σ shares × lcm
+	for _, s := range shares {
+		n := new(big.Int).Quo(lcm, s.Share.Denom())
+		n.Mul(n, s.Share.Num())
+		attributed.Add(attributed, n)
+		weights = append(weights, n.Mul(n, toAuthors))
+		keys = append(keys, partIdentity+s.IdentityKey)
+	}
+	rest := new(big.Int).Sub(lcm, attributed)
+	weights = append(weights, rest.Mul(rest, toAuthors))
+	keys = append(keys, partUnattributed)
+	return weights, keys
+}
+
+// shareSum returns Σ shares as sum/lcm, where lcm is the least common multiple of the shares'
+// denominators (1 without shares).
+func shareSum(shares []Share) (sum, lcm *big.Int) {
+	lcm = big.NewInt(1)
+	var g big.Int
+	for _, s := range shares {
+		if d := s.Share.Denom(); d.Cmp(lcm) != 0 { // shares from one attribution usually share it
+			g.GCD(nil, nil, lcm, d)
+			lcm.Mul(lcm, new(big.Int).Quo(d, &g))
+		}
+	}
+	sum = new(big.Int)
+	var n big.Int
+	for _, s := range shares {
+		n.Quo(lcm, s.Share.Denom())
+		sum.Add(sum, n.Mul(&n, s.Share.Num()))
+	}
+	return sum, lcm
+}
+
+// decimalFraction returns d as an exact fraction num/den with den a power of ten.
+func decimalFraction(d decimal.Decimal) (num, den *big.Int) {
+	num = d.Coefficient()
+	exp := d.Exponent()
+	if exp >= 0 {
+		return num.Mul(num, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(exp)), nil)), big.NewInt(1)
+	}
+	return num, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-exp)), nil)
 }
 
 // CheckBalanced returns an error unless the postings are at least two and sum to zero per

@@ -2,7 +2,10 @@ package ledger_test
 
 import (
 	"bytes"
+	"fmt"
 	"math/big"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -214,6 +217,72 @@ func TestCheckIdentityKey(t *testing.T) {
 	for _, bad := range []string{"", "pg", "hn:pg", "hn:/", "HN:/pg", "hn:/p g", ":/x", "hn:/\x01"} {
 		if err := ledger.CheckIdentityKey("k", bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestPlanUsageMatchesSplit checks that the usage plan, which splits with integer weights for
+// speed, gives exactly what Split gives for the rational weights of its documentation.
+func TestPlanUsageMatchesSplit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for c := 0; c < 3000; c++ {
+		req := validUsage()
+		req.Revenue = decimal.New(1+rng.Int64N(1_000_000_000), -int32(rng.IntN(13)))
+		req.Shares, req.Evidence = nil, nil
+		den := 1 + rng.Int64N(500)
+		remaining := big.NewRat(1, 1)
+		for i := 0; i < rng.IntN(12); i++ {
+			if rng.IntN(3) == 0 { // a different denominator now and then
+				den = 1 + rng.Int64N(500)
+			}
+			s := big.NewRat(1+rng.Int64N(den), den)
+			if s.Cmp(remaining) > 0 {
+				break
+			}
+			remaining.Sub(remaining, s)
+			req.Shares = append(req.Shares, ledger.Share{IdentityKey: fmt.Sprintf("hn:/u%d", rng.IntN(1000)*100+i), Share: s})
+		}
+		terms := ledger.Terms{
+			RoyaltyRate: decimal.New(rng.Int64N(1001), -3),
+			PlatformFee: decimal.New(rng.Int64N(101), -int32(2+rng.IntN(3))),
+		}
+		if rng.IntN(10) == 0 {
+			terms.RoyaltyRate = decimal.NewFromInt(1)
+		}
+		if err := ledger.ValidateUsage("", req, 12); err != nil {
+			t.Fatalf("case %d: %v", c, err)
+		}
+		u, err := ledger.PlanUsage(req, terms, nil, 12)
+		if err != nil {
+			t.Fatalf("case %d: %v", c, err)
+		}
+		one := big.NewRat(1, 1)
+		rate, fee := terms.RoyaltyRate.Rat(), terms.PlatformFee.Rat()
+		toAuthors := new(big.Rat).Mul(rate, new(big.Rat).Sub(one, fee))
+		parts := []ledger.Part{{Key: "retained", Weight: new(big.Rat).Sub(one, rate)}, {Key: "platform", Weight: new(big.Rat).Mul(rate, fee)}}
+		sorted := append([]ledger.Share(nil), req.Shares...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i].IdentityKey < sorted[j].IdentityKey })
+		attributed := new(big.Rat)
+		for _, s := range sorted {
+			parts = append(parts, ledger.Part{Key: "identity:" + s.IdentityKey, Weight: new(big.Rat).Mul(toAuthors, s.Share)})
+			attributed.Add(attributed, s.Share)
+		}
+		parts = append(parts, ledger.Part{Key: "unattributed", Weight: new(big.Rat).Mul(toAuthors, new(big.Rat).Sub(one, attributed))})
+		want, err := ledger.Split(req.Revenue, 12, parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]decimal.Decimal{"retained": u.Retained, "platform": u.PlatformFee, "unattributed": u.Unattributed}
+		for _, cr := range u.Credits {
+			got["identity:"+cr.IdentityKey] = cr.Amount
+		}
+		for i, p := range parts {
+			if g := got[p.Key]; !g.Equal(want[i]) {
+				t.Fatalf("case %d: %s = %s, Split gives %s", c, p.Key, g, want[i])
+			}
+		}
+		if err := ledger.CheckBalanced(u.Postings); err != nil {
+			t.Fatalf("case %d: %v", c, err)
 		}
 	}
 }

@@ -3,8 +3,14 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/ledger"
@@ -15,8 +21,38 @@ import (
 var accountNamespace = uuid.MustParse("6f1d2c1e-4b7a-5d43-9a51-8c0e2f7b3a90")
 
 // accountID is the id of the account at address.
-func accountID(address string) string {
-	return uuid.NewSHA1(accountNamespace, []byte(address)).String()
+func accountID(address string) pgtype.UUID {
+	return pgUUID(uuid.NewSHA1(accountNamespace, []byte(address)))
+}
+
+// pgUUID converts a UUID to the type pgx encodes without parsing or reflection.
+func pgUUID(u uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: u, Valid: true} }
+
+// maxKnownAccounts bounds the cache of known accounts (about 150 bytes each); past it the cache
+// starts over, which costs one idempotent insert per account seen again.
+const maxKnownAccounts = 1 << 20
+
+// accountCache remembers accounts whose rows exist, with their ids. It is safe for concurrent
+// use.
+type accountCache struct {
+	m sync.Map // address → pgtype.UUID
+	n atomic.Int64
+}
+
+// id returns the id of the account at address and whether its row is known to exist.
+func (c *accountCache) id(address string) (pgtype.UUID, bool) {
+	if v, ok := c.m.Load(address); ok {
+		return v.(pgtype.UUID), true
+	}
+	return accountID(address), false
+}
+
+func (c *accountCache) add(address string, id pgtype.UUID) {
+	if c.n.Add(1) > maxKnownAccounts {
+		c.m.Clear()
+		c.n.Store(1)
+	}
+	c.m.Store(address, id)
 }
 
 // roleOf is the principal role an account type belongs to.
@@ -39,7 +75,7 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 	var missing []ledger.Account
 	seen := map[string]bool{}
 	for _, a := range addresses {
-		if _, ok := s.known.Load(a); ok || seen[a] {
+		if _, ok := s.known.id(a); ok || seen[a] {
 			continue
 		}
 		seen[a] = true
@@ -55,7 +91,10 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 	if err := checkPrincipals(ctx, q, field, missing); err != nil {
 		return err
 	}
-	ids := make([]string, len(missing))
+	// Concurrent inserts of overlapping accounts lock rows in insertion order; one order for
+	// everybody means no deadlock.
+	sort.Slice(missing, func(i, j int) bool { return missing[i].Address < missing[j].Address })
+	ids := make([]pgtype.UUID, len(missing))
 	addrs := make([]string, len(missing))
 	types := make([]string, len(missing))
 	principals := make([]*string, len(missing))
@@ -69,17 +108,20 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 			identities[i] = &a.IdentityKey
 		}
 	}
-	_, err := q.Exec(ctx, `
-		INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
-		SELECT id, address, type, principal_id, identity_key
-		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
-		     AS a (id, address, type, principal_id, identity_key)
-		ON CONFLICT (address) DO NOTHING`, ids, addrs, types, principals, identities)
+	err := crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
+		_, err := q.Exec(ctx, `
+			INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
+			SELECT id, address, type, principal_id, identity_key
+			FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
+			     AS a (id, address, type, principal_id, identity_key)
+			ON CONFLICT (address) DO NOTHING`, ids, addrs, types, principals, identities)
+		return retryable(err)
+	})
 	if err != nil {
 		return fmt.Errorf("creating ledger accounts: %w", err)
 	}
 	for _, a := range missing {
-		s.known.Store(a.Address, struct{}{})
+		s.known.add(a.Address, accountID(a.Address))
 	}
 	return nil
 }

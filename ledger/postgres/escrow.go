@@ -87,7 +87,7 @@ func (s *Store) ReleaseEscrow(ctx context.Context, req ledger.EscrowReleaseReque
 				ledger.Posting{Account: account, Type: ledger.AccountContributor, Currency: cur, Amount: amount.Neg()})
 		}
 		id := uuid.NewString()
-		ok, err := insertTx(ctx, tx, now, newTx{
+		ok, err := s.insertTx(ctx, tx, now, newTx{
 			id: id, kind: ledger.KindEscrowRelease, principal: req.ContributorID, request: req.IdentityKey,
 			hash: ledger.HashEscrowRelease(req.IdentityKey, req.ContributorID),
 			meta: meta{IdentityKey: req.IdentityKey, ContributorID: req.ContributorID}, postings: postings,

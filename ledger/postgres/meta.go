@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty/ledger"
@@ -15,17 +16,18 @@ import (
 // fractions ("3/10"): nothing in it is summed by SQL.
 type meta struct {
 	// usage
-	ModelID          string         `json:"model_id,omitempty"`
-	ModelVersionHash string         `json:"model_version_hash,omitempty"`
-	InputTokens      uint64         `json:"input_tokens,omitempty"`
-	OutputTokens     uint64         `json:"output_tokens,omitempty"`
-	Revenue          string         `json:"revenue,omitempty"`
-	RoyaltyRate      string         `json:"royalty_rate,omitempty"`
-	PlatformFee      string         `json:"platform_fee,omitempty"`
-	AttributionRef   string         `json:"attribution_ref,omitempty"`
-	Algorithm        string         `json:"algorithm,omitempty"`
-	Credits          []creditMeta   `json:"credits,omitempty"` // usage and reversal
-	Evidence         []evidenceMeta `json:"evidence,omitempty"`
+	ModelID          string       `json:"model_id,omitempty"`
+	ModelVersionHash string       `json:"model_version_hash,omitempty"`
+	InputTokens      uint64       `json:"input_tokens,omitempty"`
+	OutputTokens     uint64       `json:"output_tokens,omitempty"`
+	Revenue          string       `json:"revenue,omitempty"`
+	RoyaltyRate      string       `json:"royalty_rate,omitempty"`
+	PlatformFee      string       `json:"platform_fee,omitempty"`
+	AttributionRef   string       `json:"attribution_ref,omitempty"`
+	Algorithm        string       `json:"algorithm,omitempty"`
+	Credits          []creditMeta `json:"credits,omitempty"` // usage and reversal
+	// Evidence is stored apart, compressed, in the evidence column (encodeEvidence).
+	Evidence []evidenceMeta `json:"-"`
 	// usage and payout
 	Currency string `json:"currency,omitempty"`
 	// reversal
@@ -85,6 +87,45 @@ func usageMeta(u ledger.Usage) meta {
 		m.Evidence = append(m.Evidence, evidenceMeta(e))
 	}
 	return m
+}
+
+// Evidence column format: a format byte, then the payload. S2 (a faster Snappy) rather than
+// DEFLATE: DEFLATE builds Huffman tables for every small input and cost more CPU than the
+// database saved; S2 still shrinks the spans several times.
+const evidenceS2JSON = 2
+
+// encodeEvidence compresses evidence for the evidence column; nil for none.
+func encodeEvidence(ev []evidenceMeta) []byte {
+	if len(ev) == 0 {
+		return nil
+	}
+	js, err := json.Marshal(ev)
+	if err != nil { // a slice of structs of strings and ints always marshals
+		panic(fmt.Sprintf("ledger: encoding evidence: %v", err))
+	}
+	buf := make([]byte, 1+s2.MaxEncodedLen(len(js)))
+	buf[0] = evidenceS2JSON
+	enc := s2.Encode(buf[1:], js) // encodes in place: buf is large enough
+	return buf[:1+len(enc)]
+}
+
+// decodeEvidence reverses encodeEvidence.
+func decodeEvidence(b []byte) ([]evidenceMeta, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if b[0] != evidenceS2JSON {
+		return nil, fmt.Errorf("evidence in unknown format %d", b[0])
+	}
+	js, err := s2.Decode(nil, b[1:])
+	if err != nil {
+		return nil, fmt.Errorf("decompressing evidence: %w", err)
+	}
+	var ev []evidenceMeta
+	if err := json.Unmarshal(js, &ev); err != nil {
+		return nil, fmt.Errorf("decoding evidence: %w", err)
+	}
+	return ev, nil
 }
 
 func (m meta) encode() string {

@@ -67,7 +67,7 @@ func (s *Store) Payout(ctx context.Context, req ledger.PayoutRequest) (ledger.Pa
 			TransactionID: uuid.NewString(), ContributorID: req.ContributorID, RequestID: req.RequestID,
 			Currency: req.Currency, Amount: amount, Remaining: balance.Sub(amount), CreatedAt: now,
 		}
-		ok, err := insertTx(ctx, tx, now, newTx{
+		ok, err := s.insertTx(ctx, tx, now, newTx{
 			id: p.TransactionID, kind: ledger.KindPayout, principal: req.ContributorID, request: req.RequestID, hash: hash,
 			meta: meta{Currency: req.Currency, Amount: amount.String(), Requested: requested, Remaining: p.Remaining.String()},
 			postings: []ledger.Posting{

@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
@@ -82,7 +81,7 @@ type Store struct {
 	now         func() time.Time
 	maxRetries  int
 
-	known sync.Map // account address → struct{}: rows known to exist
+	known accountCache // accounts whose rows exist
 
 	gc *groupCommitter
 

@@ -15,7 +15,7 @@ import (
 	"github.com/openroyalty/royalty/ledger"
 )
 
-const txColumns = `id, kind, principal_id, request_id, payload_hash, created_at, reverses, metadata`
+const txColumns = `id, kind, principal_id, request_id, payload_hash, created_at, reverses, metadata, evidence`
 
 // storedTx is a transaction row with its decoded metadata.
 type storedTx struct {
@@ -33,9 +33,9 @@ func queryTxs(ctx context.Context, q querier, where string, args ...any) ([]stor
 	for rows.Next() {
 		var t storedTx
 		var reverses *string
-		var raw []byte
+		var raw, evidence []byte
 		var kind string
-		if err := rows.Scan(&t.ID, &kind, &t.PrincipalID, &t.RequestID, &t.PayloadHash, &t.CreatedAt, &reverses, &raw); err != nil {
+		if err := rows.Scan(&t.ID, &kind, &t.PrincipalID, &t.RequestID, &t.PayloadHash, &t.CreatedAt, &reverses, &raw, &evidence); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reading ledger transactions: %w", err)
 		}
@@ -44,9 +44,12 @@ func queryTxs(ctx context.Context, q querier, where string, args ...any) ([]stor
 		if reverses != nil {
 			t.Reverses = *reverses
 		}
-		if t.meta, err = decodeMeta(raw); err != nil {
+		if t.meta, err = decodeMeta(raw); err == nil {
+			t.meta.Evidence, err = decodeEvidence(evidence)
+		}
+		if err != nil {
 			rows.Close()
-			return nil, err
+			return nil, fmt.Errorf("transaction %s: %w", t.ID, err)
 		}
 		txs = append(txs, t)
 	}

@@ -62,7 +62,7 @@ func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.
 		return ledger.StatementPage{}, royalty.FieldErrorf(royalty.EINVALID, "page_size", "must be between 1 and %d, got %d", ledger.MaxPageSize, size)
 	}
 	sql := `
-		SELECT p.transaction_id, p.n, p.currency, p.amount, p.created_at, t.kind, t.reverses, t.metadata
+		SELECT p.transaction_id, p.n, p.currency, p.amount, p.created_at, t.kind, t.reverses, t.metadata, t.evidence
 		FROM ledger_postings AS p JOIN ledger_transactions AS t ON t.id = p.transaction_id
 		WHERE p.account_id = $1 AND ($2 = '' OR p.currency = $2)`
 	args := []any{accountID(q.Account), q.Currency}
@@ -90,8 +90,8 @@ func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.
 		var amount decimal.Decimal
 		var kind string
 		var reverses *string
-		var raw []byte
-		if err := rows.Scan(&e.TransactionID, &n, &e.Currency, &amount, &e.CreatedAt, &kind, &reverses, &raw); err != nil {
+		var raw, evidence []byte
+		if err := rows.Scan(&e.TransactionID, &n, &e.Currency, &amount, &e.CreatedAt, &kind, &reverses, &raw, &evidence); err != nil {
 			return ledger.StatementPage{}, fmt.Errorf("reading the statement of %s: %w", q.Account, err)
 		}
 		if len(page.Entries) == size {
@@ -104,8 +104,11 @@ func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.
 			e.Reverses = *reverses
 		}
 		m, err := decodeMeta(raw)
+		if err == nil {
+			m.Evidence, err = decodeEvidence(evidence)
+		}
 		if err != nil {
-			return ledger.StatementPage{}, err
+			return ledger.StatementPage{}, fmt.Errorf("transaction %s: %w", e.TransactionID, err)
 		}
 		describe(&e, n, m)
 		page.Entries = append(page.Entries, e)

@@ -71,7 +71,7 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 			if !bytes.Equal(prev.PayloadHash, hash) {
 				return royalty.Errorf(royalty.EPRECONDITION, "usage %s was already reversed (transaction %s) with a different reason: %q", orig.ID, prev.ID, prev.meta.Reason)
 			}
-			return s.reversalResult(ctx, tx, orig, *prev, true, &res)
+			return reversalResult(orig, *prev, true, &res)
 		}
 
 		postings, credits, err := reversalPostings(ctx, tx, orig)
@@ -87,7 +87,7 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 			reverses: orig.ID, hash: hash, meta: meta{Reason: req.Reason, Credits: credits, Currency: orig.meta.Currency},
 			postings: postings,
 		}
-		ok, err := insertTx(ctx, tx, now, rev)
+		ok, err := s.insertTx(ctx, tx, now, rev)
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 		}
 		stored := storedTx{Transaction: ledger.Transaction{ID: rev.id, Kind: rev.kind, CreatedAt: now, PrincipalID: rev.principal,
 			RequestID: rev.request, PayloadHash: hash, Reverses: orig.ID, Postings: postings}, meta: rev.meta}
-		return s.reversalResult(ctx, tx, orig, stored, false, &res)
+		return reversalResult(orig, stored, false, &res)
 	})
 	if err != nil {
 		return ledger.ReversalResult{}, err
@@ -104,7 +104,7 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 	return res, nil
 }
 
-func (s *Store) reversalResult(ctx context.Context, q querier, orig, rev storedTx, replayed bool, res *ledger.ReversalResult) error {
+func reversalResult(orig, rev storedTx, replayed bool, res *ledger.ReversalResult) error {
 	u, err := usageFrom(orig.Transaction, orig.meta)
 	if err != nil {
 		return err

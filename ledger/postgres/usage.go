@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
@@ -151,26 +152,28 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		return err
 	}
 	planned := make(map[*usageItem]ledger.Usage, len(primaries))
+	ids := make(map[*usageItem]pgtype.UUID, len(primaries))
 	var ins txInsert
 	for _, it := range primaries {
 		u, err := ledger.PlanUsage(it.req, ledger.Terms{RoyaltyRate: rates[it.req.ProviderID], PlatformFee: s.fee}, owners, s.scale)
 		if err != nil {
 			return fmt.Errorf("planning usage %s: %w", it.req.RequestID, err)
 		}
-		u.TransactionID, u.CreatedAt, u.PayloadHash = uuid.NewString(), now, it.hash
-		planned[it] = u
-		ins.add(u.TransactionID, ledger.KindUsage, it.req.ProviderID, it.req.RequestID, it.hash, "", usageMeta(u))
+		id := uuid.New()
+		u.TransactionID, u.CreatedAt, u.PayloadHash = id.String(), now, it.hash
+		planned[it], ids[it] = u, pgUUID(id)
+		ins.add(pgUUID(id), ledger.KindUsage, it.req.ProviderID, it.req.RequestID, it.hash, "", usageMeta(u))
 	}
 	inserted, err := ins.exec(ctx, tx, now)
 	if err != nil {
 		return err
 	}
-	var posts postingInsert
+	posts := postingInsert{cache: &s.known}
 	var taken []*usageItem
 	for _, it := range primaries {
 		u := planned[it]
 		if inserted[u.TransactionID] {
-			posts.add(u.TransactionID, u.Postings)
+			posts.add(ids[it], u.Postings)
 			it.res = ledger.UsageResult{Usage: u}
 		} else {
 			taken = append(taken, it)
@@ -274,12 +277,13 @@ func (s *Store) royaltyRates(ctx context.Context, q querier, providers []string)
 
 // txInsert accumulates transaction rows for one multi-row insert.
 type txInsert struct {
-	ids, kinds, principals, requests, metas []string
-	hashes                                  [][]byte
-	reverses                                []*string
+	ids                                []pgtype.UUID
+	kinds, principals, requests, metas []string
+	hashes, evidence                   [][]byte
+	reverses                           []*string
 }
 
-func (b *txInsert) add(id string, kind ledger.Kind, principal, request string, hash []byte, reverses string, m meta) {
+func (b *txInsert) add(id pgtype.UUID, kind ledger.Kind, principal, request string, hash []byte, reverses string, m meta) {
 	b.ids = append(b.ids, id)
 	b.kinds = append(b.kinds, string(kind))
 	b.principals = append(b.principals, principal)
@@ -291,6 +295,7 @@ func (b *txInsert) add(id string, kind ledger.Kind, principal, request string, h
 	}
 	b.reverses = append(b.reverses, r)
 	b.metas = append(b.metas, m.encode())
+	b.evidence = append(b.evidence, encodeEvidence(m.Evidence))
 }
 
 // exec inserts the rows, skipping those whose idempotency key exists, and returns the ids of
@@ -301,12 +306,12 @@ func (b *txInsert) exec(ctx context.Context, tx pgx.Tx, now any) (map[string]boo
 		return inserted, nil
 	}
 	rows, err := tx.Query(ctx, `
-		INSERT INTO ledger_transactions (id, kind, principal_id, request_id, payload_hash, created_at, reverses, metadata)
-		SELECT id, kind, principal_id, request_id, payload_hash, $6, reverses, metadata::JSONB
-		FROM unnest($1::UUID[], $2::TEXT[], $3::UUID[], $4::TEXT[], $5::BYTEA[], $7::UUID[], $8::TEXT[])
-		     AS t (id, kind, principal_id, request_id, payload_hash, reverses, metadata)
+		INSERT INTO ledger_transactions (id, kind, principal_id, request_id, payload_hash, created_at, reverses, metadata, evidence)
+		SELECT id, kind, principal_id, request_id, payload_hash, $6, reverses, metadata::JSONB, evidence
+		FROM unnest($1::UUID[], $2::TEXT[], $3::UUID[], $4::TEXT[], $5::BYTEA[], $7::UUID[], $8::TEXT[], $9::BYTEA[])
+		     AS t (id, kind, principal_id, request_id, payload_hash, reverses, metadata, evidence)
 		ON CONFLICT (principal_id, kind, request_id) DO NOTHING
-		RETURNING id`, b.ids, b.kinds, b.principals, b.requests, b.hashes, now, b.reverses, b.metas)
+		RETURNING id`, b.ids, b.kinds, b.principals, b.requests, b.hashes, now, b.reverses, b.metas, b.evidence)
 	if err != nil {
 		return nil, fmt.Errorf("inserting ledger transactions: %w", err)
 	}
@@ -324,17 +329,21 @@ func (b *txInsert) exec(ctx context.Context, tx pgx.Tx, now any) (map[string]boo
 	return inserted, nil
 }
 
-// postingInsert accumulates postings for one multi-row insert.
+// postingInsert accumulates postings for one multi-row insert. Ids are binary UUIDs: encoding
+// them costs pgx nothing, where UUID strings would be parsed one by one.
 type postingInsert struct {
-	txIDs, accounts, currencies, amounts []string
-	ns                                   []int64
+	cache               *accountCache
+	txIDs, accounts     []pgtype.UUID
+	currencies, amounts []string
+	ns                  []int64
 }
 
-func (b *postingInsert) add(txID string, postings []ledger.Posting) {
+func (b *postingInsert) add(txID pgtype.UUID, postings []ledger.Posting) {
 	for n, p := range postings {
+		id, _ := b.cache.id(p.Account)
 		b.txIDs = append(b.txIDs, txID)
 		b.ns = append(b.ns, int64(n))
-		b.accounts = append(b.accounts, accountID(p.Account))
+		b.accounts = append(b.accounts, id)
 		b.currencies = append(b.currencies, p.Currency)
 		// Exact decimal text; the value was checked against the column's scale in Go.
 		b.amounts = append(b.amounts, p.Amount.String())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openroyalty/royalty/ledger"
@@ -22,18 +23,22 @@ type newTx struct {
 // insertTx inserts one transaction with its postings. It reports false, having inserted
 // nothing, when the idempotency key is taken. The postings are checked to balance first: an
 // unbalanced transaction is a bug and is never written.
-func insertTx(ctx context.Context, tx pgx.Tx, now time.Time, t newTx) (bool, error) {
+func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, now time.Time, t newTx) (bool, error) {
 	if err := ledger.CheckBalanced(t.postings); err != nil {
 		return false, fmt.Errorf("refusing to write %s transaction: %w", t.kind, err)
 	}
+	id, err := uuid.Parse(t.id)
+	if err != nil {
+		return false, fmt.Errorf("transaction id %q: %w", t.id, err)
+	}
 	var ins txInsert
-	ins.add(t.id, t.kind, t.principal, t.request, t.hash, t.reverses, t.meta)
+	ins.add(pgUUID(id), t.kind, t.principal, t.request, t.hash, t.reverses, t.meta)
 	inserted, err := ins.exec(ctx, tx, now)
 	if err != nil || !inserted[t.id] {
 		return false, err
 	}
-	var posts postingInsert
-	posts.add(t.id, t.postings)
+	posts := postingInsert{cache: &s.known}
+	posts.add(pgUUID(id), t.postings)
 	return true, posts.exec(ctx, tx, now)
 }
 
