@@ -37,6 +37,27 @@ func (d *JournalDecoder) Row() uint64 { return d.row }
 // Decode reads the next row into dst. It returns io.EOF after the last row, and a
 // *journal.RowError naming the row for a row that cannot be read (row 0 for the header).
 func (d *JournalDecoder) Decode(dst *JournalRow) error {
+	var r journal.Row
+	if err := d.DecodeRow(&r); err != nil {
+		return err
+	}
+	amount, err := decimal.NewFromString(r.Amount)
+	if err != nil {
+		return &journal.RowError{Row: d.row, Msg: fmt.Sprintf("amount %q is not a decimal number", r.Amount)}
+	}
+	*dst = JournalRow{
+		TransactionID: r.TransactionID, CreatedAt: r.CreatedAt, Kind: r.Kind, Account: r.Account,
+		AccountType: r.AccountType, Currency: r.Currency, Amount: amount, IdempotencyKey: r.IdempotencyKey,
+		Reverses: r.Reverses,
+		Chain: Chain{Sealed: r.Sealed, JournalIndex: r.JournalIndex, PostingHash: r.PostingHash,
+			LeafHash: r.LeafHash, Checkpoint: r.Checkpoint},
+	}
+	return nil
+}
+
+// DecodeRow reads the next row into dst as a journal row, its amount as written (any plain
+// decimal text; the verifier checks it). Errors are those of Decode.
+func (d *JournalDecoder) DecodeRow(dst *journal.Row) error {
 	if !d.headerRead {
 		head, err := d.r.Read()
 		if errors.Is(err, io.EOF) {
@@ -64,8 +85,9 @@ func (d *JournalDecoder) Decode(dst *JournalRow) error {
 	if len(rec) != len(JournalColumns) {
 		return bad("%d cells, want %d", len(rec), len(JournalColumns))
 	}
-	*dst = JournalRow{
+	*dst = journal.Row{
 		TransactionID:  Unneutralize(rec[colTransactionID]),
+		Amount:         rec[colAmount],
 		Kind:           Unneutralize(rec[colKind]),
 		Account:        Unneutralize(rec[colAccount]),
 		AccountType:    Unneutralize(rec[colAccountType]),
@@ -76,14 +98,11 @@ func (d *JournalDecoder) Decode(dst *JournalRow) error {
 	if dst.CreatedAt, err = time.Parse(time.RFC3339Nano, rec[colCreatedAt]); err != nil {
 		return bad("created_at %q is not an RFC 3339 time", rec[colCreatedAt])
 	}
-	if dst.Amount, err = decimal.NewFromString(rec[colAmount]); err != nil {
-		return bad("amount %q is not a decimal number", rec[colAmount])
-	}
-	return d.chain(rec, &dst.Chain, bad)
+	return d.chain(rec, dst, bad)
 }
 
 // chain parses the chain cells of a record.
-func (d *JournalDecoder) chain(rec []string, c *Chain, bad func(string, ...any) error) error {
+func (d *JournalDecoder) chain(rec []string, c *journal.Row, bad func(string, ...any) error) error {
 	if rec[colJournalIndex] == "" {
 		for i := colPostingHash; i < len(rec); i++ {
 			if rec[i] != "" {

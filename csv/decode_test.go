@@ -27,7 +27,18 @@ func exportCSV(t *testing.T, n int, cps ...uint64) (string, journal.Keys) {
 	var buf bytes.Buffer
 	enc := csv.NewJournalEncoder(&buf)
 	for i := range rows {
-		if err := enc.Encode(csv.JournalRowOf(&rows[i])); err != nil {
+		// Half the rows through each path: the file must not tell them apart.
+		if i%2 == 0 {
+			if err := enc.EncodeRow(&rows[i]); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		row, err := csv.JournalRowOf(&rows[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Encode(row); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,9 +52,9 @@ func exportCSV(t *testing.T, n int, cps ...uint64) (string, journal.Keys) {
 func verifyCSV(text string, keys journal.Keys) (journal.Summary, error) {
 	dec := csv.NewJournalDecoder(strings.NewReader(text))
 	v := journal.NewVerifier(keys, journal.VerifyOptions{})
-	var r csv.JournalRow
+	var r journal.Row
 	for {
-		err := dec.Decode(&r)
+		err := dec.DecodeRow(&r)
 		if errors.Is(err, io.EOF) {
 			return v.Close()
 		}
@@ -53,8 +64,7 @@ func verifyCSV(text string, keys journal.Keys) (journal.Summary, error) {
 		if err != nil {
 			return journal.Summary{}, err
 		}
-		row := r.Row()
-		if err := v.Add(&row); err != nil {
+		if err := v.Add(&r); err != nil {
 			return journal.Summary{}, err
 		}
 	}

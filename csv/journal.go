@@ -18,8 +18,10 @@
 package csv
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -87,22 +89,27 @@ type Chain struct {
 	Checkpoint *journal.Checkpoint
 }
 
-// JournalRowOf returns the CSV row of a journal row.
-func JournalRowOf(r *journal.Row) JournalRow {
+// JournalRowOf returns the CSV row of a journal row. It fails if the row's amount is not a
+// decimal number.
+func JournalRowOf(r *journal.Row) (JournalRow, error) {
+	amount, err := decimal.NewFromString(r.Amount)
+	if err != nil {
+		return JournalRow{}, fmt.Errorf("transaction %s: amount %q: %w", r.TransactionID, r.Amount, err)
+	}
 	return JournalRow{
 		TransactionID: r.TransactionID, CreatedAt: r.CreatedAt, Kind: r.Kind, Account: r.Account,
-		AccountType: r.AccountType, Currency: r.Currency, Amount: r.Amount, IdempotencyKey: r.IdempotencyKey,
+		AccountType: r.AccountType, Currency: r.Currency, Amount: amount, IdempotencyKey: r.IdempotencyKey,
 		Reverses: r.Reverses,
 		Chain: Chain{Sealed: r.Sealed, JournalIndex: r.JournalIndex, PostingHash: r.PostingHash,
 			LeafHash: r.LeafHash, Checkpoint: r.Checkpoint},
-	}
+	}, nil
 }
 
 // Row returns the journal row of a CSV row, as journal.Verifier checks it.
 func (r *JournalRow) Row() journal.Row {
 	return journal.Row{
 		TransactionID: r.TransactionID, CreatedAt: r.CreatedAt, Kind: r.Kind, Account: r.Account,
-		AccountType: r.AccountType, Currency: r.Currency, Amount: r.Amount, IdempotencyKey: r.IdempotencyKey,
+		AccountType: r.AccountType, Currency: r.Currency, Amount: journal.FormatAmount(r.Amount), IdempotencyKey: r.IdempotencyKey,
 		Reverses: r.Reverses, Sealed: r.Chain.Sealed, JournalIndex: r.Chain.JournalIndex,
 		PostingHash: r.Chain.PostingHash, LeafHash: r.Chain.LeafHash, Checkpoint: r.Chain.Checkpoint,
 	}
@@ -110,18 +117,23 @@ func (r *JournalRow) Row() journal.Row {
 
 // JournalEncoder writes JournalRows. It is not safe for concurrent use.
 type JournalEncoder struct {
+	bw        *bufio.Writer // shared by w and EncodeRow
 	w         *csv.Writer
 	wroteHead bool
 	record    []string
 	hex       [2][2 * journal.HashSize]byte
+	fast      fastRow
 }
 
 // NewJournalEncoder returns an encoder writing to w. The header is written before the first row,
 // or by Close when there are no rows.
 func NewJournalEncoder(w io.Writer) *JournalEncoder {
-	cw := csv.NewWriter(w)
+	// csv.NewWriter keeps a *bufio.Writer of at least its own size as it is, so EncodeRow and
+	// the csv.Writer write through one buffer in order.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := csv.NewWriter(bw)
 	cw.UseCRLF = true // RFC 4180 line breaks
-	return &JournalEncoder{w: cw, record: make([]string, len(JournalColumns))}
+	return &JournalEncoder{bw: bw, w: cw, record: make([]string, len(JournalColumns))}
 }
 
 func (e *JournalEncoder) header() error {

@@ -228,26 +228,30 @@ func EntryLeaf(e *Entry) ([]byte, Hash, error) {
 }
 
 // PostingHasher computes posting hashes, the per-row locators of an export: the posting hash of
-// posting k (0-based) of a transaction is SHA-256(0x02 || transaction line || k in decimal ||
-// tab || posting line). It covers every field of the row and the row's place in its transaction,
-// so a verifier can name the row that was changed, added, dropped or moved. It is not signed:
-// the leaf hash and the checkpoints are what an edit cannot forge. A PostingHasher reuses one
-// buffer; it is not safe for concurrent use.
+// posting k (0-based) of a transaction is SHA-256(0x02 || SHA-256(transaction line) || k in
+// decimal || tab || posting line). It covers every field of the row and the row's place in its
+// transaction, so a verifier can name the row that was changed, added, dropped or moved. It is
+// not signed: the leaf hash and the checkpoints are what an edit cannot forge. (Hashing the
+// transaction line once per transaction keeps the per-row input to two SHA-256 blocks.) A
+// PostingHasher reuses one buffer; it is not safe for concurrent use.
 type PostingHasher struct {
-	buf    []byte
-	header int // length of the transaction line at the start of buf
+	buf []byte
 }
+
+// postingFixed is the length of the prefix and the transaction line's hash.
+const postingFixed = 1 + HashSize
 
 // Reset starts a transaction: header is its transaction line (AppendHeader).
 func (h *PostingHasher) Reset(header []byte) {
+	sum := sha256.Sum256(header)
 	h.buf = append(h.buf[:0], postingPrefix)
-	h.buf = append(h.buf, header...)
-	h.header = len(h.buf)
+	h.buf = append(h.buf, sum[:]...)
 }
 
-// Sum returns the posting hash of posting k of the current transaction.
+// Sum returns the posting hash of posting k of the current transaction. amount must be
+// canonical.
 func (h *PostingHasher) Sum(k int, account, accountType, currency, amount string) Hash {
-	h.buf = strconv.AppendInt(h.buf[:h.header], int64(k), 10)
+	h.buf = strconv.AppendInt(h.buf[:postingFixed], int64(k), 10)
 	h.buf = append(h.buf, '\t')
 	h.buf = AppendPosting(h.buf, account, accountType, currency, amount)
 	return sha256.Sum256(h.buf)

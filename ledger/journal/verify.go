@@ -18,7 +18,9 @@ type Row struct {
 	Account        string
 	AccountType    string
 	Currency       string
-	Amount         decimal.Decimal
+	// Amount is a decimal text, signed (debit positive, credit negative); producers give the
+	// canonical form (FormatAmount), and a verifier accepts any plain decimal of the same value.
+	Amount         string
 	IdempotencyKey string
 	Reverses       string
 
@@ -168,7 +170,10 @@ func (v *Verifier) Add(r *Row) error {
 		}
 		cur = v.cur
 	}
-	amount := FormatAmount(r.Amount)
+	amount, value, err := parseAmountText(r.Amount)
+	if err != nil {
+		return v.fail(row, err, "amount %q is not a decimal number", r.Amount)
+	}
 	if got := v.hasher.Sum(cur.postings, r.Account, r.AccountType, r.Currency, amount); got != r.PostingHash {
 		return v.fail(row, nil, "the row does not match its posting_hash: a field of the row (amount, account, currency, transaction fields) was changed, or the row is not posting %d of transaction %s", cur.postings, cur.id)
 	}
@@ -182,7 +187,7 @@ func (v *Verifier) Add(r *Row) error {
 		return v.fail(row, nil, "the transaction fields differ from row %d of the same transaction %s", cur.firstRow, cur.id)
 	}
 	cur.data = AppendPosting(cur.data, r.Account, r.AccountType, r.Currency, amount)
-	v.addPosting(cur, r)
+	v.addPosting(cur, r.Currency, value)
 	if r.Checkpoint != nil {
 		cur.cpCopy = *r.Checkpoint
 		cur.cpCopy.Signature = append([]byte(nil), r.Checkpoint.Signature...)
@@ -218,9 +223,23 @@ func (v *Verifier) begin(row uint64, r *Row) error {
 	return nil
 }
 
-func (v *Verifier) addPosting(t *txState, r *Row) {
+func (v *Verifier) addPosting(t *txState, currency string, amount decimal.Decimal) {
 	t.postings++
-	t.sums[r.Currency] = t.sums[r.Currency].Add(r.Amount)
+	t.sums[currency] = t.sums[currency].Add(amount)
+}
+
+// parseAmountText returns the canonical text and the value of a decimal text.
+func parseAmountText(s string) (string, decimal.Decimal, error) {
+	canon, err := CanonicalAmount(s)
+	if err != nil { // an exponent, a plus sign, a leading point: let decimal read it
+		d, derr := decimal.NewFromString(s)
+		if derr != nil {
+			return "", decimal.Decimal{}, derr
+		}
+		canon = FormatAmount(d)
+	}
+	d, err := decimal.NewFromString(canon)
+	return canon, d, err
 }
 
 // finish checks the complete current transaction; row is where its end was noticed.
@@ -289,7 +308,11 @@ func (v *Verifier) addUnsealed(row uint64, r *Row) error {
 	} else if !r.CreatedAt.Equal(v.cur.createdAt) || r.Kind != v.cur.kind || r.IdempotencyKey != v.cur.key || r.Reverses != v.cur.reverses {
 		return v.fail(row, nil, "the transaction fields differ from row %d of the same transaction %s", v.cur.firstRow, v.cur.id)
 	}
-	v.addPosting(v.cur, r)
+	_, value, err := parseAmountText(r.Amount)
+	if err != nil {
+		return v.fail(row, err, "amount %q is not a decimal number", r.Amount)
+	}
+	v.addPosting(v.cur, r.Currency, value)
 	v.sum.UnsealedRows++
 	return nil
 }

@@ -54,7 +54,7 @@ func exportRows(t testing.TB, es []journal.Entry, s *journal.Signer, cps ...uint
 		for k, p := range e.Postings {
 			rows = append(rows, journal.Row{
 				TransactionID: e.TransactionID, CreatedAt: e.CreatedAt, Kind: e.Kind, Account: p.Account,
-				AccountType: p.AccountType, Currency: p.Currency, Amount: p.Amount, IdempotencyKey: e.IdempotencyKey,
+				AccountType: p.AccountType, Currency: p.Currency, Amount: journal.FormatAmount(p.Amount), IdempotencyKey: e.IdempotencyKey,
 				Reverses: e.Reverses, Sealed: true, JournalIndex: uint64(i), LeafHash: leaf,
 				PostingHash: h.Sum(k, p.Account, p.AccountType, p.Currency, journal.FormatAmount(p.Amount)),
 			})
@@ -87,7 +87,7 @@ func unsealedRows(es []journal.Entry) []journal.Row {
 	for _, e := range es {
 		for _, p := range e.Postings {
 			rows = append(rows, journal.Row{TransactionID: e.TransactionID, CreatedAt: e.CreatedAt, Kind: e.Kind,
-				Account: p.Account, AccountType: p.AccountType, Currency: p.Currency, Amount: p.Amount, IdempotencyKey: e.IdempotencyKey})
+				Account: p.Account, AccountType: p.AccountType, Currency: p.Currency, Amount: journal.FormatAmount(p.Amount), IdempotencyKey: e.IdempotencyKey})
 		}
 	}
 	return rows
@@ -131,7 +131,7 @@ func TestVerifierNamesTheRow(t *testing.T) {
 		wantRow uint64
 		wantSig bool
 	}{
-		{name: "changed amount", rows: func() []journal.Row { r := clone(); r[6].Amount = r[6].Amount.Add(decimal.New(1, -12)); return r }, wantRow: 7},
+		{name: "changed amount", rows: func() []journal.Row { r := clone(); r[6].Amount = decimal.RequireFromString(r[6].Amount).Add(decimal.New(1, -12)).String(); return r }, wantRow: 7},
 		{name: "changed account", rows: func() []journal.Row { r := clone(); r[1].Account = "contributor:9"; return r }, wantRow: 2},
 		{name: "changed kind of a first row", rows: func() []journal.Row { r := clone(); r[9].Kind = "payout"; return r }, wantRow: 10},
 		{name: "changed time", rows: func() []journal.Row { r := clone(); r[11].CreatedAt = r[11].CreatedAt.Add(time.Microsecond); return r }, wantRow: 12},
@@ -144,7 +144,7 @@ func TestVerifierNamesTheRow(t *testing.T) {
 		{name: "added row between transactions", rows: func() []journal.Row {
 			r := clone()
 			x := good[5]
-			x.Amount = decimal.New(1, 0)
+			x.Amount = "1"
 			return insert(r, 10, x)
 		}, wantRow: 10},
 		{name: "added row at the end", rows: func() []journal.Row { r := clone(); return append(r, good[13]) }, wantRow: 15},
@@ -195,7 +195,7 @@ func TestVerifierNamesTheRow(t *testing.T) {
 		{name: "cut at a checkpoint with a minimum size", rows: func() []journal.Row { return clone()[:11] }, opts: journal.VerifyOptions{MinSize: 5}, wantRow: 12},
 		{name: "unbalanced unsealed transaction", rows: func() []journal.Row {
 			u := unsealedRows(entries(2))
-			u[1].Amount = decimal.New(5, 0)
+			u[1].Amount = "5"
 			return append(clone(), u...)
 		}, opts: journal.VerifyOptions{AllowUnsealed: true}, wantRow: 17},
 		{name: "sealed row after unsealed rows", rows: func() []journal.Row {
@@ -247,7 +247,7 @@ func TestVerifierKeepsFirstError(t *testing.T) {
 	priv, _ := journal.GenerateKey(nil)
 	s := journal.NewSigner(priv)
 	rows := exportRows(t, entries(3), s, 3)
-	rows[0].Amount = decimal.New(3, 0)
+	rows[0].Amount = "3"
 	v := journal.NewVerifier(journal.NewKeys(s.PublicKey()), journal.VerifyOptions{})
 	var first error
 	for i := range rows {

@@ -59,7 +59,7 @@ func Rows(es []journal.Entry, s *journal.Signer, cps ...uint64) ([]journal.Row, 
 		for k, p := range e.Postings {
 			rows = append(rows, journal.Row{
 				TransactionID: e.TransactionID, CreatedAt: e.CreatedAt, Kind: e.Kind, Account: p.Account,
-				AccountType: p.AccountType, Currency: p.Currency, Amount: p.Amount, IdempotencyKey: e.IdempotencyKey,
+				AccountType: p.AccountType, Currency: p.Currency, Amount: journal.FormatAmount(p.Amount), IdempotencyKey: e.IdempotencyKey,
 				Reverses: e.Reverses, Sealed: true, JournalIndex: uint64(i), LeafHash: leaf,
 				PostingHash: h.Sum(k, p.Account, p.AccountType, p.Currency, journal.FormatAmount(p.Amount)),
 			})
