@@ -12,12 +12,12 @@ import (
 // journal chain fields. An export lists the sealed transactions in journal order, one row per
 // posting in posting order, and then the transactions not sealed yet.
 type Row struct {
-	TransactionID  string
-	CreatedAt      time.Time
-	Kind           string
-	Account        string
-	AccountType    string
-	Currency       string
+	TransactionID string
+	CreatedAt     time.Time
+	Kind          string
+	Account       string
+	AccountType   string
+	Currency      string
 	// Amount is a decimal text, signed (debit positive, credit negative); producers give the
 	// canonical form (FormatAmount), and a verifier accepts any plain decimal of the same value.
 	Amount         string

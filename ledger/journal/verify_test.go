@@ -131,7 +131,11 @@ func TestVerifierNamesTheRow(t *testing.T) {
 		wantRow uint64
 		wantSig bool
 	}{
-		{name: "changed amount", rows: func() []journal.Row { r := clone(); r[6].Amount = decimal.RequireFromString(r[6].Amount).Add(decimal.New(1, -12)).String(); return r }, wantRow: 7},
+		{name: "changed amount", rows: func() []journal.Row {
+			r := clone()
+			r[6].Amount = decimal.RequireFromString(r[6].Amount).Add(decimal.New(1, -12)).String()
+			return r
+		}, wantRow: 7},
 		{name: "changed account", rows: func() []journal.Row { r := clone(); r[1].Account = "contributor:9"; return r }, wantRow: 2},
 		{name: "changed kind of a first row", rows: func() []journal.Row { r := clone(); r[9].Kind = "payout"; return r }, wantRow: 10},
 		{name: "changed time", rows: func() []journal.Row { r := clone(); r[11].CreatedAt = r[11].CreatedAt.Add(time.Microsecond); return r }, wantRow: 12},
