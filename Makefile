@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build bench-ledger
+.PHONY: demo test lint generate checkgenerate build bench-ledger bench-attribution eval-attribution
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -39,3 +39,11 @@ checkgenerate: generate
 	@if ! git diff --quiet -- proto/gen; then \
 		echo "generated code is stale: run 'make generate' and commit"; git diff --stat -- proto/gen; exit 1; fi
 	@echo "generated code is current"
+
+## bench-attribution: attribution latency and correctness on a 200,000-post Bleve index (RESULT line)
+bench-attribution:
+	$(GO) run ./cmd/royalty-bench-attribution $(BENCHFLAGS)
+
+## eval-attribution: attribution metrics on a labelled corpus indexed in memory
+eval-attribution:
+	$(GO) run ./cmd/royalty-eval-attribution $(EVALFLAGS)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/openroyalty/royalty"
@@ -87,25 +88,21 @@ func (a *Attributor) Attribute(ctx context.Context, response string) (*Result, e
 	}
 	resp := newResponse(toks, a.cfg.K)
 
-	sources, err := a.retrieve(ctx, resp)
+	sources, complete, err := a.retrieve(ctx, resp)
 	if err != nil {
 		return nil, err
 	}
-	var cands []*candidate
+	cands := make([]*candidate, len(sources))
 	var matches []*match
-	for _, src := range sources {
+	for i, src := range sources {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c := &candidate{src: src, toks: text.Words(src.Text)}
-		ms := a.align(resp, c)
-		if len(ms) > 0 {
-			cands = append(cands, c)
-			matches = append(matches, ms...)
-		}
+		cands[i] = &candidate{src: src, toks: text.Words(src.Text)}
+		matches = append(matches, a.align(resp, cands[i])...)
 	}
 
-	segs, err := a.dropBoilerplate(ctx, resp, matches)
+	segs, err := a.dropBoilerplate(ctx, resp, cands, matches, complete)
 	if err != nil {
 		return nil, err
 	}
@@ -130,13 +127,18 @@ func (a *Attributor) validate(response string) error {
 // retrieve asks the index for candidates, one query per chunk of the response. Chunks overlap by
 // W+K−2 words so that every run of W+K−1 words lies wholly in some chunk, where winnowing
 // guarantees it a fingerprint.
-func (a *Attributor) retrieve(ctx context.Context, resp *response) ([]Source, error) {
+//
+// It also returns the fingerprints whose every post is among the candidates: those of chunks for
+// which the index returned fewer posts than the limit, and so every post sharing any of the
+// chunk's fingerprints.
+func (a *Attributor) retrieve(ctx context.Context, resp *response) ([]Source, map[uint64]bool, error) {
 	n := len(resp.toks)
 	if n < a.cfg.K {
-		return nil, nil
+		return nil, nil, nil
 	}
 	overlap := a.cfg.W + a.cfg.K - 2
 	seen := map[string]bool{}
+	complete := map[uint64]bool{}
 	var out []Source
 	for start := 0; start < n; start += a.cfg.ChunkWords {
 		end := min(start+a.cfg.ChunkWords+overlap, n)
@@ -154,7 +156,12 @@ func (a *Attributor) retrieve(ctx context.Context, resp *response) ([]Source, er
 		}
 		srcs, err := a.idx.Candidates(ctx, query, a.cfg.Candidates)
 		if err != nil {
-			return nil, fmt.Errorf("attribution: retrieving candidates: %w", err)
+			return nil, nil, fmt.Errorf("attribution: retrieving candidates: %w", err)
+		}
+		if len(srcs) < a.cfg.Candidates {
+			for _, h := range query {
+				complete[h] = true
+			}
 		}
 		for _, s := range srcs {
 			if !seen[s.PostID] {
@@ -166,7 +173,7 @@ func (a *Attributor) retrieve(ctx context.Context, resp *response) ([]Source, er
 			break
 		}
 	}
-	return out, nil
+	return out, complete, nil
 }
 
 // credit splits every response word covered by the final segments equally among their authors
@@ -180,7 +187,7 @@ func (a *Attributor) credit(raw string, resp *response, segs []segment) *Result 
 	for _, s := range segs {
 		key := s.m.c.src.AuthorKey
 		for w := s.start; w < s.end; w++ {
-			if !contains(owners[w], key) {
+			if !slices.Contains(owners[w], key) {
 				owners[w] = append(owners[w], key)
 			}
 		}
@@ -229,13 +236,4 @@ func (a *Attributor) credit(raw string, resp *response, segs []segment) *Result 
 	sortShares(res.Shares)
 	res.Unattributed = new(big.Rat).Sub(big.NewRat(1, 1), total)
 	return res
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -56,7 +56,9 @@ const sampleText = "To true a wheel at home, hang the bike upside down and hold 
 func TestAttributeReturnsIndexErrors(t *testing.T) {
 	boom := errors.New("index down")
 	for _, f := range []failingIndex{{candidatesErr: boom}, {countsErr: boom}} {
-		_, err := attribution.New(f, attribution.Config{}).Attribute(context.Background(), sampleText)
+		// With a limit of one candidate the index's answer is never known to be complete, so
+		// author counts are asked of the index.
+		_, err := attribution.New(f, attribution.Config{Candidates: 1}).Attribute(context.Background(), sampleText)
 		if !errors.Is(err, boom) {
 			t.Errorf("error %v does not wrap the index error", err)
 		}

@@ -24,80 +24,47 @@ import (
 // (otherwise a window inside it would have selected another boilerplate fingerprint), so the
 // words [p−W+1, p+K+W−1) are treated as boilerplate. This costs an original passage next to
 // boilerplate up to W−1 words, and keeps boilerplate from leaking credit to it.
-func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, matches []*match) ([]segment, error) {
+//
+// Fingerprints whose every post is among the candidates (complete, see retrieve) are counted
+// among the candidates; the index is asked about the others (mostly those straddling the edges
+// of a match), and only for matches that still have words left. This spares the index a look-up
+// per fingerprint for most of a typical response.
+func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, cands []*candidate, matches []*match, complete map[uint64]bool) ([]segment, error) {
 	if len(matches) == 0 {
 		return nil, nil
 	}
-	k, w := a.cfg.K, a.cfg.W
-	type site struct {
-		c *candidate
-		p int // k-gram position in the source
-	}
-	sites := map[uint64][]site{}
-	var hashes []uint64
-	asked := map[*candidate]map[int]bool{} // positions already asked about, per candidate
-	for _, m := range matches {
-		c := m.c
-		if c.fps == nil {
-			c.fps = text.Winnow(c.kgrams, w)
-			asked[c] = map[int]bool{}
-		}
-		// The fingerprints at k-gram positions [js−K−W+2, je+W−2] can mark words in [js, je).
-		js, je := m.sourceSpan()
-		lo, hi := js-k-w+2, je+w-2
-		for _, f := range c.fps {
-			if f.Pos < lo || f.Pos > hi || asked[c][f.Pos] {
-				continue
-			}
-			asked[c][f.Pos] = true
-			if _, ok := sites[f.Hash]; !ok {
-				hashes = append(hashes, f.Hash)
-			}
-			sites[f.Hash] = append(sites[f.Hash], site{c, f.Pos})
+	sites, hashes := a.boilerplateSites(matches)
+	var local, remote []uint64
+	for _, h := range hashes {
+		if complete[h] {
+			local = append(local, h)
+		} else {
+			remote = append(remote, h)
 		}
 	}
-	slices.Sort(hashes) // a deterministic request
-	counts, err := a.idx.AuthorCounts(ctx, hashes, a.cfg.MaxAuthors)
-	if err != nil {
-		return nil, fmt.Errorf("attribution: counting authors: %w", err)
-	}
-	if len(counts) != len(hashes) {
-		return nil, fmt.Errorf("attribution: index returned %d author counts for %d fingerprints", len(counts), len(hashes))
-	}
-	for i, h := range hashes {
-		if counts[i] <= a.cfg.MaxAuthors {
-			continue
-		}
+	// Counting among the candidates settles most words, and a match that is boilerplate
+	// throughout (a signature found in thirty posts) needs no further question to the index.
+	a.markBoilerplate(sites, local, a.countAmongCandidates(cands, local, complete))
+	boiler := responseBoilerplate(resp, matches)
+	var ask []uint64
+	for _, h := range remote {
 		for _, s := range sites[h] {
-			if s.c.boiler == nil {
-				s.c.boiler = make([]bool, len(s.c.toks))
-			}
-			for x := max(s.p-w+1, 0); x < min(s.p+k+w-1, len(s.c.toks)); x++ {
-				s.c.boiler[x] = true
+			if slices.Contains(boiler[s.m.start():s.m.end()], false) {
+				ask = append(ask, h)
+				break
 			}
 		}
 	}
-
-	// Boilerplate is a property of words: words that are boilerplate in one matched post are
-	// boilerplate for every post that matches them.
-	boiler := make([]bool, len(resp.toks))
-	for _, m := range matches {
-		if m.c.boiler == nil {
-			continue
+	if len(ask) > 0 {
+		counts, err := a.idx.AuthorCounts(ctx, ask, a.cfg.MaxAuthors)
+		if err != nil {
+			return nil, fmt.Errorf("attribution: counting authors: %w", err)
 		}
-		for x, r := range m.runs {
-			for i := r.i; i < r.i+r.n; i++ {
-				boiler[i] = boiler[i] || m.c.boiler[r.j+i-r.i]
-			}
-			if x > 0 { // a gap between two boilerplate words is boilerplate
-				prev := m.runs[x-1]
-				if end := prev.i + prev.n; boiler[end-1] && boiler[r.i] {
-					for i := end; i < r.i; i++ {
-						boiler[i] = true
-					}
-				}
-			}
+		if len(counts) != len(ask) {
+			return nil, fmt.Errorf("attribution: index returned %d author counts for %d fingerprints", len(counts), len(ask))
 		}
+		a.markBoilerplate(sites, ask, counts)
+		boiler = responseBoilerplate(resp, matches)
 	}
 
 	var segs []segment
@@ -119,6 +86,122 @@ func (a *Attributor) dropBoilerplate(ctx context.Context, resp *response, matche
 		}
 	}
 	return segs, nil
+}
+
+// site is where a fingerprint of a matched post lies: the k-gram position p in the post.
+type site struct {
+	m *match
+	p int
+}
+
+// boilerplateSites returns the fingerprints that can mark words of the matches as boilerplate,
+// sorted (the index is asked deterministic questions), and where they lie. For a match covering
+// source words [js, je) they are the post's fingerprints at k-gram positions [js−K−W+2, je+W−2].
+func (a *Attributor) boilerplateSites(matches []*match) (map[uint64][]site, []uint64) {
+	k, w := a.cfg.K, a.cfg.W
+	sites := map[uint64][]site{}
+	var hashes []uint64
+	seen := map[*candidate]map[int]bool{} // positions already listed, per post
+	for _, m := range matches {
+		c := m.c
+		if c.fps == nil {
+			c.fps = text.Winnow(c.kgrams, w)
+		}
+		if seen[c] == nil {
+			seen[c] = map[int]bool{}
+		}
+		js, je := m.sourceSpan()
+		lo, hi := js-k-w+2, je+w-2
+		for _, f := range c.fps {
+			if f.Pos < lo || f.Pos > hi || seen[c][f.Pos] {
+				continue
+			}
+			seen[c][f.Pos] = true
+			if _, ok := sites[f.Hash]; !ok {
+				hashes = append(hashes, f.Hash)
+			}
+			sites[f.Hash] = append(sites[f.Hash], site{m, f.Pos})
+		}
+	}
+	slices.Sort(hashes)
+	return sites, hashes
+}
+
+// markBoilerplate marks, in the matched posts, the words that the fingerprints with more than
+// MaxAuthors authors make boilerplate.
+func (a *Attributor) markBoilerplate(sites map[uint64][]site, hashes []uint64, counts []int) {
+	k, w := a.cfg.K, a.cfg.W
+	for i, h := range hashes {
+		if counts[i] <= a.cfg.MaxAuthors {
+			continue
+		}
+		for _, s := range sites[h] {
+			c := s.m.c
+			if c.boiler == nil {
+				c.boiler = make([]bool, len(c.toks))
+			}
+			for x := max(s.p-w+1, 0); x < min(s.p+k+w-1, len(c.toks)); x++ {
+				c.boiler[x] = true
+			}
+		}
+	}
+}
+
+// responseBoilerplate maps the boilerplate words of the matched posts to the response.
+// Boilerplate is a property of words: words that are boilerplate in one matched post are
+// boilerplate for every post that matches them.
+func responseBoilerplate(resp *response, matches []*match) []bool {
+	boiler := make([]bool, len(resp.toks))
+	for _, m := range matches {
+		if m.c.boiler == nil {
+			continue
+		}
+		for x, r := range m.runs {
+			for i := r.i; i < r.i+r.n; i++ {
+				boiler[i] = boiler[i] || m.c.boiler[r.j+i-r.i]
+			}
+			if x > 0 { // a gap between two boilerplate words is boilerplate
+				prev := m.runs[x-1]
+				if end := prev.i + prev.n; boiler[end-1] && boiler[r.i] {
+					for i := end; i < r.i; i++ {
+						boiler[i] = true
+					}
+				}
+			}
+		}
+	}
+	return boiler
+}
+
+// countAmongCandidates returns the number of distinct non-deleted authors holding each hash
+// among the candidates, capped at MaxAuthors+1 as the index caps it. It is exact for hashes in
+// complete: every post holding them is a candidate.
+func (a *Attributor) countAmongCandidates(cands []*candidate, hashes []uint64, complete map[uint64]bool) []int {
+	counts := make([]int, len(hashes))
+	if len(hashes) == 0 {
+		return counts
+	}
+	authors := map[uint64]map[string]bool{}
+	for _, c := range cands {
+		if c.src.AuthorKey == "" {
+			continue
+		}
+		if c.fps == nil {
+			c.fps = text.Winnow(c.kgrams, a.cfg.W)
+		}
+		for _, f := range c.fps {
+			if complete[f.Hash] {
+				if authors[f.Hash] == nil {
+					authors[f.Hash] = map[string]bool{}
+				}
+				authors[f.Hash][c.src.AuthorKey] = true
+			}
+		}
+	}
+	for i, h := range hashes {
+		counts[i] = min(len(authors[h]), a.cfg.MaxAuthors+1)
+	}
+	return counts
 }
 
 // segment clips [s, e) of m to its verbatim words and keeps it if enough of them remain.

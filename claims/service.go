@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 
 	"github.com/openroyalty/royalty"
@@ -91,12 +92,26 @@ func (s *Service) PostsIngested(ctx context.Context, posts []Post) ([]Claim, err
 	for k := range byAuthor {
 		keys = append(keys, k)
 	}
+	sort.Strings(keys)
+	var verified []Claim
+	var errs []error
+	// A claim verified earlier whose escrow release was interrupted is finished here too, so
+	// that re-ingesting the proof completes it without waiting for Resume.
+	for _, k := range keys {
+		owner, ok, err := s.store.Owner(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok && owner.ReleasePending() {
+			if _, err := s.release(ctx, owner); err != nil {
+				errs = append(errs, fmt.Errorf("finishing the release of claim %s: %w", owner.ID, err))
+			}
+		}
+	}
 	pending, err := s.store.Pending(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	var verified []Claim
-	var errs []error
 	for _, c := range pending {
 		for _, p := range byAuthor[c.IdentityKey] {
 			if !ContainsChallenge(p.Text, c.Challenge) {

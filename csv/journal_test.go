@@ -91,3 +91,34 @@ func TestNeutralize(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckJournal(t *testing.T) {
+	row := func(tx, typ, amount string) csv.JournalRow {
+		return csv.JournalRow{TransactionID: tx, Kind: "usage", Account: typ + ":x", AccountType: typ, Currency: "USD", Amount: decimal.RequireFromString(amount)}
+	}
+	encode := func(rows ...csv.JournalRow) string {
+		var buf bytes.Buffer
+		enc := csv.NewJournalEncoder(&buf)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := enc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	good := encode(row("t1", "provider", "1.5"), row("t1", "contributor", "-1.5"), row("t2", "provider", "0.000000000001"), row("t2", "unattributed", "-0.000000000001"))
+	tot, err := csv.CheckJournal(strings.NewReader(good))
+	if err != nil || tot.Rows != 4 || tot.Transactions != 2 || tot.ByType["provider/USD"].String() != "1.500000000001" {
+		t.Fatalf("CheckJournal = %+v, %v", tot, err)
+	}
+	bad := encode(row("t1", "provider", "1.5"), row("t1", "contributor", "-1.4"), row("t2", "contributor", "-0.1"))
+	if _, err := csv.CheckJournal(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "t1") {
+		t.Fatalf("unbalanced transaction: %v", err)
+	}
+	if _, err := csv.CheckJournal(strings.NewReader("a,b\n")); err == nil {
+		t.Fatal("wrong header accepted")
+	}
+}

@@ -63,6 +63,15 @@ type Options struct {
 	Workers   int // posts prepared concurrently; GOMAXPROCS when 0
 	MaxErrors int // rejected records listed in a Summary; DefaultMaxErrors when 0
 	Logger    *slog.Logger
+	// Stored, when set, is told about each batch of posts once the store has committed it
+	// (claims uses it to verify challenges published in posts). Its errors are logged and do not
+	// stop the run: re-ingesting the posts calls it again.
+	Stored PostsHook
+}
+
+// PostsHook is told about posts after the store has committed them.
+type PostsHook interface {
+	PostsStored(ctx context.Context, posts []*Post) error
 }
 
 // Pipeline reads records, prepares posts and writes them in batches to a Store and an Index.
@@ -403,6 +412,11 @@ func (p *Pipeline) write(ctx context.Context, b *batch) error {
 	}
 	if indexErr != nil {
 		return fmt.Errorf("index: %w", indexErr)
+	}
+	if p.opts.Stored != nil {
+		if err := p.opts.Stored.PostsStored(ctx, posts); err != nil {
+			p.log.WarnContext(ctx, "posts hook failed; re-ingest the posts to run it again", "posts", len(posts), "err", err)
+		}
 	}
 	b.delta.Inserted += counts.Inserted
 	b.delta.Updated += counts.Updated

@@ -151,7 +151,7 @@ func CheckIdentityKey(field, key string) error {
 	if len(key) > MaxIdentityKeyBytes {
 		return bad("too long")
 	}
-	if !utf8.ValidString(key) || strings.IndexFunc(key, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
+	if !printable(key, false) {
 		return bad("printable characters without spaces")
 	}
 	platform, rest, ok := strings.Cut(key, ":")
@@ -167,6 +167,24 @@ func CheckIdentityKey(field, key string) error {
 	return nil
 }
 
+// printable reports whether s is valid UTF-8 of printable characters (and, unless spaces is
+// set, without white space). ASCII, nearly every identifier, is checked byte by byte without
+// decoding.
+func printable(s string, spaces bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool {
+				return !unicode.IsPrint(r) || !spaces && unicode.IsSpace(r)
+			}) < 0
+		}
+		if c < 0x20 || c == 0x7f || c == ' ' && !spaces {
+			return false
+		}
+	}
+	return true
+}
+
 // checkText checks a caller-chosen identifier: 1 to max printable characters.
 func checkText(field, s string, max int, required bool) error {
 	switch {
@@ -174,7 +192,7 @@ func checkText(field, s string, max int, required bool) error {
 		return royalty.FieldErrorf(royalty.EINVALID, field, "required")
 	case utf8.RuneCountInString(s) > max:
 		return royalty.FieldErrorf(royalty.EINVALID, field, "longer than %d characters", max)
-	case !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+	case !printable(s, true):
 		return royalty.FieldErrorf(royalty.EINVALID, field, "must be printable characters")
 	}
 	return nil

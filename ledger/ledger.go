@@ -358,10 +358,11 @@ type Ledger interface {
 	//  * ECONFLICT: the key was booked before with a different payload
 	PostUsage(ctx context.Context, req UsageRequest) (UsageResult, error)
 	// PostUsageBatch books many reports in one database transaction, each with its own key, and
-	// returns one result per report in order. All or nothing: the errors of PostUsage, with the
-	// field prefixed by "reports[i]." (or naming the index in the message), and
-	//  * EINVALID: two reports share a key with different payloads, or the batch is larger
-	//    than MaxBatch
+	// returns one result per report in order (a report repeated within the batch, or booked
+	// before, is Replayed). All or nothing: any error books nothing. It can return the errors of
+	// PostUsage with the field prefixed by "reports[i].", naming the report, and
+	//  * EINVALID: more than MaxBatch reports
+	//  * ECONFLICT: two reports of the batch share a key with different payloads
 	PostUsageBatch(ctx context.Context, reqs []UsageRequest) ([]UsageResult, error)
 	// ReplayUsage returns the report booked under (providerID, requestID) if its payload hash
 	// equals requestHash, so that a retry can be answered without attributing again.

@@ -209,12 +209,12 @@ func TestHashUsage(t *testing.T) {
 }
 
 func TestCheckIdentityKey(t *testing.T) {
-	for _, ok := range []string{"stackexchange:bicycles.meta/123", "hn:/pg", "reddit:/u_name", "generic-blog:example.com/alice"} {
+	for _, ok := range []string{"stackexchange:bicycles.meta/123", "hn:/pg", "reddit:/u_name", "generic-blog:example.com/alice", "hn:/zoë"} {
 		if err := ledger.CheckIdentityKey("k", ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "pg", "hn:pg", "hn:/", "HN:/pg", "hn:/p g", ":/x", "hn:/\x01"} {
+	for _, bad := range []string{"", "pg", "hn:pg", "hn:/", "HN:/pg", "hn:/p g", ":/x", "hn:/\x01", "hn:/a\u00a0b", "hn:/\xff", "hn:/a\x7fb"} {
 		if err := ledger.CheckIdentityKey("k", bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -3,8 +3,10 @@ package services
 import (
 	"context"
 
+	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/claims"
+	"github.com/openroyalty/royalty/ledger"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 )
 
@@ -13,6 +15,7 @@ type adminServer struct {
 	v1.UnimplementedAdminServiceServer
 	auth   auth.Store
 	claims *claims.Service
+	ledger ledger.Ledger
 }
 
 func (s *adminServer) CreatePrincipal(ctx context.Context, req *v1.CreatePrincipalRequest) (*v1.CreatePrincipalResponse, error) {
@@ -73,4 +76,23 @@ func (s *adminServer) RejectClaim(ctx context.Context, req *v1.RejectClaimReques
 		return nil, toStatus(err)
 	}
 	return &v1.RejectClaimResponse{Claim: claimToProto(c)}, nil
+}
+
+func (s *adminServer) SetProviderAgreement(ctx context.Context, req *v1.SetProviderAgreementRequest) (*v1.SetProviderAgreementResponse, error) {
+	p, err := s.auth.GetPrincipal(ctx, req.GetProviderId())
+	if royalty.ErrorCode(err) == royalty.ENOTFOUND || (err == nil && p.Role != auth.RoleProvider) {
+		err = royalty.FieldErrorf(royalty.ENOTFOUND, "provider_id", "no provider %q", req.GetProviderId())
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	rate, err := ledger.ParseRate("royalty_rate", req.GetRoyaltyRate())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	a, err := s.ledger.SetAgreement(ctx, p.ID, rate)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &v1.SetProviderAgreementResponse{ProviderId: a.ProviderID, RoyaltyRate: a.RoyaltyRate.String()}, nil
 }

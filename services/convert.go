@@ -3,11 +3,14 @@ package services
 import (
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/claims"
+	"github.com/openroyalty/royalty/ledger"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 )
 
@@ -81,4 +84,39 @@ func claimToProto(c claims.Claim) *v1.Claim {
 
 func contributorToProto(p auth.Principal) *v1.Contributor {
 	return &v1.Contributor{Id: p.ID, DisplayName: p.Name, CreatedAt: timestamppb.New(p.CreatedAt)}
+}
+
+func money(d decimal.Decimal, currency string) *v1.Money {
+	return &v1.Money{Amount: d.String(), Currency: currency}
+}
+
+func evidenceToProto(es []ledger.Evidence) []*v1.EvidenceSpan {
+	out := make([]*v1.EvidenceSpan, 0, len(es))
+	for _, e := range es {
+		out = append(out, &v1.EvidenceSpan{
+			IdentityKey: e.IdentityKey, PostId: e.PostID, PostUrl: e.PostURL,
+			ResponseStart: uint32(e.ResponseStart), ResponseEnd: uint32(e.ResponseEnd),
+			ResponseWordStart: uint32(e.ResponseWordStart), ResponseWordEnd: uint32(e.ResponseWordEnd),
+			SourceStart: uint32(e.SourceStart), SourceEnd: uint32(e.SourceEnd), Text: e.Text,
+		})
+	}
+	return out
+}
+
+var accountTypeToProto = map[ledger.AccountType]v1.AccountType{
+	ledger.AccountProvider:         v1.AccountType_ACCOUNT_TYPE_PROVIDER,
+	ledger.AccountProviderRetained: v1.AccountType_ACCOUNT_TYPE_PROVIDER_RETAINED,
+	ledger.AccountContributor:      v1.AccountType_ACCOUNT_TYPE_CONTRIBUTOR,
+	ledger.AccountIdentityEscrow:   v1.AccountType_ACCOUNT_TYPE_IDENTITY_ESCROW,
+	ledger.AccountUnattributed:     v1.AccountType_ACCOUNT_TYPE_UNATTRIBUTED,
+	ledger.AccountPlatform:         v1.AccountType_ACCOUNT_TYPE_PLATFORM,
+	ledger.AccountPayoutClearing:   v1.AccountType_ACCOUNT_TYPE_PAYOUT_CLEARING,
+}
+
+func postingsToProto(ps []ledger.Posting) []*v1.Posting {
+	out := make([]*v1.Posting, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, &v1.Posting{Account: p.Account, AccountType: accountTypeToProto[p.Type], Amount: money(p.Amount, p.Currency)})
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -14,26 +15,36 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/openroyalty/royalty/attribution"
 	"github.com/openroyalty/royalty/auth"
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/claims"
 	claimspg "github.com/openroyalty/royalty/claims/postgres"
+	"github.com/openroyalty/royalty/indexer"
+	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
+	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
+	"github.com/openroyalty/royalty/usage"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // env is one real server on loopback over a fresh database, with clients for every service.
 type env struct {
-	t      *testing.T
-	pool   *pgxpool.Pool
-	auth   *authpg.Store
-	claims *claims.Service
-	srv    *services.Server
-	conn   *grpc.ClientConn
+	t          *testing.T
+	pool       *pgxpool.Pool
+	auth       *authpg.Store
+	claims     *claims.Service
+	ledger     *ledgerpg.Store
+	bleve      *bleveindex.Index
+	indexSvc   *indexer.Service
+	attributor *attribution.Attributor
+	srv        *services.Server
+	conn       *grpc.ClientConn
 
 	admin       v1.AdminServiceClient
 	contributor v1.ContributorServiceClient
@@ -51,10 +62,29 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(testLogOutput(), nil))
 	e := &env{t: t, pool: pool, auth: authpg.New(pool)}
-	e.claims = claims.NewService(claimspg.New(pool), nil, log)
-	e.srv = services.NewServer(services.Options{Logger: log, Auth: e.auth, Claims: e.claims})
+	l, err := ledgerpg.New(pool, log, ledgerpg.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	e.ledger = l
+	e.claims = claims.NewService(claimspg.New(pool), services.LedgerReleaser{Ledger: l}, log)
+	x, err := bleveindex.Open(t.TempDir(), bleveindex.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	e.bleve = x
+	store := indexpg.New(pool)
+	e.indexSvc = &indexer.Service{Store: store, Index: x, Pipeline: indexer.NewPipeline(store, x,
+		indexer.Options{Logger: log, Stored: services.ClaimsHook{Claims: e.claims}})}
+	e.attributor = attribution.New(x, attribution.Config{})
+	e.srv = services.NewServer(services.Options{
+		Logger: log, Auth: e.auth, Claims: e.claims, Ledger: l, Journal: l, Index: e.indexSvc,
+		Attributor: e.attributor, Usage: usage.NewService(l, e.attributor, usage.Limits{}),
+	})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -99,4 +129,12 @@ func wantCode(t *testing.T, err error, want codes.Code) {
 	if got := status.Code(err); got != want {
 		t.Fatalf("code = %v (%v), want %v", got, err, want)
 	}
+}
+
+// testLogOutput is where the server's log goes: discarded unless ROYALTY_TEST_LOG is set.
+func testLogOutput() io.Writer {
+	if os.Getenv("ROYALTY_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }

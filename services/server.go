@@ -22,7 +22,10 @@ import (
 
 	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/claims"
+	"github.com/openroyalty/royalty/indexer"
+	"github.com/openroyalty/royalty/ledger"
 	royaltyv1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+	"github.com/openroyalty/royalty/usage"
 )
 
 // DefaultMaxMessageBytes bounds every request and response message.
@@ -46,6 +49,15 @@ type Options struct {
 	Auth auth.Store
 	// Claims runs contributor claims; required.
 	Claims *claims.Service
+	// Ledger books and reads money; Journal streams it for exports. Required.
+	Ledger  ledger.Ledger
+	Journal ledger.Journal
+	// Index serves IndexService; nil leaves it UNIMPLEMENTED.
+	Index *indexer.Service
+	// Attributor attributes responses for AttributionService and, through Usage, ReportUsage.
+	Attributor Attributor
+	// Usage books usage reports; required.
+	Usage *usage.Service
 }
 
 // Server is royalty's gRPC server: the six royalty.v1 services, gRPC health checking and server
@@ -91,12 +103,20 @@ func NewServer(opts Options) *Server {
 			authn.stream(),
 		),
 	)
-	royaltyv1.RegisterIndexServiceServer(g, royaltyv1.UnimplementedIndexServiceServer{})
-	royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
-	royaltyv1.RegisterProviderServiceServer(g, royaltyv1.UnimplementedProviderServiceServer{})
-	royaltyv1.RegisterContributorServiceServer(g, &contributorServer{auth: opts.Auth, claims: opts.Claims})
-	royaltyv1.RegisterAuditServiceServer(g, royaltyv1.UnimplementedAuditServiceServer{})
-	royaltyv1.RegisterAdminServiceServer(g, &adminServer{auth: opts.Auth, claims: opts.Claims})
+	if opts.Index != nil {
+		royaltyv1.RegisterIndexServiceServer(g, NewIndexServer(opts.Index, opts.Logger))
+	} else {
+		royaltyv1.RegisterIndexServiceServer(g, royaltyv1.UnimplementedIndexServiceServer{})
+	}
+	if opts.Attributor != nil {
+		royaltyv1.RegisterAttributionServiceServer(g, NewAttributionService(opts.Attributor))
+	} else {
+		royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
+	}
+	royaltyv1.RegisterProviderServiceServer(g, &providerServer{usage: opts.Usage, ledger: opts.Ledger})
+	royaltyv1.RegisterContributorServiceServer(g, &contributorServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
+	royaltyv1.RegisterAuditServiceServer(g, &auditServer{ledger: opts.Ledger, journal: opts.Journal})
+	royaltyv1.RegisterAdminServiceServer(g, &adminServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
 
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)

@@ -2,6 +2,7 @@ package eval_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"reflect"
@@ -154,5 +155,47 @@ func TestDeterministic(t *testing.T) {
 	}
 	if credited == 0 {
 		t.Fatal("nothing was credited: the comparison proves nothing")
+	}
+}
+
+// paddedIndex fills every candidate list up to the limit with posts that match nothing, so that
+// the attributor can never count authors among its candidates and must ask the index.
+type paddedIndex struct{ *memindex.Index }
+
+func (p paddedIndex) Candidates(ctx context.Context, fps []uint64, limit int) ([]attribution.Source, error) {
+	out, err := p.Index.Candidates(ctx, fps, limit)
+	for i := len(out); err == nil && i < limit; i++ {
+		out = append(out, attribution.Source{PostID: fmt.Sprintf("pad/%d", i), AuthorKey: "pad", Text: "nothing to see"})
+	}
+	return out, err
+}
+
+// TestAuthorCountsAmongCandidates: counting authors among complete candidate lists gives the
+// same results as asking the index.
+func TestAuthorCountsAmongCandidates(t *testing.T) {
+	c, idx := setup(t)
+	local := attribution.New(idx, attribution.Config{})
+	asked := attribution.New(paddedIndex{idx}, attribution.Config{})
+	boiler := 0
+	for _, r := range c.Responses(eval.ResponseConfig{Seed: 11, Count: 80, FromCopies: 0.3, Boilerplate: 0.8}) {
+		x, err := local.Attribute(context.Background(), r.Text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := asked.Attribute(context.Background(), r.Text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(x, y) {
+			t.Fatalf("counting among candidates changed the result:\n%+v\n%+v", x, y)
+		}
+		for _, l := range r.Labels {
+			if l.Kind == eval.Boilerplate {
+				boiler++
+			}
+		}
+	}
+	if boiler == 0 {
+		t.Fatal("no boilerplate in the responses: the comparison proves little")
 	}
 }

@@ -58,14 +58,14 @@ func (s *Store) CreatePrincipal(ctx context.Context, name string, role auth.Role
 // GetPrincipal implements auth.Store.
 func (s *Store) GetPrincipal(ctx context.Context, id string) (auth.Principal, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return auth.Principal{}, royalty.Errorf(royalty.ENOTFOUND, "principal %q not found", id)
+		return auth.Principal{}, royalty.FieldErrorf(royalty.ENOTFOUND, "principal_id", "no principal %q", id)
 	}
 	var p auth.Principal
 	var role string
 	err := s.pool.QueryRow(ctx, `SELECT id, name, role, created_at FROM principals WHERE id = $1`, id).
 		Scan(&p.ID, &p.Name, &role, &p.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return auth.Principal{}, royalty.Errorf(royalty.ENOTFOUND, "principal %q not found", id)
+		return auth.Principal{}, royalty.FieldErrorf(royalty.ENOTFOUND, "principal_id", "no principal %q", id)
 	} else if err != nil {
 		return auth.Principal{}, fmt.Errorf("reading principal: %w", err)
 	}
@@ -159,7 +159,7 @@ func (s *Store) RevokeKey(ctx context.Context, keyID string) (auth.APIKey, error
 func (s *Store) ListKeys(ctx context.Context, principalID string) ([]auth.APIKey, error) {
 	if principalID != "" {
 		if _, err := uuid.Parse(principalID); err != nil {
-			return nil, royalty.Errorf(royalty.ENOTFOUND, "principal %q not found", principalID)
+			return nil, royalty.FieldErrorf(royalty.ENOTFOUND, "principal_id", "no principal %q", principalID)
 		}
 	}
 	rows, err := s.pool.Query(ctx, `

@@ -187,7 +187,29 @@ func TestResumeFinishesInterruptedRelease(t *testing.T) {
 		t.Fatalf("claim after Resume = %+v", got)
 	}
 	if n, err := f.svc.Resume(ctx); err != nil || n != 0 {
-		t.Fatalf("second Resume = %d, %v", n, err)
+		t.Fatalf("Resume = %d, %v", n, err)
+	}
+}
+
+func TestReingestedProofFinishesInterruptedRelease(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	c, err := f.svc.Start(ctx, f.alice, f.identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof := []claims.Post{{ID: "p1", AuthorKey: f.identity, Text: c.Challenge}}
+	f.rel.fail = true
+	if _, err := f.svc.PostsIngested(ctx, proof); err == nil {
+		t.Fatal("verification with the ledger down reported no error")
+	}
+	f.rel.fail = false
+	if _, err := f.svc.PostsIngested(ctx, proof); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.svc.Get(ctx, c.ID)
+	if got.Status != claims.StatusVerified || got.ReleasePending() || got.DecidedBy != "post:p1" {
+		t.Fatalf("claim after re-ingest = %+v", got)
 	}
 }
 

@@ -55,6 +55,7 @@ type options struct {
 	cpuProfile      string
 	statements      bool
 	evidence        bool
+	flushers        int
 }
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 	flag.IntVar(&o.claimed, "claimed", 500, "identities owned by contributors (the rest credit escrow)")
 	flag.IntVar(&o.pgbenchScale, "pgbench-scale", 10, "pgbench scale factor")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the ledger phase (the Go client side) to this file")
+	flag.IntVar(&o.flushers, "flushers", 0, "group-commit transactions in flight for single PostUsage calls (0: the ledger's default)")
 	flag.BoolVar(&o.evidence, "evidence", true, "attach an evidence span per credited identity, as attribution does")
 	flag.BoolVar(&o.statements, "statements", false, "load pg_stat_statements and print where the server's time went")
 	flag.Parse()
@@ -105,7 +107,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer pool.Close()
-	store, err := postgres.New(pool, log, postgres.Config{})
+	store, err := postgres.New(pool, log, postgres.Config{GroupCommit: postgres.GroupCommit{Flushers: o.flushers}})
 	if err != nil {
 		return err
 	}

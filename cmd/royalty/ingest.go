@@ -17,10 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openroyalty/royalty/indexer"
-	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
 	"github.com/openroyalty/royalty/indexer/hn"
 	"github.com/openroyalty/royalty/indexer/jsonl"
-	"github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/indexer/pushshift"
 	"github.com/openroyalty/royalty/indexer/stackexchange"
 	"github.com/openroyalty/royalty/internal/pgdb"
@@ -131,16 +129,12 @@ func ingestLocal(ctx context.Context, cfg *config, o *ingestOptions, job string,
 	if err := checkSchema(ctx, pool); err != nil {
 		return err
 	}
-	x, err := bleveindex.Open(indexDir(cfg.DataDir), bleveindex.Options{Logger: log})
+	ps, err := openParts(ctx, pool, cfg.DataDir, o.batchSize, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := x.Close(); err != nil {
-			log.Error("closing the index", "err", err)
-		}
-	}()
-	pipe := indexer.NewPipeline(postgres.New(pool), x, indexer.Options{BatchSize: o.batchSize, Logger: log})
+	defer ps.close(log)
+	pipe := ps.indexer.Pipeline
 	cps := indexer.Checkpoints{Dir: filepath.Join(indexDir(cfg.DataDir), "checkpoints")}
 	run := func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error) {
 		return pipe.Run(ctx, indexer.Chain(srcs, from), ro)

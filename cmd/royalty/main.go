@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		demoCommand(cfg, stdout, stderr),
 		ingestCommand(cfg, stdout, stderr),
 		keysCommand(cfg, stdout),
-		notYetCommand("export", "Export the journal, hledger files and statements", 6),
+		exportCommand(cfg, stdout, stderr),
 		notYetCommand("verify", "Verify an exported journal or an inclusion proof offline", 7),
 	)
 	return root.ExecuteContext(ctx)

@@ -17,9 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	authpg "github.com/openroyalty/royalty/auth/postgres"
-	"github.com/openroyalty/royalty/claims"
-	claimspg "github.com/openroyalty/royalty/claims/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/migrations"
 	"github.com/openroyalty/royalty/services"
@@ -59,6 +56,7 @@ type runningServer struct {
 	metrics  *http.Server
 	metLis   net.Listener
 	pool     *pgxpool.Pool
+	parts    *parts
 	served   chan error
 	shutdown bool
 }
@@ -89,9 +87,19 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	authStore := authpg.New(pool)
-	claimSvc := claims.NewService(claimspg.New(pool), nil, log)
-	gs := services.NewServer(services.Options{Logger: log, Registerer: reg, Auth: authStore, Claims: claimSvc})
+	ps, err := openParts(ctx, pool, cfg.DataDir, 0, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			ps.close(log)
+		}
+	}()
+	gs := services.NewServer(services.Options{
+		Logger: log, Registerer: reg, Auth: ps.auth, Claims: ps.claims,
+		Ledger: ps.ledger, Journal: ps.ledger, Index: ps.indexer, Attributor: ps.attr, Usage: ps.usage,
+	})
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -111,6 +119,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		metrics: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		metLis:  metLis,
 		pool:    pool,
+		parts:   ps,
 		served:  make(chan error, 2),
 	}
 	go func() { s.served <- gs.GRPC.Serve(grpcLis) }()
@@ -144,6 +153,7 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.metrics.Shutdown(ctx)
+	s.parts.close(s.log)
 	s.pool.Close()
 	s.log.Info("stopped")
 	return err

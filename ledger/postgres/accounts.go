@@ -92,7 +92,9 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 		return err
 	}
 	// Concurrent inserts of overlapping accounts lock rows in insertion order; one order for
-	// everybody means no deadlock.
+	// everybody means no deadlock. ON CONFLICT has no target because the same account collides
+	// on both unique indexes (the id is derived from the address): with the address as the only
+	// arbiter, PostgreSQL reports the collision on the primary key as an error.
 	sort.Slice(missing, func(i, j int) bool { return missing[i].Address < missing[j].Address })
 	ids := make([]pgtype.UUID, len(missing))
 	addrs := make([]string, len(missing))
@@ -114,7 +116,7 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 			SELECT id, address, type, principal_id, identity_key
 			FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
 			     AS a (id, address, type, principal_id, identity_key)
-			ON CONFLICT (address) DO NOTHING`, ids, addrs, types, principals, identities)
+			ON CONFLICT DO NOTHING`, ids, addrs, types, principals, identities)
 		return retryable(err)
 	})
 	if err != nil {

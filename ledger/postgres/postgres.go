@@ -12,6 +12,12 @@
 // once and remembered. Concurrent single PostUsage calls are coalesced into shared database
 // transactions (group commit) unless Config.GroupCommit.Disabled is set.
 //
+// Idempotency keys are enforced by the unique index on (principal, kind, request id): inserts
+// use ON CONFLICT DO NOTHING, and a key that turns out to be taken is answered from the stored
+// transaction (the original when the payload hash matches, ECONFLICT otherwise), never by a
+// read-then-write race. A usage's attribution evidence is stored S2-compressed in its own column
+// (migration 0107): uncompressed it cost more than all the report's postings together.
+//
 // Balances are summed from the account's postings on every read rather than from checkpoints:
 // a checkpoint needs a watermark that no later commit can fall behind, and neither engine offers
 // one without a counter row that every posting would update (a hot row) or a bound on

@@ -299,7 +299,9 @@ func (b *txInsert) add(id pgtype.UUID, kind ledger.Kind, principal, request stri
 }
 
 // exec inserts the rows, skipping those whose idempotency key exists, and returns the ids of
-// the rows inserted.
+// the rows inserted. ON CONFLICT has no target so that a reversal colliding with a concurrent
+// reversal of the same usage on the unique `reverses` is skipped too (and the caller retries)
+// rather than failing with a unique violation on an index that is not the arbiter.
 func (b *txInsert) exec(ctx context.Context, tx pgx.Tx, now any) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(b.ids))
 	if len(b.ids) == 0 {
@@ -310,7 +312,7 @@ func (b *txInsert) exec(ctx context.Context, tx pgx.Tx, now any) (map[string]boo
 		SELECT id, kind, principal_id, request_id, payload_hash, $6, reverses, metadata::JSONB, evidence
 		FROM unnest($1::UUID[], $2::TEXT[], $3::UUID[], $4::TEXT[], $5::BYTEA[], $7::UUID[], $8::TEXT[], $9::BYTEA[])
 		     AS t (id, kind, principal_id, request_id, payload_hash, reverses, metadata, evidence)
-		ON CONFLICT (principal_id, kind, request_id) DO NOTHING
+		ON CONFLICT DO NOTHING
 		RETURNING id`, b.ids, b.kinds, b.principals, b.requests, b.hashes, now, b.reverses, b.metas, b.evidence)
 	if err != nil {
 		return nil, fmt.Errorf("inserting ledger transactions: %w", err)

@@ -1,4 +1,4 @@
-// Command eval-attribution measures attribution on a generated, labelled corpus (package eval)
+// Command royalty-eval-attribution measures attribution on a generated, labelled corpus (package eval)
 // indexed in memory, and prints the metrics of each scenario.
 package main
 
@@ -16,7 +16,7 @@ import (
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "eval-attribution:", err)
+		fmt.Fprintln(os.Stderr, "royalty-eval-attribution:", err)
 		os.Exit(1)
 	}
 }
@@ -34,12 +34,24 @@ func run() error {
 	flag.IntVar(&acfg.MaxGapWords, "max-gap", 0, "longest bridged gap (0: default, -1: off)")
 	flag.IntVar(&acfg.MinContentWords, "min-content", 0, "content words per span (0: default, -1: off)")
 	flag.IntVar(&acfg.Candidates, "candidates", 0, "candidates per chunk (0: default)")
+	real := flag.Bool("real", false, "also attribute every real Stack Exchange post against the others and show what the filters remove")
 	flag.Parse()
 	if data == "" {
 		var err error
 		if data, err = eval.FindData(); err != nil {
 			return err
 		}
+	}
+	if *real {
+		posts, err := eval.RealPosts(data)
+		if err != nil {
+			return err
+		}
+		rep, err := eval.CrossAttribute(context.Background(), posts, acfg)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("== real dumps (%s)\n%s\n", data, rep)
 	}
 	texts, err := eval.LoadStackExchangeText(data)
 	if err != nil {
