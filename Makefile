@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build bench-ledger bench-attribution eval-attribution
+.PHONY: demo test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -20,6 +20,10 @@ build:
 ## bench-ledger: ledger reports/s vs pgbench tps on one throwaway durable PostgreSQL (about 2 minutes)
 bench-ledger:
 	$(GO) run ./cmd/royalty-bench-ledger $(BENCHFLAGS)
+
+## bench-export: journal export rows/s and peak RSS at 250k and 1M postings, against PostgreSQL's own COPY (a few minutes)
+bench-export:
+	$(GO) run ./cmd/royalty-bench-export $(BENCHFLAGS)
 
 ## lint: go vet, gofmt, buf lint, buf format
 lint:
