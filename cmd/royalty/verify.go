@@ -158,7 +158,7 @@ func printVerifySummary(w io.Writer, path string, s journal.Summary) {
 	if s.Unsealed > 0 {
 		fmt.Fprintf(w, ", %d not sealed yet (%d rows, balanced but not covered by a signature)", s.Unsealed, s.UnsealedRows)
 	}
-	fmt.Fprintf(w, "; %d checkpoint signatures\n", s.Checkpoints)
+	fmt.Fprintf(w, "; %d checkpoint signatures valid\n", s.Checkpoints)
 	if n := s.Newest; n != nil {
 		fmt.Fprintf(w, "newest checkpoint: size %d, root %s, signed %s by key %s\n", n.Size, n.Root, n.Time.Format("2006-01-02T15:04:05.000000Z"), n.KeyID)
 		fmt.Fprintln(w, strings.TrimSpace(`compare it with a checkpoint you got elsewhere (ListCheckpoints, or --min-size) to be sure the export was not cut short`))
