@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build
+.PHONY: demo test lint generate checkgenerate build bench-ingest
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -35,3 +35,7 @@ checkgenerate: generate
 	@if ! git diff --quiet -- proto/gen; then \
 		echo "generated code is stale: run 'make generate' and commit"; git diff --stat -- proto/gen; exit 1; fi
 	@echo "generated code is current"
+
+## bench-ingest: index ≥100,000 synthetic posts (lengths of the real dumps) through plain Bleve and through the pipeline
+bench-ingest:
+	$(GO) run ./cmd/benchingest -n 100000

@@ -55,7 +55,7 @@ const DefaultBatchSize = 500
 const DefaultMaxErrors = 1000
 
 // maxInflight bounds the batches written to the index but not yet durable.
-const maxInflight = 8
+const maxInflight = 32
 
 // Options configure a Pipeline.
 type Options struct {
@@ -77,6 +77,53 @@ type Pipeline struct {
 	opts    Options
 	log     *slog.Logger
 	writeMu sync.Mutex
+	known   identityCache
+}
+
+// identityCache remembers identities as they are in the store, so that a batch does not upsert
+// again the authors of the batches before it: most posts are by authors already written. It only
+// learns from committed writes, so skipping never loses an identity.
+type identityCache struct {
+	mu sync.Mutex
+	m  map[string]Identity
+}
+
+// maxKnownIdentities bounds the cache; it is emptied when full.
+const maxKnownIdentities = 200000
+
+// fresh returns the identities whose upsert would change the store, as far as the cache knows.
+func (c *identityCache) fresh(ids []Identity) []Identity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := ids[:0:0]
+	for _, id := range ids {
+		k, ok := c.m[id.Key()]
+		if !ok || id.DisplayName != "" && id.DisplayName != k.DisplayName || id.ProfileURL != "" && id.ProfileURL != k.ProfileURL {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// remember records identities that were written, as the store keeps them.
+func (c *identityCache) remember(ids []Identity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m)+len(ids) > maxKnownIdentities {
+		c.m = make(map[string]Identity, len(ids))
+	}
+	for _, id := range ids {
+		k, ok := c.m[id.Key()]
+		if ok {
+			if id.DisplayName == "" {
+				id.DisplayName = k.DisplayName
+			}
+			if id.ProfileURL == "" {
+				id.ProfileURL = k.ProfileURL
+			}
+		}
+		c.m[id.Key()] = id
+	}
 }
 
 // NewPipeline returns a Pipeline writing to store and index.
@@ -386,17 +433,21 @@ func (p *Pipeline) write(ctx context.Context, b *batch) error {
 	for i, pp := range b.prep {
 		posts[i] = pp.Post
 	}
+	idents := p.known.fresh(b.idents)
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
 	start := time.Now()
 	var counts WriteCounts
 	var storeErr error
+	var storeTook time.Duration
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		counts, storeErr = p.store.Write(ctx, b.idents, posts)
+		counts, storeErr = p.store.Write(ctx, idents, posts)
+		storeTook = time.Since(start)
 	}()
 	indexErr := p.index.Write(ctx, b.prep, func(err error) { b.persist <- err })
+	indexTook := time.Since(start)
 	<-done
 	if storeErr != nil {
 		return fmt.Errorf("store: %w", storeErr)
@@ -404,10 +455,11 @@ func (p *Pipeline) write(ctx context.Context, b *batch) error {
 	if indexErr != nil {
 		return fmt.Errorf("index: %w", indexErr)
 	}
+	p.known.remember(idents)
 	b.delta.Inserted += counts.Inserted
 	b.delta.Updated += counts.Updated
 	b.delta.Unchanged += counts.Unchanged
-	p.log.Debug("batch written", "posts", len(posts), "identities", len(b.idents), "took", time.Since(start))
+	p.log.Debug("batch written", "posts", len(posts), "identities", len(idents), "store", storeTook, "index", indexTook, "took", time.Since(start))
 	b.prep, b.idents = nil, nil
 	return nil
 }
