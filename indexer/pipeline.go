@@ -66,18 +66,19 @@ type Options struct {
 }
 
 // Pipeline reads records, prepares posts and writes them in batches to a Store and an Index.
-// A batch goes to the store (committed) and to the index (searchable) before the next one
-// starts, so both see every batch in the same order, and a batch counts as done only when it is
-// durable in both. Re-running from the resume position of the last durable batch converges to
-// the same posts in both, because writes are idempotent upserts by post id. It is safe for
-// concurrent use; concurrent runs write one batch at a time.
+// Reading, preparing and writing overlap. Both the store and the index see every batch in one
+// order, across concurrent runs too, and a batch counts as done only when it is committed in the
+// store and persisted in the index, in order. Re-running from the resume position of the last
+// durable batch converges to the same posts in both, because writes are idempotent upserts by
+// post id. It is safe for concurrent use.
 type Pipeline struct {
-	store   Store
-	index   Index
-	opts    Options
-	log     *slog.Logger
-	writeMu sync.Mutex
-	known   identityCache
+	store     Store
+	index     Index
+	opts      Options
+	log       *slog.Logger
+	writeMu   sync.Mutex
+	storeTail chan struct{} // closed when the last store write started under writeMu ends
+	known     identityCache
 }
 
 // identityCache remembers identities as they are in the store, so that a batch does not upsert
@@ -203,7 +204,9 @@ type batch struct {
 	delta   Summary
 	prep    []*Prepared
 	idents  []Identity
-	persist chan error
+	persist chan error // the index's persisted callback
+	stored  chan error // the store's commit
+	counts  WriteCounts
 }
 
 // Run reads r to its end and writes everything to the store and the index. Malformed records
@@ -256,6 +259,17 @@ func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, e
 	})
 	g.Go(func() error {
 		for b := range written {
+			select {
+			case err := <-b.stored:
+				if err != nil {
+					return fmt.Errorf("store: %w", err)
+				}
+				b.delta.Inserted += b.counts.Inserted
+				b.delta.Updated += b.counts.Updated
+				b.delta.Unchanged += b.counts.Unchanged
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			select {
 			case err := <-b.persist:
 				if err != nil {
@@ -426,9 +440,14 @@ func recordError(rec Record, err error) *RecordError {
 	return re
 }
 
-// write sends the batch to the store and the index, one batch at a time across runs.
+// write sends the batch to the index and starts writing it to the store. Index writes happen one
+// batch at a time across all runs, under writeMu; store writes are chained in the same order
+// (each waits for the one before), so both stores see every batch in one global order, while the
+// store commits batch i the index can already build batch i+1. The batch's stored channel says
+// when (and whether) its store write committed.
 func (p *Pipeline) write(ctx context.Context, b *batch) error {
 	b.persist = make(chan error, 1)
+	b.stored = make(chan error, 1)
 	posts := make([]*Post, len(b.prep))
 	for i, pp := range b.prep {
 		posts[i] = pp.Post
@@ -437,29 +456,25 @@ func (p *Pipeline) write(ctx context.Context, b *batch) error {
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
 	start := time.Now()
-	var counts WriteCounts
-	var storeErr error
-	var storeTook time.Duration
-	done := make(chan struct{})
+	prev, done := p.storeTail, make(chan struct{})
+	p.storeTail = done
 	go func() {
 		defer close(done)
-		counts, storeErr = p.store.Write(ctx, idents, posts)
-		storeTook = time.Since(start)
+		if prev != nil {
+			<-prev
+		}
+		counts, err := p.store.Write(ctx, idents, posts)
+		if err == nil {
+			p.known.remember(idents)
+			b.counts = counts // read by Run after b.stored
+			p.log.Debug("batch stored", "posts", len(posts), "identities", len(idents), "took", time.Since(start))
+		}
+		b.stored <- err
 	}()
-	indexErr := p.index.Write(ctx, b.prep, func(err error) { b.persist <- err })
-	indexTook := time.Since(start)
-	<-done
-	if storeErr != nil {
-		return fmt.Errorf("store: %w", storeErr)
+	if err := p.index.Write(ctx, b.prep, func(err error) { b.persist <- err }); err != nil {
+		return fmt.Errorf("index: %w", err)
 	}
-	if indexErr != nil {
-		return fmt.Errorf("index: %w", indexErr)
-	}
-	p.known.remember(idents)
-	b.delta.Inserted += counts.Inserted
-	b.delta.Updated += counts.Updated
-	b.delta.Unchanged += counts.Unchanged
-	p.log.Debug("batch written", "posts", len(posts), "identities", len(idents), "store", storeTook, "index", indexTook, "took", time.Since(start))
+	p.log.Debug("batch indexed", "posts", len(posts), "took", time.Since(start))
 	b.prep, b.idents = nil, nil
 	return nil
 }
