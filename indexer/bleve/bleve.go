@@ -85,6 +85,7 @@ const (
 const TextOptions = index.IndexField | index.StoreField | index.IncludeTermVectors
 
 const (
+	titleOptions   = index.IndexField | index.StoreField
 	fpOptions      = index.IndexField | index.IncludeTermVectors
 	keywordOptions = index.IndexField
 	authorOptions  = index.IndexField | index.StoreField | index.DocValues
@@ -258,7 +259,7 @@ func Mapping() *mapping.IndexMappingImpl {
 	}
 	doc := mapping.NewDocumentStaticMapping()
 	doc.AddFieldMappingsAt(FieldText, text(true, true))
-	doc.AddFieldMappingsAt(FieldTitle, text(true, true))
+	doc.AddFieldMappingsAt(FieldTitle, text(true, false))
 	doc.AddFieldMappingsAt(FieldQuoted, text(false, false))
 	doc.AddFieldMappingsAt(FieldFP, kw(false, false))
 	doc.AddFieldMappingsAt(FieldAuthor, kw(true, true))
@@ -281,7 +282,7 @@ func (x *Index) Document(p *indexer.Prepared) *document.Document {
 	d := document.NewDocument(post.ID)
 	d.AddField(document.NewTextFieldCustom(FieldText, nil, []byte(post.Text), TextOptions, x.std))
 	if post.Title != "" {
-		d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), TextOptions, x.std))
+		d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), titleOptions, x.std))
 	}
 	for i, q := range post.Quoted {
 		d.AddField(document.NewTextFieldCustom(FieldQuoted, []uint64{uint64(i)}, []byte(q), index.IndexField, x.std))
