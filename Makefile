@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build bench-ingest
+.PHONY: demo test lint generate checkgenerate build bench-ledger bench-attribution eval-attribution bench-ingest
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -16,6 +16,10 @@ test:
 
 build:
 	$(GO) build -o bin/royalty ./cmd/royalty
+
+## bench-ledger: ledger reports/s vs pgbench tps on one throwaway durable PostgreSQL (about 2 minutes)
+bench-ledger:
+	$(GO) run ./cmd/royalty-bench-ledger $(BENCHFLAGS)
 
 ## lint: go vet, gofmt, buf lint, buf format
 lint:
@@ -36,6 +40,14 @@ checkgenerate: generate
 		echo "generated code is stale: run 'make generate' and commit"; git diff --stat -- proto/gen; exit 1; fi
 	@echo "generated code is current"
 
+## bench-attribution: attribution latency and correctness on a 200,000-post Bleve index (RESULT line)
+bench-attribution:
+	$(GO) run ./cmd/royalty-bench-attribution $(BENCHFLAGS)
+
+## eval-attribution: attribution metrics on a labelled corpus indexed in memory
+eval-attribution:
+	$(GO) run ./cmd/royalty-eval-attribution $(EVALFLAGS)
+
 ## bench-ingest: index ≥100,000 synthetic posts (lengths of the real dumps) through plain Bleve and through the pipeline
 bench-ingest:
-	$(GO) run ./cmd/benchingest -n 100000
+	$(GO) run ./cmd/royalty-bench-ingest -n 100000 $(BENCHFLAGS)

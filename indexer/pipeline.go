@@ -63,6 +63,15 @@ type Options struct {
 	Workers   int // posts prepared concurrently; GOMAXPROCS when 0
 	MaxErrors int // rejected records listed in a Summary; DefaultMaxErrors when 0
 	Logger    *slog.Logger
+	// Stored, when set, is told about each batch of posts once the store has committed it
+	// (claims uses it to verify challenges published in posts). Its errors are logged and do not
+	// stop the run: re-ingesting the posts calls it again.
+	Stored PostsHook
+}
+
+// PostsHook is told about posts after the store has committed them.
+type PostsHook interface {
+	PostsStored(ctx context.Context, posts []*Post) error
 }
 
 // Pipeline reads records, prepares posts and writes them in batches to a Store and an Index.
@@ -207,6 +216,7 @@ type batch struct {
 	persist chan error // the index's persisted callback
 	stored  chan error // the store's commit
 	counts  WriteCounts
+	posts   []*Post // kept for Options.Stored until the store has committed them
 }
 
 // Run reads r to its end and writes everything to the store and the index. Malformed records
@@ -269,6 +279,12 @@ func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, e
 				b.delta.Unchanged += b.counts.Unchanged
 			case <-ctx.Done():
 				return ctx.Err()
+			}
+			if p.opts.Stored != nil {
+				if err := p.opts.Stored.PostsStored(ctx, b.posts); err != nil {
+					p.log.WarnContext(ctx, "posts hook failed; re-ingest the posts to run it again", "posts", len(b.posts), "err", err)
+				}
+				b.posts = nil
 			}
 			select {
 			case err := <-b.persist:
@@ -475,6 +491,9 @@ func (p *Pipeline) write(ctx context.Context, b *batch) error {
 		return fmt.Errorf("index: %w", err)
 	}
 	p.log.Debug("batch indexed", "posts", len(posts), "took", time.Since(start))
+	if p.opts.Stored != nil {
+		b.posts = posts
+	}
 	b.prep, b.idents = nil, nil
 	return nil
 }

@@ -41,7 +41,17 @@ func toStatus(err error) error {
 	}
 	code, ok := codeOf[royalty.ErrorCode(err)]
 	if !ok {
-		return status.Error(codes.Internal, "internal error")
+		return internalError{cause: err}
 	}
 	return status.Error(code, royalty.ErrorMessage(err))
+}
+
+// internalError reaches the caller as INTERNAL "internal error" while its Error text, which the
+// call log records, keeps the cause for the operator.
+type internalError struct{ cause error }
+
+func (e internalError) Error() string { return "internal error: " + e.cause.Error() }
+func (e internalError) Unwrap() error { return e.cause }
+func (e internalError) GRPCStatus() *status.Status {
+	return status.New(codes.Internal, "internal error")
 }

@@ -20,11 +20,19 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/claims"
+	"github.com/openroyalty/royalty/indexer"
+	"github.com/openroyalty/royalty/ledger"
 	royaltyv1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+	"github.com/openroyalty/royalty/usage"
 )
 
 // DefaultMaxMessageBytes bounds every request and response message.
 const DefaultMaxMessageBytes = 8 << 20
+
+// DefaultMaxResponseTextBytes bounds the response_text of a usage report or an attribution.
+const DefaultMaxResponseTextBytes = 64 << 10
 
 // Options configure a Server.
 type Options struct {
@@ -34,6 +42,22 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// MaxMessageBytes bounds received and sent messages; DefaultMaxMessageBytes when zero.
 	MaxMessageBytes int
+	// MaxResponseTextBytes bounds response texts; DefaultMaxResponseTextBytes when zero.
+	MaxResponseTextBytes int
+
+	// Auth authenticates API keys and manages principals; required.
+	Auth auth.Store
+	// Claims runs contributor claims; required.
+	Claims *claims.Service
+	// Ledger books and reads money; Journal streams it for exports. Required.
+	Ledger  ledger.Ledger
+	Journal ledger.Journal
+	// Index serves IndexService; nil leaves it UNIMPLEMENTED.
+	Index *indexer.Service
+	// Attributor attributes responses for AttributionService and, through Usage, ReportUsage.
+	Attributor Attributor
+	// Usage books usage reports; required.
+	Usage *usage.Service
 }
 
 // Server is royalty's gRPC server: the six royalty.v1 services, gRPC health checking and server
@@ -43,11 +67,17 @@ type Server struct {
 	Health *health.Server
 }
 
-// NewServer builds a Server. Services not yet built answer UNIMPLEMENTED.
+// NewServer builds a Server. Every royalty.v1 call passes the authenticator, which checks the
+// caller's key against the policy table (policy.go) before the handler runs; health checking and
+// reflection stay open.
 func NewServer(opts Options) *Server {
 	if opts.MaxMessageBytes == 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	if opts.MaxResponseTextBytes == 0 {
+		opts.MaxResponseTextBytes = DefaultMaxResponseTextBytes
+	}
+	authn := authenticator{store: opts.Auth}
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(metrics)
@@ -64,19 +94,29 @@ func NewServer(opts Options) *Server {
 			metrics.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(interceptorLogger(opts.Logger), logOpts...),
 			recovery.UnaryServerInterceptor(recoverOpts...),
+			authn.unary(),
 		),
 		grpc.ChainStreamInterceptor(
 			metrics.StreamServerInterceptor(),
 			logging.StreamServerInterceptor(interceptorLogger(opts.Logger), logOpts...),
 			recovery.StreamServerInterceptor(recoverOpts...),
+			authn.stream(),
 		),
 	)
-	royaltyv1.RegisterIndexServiceServer(g, royaltyv1.UnimplementedIndexServiceServer{})
-	royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
-	royaltyv1.RegisterProviderServiceServer(g, royaltyv1.UnimplementedProviderServiceServer{})
-	royaltyv1.RegisterContributorServiceServer(g, royaltyv1.UnimplementedContributorServiceServer{})
-	royaltyv1.RegisterAuditServiceServer(g, royaltyv1.UnimplementedAuditServiceServer{})
-	royaltyv1.RegisterAdminServiceServer(g, royaltyv1.UnimplementedAdminServiceServer{})
+	if opts.Index != nil {
+		royaltyv1.RegisterIndexServiceServer(g, NewIndexServer(opts.Index, opts.Logger))
+	} else {
+		royaltyv1.RegisterIndexServiceServer(g, royaltyv1.UnimplementedIndexServiceServer{})
+	}
+	if opts.Attributor != nil {
+		royaltyv1.RegisterAttributionServiceServer(g, NewAttributionService(opts.Attributor))
+	} else {
+		royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
+	}
+	royaltyv1.RegisterProviderServiceServer(g, &providerServer{usage: opts.Usage, ledger: opts.Ledger})
+	royaltyv1.RegisterContributorServiceServer(g, &contributorServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
+	royaltyv1.RegisterAuditServiceServer(g, &auditServer{ledger: opts.Ledger, journal: opts.Journal})
+	royaltyv1.RegisterAdminServiceServer(g, &adminServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
 
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)

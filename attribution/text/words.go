@@ -31,30 +31,142 @@ type Token struct {
 }
 
 // Words returns the normalised words of s in order. Punctuation and spaces are not words.
+//
+// Text is cut at ASCII whitespace, where UAX #29 always breaks words. Stretches of pure ASCII
+// between whitespace take a fast path (asciiWords) that applies the UAX #29 rules for ASCII;
+// other stretches go through the full segmenter. The result is the same as segmenting the whole
+// text at once (TestWordsFastPathMatchesSegmenter, FuzzWordsFastPath), several times faster.
 func Words(s string) []Token {
 	if s == "" {
 		return nil
 	}
+	if !utf8.ValidString(s) {
+		// The segmenter may read a space into an invalid sequence; give it the whole text.
+		return wordsBySegmenter(s)
+	}
 	out := make([]Token, 0, len(s)/6+1)
-	seg := segment.NewWordSegmenterDirect([]byte(s))
-	start := 0
+	for i := 0; i < len(s); {
+		for i < len(s) && isASCIISpace(s[i]) {
+			i++
+		}
+		j, ascii := i, true
+		for j < len(s) && !isASCIISpace(s[j]) {
+			if s[j] >= utf8.RuneSelf {
+				ascii = false
+			}
+			j++
+		}
+		if ascii {
+			out = asciiWords(s, i, j, out)
+		} else {
+			// The segmenter sees the whitespace on either side, as it would in the whole text
+			// (a combining mark after a space belongs to the space, UAX #29 WB4).
+			lo, hi := max(i-1, 0), min(j+1, len(s))
+			out = segmentWords(s, lo, hi, out)
+		}
+		i = j
+	}
+	return out
+}
+
+// wordsBySegmenter is Words computed by the segmenter alone: the reference the fast path is
+// tested against.
+func wordsBySegmenter(s string) []Token {
+	if s == "" {
+		return nil
+	}
+	return segmentWords(s, 0, len(s), make([]Token, 0, len(s)/6+1))
+}
+
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// segmentWords appends the words of s[lo:hi] as found by the UAX #29 segmenter.
+func segmentWords(s string, lo, hi int, out []Token) []Token {
+	seg := segment.NewWordSegmenterDirect([]byte(s[lo:hi]))
+	start := lo
 	for seg.Segment() {
 		n := len(seg.Bytes())
 		end := start + n
 		if seg.Type() != segment.None {
-			// UAX #29 counts "_" as part of a word; Markdown uses it for emphasis (_word_).
-			ws, we := start, end
-			for ws < we && s[ws] == '_' {
-				ws++
-			}
-			for we > ws && s[we-1] == '_' {
-				we--
-			}
-			if w := Normalize(s[ws:we]); w != "" {
-				out = append(out, Token{Text: w, Start: ws, End: we})
-			}
+			out = appendWord(s, start, end, out)
 		}
 		start = end
+	}
+	return out
+}
+
+// appendWord appends the word s[ws:we] without the underscores around it: UAX #29 counts "_" as
+// part of a word, and Markdown uses it for emphasis (_word_).
+func appendWord(s string, ws, we int, out []Token) []Token {
+	for ws < we && s[ws] == '_' {
+		ws++
+	}
+	for we > ws && s[we-1] == '_' {
+		we--
+	}
+	if w := Normalize(s[ws:we]); w != "" {
+		out = append(out, Token{Text: w, Start: ws, End: we})
+	}
+	return out
+}
+
+// UAX #29 word-break classes of ASCII characters.
+const (
+	cOther     = iota
+	cLetter    // ALetter
+	cDigit     // Numeric
+	cMidLetter // ':'
+	cMidNum    // ',' ';'
+	cMidNumLet // '.'
+	cQuote     // '\'' (Single_Quote, which joins like MidNumLet)
+	cExtend    // '_' (ExtendNumLet)
+)
+
+var asciiClass = func() (t [128]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = cLetter, cLetter
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = cDigit
+	}
+	t[':'], t[','], t[';'], t['.'], t['\''], t['_'] = cMidLetter, cMidNum, cMidNum, cMidNumLet, cQuote, cExtend
+	return t
+}()
+
+// asciiWords appends the words of s[lo:hi], which is ASCII without whitespace, applying the
+// UAX #29 rules that concern ASCII: letters and digits join (WB5, WB8–WB10), "_" joins them
+// (WB13a, WB13b), and one colon, full stop or apostrophe between letters (WB6, WB7), or one
+// comma, semicolon, full stop or apostrophe between digits (WB11, WB12), does not break a word.
+func asciiWords(s string, lo, hi int, out []Token) []Token {
+	i := lo
+	for i < hi {
+		c := asciiClass[s[i]]
+		if c != cLetter && c != cDigit && c != cExtend {
+			i++
+			continue
+		}
+		start, last := i, c
+		for i++; i < hi; {
+			c = asciiClass[s[i]]
+			switch {
+			case c == cLetter || c == cDigit || c == cExtend:
+				last = c
+				i++
+				continue
+			case i+1 < hi && last == cLetter && (c == cMidLetter || c == cMidNumLet || c == cQuote) &&
+				asciiClass[s[i+1]] == cLetter:
+				i += 2
+				continue
+			case i+1 < hi && last == cDigit && (c == cMidNum || c == cMidNumLet || c == cQuote) &&
+				asciiClass[s[i+1]] == cDigit:
+				i += 2
+				continue
+			}
+			break
+		}
+		out = appendWord(s, start, i, out)
 	}
 	return out
 }

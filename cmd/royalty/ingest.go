@@ -172,16 +172,12 @@ func ingestLocal(ctx context.Context, cfg *config, o *ingestOptions, job string,
 	if err := checkSchema(ctx, pool); err != nil {
 		return err
 	}
-	x, err := bleveindex.Open(indexDir(cfg.DataDir), bleveindex.Options{Logger: log})
+	ps, err := openParts(ctx, pool, cfg.DataDir, o.batchSize, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := x.Close(); err != nil {
-			log.Error("closing the index", "err", err)
-		}
-	}()
-	pipe := indexer.NewPipeline(postgres.New(pool), x, indexer.Options{BatchSize: o.batchSize, Logger: log})
+	defer ps.close(log)
+	pipe := ps.indexer.Pipeline
 	cps := indexer.Checkpoints{Dir: filepath.Join(indexDir(cfg.DataDir), "checkpoints")}
 	run := func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error) {
 		return pipe.Run(ctx, indexer.Chain(srcs, from), ro)

@@ -79,8 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		migrateCommand(cfg, stdout, stderr),
 		demoCommand(cfg, stdout, stderr),
 		ingestCommand(cfg, stdout, stderr),
-		notYetCommand("keys", "Create and revoke API keys", 6),
-		notYetCommand("export", "Export the journal, hledger files and statements", 6),
+		keysCommand(cfg, stdout),
+		exportCommand(cfg, stdout, stderr),
 		notYetCommand("verify", "Verify an exported journal or an inclusion proof offline", 7),
 	)
 	return root.ExecuteContext(ctx)

@@ -60,7 +60,7 @@ func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 }
 
 func TestNotYetBuiltCommandsFail(t *testing.T) {
-	for _, name := range []string{"keys", "verify"} {
+	for _, name := range []string{"verify"} {
 		if _, err := runCmd(t, context.Background(), name); err == nil || !strings.Contains(err.Error(), "not implemented") {
 			t.Errorf("%s: err = %v, want a not-implemented error", name, err)
 		}
@@ -158,13 +158,83 @@ func freeAddr(t *testing.T) string {
 
 func TestDemo(t *testing.T) {
 	pgtest.Server(t) // skips or fails like every database test when PostgreSQL is missing
-	out, err := runCmd(t, context.Background(), "demo")
+	out, err := runCmd(t, context.Background(), "demo", "--out", t.TempDir())
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"schema migrated", "health check: SERVING", "/metrics answers: 200"} {
+	for _, want := range []string{"schema migrated", "health check: SERVING", "/metrics answers: 200",
+		"a call without a key is refused: rpc error: code = Unauthenticated", "claim verified by post:",
+		"replayed=true", "code = AlreadyExists", "reversal transaction", "paid out", "come from post",
+		"every transaction and every currency sums to 0", "writes the identical file", "server stopped"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestDemoSampleCorpus runs the demo on the in-repo sample corpus, as on a fresh clone without
+// ../shared/data.
+func TestDemoSampleCorpus(t *testing.T) {
+	pgtest.Server(t)
+	dir := t.TempDir()
+	out, err := runCmd(t, context.Background(), "demo", "--data", "sample", "--out", dir)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"in-repo sample corpus", "claim verified by post:", "every transaction and every currency sums to 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "demo-journal.csv")); err != nil {
+		t.Fatalf("the audit CSV is not kept: %v", err)
+	}
+}
+
+func TestKeysAndExportCommands(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	out, err := runCmd(t, ctx, "keys", "create", "--role", "admin", "--name", "ops", "--database-url", dsn)
+	if err != nil || !strings.Contains(out, "api key   rty_") || !strings.Contains(out, "(ops, admin)") {
+		t.Fatalf("keys create: %v\n%s", err, out)
+	}
+	var principal, keyID string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "principal" {
+			principal = f[1]
+		} else if len(f) == 3 && f[0] == "key" && f[1] == "id" {
+			keyID = f[2]
+		}
+	}
+	if out, err := runCmd(t, ctx, "keys", "create", "--principal", principal, "--database-url", dsn); err != nil || !strings.Contains(out, "api key   rty_") {
+		t.Fatalf("keys create --principal: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, ctx, "keys", "revoke", keyID, "--database-url", dsn); err != nil || !strings.Contains(out, "revoked key "+keyID) {
+		t.Fatalf("keys revoke: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, ctx, "keys", "list", "--database-url", dsn)
+	if err != nil || strings.Count(out, principal) != 2 || strings.Count(out, "ops") != 2 || !strings.Contains(out, keyID) {
+		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{
+		{"keys", "create", "--role", "root", "--name", "x"},
+		{"keys", "create", "--role", "admin"},
+		{"keys", "revoke", "6f1c1f5e-1111-4111-8111-111111111111"},
+	} {
+		if _, err := runCmd(t, ctx, append(args, "--database-url", dsn)...); err == nil {
+			t.Errorf("%v succeeded", args)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "journal.csv")
+	if out, err := runCmd(t, ctx, "export", "journal", "--out", path, "--database-url", dsn); err != nil {
+		t.Fatalf("export journal: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || string(b) != "transaction_id,created_at,kind,account,account_type,currency,amount,idempotency_key,reverses\r\n" {
+		t.Fatalf("empty journal export = %q, %v", b, err)
+	}
+	if _, err := runCmd(t, ctx, "export", "journal", "--database-url", dsn); err == nil {
+		t.Error("export journal without --out succeeded")
 	}
 }

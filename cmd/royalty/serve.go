@@ -56,6 +56,7 @@ type runningServer struct {
 	metrics  *http.Server
 	metLis   net.Listener
 	pool     *pgxpool.Pool
+	parts    *parts
 	served   chan error
 	shutdown bool
 }
@@ -86,7 +87,19 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gs := services.NewServer(services.Options{Logger: log, Registerer: reg})
+	ps, err := openParts(ctx, pool, cfg.DataDir, 0, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			ps.close(log)
+		}
+	}()
+	gs := services.NewServer(services.Options{
+		Logger: log, Registerer: reg, Auth: ps.auth, Claims: ps.claims,
+		Ledger: ps.ledger, Journal: ps.ledger, Index: ps.indexer, Attributor: ps.attr, Usage: ps.usage,
+	})
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -106,6 +119,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		metrics: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		metLis:  metLis,
 		pool:    pool,
+		parts:   ps,
 		served:  make(chan error, 2),
 	}
 	go func() { s.served <- gs.GRPC.Serve(grpcLis) }()
@@ -139,6 +153,7 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.metrics.Shutdown(ctx)
+	s.parts.close(s.log)
 	s.pool.Close()
 	s.log.Info("stopped")
 	return err

@@ -1,4 +1,4 @@
-// Command benchingest measures the ingest pipeline against plain Bleve (`make bench-ingest`).
+// Command royalty-bench-ingest measures the ingest pipeline against plain Bleve (`make bench-ingest`).
 //
 // It builds a synthetic Stack Exchange dump of -n posts whose kinds and lengths (own words and
 // quoted words) are sampled from the real dumps in ../shared/data/stackexchange, with text drawn
@@ -77,7 +77,7 @@ func main() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := run(context.Background(), *n, *batch, *data, *seed, log); err != nil {
-		fmt.Fprintln(os.Stderr, "benchingest:", err)
+		fmt.Fprintln(os.Stderr, "royalty-bench-ingest:", err)
 		os.Exit(1)
 	}
 }
@@ -91,7 +91,7 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 			return errors.New("no real dumps to sample from: pass -data or put them in ../shared/data/stackexchange")
 		}
 	}
-	work, err := os.MkdirTemp("", "benchingest-")
+	work, err := os.MkdirTemp("", "royalty-bench-ingest-")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,163 @@
+// Package claims decides who owns an identity: a contributor claims an identity such as
+// `stackexchange:bicycles.meta/123`, receives a challenge token, and the claim is verified when a
+// post by that identity containing the token is ingested (the way Keybase-style proofs work) or
+// when an admin approves it. On verification the identity's escrow is released to the
+// contributor by the ledger. An identity has at most one owner.
+//
+// It is a domain package: the claims table lives behind Store (claims/postgres) and the money
+// behind Releaser (the ledger). The gRPC handlers in services only translate.
+//
+// Verification is ordered so that it is safe under retries, races and crashes:
+//  1. the claim is marked verified in one serializable transaction; a unique index on verified
+//     claims per identity makes this the single arbiter of ownership, and the other pending claims
+//     on the identity are rejected as superseded;
+//  2. the ledger records the owner and releases the escrow; it is idempotent per identity and
+//     contributor, so running it twice moves the money once, and it refuses a second owner too;
+//  3. the release is recorded on the claim.
+//
+// A crash between 1 and 3 leaves a verified claim without a recorded release; Resume (run at
+// start-up) and any repeated verification finish it.
+package claims
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/openroyalty/royalty"
+)
+
+// Status is where a claim stands.
+type Status string
+
+// The three states: pending → verified or pending → rejected; nothing else.
+const (
+	StatusPending  Status = "pending"
+	StatusVerified Status = "verified"
+	StatusRejected Status = "rejected"
+)
+
+// Money is an amount of one currency.
+type Money struct {
+	Amount   decimal.Decimal `json:"amount"`
+	Currency string          `json:"currency"`
+}
+
+// Claim is a contributor's claim of authorship of one identity.
+type Claim struct {
+	ID            string
+	ContributorID string
+	IdentityKey   string
+	Status        Status
+	// Challenge is the token to publish in a post by the identity.
+	Challenge string
+	CreatedAt time.Time
+	DecidedAt *time.Time
+	// DecidedBy is "post:<post id>" or "admin:<principal id>".
+	DecidedBy string
+	Note      string
+	// Released is nil until the escrow release is recorded; empty when nothing was waiting.
+	Released []Money
+	// ReleaseTransactionID is the ledger transaction of the release, if money was waiting.
+	ReleaseTransactionID string
+}
+
+// ReleasePending reports whether a verified claim still waits for its escrow release.
+func (c Claim) ReleasePending() bool { return c.Status == StatusVerified && c.Released == nil }
+
+// Release is what the ledger moved from an identity's escrow to a contributor.
+type Release struct {
+	TransactionID string // empty when nothing was waiting
+	Amounts       []Money
+}
+
+// Releaser moves an identity's escrow balance to a contributor in one ledger transaction and
+// records the contributor as the identity's owner, so that later royalties go to the contributor
+// directly. It must be idempotent: a repeated call for the same identity and contributor returns
+// the first result and moves nothing.
+type Releaser interface {
+	ReleaseEscrow(ctx context.Context, identityKey, contributorID string) (Release, error)
+}
+
+// Filter selects claims in List.
+type Filter struct {
+	ContributorID string // all contributors when empty
+	Status        Status // all statuses when empty
+	PageSize      int
+	PageToken     string
+}
+
+// Store keeps claims. Implementations are safe for concurrent use.
+type Store interface {
+	// Create stores a new pending claim, or returns the contributor's pending claim on the same
+	// identity if there is one (created reports which). Errors: ENOTFOUND (no such contributor).
+	Create(ctx context.Context, contributorID, identityKey, challenge string) (c Claim, created bool, err error)
+	// Get returns one claim. Errors: ENOTFOUND.
+	Get(ctx context.Context, id string) (Claim, error)
+	// List returns claims newest first, one page at a time. Errors: EINVALID (bad page token).
+	List(ctx context.Context, f Filter) ([]Claim, string, error)
+	// Owner returns the verified claim on an identity, if any.
+	Owner(ctx context.Context, identityKey string) (Claim, bool, error)
+	// Pending returns the pending claims on any of the identities.
+	Pending(ctx context.Context, identityKeys []string) ([]Claim, error)
+	// ReleasePending returns verified claims whose release is not recorded yet.
+	ReleasePending(ctx context.Context) ([]Claim, error)
+	// MarkVerified moves a pending claim to verified and rejects the other pending claims on the
+	// identity as superseded, in one transaction. Errors: ENOTFOUND, EPRECONDITION (not pending,
+	// or the identity already has an owner).
+	MarkVerified(ctx context.Context, id, decidedBy, note string) (Claim, error)
+	// MarkRejected moves a pending claim to rejected. Errors: ENOTFOUND, EPRECONDITION.
+	MarkRejected(ctx context.Context, id, decidedBy, note string) (Claim, error)
+	// RecordRelease stores the release of a verified claim; the first recorded release stays.
+	RecordRelease(ctx context.Context, id string, r Release) (Claim, error)
+}
+
+// MaxNoteLen bounds admin notes.
+const MaxNoteLen = 500
+
+// ChallengePrefix starts every challenge token so that it is easy to spot in a post.
+const ChallengePrefix = "royalty-claim-"
+
+// NewChallenge returns a fresh challenge token: the prefix and 100 random bits in lower-case
+// base32, a single word that survives HTML and Markdown stripping.
+func NewChallenge() string {
+	b := make([]byte, 15)
+	_, _ = rand.Read(b)
+	return ChallengePrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:20]
+}
+
+// ValidateIdentityKey checks the canonical form `platform:site/author_id` (site may be empty).
+func ValidateIdentityKey(field, key string) error {
+	platform, rest, ok := strings.Cut(key, ":")
+	if !ok {
+		return royalty.FieldErrorf(royalty.EINVALID, field, "want platform:site/author_id, got %q", key)
+	}
+	_, author, ok := strings.Cut(rest, "/")
+	switch {
+	case len(key) > 300:
+		return royalty.FieldErrorf(royalty.EINVALID, field, "longer than 300 bytes")
+	case !ok || platform == "" || author == "":
+		return royalty.FieldErrorf(royalty.EINVALID, field, "want platform:site/author_id, got %q", key)
+	case strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return royalty.FieldErrorf(royalty.EINVALID, field, "must not contain spaces or control characters")
+	}
+	return nil
+}
+
+// Post is what verification needs of an ingested post.
+type Post struct {
+	ID        string
+	AuthorKey string // identity key; empty for deleted authors
+	Text      string // the author's own words
+}
+
+// ContainsChallenge reports whether text carries the challenge token. Matching ignores case, as
+// markup conversion or a platform may change it.
+func ContainsChallenge(text, challenge string) bool {
+	return challenge != "" && strings.Contains(strings.ToLower(text), strings.ToLower(challenge))
+}

@@ -1,0 +1,169 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/ledger"
+)
+
+// accountNamespace is the UUID v5 namespace of account ids: an account's id is a function of its
+// address, so postings can be built without reading the accounts table.
+var accountNamespace = uuid.MustParse("6f1d2c1e-4b7a-5d43-9a51-8c0e2f7b3a90")
+
+// accountID is the id of the account at address.
+func accountID(address string) pgtype.UUID {
+	return pgUUID(uuid.NewSHA1(accountNamespace, []byte(address)))
+}
+
+// pgUUID converts a UUID to the type pgx encodes without parsing or reflection.
+func pgUUID(u uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: u, Valid: true} }
+
+// maxKnownAccounts bounds the cache of known accounts (about 150 bytes each); past it the cache
+// starts over, which costs one idempotent insert per account seen again.
+const maxKnownAccounts = 1 << 20
+
+// accountCache remembers accounts whose rows exist, with their ids. It is safe for concurrent
+// use.
+type accountCache struct {
+	m sync.Map // address → pgtype.UUID
+	n atomic.Int64
+}
+
+// id returns the id of the account at address and whether its row is known to exist.
+func (c *accountCache) id(address string) (pgtype.UUID, bool) {
+	if v, ok := c.m.Load(address); ok {
+		return v.(pgtype.UUID), true
+	}
+	return accountID(address), false
+}
+
+func (c *accountCache) add(address string, id pgtype.UUID) {
+	if c.n.Add(1) > maxKnownAccounts {
+		c.m.Clear()
+		c.n.Store(1)
+	}
+	c.m.Store(address, id)
+}
+
+// roleOf is the principal role an account type belongs to.
+func roleOf(t ledger.AccountType) string {
+	switch t {
+	case ledger.AccountProvider, ledger.AccountProviderRetained:
+		return "provider"
+	case ledger.AccountContributor:
+		return "contributor"
+	}
+	return ""
+}
+
+// ensureAccounts creates the account rows that are not known to exist yet, checking that
+// per-principal accounts belong to a principal of the right role. It runs in its own short
+// statements before the transaction that uses the accounts: an account row is not money, so one
+// left behind by a transaction that then fails does no harm, and the usage path never upserts.
+// field names the request field for errors about a principal (for example "provider_id").
+func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, addresses ...string) error {
+	var missing []ledger.Account
+	seen := map[string]bool{}
+	for _, a := range addresses {
+		if _, ok := s.known.id(a); ok || seen[a] {
+			continue
+		}
+		seen[a] = true
+		acct, err := ledger.ParseAccount("account", a)
+		if err != nil {
+			return err
+		}
+		missing = append(missing, acct)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := checkPrincipals(ctx, q, field, missing); err != nil {
+		return err
+	}
+	// Concurrent inserts of overlapping accounts lock rows in insertion order; one order for
+	// everybody means no deadlock. ON CONFLICT has no target because the same account collides
+	// on both unique indexes (the id is derived from the address): with the address as the only
+	// arbiter, PostgreSQL reports the collision on the primary key as an error.
+	sort.Slice(missing, func(i, j int) bool { return missing[i].Address < missing[j].Address })
+	ids := make([]pgtype.UUID, len(missing))
+	addrs := make([]string, len(missing))
+	types := make([]string, len(missing))
+	principals := make([]*string, len(missing))
+	identities := make([]*string, len(missing))
+	for i, a := range missing {
+		ids[i], addrs[i], types[i] = accountID(a.Address), a.Address, string(a.Type)
+		if a.PrincipalID != "" {
+			principals[i] = &a.PrincipalID
+		}
+		if a.IdentityKey != "" {
+			identities[i] = &a.IdentityKey
+		}
+	}
+	err := crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
+		_, err := q.Exec(ctx, `
+			INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
+			SELECT id, address, type, principal_id, identity_key
+			FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
+			     AS a (id, address, type, principal_id, identity_key)
+			ON CONFLICT DO NOTHING`, ids, addrs, types, principals, identities)
+		return retryable(err)
+	})
+	if err != nil {
+		return fmt.Errorf("creating ledger accounts: %w", err)
+	}
+	for _, a := range missing {
+		s.known.add(a.Address, accountID(a.Address))
+	}
+	return nil
+}
+
+// checkPrincipals checks that every per-principal account belongs to a principal with the
+// role its type needs. Errors: ENOTFOUND naming field.
+func checkPrincipals(ctx context.Context, q querier, field string, accts []ledger.Account) error {
+	want := map[string]string{} // principal id → role
+	var ids []string
+	for _, a := range accts {
+		if role := roleOf(a.Type); role != "" {
+			if _, ok := want[a.PrincipalID]; !ok {
+				ids = append(ids, a.PrincipalID)
+			}
+			want[a.PrincipalID] = role
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := q.Query(ctx, `SELECT id, role FROM principals WHERE id = ANY($1::UUID[])`, ids)
+	if err != nil {
+		return fmt.Errorf("reading principals: %w", err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var id, role string
+		if err := rows.Scan(&id, &role); err != nil {
+			return fmt.Errorf("reading principals: %w", err)
+		}
+		got[id] = role
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading principals: %w", err)
+	}
+	for _, id := range ids {
+		if got[id] != want[id] {
+			return royalty.FieldErrorf(royalty.ENOTFOUND, field, "no %s with id %s", want[id], id)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+// Package postgres implements ledger.Ledger on PostgreSQL and CockroachDB with pgx.
+//
+// Every write runs as one SERIALIZABLE transaction that is retried as a whole (BEGIN … COMMIT)
+// on serialization failures with crdb.ExecuteCtx, whose closure returns tx.Commit's error:
+// crdbpgx.ExecuteTx is not used because on PostgreSQL it ignores the error of the final COMMIT
+// (on CockroachDB its RELEASE SAVEPOINT has already committed), so a transaction that failed at
+// commit — which is where PostgreSQL reports most serialization failures — would be acknowledged.
+//
+// Nothing is updated per report: transactions and postings are appended with multi-row inserts
+// (INSERT … SELECT FROM unnest(…), valid on both engines), balances are derived from postings by
+// summing them in Go (no decimal arithmetic in SQL, DESIGN.md §3), and account rows are created
+// once and remembered. Concurrent single PostUsage calls are coalesced into shared database
+// transactions (group commit) unless Config.GroupCommit.Disabled is set.
+//
+// Idempotency keys are enforced by the unique index on (principal, kind, request id): inserts
+// use ON CONFLICT DO NOTHING, and a key that turns out to be taken is answered from the stored
+// transaction (the original when the payload hash matches, ECONFLICT otherwise), never by a
+// read-then-write race. A usage's attribution evidence is stored S2-compressed in its own column
+// (migration 0107): uncompressed it cost more than all the report's postings together.
+//
+// Balances are summed from the account's postings on every read rather than from checkpoints:
+// a checkpoint needs a watermark that no later commit can fall behind, and neither engine offers
+// one without a counter row that every posting would update (a hot row) or a bound on
+// transaction duration. Only payouts, reversals, releases and balance reads pay for the scan; the
+// usage path never reads a balance.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/ledger"
+)
+
+// Config configures a Store. The zero value is usable.
+type Config struct {
+	// Scale is the number of fractional digits of the ledger quantum, 1 to ledger.MaxScale;
+	// 0 means ledger.DefaultScale (12).
+	Scale int32
+	// DefaultRoyaltyRate is the rate of providers without an agreement, a decimal string in
+	// [0, 1]; empty means DefaultRoyaltyRate.
+	DefaultRoyaltyRate string
+	// PlatformFee is the fraction of every royalty the platform keeps, in [0, 1]; empty means 0.
+	PlatformFee string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// GroupCommit configures the coalescing of concurrent PostUsage calls.
+	GroupCommit GroupCommit
+	// MaxRetries bounds the retries of one transaction after serialization failures; 0 means 50.
+	MaxRetries int
+}
+
+// DefaultRoyaltyRate is the royalty rate when neither the provider's agreement nor the
+// configuration says otherwise.
+const DefaultRoyaltyRate = "0.1"
+
+// GroupCommit configures how concurrent PostUsage calls share database transactions.
+type GroupCommit struct {
+	// Disabled makes every PostUsage call its own database transaction.
+	Disabled bool
+	// MaxBatch bounds the reports of one shared transaction; 0 means 256.
+	MaxBatch int
+	// Flushers is the number of shared transactions in flight at once; 0 means 4.
+	Flushers int
+	// Timeout bounds one shared transaction, retries included; 0 means 30 s.
+	Timeout time.Duration
+}
+
+// Store is the ledger on PostgreSQL or CockroachDB. It is safe for concurrent use by multiple
+// goroutines. Close stops its group-commit workers; the pool stays the caller's.
+type Store struct {
+	pool        *pgxpool.Pool
+	log         *slog.Logger
+	scale       int32
+	defaultRate decimal.Decimal
+	fee         decimal.Decimal
+	now         func() time.Time
+	maxRetries  int
+
+	known accountCache // accounts whose rows exist
+
+	gc *groupCommitter
+
+	// testHookBalanceRead, if set, runs after a payout has read the balance (tests use it to
+	// force two payouts to interleave).
+	testHookBalanceRead func()
+}
+
+var _ ledger.Ledger = (*Store)(nil)
+var _ ledger.Journal = (*Store)(nil)
+
+// New returns a Store on pool (from internal/pgdb, so that NUMERIC maps to decimal). The schema
+// must have been migrated.
+func New(pool *pgxpool.Pool, log *slog.Logger, cfg Config) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{pool: pool, log: log, scale: cfg.Scale, now: cfg.Now, maxRetries: cfg.MaxRetries}
+	if s.scale == 0 {
+		s.scale = ledger.DefaultScale
+	}
+	if s.scale < 1 || s.scale > ledger.MaxScale {
+		return nil, fmt.Errorf("ledger scale %d: must be between 1 and %d (the scale of the amount column)", cfg.Scale, ledger.MaxScale)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxRetries == 0 {
+		s.maxRetries = 50
+	}
+	rate := cfg.DefaultRoyaltyRate
+	if rate == "" {
+		rate = DefaultRoyaltyRate
+	}
+	var err error
+	if s.defaultRate, err = ledger.ParseRate("default_royalty_rate", rate); err != nil {
+		return nil, err
+	}
+	fee := cfg.PlatformFee
+	if fee == "" {
+		fee = "0"
+	}
+	if s.fee, err = ledger.ParseRate("platform_fee", fee); err != nil {
+		return nil, err
+	}
+	if !cfg.GroupCommit.Disabled {
+		s.gc = newGroupCommitter(s, cfg.GroupCommit)
+	}
+	return s, nil
+}
+
+// Close stops the group-commit workers after their transactions finish. Calls to PostUsage
+// after Close fail with EUNAVAILABLE. It does not close the pool.
+func (s *Store) Close() {
+	if s.gc != nil {
+		s.gc.close()
+	}
+}
+
+// Scale is the number of fractional digits of the ledger quantum.
+func (s *Store) Scale() int32 { return s.scale }
+
+// clock returns the time to stamp a transaction with, at the database's precision.
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// serializable runs fn in a SERIALIZABLE transaction and retries the whole transaction on
+// serialization failures (40001; deadlocks, 40P01, are treated alike). fn must be safe to run
+// again: it must reset whatever it computes, and it must wrap errors with %w so that the retry
+// loop sees the SQLSTATE.
+func (s *Store) serializable(ctx context.Context, op string, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	attempt := 0
+	ctx = crdb.WithMaxRetries(ctx, s.maxRetries)
+	err := crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
+		attempt++
+		if attempt > 1 {
+			s.log.Debug("ledger: retrying transaction", "op", op, "attempt", attempt)
+		}
+		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+		if err != nil {
+			return retryable(fmt.Errorf("%s: beginning a transaction: %w", op, err))
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+		if err := fn(ctx, tx); err != nil {
+			return retryable(err)
+		}
+		// The COMMIT's error is returned, not dropped: PostgreSQL reports serialization
+		// failures of SERIALIZABLE transactions at commit.
+		if err := tx.Commit(ctx); err != nil {
+			return retryable(fmt.Errorf("%s: committing: %w", op, err))
+		}
+		return nil
+	})
+	var maxErr *crdb.MaxRetriesExceededError
+	if errors.As(err, &maxErr) {
+		return royalty.Errorf(royalty.EUNAVAILABLE, "%s: too much contention, gave up after %d attempts; retry later", op, attempt)
+	}
+	return err
+}
+
+// retryErr marks an error as a serialization failure for crdb's retry loop.
+type retryErr struct{ err error }
+
+func (e retryErr) Error() string    { return e.err.Error() }
+func (e retryErr) Unwrap() error    { return e.err }
+func (e retryErr) SQLState() string { return "40001" }
+
+// retryable makes deadlocks (40P01) retryable like serialization failures. A deadlock between
+// ledger transactions is resolved by running the aborted one again.
+func retryable(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+		return retryErr{err}
+	}
+	return err
+}
+
+// errConcurrentKey is returned inside a transaction that found its idempotency key taken by a
+// transaction it cannot see; retrying lets it see that transaction.
+var errConcurrentKey = retryErr{errors.New("idempotency key taken by a concurrent transaction")}
+
+// querier is what reads need from a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}

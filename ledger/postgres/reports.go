@@ -1,0 +1,321 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/ledger"
+)
+
+// pageToken is the position after the last entry of a statement page.
+type pageToken struct {
+	CreatedAt int64  `json:"t"` // Unix microseconds
+	TxID      string `json:"x"`
+	N         int64  `json:"n"`
+}
+
+func (p pageToken) encode() string {
+	b, _ := json.Marshal(p)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(s string) (pageToken, error) {
+	var p pageToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &p)
+	}
+	if err == nil {
+		err = ledger.CheckID("page_token", p.TxID)
+	}
+	if err != nil {
+		return p, royalty.FieldErrorf(royalty.EINVALID, "page_token", "not a token returned by this call")
+	}
+	return p, nil
+}
+
+// Statement returns a page of an account's postings, newest first, each usage credit with the
+// evidence of its identity.
+func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.StatementPage, error) {
+	acct, err := ledger.ParseAccount("account", q.Account)
+	if err != nil {
+		return ledger.StatementPage{}, err
+	}
+	if q.Currency != "" {
+		if _, err := ledger.ParseCurrency("currency", q.Currency); err != nil {
+			return ledger.StatementPage{}, err
+		}
+	}
+	size := q.PageSize
+	switch {
+	case size == 0:
+		size = ledger.DefaultPageSize
+	case size < 0 || size > ledger.MaxPageSize:
+		return ledger.StatementPage{}, royalty.FieldErrorf(royalty.EINVALID, "page_size", "must be between 1 and %d, got %d", ledger.MaxPageSize, size)
+	}
+	sql := `
+		SELECT p.transaction_id, p.n, p.currency, p.amount, p.created_at, t.kind, t.reverses, t.metadata, t.evidence
+		FROM ledger_postings AS p JOIN ledger_transactions AS t ON t.id = p.transaction_id
+		WHERE p.account_id = $1 AND ($2 = '' OR p.currency = $2)`
+	args := []any{accountID(q.Account), q.Currency}
+	if q.PageToken != "" {
+		tok, err := decodePageToken(q.PageToken)
+		if err != nil {
+			return ledger.StatementPage{}, err
+		}
+		sql += ` AND (p.created_at, p.transaction_id, p.n) < ($3::TIMESTAMPTZ, $4::UUID, $5::INT8)`
+		args = append(args, time.UnixMicro(tok.CreatedAt).UTC(), tok.TxID, tok.N)
+	}
+	// The transaction id only breaks ties between postings of the same instant, so that pages
+	// neither skip nor repeat entries; it says nothing about order.
+	sql += fmt.Sprintf(` ORDER BY p.created_at DESC, p.transaction_id DESC, p.n DESC LIMIT %d`, size+1)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return ledger.StatementPage{}, fmt.Errorf("reading the statement of %s: %w", q.Account, err)
+	}
+	defer rows.Close()
+	var page ledger.StatementPage
+	var last pageToken
+	for rows.Next() {
+		var e ledger.StatementEntry
+		var n int64
+		var amount decimal.Decimal
+		var kind string
+		var reverses *string
+		var raw, evidence []byte
+		if err := rows.Scan(&e.TransactionID, &n, &e.Currency, &amount, &e.CreatedAt, &kind, &reverses, &raw, &evidence); err != nil {
+			return ledger.StatementPage{}, fmt.Errorf("reading the statement of %s: %w", q.Account, err)
+		}
+		if len(page.Entries) == size {
+			page.NextPageToken = last.encode()
+			break
+		}
+		e.CreatedAt, e.Kind = e.CreatedAt.UTC(), ledger.Kind(kind)
+		e.Amount = ledger.Posting{Type: acct.Type, Amount: amount}.Normal()
+		if reverses != nil {
+			e.Reverses = *reverses
+		}
+		m, err := decodeMeta(raw)
+		if err == nil {
+			m.Evidence, err = decodeEvidence(evidence)
+		}
+		if err != nil {
+			return ledger.StatementPage{}, fmt.Errorf("transaction %s: %w", e.TransactionID, err)
+		}
+		describe(&e, n, m)
+		page.Entries = append(page.Entries, e)
+		last = pageToken{CreatedAt: e.CreatedAt.UnixMicro(), TxID: e.TransactionID, N: n}
+	}
+	if err := rows.Err(); err != nil {
+		return ledger.StatementPage{}, fmt.Errorf("reading the statement of %s: %w", q.Account, err)
+	}
+	return page, nil
+}
+
+// describe fills what a statement shows about posting n of a transaction from its metadata.
+func describe(e *ledger.StatementEntry, n int64, m meta) {
+	e.ModelID, e.Reason = m.ModelID, m.Reason
+	if m.IdentityKey != "" { // escrow release
+		e.IdentityKey = m.IdentityKey
+	}
+	for _, c := range m.Credits {
+		if int64(c.N) != n {
+			continue
+		}
+		e.IdentityKey = c.IdentityKey
+		if e.Kind == ledger.KindUsage {
+			for _, ev := range m.Evidence {
+				if ev.IdentityKey == c.IdentityKey {
+					e.Evidence = append(e.Evidence, ledger.Evidence(ev))
+				}
+			}
+		}
+	}
+}
+
+// TrialBalance sums every posting per account type and currency, in Go, from one statement
+// (a consistent snapshot on both engines).
+func (s *Store) TrialBalance(ctx context.Context, asOf time.Time) (ledger.TrialBalance, error) {
+	sql := `SELECT a.type, p.account_id, p.currency, p.amount FROM ledger_postings AS p JOIN ledger_accounts AS a ON a.id = p.account_id`
+	var args []any
+	if !asOf.IsZero() {
+		sql += ` WHERE p.created_at <= $1`
+		args = append(args, asOf)
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return ledger.TrialBalance{}, fmt.Errorf("reading postings for the trial balance: %w", err)
+	}
+	defer rows.Close()
+	type key struct {
+		typ      ledger.AccountType
+		currency string
+	}
+	lines := map[key]*ledger.TrialBalanceLine{}
+	accounts := map[key]map[string]bool{}
+	var tb ledger.TrialBalance
+	var typ, account, cur string
+	var amount decimal.Decimal
+	for rows.Next() {
+		if err := rows.Scan(&typ, &account, &cur, &amount); err != nil {
+			return ledger.TrialBalance{}, fmt.Errorf("reading postings for the trial balance: %w", err)
+		}
+		k := key{ledger.AccountType(typ), cur}
+		l := lines[k]
+		if l == nil {
+			l = &ledger.TrialBalanceLine{Type: k.typ, Currency: cur}
+			lines[k], accounts[k] = l, map[string]bool{}
+		}
+		if amount.Sign() > 0 {
+			l.Debits = l.Debits.Add(amount)
+		} else {
+			l.Credits = l.Credits.Add(amount)
+		}
+		accounts[k][account] = true
+		tb.Postings++
+	}
+	if err := rows.Err(); err != nil {
+		return ledger.TrialBalance{}, fmt.Errorf("reading postings for the trial balance: %w", err)
+	}
+	totals := map[string]decimal.Decimal{}
+	for k, l := range lines {
+		l.Balance = l.Debits.Add(l.Credits)
+		l.Accounts = len(accounts[k])
+		totals[k.currency] = totals[k.currency].Add(l.Balance)
+		tb.Lines = append(tb.Lines, *l)
+	}
+	rank := map[ledger.AccountType]int{}
+	for i, t := range ledger.AccountTypes {
+		rank[t] = i
+	}
+	sort.Slice(tb.Lines, func(i, j int) bool {
+		a, b := tb.Lines[i], tb.Lines[j]
+		if a.Currency != b.Currency {
+			return a.Currency < b.Currency
+		}
+		return rank[a.Type] < rank[b.Type]
+	})
+	for cur, t := range totals {
+		tb.Totals = append(tb.Totals, ledger.Money{Amount: t, Currency: cur})
+	}
+	sort.Slice(tb.Totals, func(i, j int) bool { return tb.Totals[i].Currency < tb.Totals[j].Currency })
+	return tb, nil
+}
+
+// Journal streams every transaction created in [since, until) with its postings, from one
+// statement (a consistent snapshot), in created_at order (ties by id, which is arbitrary but
+// stable).
+func (s *Store) Journal(ctx context.Context, since, until time.Time, fn func(ledger.Transaction) error) error {
+	sql := `
+		SELECT t.id, t.kind, t.principal_id, t.request_id, t.payload_hash, t.created_at, t.reverses,
+		       p.n, a.address, a.type, p.currency, p.amount
+		FROM ledger_transactions AS t
+		LEFT JOIN ledger_postings AS p ON p.transaction_id = t.id
+		LEFT JOIN ledger_accounts AS a ON a.id = p.account_id
+		WHERE ($1::TIMESTAMPTZ IS NULL OR t.created_at >= $1) AND ($2::TIMESTAMPTZ IS NULL OR t.created_at < $2)
+		ORDER BY t.created_at, t.id, p.n`
+	var from, to *time.Time
+	if !since.IsZero() {
+		from = &since
+	}
+	if !until.IsZero() {
+		to = &until
+	}
+	rows, err := s.pool.Query(ctx, sql, from, to)
+	if err != nil {
+		return fmt.Errorf("reading the journal: %w", err)
+	}
+	defer rows.Close()
+	var cur *ledger.Transaction
+	for rows.Next() {
+		var t ledger.Transaction
+		var kind string
+		var reverses, address, typ, currency *string
+		var n *int64
+		var amount decimal.NullDecimal
+		if err := rows.Scan(&t.ID, &kind, &t.PrincipalID, &t.RequestID, &t.PayloadHash, &t.CreatedAt, &reverses,
+			&n, &address, &typ, &currency, &amount); err != nil {
+			return fmt.Errorf("reading the journal: %w", err)
+		}
+		if cur == nil || cur.ID != t.ID {
+			if cur != nil {
+				if err := fn(*cur); err != nil {
+					return err
+				}
+			}
+			t.Kind, t.CreatedAt = ledger.Kind(kind), t.CreatedAt.UTC()
+			if reverses != nil {
+				t.Reverses = *reverses
+			}
+			cur = &t
+		}
+		if n != nil {
+			p := ledger.Posting{Currency: *currency, Amount: amount.Decimal}
+			if address != nil { // a posting whose account row is missing keeps an empty address
+				p.Account, p.Type = *address, ledger.AccountType(*typ)
+			}
+			cur.Postings = append(cur.Postings, p)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the journal: %w", err)
+	}
+	if cur != nil {
+		return fn(*cur)
+	}
+	return nil
+}
+
+// SetAgreement sets a provider's royalty rate.
+func (s *Store) SetAgreement(ctx context.Context, providerID string, rate decimal.Decimal) (ledger.Agreement, error) {
+	if err := ledger.CheckID("provider_id", providerID); err != nil {
+		return ledger.Agreement{}, err
+	}
+	if err := ledger.CheckRate("royalty_rate", rate); err != nil {
+		return ledger.Agreement{}, err
+	}
+	if err := s.ensureAccounts(ctx, s.pool, "provider_id", ledger.ProviderAccount(providerID)); err != nil {
+		return ledger.Agreement{}, err
+	}
+	now := s.clock()
+	err := s.serializable(ctx, "setting an agreement", func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO ledger_provider_agreements (provider_id, royalty_rate, updated_at) VALUES ($1, $2::NUMERIC, $3)
+			ON CONFLICT (provider_id) DO UPDATE SET royalty_rate = excluded.royalty_rate, updated_at = excluded.updated_at`,
+			providerID, rate.String(), now)
+		if err != nil {
+			return fmt.Errorf("setting the agreement of %s: %w", providerID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return ledger.Agreement{}, err
+	}
+	return ledger.Agreement{ProviderID: providerID, RoyaltyRate: rate, UpdatedAt: now}, nil
+}
+
+// GetAgreement returns a provider's agreement, or the default rate.
+func (s *Store) GetAgreement(ctx context.Context, providerID string) (ledger.Agreement, error) {
+	if err := ledger.CheckID("provider_id", providerID); err != nil {
+		return ledger.Agreement{}, err
+	}
+	a := ledger.Agreement{ProviderID: providerID}
+	err := s.pool.QueryRow(ctx, `SELECT royalty_rate, updated_at FROM ledger_provider_agreements WHERE provider_id = $1`, providerID).
+		Scan(&a.RoyaltyRate, &a.UpdatedAt)
+	if isNoRows(err) {
+		return ledger.Agreement{ProviderID: providerID, RoyaltyRate: s.defaultRate, Default: true}, nil
+	}
+	if err != nil {
+		return ledger.Agreement{}, fmt.Errorf("reading the agreement of %s: %w", providerID, err)
+	}
+	a.UpdatedAt = a.UpdatedAt.UTC()
+	return a, nil
+}

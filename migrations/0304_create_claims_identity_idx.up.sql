@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS claims_identity_idx ON claims (identity_key, status);

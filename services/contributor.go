@@ -1,0 +1,163 @@
+package services
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/claims"
+	"github.com/openroyalty/royalty/ledger"
+	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+)
+
+// contributorServer implements ContributorService.
+type contributorServer struct {
+	v1.UnimplementedContributorServiceServer
+	auth   auth.Store
+	claims *claims.Service
+	ledger ledger.Ledger
+}
+
+func (s *contributorServer) RegisterContributor(ctx context.Context, req *v1.RegisterContributorRequest) (*v1.RegisterContributorResponse, error) {
+	if err := auth.ValidateName("display_name", req.GetDisplayName()); err != nil {
+		return nil, toStatus(err)
+	}
+	p, _, secret, err := s.auth.CreatePrincipal(ctx, req.GetDisplayName(), auth.RoleContributor)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &v1.RegisterContributorResponse{Contributor: contributorToProto(p), ApiKey: secret}, nil
+}
+
+func (s *contributorServer) StartClaim(ctx context.Context, req *v1.StartClaimRequest) (*v1.StartClaimResponse, error) {
+	c, err := s.claims.Start(ctx, caller(ctx).ID, req.GetIdentityKey())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &v1.StartClaimResponse{Claim: claimToProto(c)}, nil
+}
+
+func (s *contributorServer) GetClaim(ctx context.Context, req *v1.GetClaimRequest) (*v1.GetClaimResponse, error) {
+	c, err := s.claims.Get(ctx, req.GetClaimId())
+	if err == nil && !canSeeAll(ctx) && c.ContributorID != caller(ctx).ID {
+		// Another contributor's claim reads as absent: its existence is not the caller's business.
+		err = royalty.FieldErrorf(royalty.ENOTFOUND, "claim_id", "no claim %q", req.GetClaimId())
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &v1.GetClaimResponse{Claim: claimToProto(c)}, nil
+}
+
+func (s *contributorServer) ListClaims(ctx context.Context, req *v1.ListClaimsRequest) (*v1.ListClaimsResponse, error) {
+	contributor := req.GetContributorId()
+	if !canSeeAll(ctx) {
+		var err error
+		if contributor, err = ownContributor(ctx, "contributor_id", contributor); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	status, err := claimStatusFromProto(req.GetStatus())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	cs, next, err := s.claims.List(ctx, claims.Filter{ContributorID: contributor, Status: status, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &v1.ListClaimsResponse{NextPageToken: next}
+	for _, c := range cs {
+		out.Claims = append(out.Claims, claimToProto(c))
+	}
+	return out, nil
+}
+
+// contributorFor resolves and checks the contributor a read or payout is about: a contributor
+// is always itself; an auditor or admin must name an existing contributor.
+func (s *contributorServer) contributorFor(ctx context.Context, requested string) (string, error) {
+	id, err := ownContributor(ctx, "contributor_id", requested)
+	if err != nil {
+		return "", err
+	}
+	if caller(ctx).ID == id {
+		return id, nil
+	}
+	p, err := s.auth.GetPrincipal(ctx, id)
+	if err != nil || p.Role != auth.RoleContributor {
+		return "", royalty.FieldErrorf(royalty.ENOTFOUND, "contributor_id", "no contributor %q", requested)
+	}
+	return id, nil
+}
+
+func (s *contributorServer) GetBalance(ctx context.Context, req *v1.GetBalanceRequest) (*v1.GetBalanceResponse, error) {
+	id, err := s.contributorFor(ctx, req.GetContributorId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	var asOf time.Time
+	if req.GetAsOf() != nil {
+		asOf = req.GetAsOf().AsTime()
+	}
+	bs, err := s.ledger.Balances(ctx, ledger.ContributorAccount(id), asOf)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &v1.GetBalanceResponse{}
+	for _, b := range bs {
+		out.Balances = append(out.Balances, &v1.Balance{
+			Balance:   money(b.Balance, b.Currency),
+			Available: money(b.Available, b.Currency),
+		})
+	}
+	return out, nil
+}
+
+func (s *contributorServer) ListStatement(ctx context.Context, req *v1.ListStatementRequest) (*v1.ListStatementResponse, error) {
+	id, err := s.contributorFor(ctx, req.GetContributorId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	page, err := s.ledger.Statement(ctx, ledger.StatementQuery{
+		Account: ledger.ContributorAccount(id), Currency: req.GetCurrency(),
+		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &v1.ListStatementResponse{NextPageToken: page.NextPageToken}
+	for _, e := range page.Entries {
+		out.Entries = append(out.Entries, &v1.StatementEntry{
+			TransactionId: e.TransactionID, CreatedAt: timestamppb.New(e.CreatedAt), Kind: string(e.Kind),
+			Amount: money(e.Amount, e.Currency), ModelId: e.ModelID, IdentityKey: e.IdentityKey,
+			Evidence: evidenceToProto(e.Evidence), Reverses: e.Reverses, Reason: e.Reason,
+		})
+	}
+	return out, nil
+}
+
+func (s *contributorServer) RequestPayout(ctx context.Context, req *v1.RequestPayoutRequest) (*v1.RequestPayoutResponse, error) {
+	id, err := s.contributorFor(ctx, req.GetContributorId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	pr := ledger.PayoutRequest{ContributorID: id, RequestID: req.GetRequestId(), Currency: req.GetCurrency()}
+	if req.GetAmount() != "" {
+		amount, err := ledger.ParseAmount("amount", req.GetAmount(), ledger.MaxScale)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		pr.Amount = &amount
+	}
+	res, err := s.ledger.Payout(ctx, pr)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	p := res.Payout
+	return &v1.RequestPayoutResponse{Replayed: res.Replayed, Payout: &v1.Payout{
+		TransactionId: p.TransactionID, Amount: money(p.Amount, p.Currency),
+		Remaining: money(p.Remaining, p.Currency), CreatedAt: timestamppb.New(p.CreatedAt),
+	}}, nil
+}

@@ -1,0 +1,140 @@
+package services_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/auth"
+	authpg "github.com/openroyalty/royalty/auth/postgres"
+	"github.com/openroyalty/royalty/claims"
+	claimspg "github.com/openroyalty/royalty/claims/postgres"
+	"github.com/openroyalty/royalty/indexer"
+	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	indexpg "github.com/openroyalty/royalty/indexer/postgres"
+	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/internal/pgtest"
+	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
+	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+	"github.com/openroyalty/royalty/services"
+	"github.com/openroyalty/royalty/usage"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is one real server on loopback over a fresh database, with clients for every service.
+type env struct {
+	t          *testing.T
+	pool       *pgxpool.Pool
+	auth       *authpg.Store
+	claims     *claims.Service
+	ledger     *ledgerpg.Store
+	bleve      *bleveindex.Index
+	indexSvc   *indexer.Service
+	attributor *attribution.Attributor
+	srv        *services.Server
+	conn       *grpc.ClientConn
+
+	admin       v1.AdminServiceClient
+	contributor v1.ContributorServiceClient
+	provider    v1.ProviderServiceClient
+	audit       v1.AuditServiceClient
+	index       v1.IndexServiceClient
+	attribution v1.AttributionServiceClient
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgdb.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	log := slog.New(slog.NewTextHandler(testLogOutput(), nil))
+	e := &env{t: t, pool: pool, auth: authpg.New(pool)}
+	l, err := ledgerpg.New(pool, log, ledgerpg.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	e.ledger = l
+	e.claims = claims.NewService(claimspg.New(pool), services.LedgerReleaser{Ledger: l}, log)
+	x, err := bleveindex.Open(t.TempDir(), bleveindex.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	e.bleve = x
+	store := indexpg.New(pool)
+	e.indexSvc = &indexer.Service{Store: store, Index: x, Pipeline: indexer.NewPipeline(store, x,
+		indexer.Options{Logger: log, Stored: services.ClaimsHook{Claims: e.claims}})}
+	e.attributor = attribution.New(x, attribution.Config{})
+	e.srv = services.NewServer(services.Options{
+		Logger: log, Auth: e.auth, Claims: e.claims, Ledger: l, Journal: l, Index: e.indexSvc,
+		Attributor: e.attributor, Usage: usage.NewService(l, e.attributor, usage.Limits{}),
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.srv.GRPC.Serve(lis)
+	t.Cleanup(e.srv.GRPC.Stop)
+	e.conn, err = grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.conn.Close() })
+	e.admin = v1.NewAdminServiceClient(e.conn)
+	e.contributor = v1.NewContributorServiceClient(e.conn)
+	e.provider = v1.NewProviderServiceClient(e.conn)
+	e.audit = v1.NewAuditServiceClient(e.conn)
+	e.index = v1.NewIndexServiceClient(e.conn)
+	e.attribution = v1.NewAttributionServiceClient(e.conn)
+	return e
+}
+
+// principal is a principal with a key, and a context that sends the key.
+type principal struct {
+	auth.Principal
+	key string
+}
+
+func (p principal) ctx() context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+p.key)
+}
+
+func (e *env) principal(name string, role auth.Role) principal {
+	e.t.Helper()
+	p, _, key, err := e.auth.CreatePrincipal(context.Background(), name, role)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return principal{Principal: p, key: key}
+}
+
+func wantCode(t *testing.T, err error, want codes.Code) {
+	t.Helper()
+	if got := status.Code(err); got != want {
+		t.Fatalf("code = %v (%v), want %v", got, err, want)
+	}
+}
+
+// testLogOutput is where the server's log goes: discarded unless ROYALTY_TEST_LOG is set.
+func testLogOutput() io.Writer {
+	if os.Getenv("ROYALTY_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
+}

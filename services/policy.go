@@ -1,0 +1,155 @@
+package services
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
+	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+)
+
+// rule says who may call one method.
+type rule struct {
+	roles []auth.Role
+	// anonymous methods may also be called without a key (a key, when sent, must be valid and
+	// its role listed).
+	anonymous bool
+}
+
+var (
+	anyRole     = []auth.Role{auth.RoleProvider, auth.RoleContributor, auth.RoleAuditor, auth.RoleAdmin}
+	readers     = []auth.Role{auth.RoleAuditor, auth.RoleAdmin}
+	adminOnly   = []auth.Role{auth.RoleAdmin}
+	provider    = []auth.Role{auth.RoleProvider}
+	contributor = []auth.Role{auth.RoleContributor}
+)
+
+// policy is the one table of who may call what, checked before any handler runs. A method that
+// is missing from it is denied to everyone (TestEveryMethodHasAPolicy keeps it complete).
+// Whose data a caller may touch (own versus other principals') is checked in the handlers with
+// the helpers in access.go.
+var policy = map[string]rule{
+	v1.IndexService_IngestPosts_FullMethodName: {roles: adminOnly},
+	v1.IndexService_SearchPosts_FullMethodName: {roles: anyRole},
+	v1.IndexService_GetPost_FullMethodName:     {roles: anyRole},
+
+	v1.AttributionService_Attribute_FullMethodName: {roles: anyRole},
+
+	v1.ProviderService_ReportUsage_FullMethodName:      {roles: provider},
+	v1.ProviderService_ReportUsageBatch_FullMethodName: {roles: provider},
+	v1.ProviderService_ReverseUsage_FullMethodName:     {roles: provider},
+	v1.ProviderService_GetUsage_FullMethodName:         {roles: append(slices.Clone(provider), readers...)},
+
+	v1.ContributorService_RegisterContributor_FullMethodName: {roles: adminOnly, anonymous: true},
+	v1.ContributorService_StartClaim_FullMethodName:          {roles: contributor},
+	v1.ContributorService_GetClaim_FullMethodName:            {roles: append(slices.Clone(contributor), readers...)},
+	v1.ContributorService_ListClaims_FullMethodName:          {roles: append(slices.Clone(contributor), readers...)},
+	v1.ContributorService_GetBalance_FullMethodName:          {roles: append(slices.Clone(contributor), readers...)},
+	v1.ContributorService_ListStatement_FullMethodName:       {roles: append(slices.Clone(contributor), readers...)},
+	v1.ContributorService_RequestPayout_FullMethodName:       {roles: contributor},
+
+	v1.AuditService_ExportJournal_FullMethodName:     {roles: readers},
+	v1.AuditService_GetTrialBalance_FullMethodName:   {roles: readers},
+	v1.AuditService_VerifyJournal_FullMethodName:     {roles: readers},
+	v1.AuditService_GetPublicKey_FullMethodName:      {roles: readers},
+	v1.AuditService_ListCheckpoints_FullMethodName:   {roles: readers},
+	v1.AuditService_GetInclusionProof_FullMethodName: {roles: readers},
+
+	v1.AdminService_CreatePrincipal_FullMethodName:      {roles: adminOnly},
+	v1.AdminService_ListPrincipals_FullMethodName:       {roles: adminOnly},
+	v1.AdminService_CreateApiKey_FullMethodName:         {roles: adminOnly},
+	v1.AdminService_RevokeApiKey_FullMethodName:         {roles: adminOnly},
+	v1.AdminService_SetProviderAgreement_FullMethodName: {roles: adminOnly},
+	v1.AdminService_ApproveClaim_FullMethodName:         {roles: adminOnly},
+	v1.AdminService_RejectClaim_FullMethodName:          {roles: adminOnly},
+}
+
+// openServices need no key at all: load balancers and tools such as grpcurl use them.
+var openServices = []string{
+	"/grpc.health.v1.Health/",
+	"/grpc.reflection.v1.ServerReflection/",
+	"/grpc.reflection.v1alpha.ServerReflection/",
+}
+
+func isOpen(fullMethod string) bool {
+	for _, prefix := range openServices {
+		if strings.HasPrefix(fullMethod, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticator checks the caller's key and the policy, and puts the principal in the context.
+type authenticator struct {
+	store auth.Store
+}
+
+func (a authenticator) authenticate(ctx context.Context) (context.Context, error) {
+	method, _ := grpc.Method(ctx)
+	r, known := policy[method]
+	token, err := grpcauth.AuthFromMD(ctx, "bearer")
+	if err != nil {
+		if known && r.anonymous {
+			return ctx, nil
+		}
+		return nil, status.Error(codes.Unauthenticated, "missing API key: send the metadata `authorization: Bearer <key>`")
+	}
+	p, err := a.store.Authenticate(ctx, token)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if !known {
+		return nil, status.Errorf(codes.PermissionDenied, "%s is not open to any role", method)
+	}
+	if !slices.Contains(r.roles, p.Role) {
+		return nil, status.Errorf(codes.PermissionDenied, "role %s may not call %s", p.Role, method)
+	}
+	return auth.WithPrincipal(ctx, p), nil
+}
+
+func (a authenticator) unary() grpc.UnaryServerInterceptor {
+	return selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(a.authenticate), selector.MatchFunc(needsAuth))
+}
+
+func (a authenticator) stream() grpc.StreamServerInterceptor {
+	return selector.StreamServerInterceptor(grpcauth.StreamServerInterceptor(a.authenticate), selector.MatchFunc(needsAuth))
+}
+
+func needsAuth(_ context.Context, c interceptors.CallMeta) bool { return !isOpen(c.FullMethod()) }
+
+// caller returns the authenticated principal; the zero Principal for anonymous calls.
+func caller(ctx context.Context) auth.Principal {
+	p, _ := auth.FromContext(ctx)
+	return p
+}
+
+// ownContributor resolves the contributor a call is about: a contributor may name only itself
+// (or leave the field empty); auditors and admins must name one.
+func ownContributor(ctx context.Context, field, requested string) (string, error) {
+	p := caller(ctx)
+	switch {
+	case p.Role == auth.RoleContributor && (requested == "" || requested == p.ID):
+		return p.ID, nil
+	case p.Role == auth.RoleContributor:
+		return "", royalty.FieldErrorf(royalty.EPERMISSION, field, "a contributor may only name itself")
+	case requested == "":
+		return "", royalty.FieldErrorf(royalty.EINVALID, field, "required")
+	}
+	return requested, nil
+}
+
+// canSeeAll reports whether the caller reads everything (auditors and admins).
+func canSeeAll(ctx context.Context) bool {
+	r := caller(ctx).Role
+	return r == auth.RoleAuditor || r == auth.RoleAdmin
+}
