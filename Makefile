@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution
+.PHONY: demo test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution bench-ingest
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -51,3 +51,7 @@ bench-attribution:
 ## eval-attribution: attribution metrics on a labelled corpus indexed in memory
 eval-attribution:
 	$(GO) run ./cmd/royalty-eval-attribution $(EVALFLAGS)
+
+## bench-ingest: index ≥100,000 synthetic posts (lengths of the real dumps) through plain Bleve and through the pipeline
+bench-ingest:
+	$(GO) run ./cmd/royalty-bench-ingest -n 100000 $(BENCHFLAGS)
