@@ -456,7 +456,7 @@ func explain(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := explainOne(ctx, pool, journalpg.ChunkQuery, 0, 20000, nil, nil); err != nil {
 		return err
 	}
-	return explainOne(ctx, pool, journalpg.UnsealedQuery, nil, nil)
+	return explainOne(ctx, pool, journalpg.UnsealedQuery, int64(1)<<62, nil, nil)
 }
 
 func explainOne(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) error {

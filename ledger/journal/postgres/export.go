@@ -39,11 +39,13 @@ const (
 // then the transactions not sealed yet, by (created_at, id), without chain fields. fn must not
 // keep the row: it is reused. Export stops at fn's first error and returns it.
 //
-// The moment is a snapshot (REPEATABLE READ READ ONLY on PostgreSQL; every transaction is
-// serializable on CockroachDB) in which the journal's size S and the unsealed transactions are
-// read. The sealed transactions below S are read ahead in chunks on other connections: the
-// ledger and the journal are append-only, so what is sealed below S reads the same in any later
-// snapshot (DESIGN.md §3, export by watermark).
+// The export is consistent without holding a snapshot open (DESIGN.md §3, export by
+// watermark): it reads the journal's size S first; the transactions at positions below S, their
+// postings, accounts and checkpoints are append-only and never change, so they are read in
+// chunks, ahead, on several connections; the rest — every transaction without a position below
+// S, including those sealed meanwhile — is read by one statement, which is a snapshot on both
+// engines. Together they are exactly the journal as of that statement. No connection is held
+// while waiting for another, so concurrent exports cannot exhaust the pool into a deadlock.
 //
 // Only an export without bounds can be verified as a whole (journal.Verifier): a bounded one
 // leaves out positions the tree needs.
@@ -59,11 +61,6 @@ func (s *Store) ExportWith(ctx context.Context, since, until time.Time, o Export
 	if o.Readers <= 0 {
 		o.Readers = DefaultExportReaders
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return fmt.Errorf("starting the export snapshot: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only
 	var from, to *time.Time
 	if !since.IsZero() {
 		from = &since
@@ -72,10 +69,10 @@ func (s *Store) ExportWith(ctx context.Context, since, until time.Time, o Export
 		to = &until
 	}
 	var sealed int64
-	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(size), 0) FROM journal_checkpoints`).Scan(&sealed); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(size), 0) FROM journal_checkpoints`).Scan(&sealed); err != nil {
 		return fmt.Errorf("reading the journal size: %w", err)
 	}
-	e := &exporter{tx: tx, fn: fn, accounts: map[uuid.UUID]accountInfo{}}
+	e := &exporter{q: s.pool, fn: fn, accounts: map[uuid.UUID]accountInfo{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for c := range readAhead(ctx, s.pool, sealed, int64(o.Chunk), o.Readers, from, to) {
@@ -89,10 +86,7 @@ func (s *Store) ExportWith(ctx context.Context, since, until time.Time, o Export
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := e.unsealed(ctx, from, to); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return e.unsealed(ctx, sealed, from, to)
 }
 
 // ChunkQuery reads the postings of the sealed transactions at journal positions [$1, $2) created
@@ -112,16 +106,16 @@ const ChunkQuery = `
 	  AND ($3::TIMESTAMPTZ IS NULL OR t.created_at >= $3) AND ($4::TIMESTAMPTZ IS NULL OR t.created_at < $4)
 	ORDER BY l.idx, p.n`
 
-// UnsealedQuery reads the postings of the transactions created in [$1, $2) (NULL: open) that
-// have no journal position yet, oldest first.
+// UnsealedQuery reads the postings of the transactions created in [$2, $3) (NULL: open) that
+// have no journal position below $1, oldest first.
 const UnsealedQuery = `
 	SELECT t.id, t.kind, t.principal_id, t.request_id, t.created_at, t.reverses,
 	       a.address, a.type, p.currency, p.amount::TEXT
 	FROM ledger_transactions AS t
 	JOIN ledger_postings AS p ON p.transaction_id = t.id
 	JOIN ledger_accounts AS a ON a.id = p.account_id
-	WHERE NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)
-	  AND ($1::TIMESTAMPTZ IS NULL OR t.created_at >= $1) AND ($2::TIMESTAMPTZ IS NULL OR t.created_at < $2)
+	WHERE NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id AND l.idx < $1)
+	  AND ($2::TIMESTAMPTZ IS NULL OR t.created_at >= $2) AND ($3::TIMESTAMPTZ IS NULL OR t.created_at < $3)
 	ORDER BY t.created_at, t.id, p.n`
 
 // chunk is the decoded result of ChunkQuery for one range of positions.
@@ -297,7 +291,7 @@ type accountInfo struct{ address, typ string }
 
 // exporter turns chunks into rows.
 type exporter struct {
-	tx       pgx.Tx
+	q        querier
 	fn       func(*journal.Row) error
 	accounts map[uuid.UUID]accountInfo
 	row      journal.Row
@@ -307,7 +301,7 @@ type exporter struct {
 	missing  []uuid.UUID
 }
 
-// emit resolves a chunk's accounts and checkpoints in the snapshot and calls fn for its rows.
+// emit resolves a chunk's accounts and checkpoints and calls fn for its rows.
 func (e *exporter) emit(ctx context.Context, c *chunk) error {
 	if err := e.resolveAccounts(ctx, c); err != nil {
 		return err
@@ -374,7 +368,7 @@ func (e *exporter) resolveAccounts(ctx context.Context, c *chunk) error {
 		clear(e.accounts)
 		return e.resolveAccounts(ctx, c)
 	}
-	rows, err := e.tx.Query(ctx, `SELECT id, address, type FROM ledger_accounts WHERE id = ANY($1::UUID[])`, e.missing)
+	rows, err := e.q.Query(ctx, `SELECT id, address, type FROM ledger_accounts WHERE id = ANY($1::UUID[])`, e.missing)
 	if err != nil {
 		return fmt.Errorf("reading accounts: %w", err)
 	}
@@ -406,7 +400,7 @@ func (e *exporter) checkpoints(ctx context.Context, lo, hi int64) error {
 		e.cps = map[int64]journal.Checkpoint{}
 	}
 	clear(e.cps)
-	rows, err := e.tx.Query(ctx, `SELECT `+checkpointColumns+` FROM journal_checkpoints WHERE size > $1 AND size <= $2`, lo, hi)
+	rows, err := e.q.Query(ctx, `SELECT `+checkpointColumns+` FROM journal_checkpoints WHERE size > $1 AND size <= $2`, lo, hi)
 	if err != nil {
 		return fmt.Errorf("reading checkpoints: %w", err)
 	}
@@ -421,9 +415,9 @@ func (e *exporter) checkpoints(ctx context.Context, lo, hi int64) error {
 	return rows.Err()
 }
 
-// unsealed emits the transactions not sealed yet, read in the snapshot.
-func (e *exporter) unsealed(ctx context.Context, from, to *time.Time) error {
-	rows, err := e.tx.Query(ctx, UnsealedQuery, from, to)
+// unsealed emits the transactions without a position below sealed, read by one statement.
+func (e *exporter) unsealed(ctx context.Context, sealed int64, from, to *time.Time) error {
+	rows, err := e.q.Query(ctx, UnsealedQuery, sealed, from, to)
 	if err != nil {
 		return fmt.Errorf("reading unsealed transactions: %w", err)
 	}

@@ -278,6 +278,39 @@ func TestInclusionProofs(t *testing.T) {
 	wantCode(t, err, royalty.ENOTFOUND)
 }
 
+// TestConcurrentExports runs more exports at once than the pool has connections, each reading
+// ahead on several: none holds a connection while waiting for another, so all finish.
+func TestConcurrentExports(t *testing.T) {
+	e := newEnv(t)
+	e.book()
+	e.seal(e.sealer)
+	e.usage(e.ledger, "1") // and one not sealed
+	want := len(e.export())
+	ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 0
+			err := e.store.ExportWith(ctx, time.Time{}, time.Time{}, journalpg.ExportOptions{Chunk: 1, Readers: 4}, func(*journal.Row) error { n++; return nil })
+			if err == nil && n != want {
+				err = fmt.Errorf("%d rows, want %d", n, want)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestCheckpointsPage(t *testing.T) {
 	e := newEnv(t)
 	for i := 0; i < 5; i++ {
@@ -333,9 +366,18 @@ func TestLateCommit(t *testing.T) {
 	if n, err := e.sealer.SealRecent(e.ctx); err != nil || n != 1 {
 		t.Fatalf("recent round sealed %d, %v; want the late transaction", n, err)
 	}
+	// Another server's sealer, which has sealed nothing itself, looks back from the journal's
+	// newest leaf: it finds a recent late commit, and leaves older ones to its sweep.
+	other := e.newSealer()
+	late := e.usage(past(10*time.Second), "1")
+	if n, err := other.SealRecent(e.ctx); err != nil || n != 1 {
+		t.Fatalf("the other sealer's recent round sealed %d, %v; want the late transaction", n, err)
+	}
 	old := e.usage(past(time.Hour), "1") // beyond Grace: only the sweep sees it
-	if n, err := e.sealer.SealRecent(e.ctx); err != nil || n != 0 {
-		t.Fatalf("recent round sealed %d, %v; want 0", n, err)
+	for _, s := range []*journalpg.Sealer{e.sealer, other} {
+		if n, err := s.SealRecent(e.ctx); err != nil || n != 0 {
+			t.Fatalf("recent round sealed %d, %v; want 0", n, err)
+		}
 	}
 	if n := e.seal(e.sealer); n != 1 {
 		t.Fatalf("sweep sealed %d, want 1", n)
@@ -348,8 +390,8 @@ func TestLateCommit(t *testing.T) {
 	for _, r := range rows {
 		index[r.TransactionID] = r.JournalIndex
 	}
-	if index[recent] != 1 || index[old] != 2 {
-		t.Fatalf("positions: recent %d, old %d; want 1 and 2 (sealing order, not created_at order)", index[recent], index[old])
+	if index[recent] != 1 || index[late] != 2 || index[old] != 3 {
+		t.Fatalf("positions: %d, %d, %d; want 1, 2, 3 (sealing order, not created_at order)", index[recent], index[late], index[old])
 	}
 }
 

@@ -226,9 +226,24 @@ func (s *Sealer) dropUnsealable(ids []string, es []journal.Entry) []journal.Entr
 func (s *Sealer) candidates(ctx context.Context, full bool) ([]string, error) {
 	upto := s.cfg.Now().Add(-s.cfg.Margin)
 	var from *time.Time
-	if !full && !s.newest.IsZero() {
-		f := s.newest.Add(-s.cfg.Grace)
-		from = &f
+	if !full {
+		// Look back Grace behind the newest transaction sealed, by this sealer or by another
+		// server's (then this one has not seen it): the journal's last leaf tells.
+		ref := s.newest
+		var last *time.Time
+		err := s.pool.QueryRow(ctx, `SELECT t.created_at FROM journal_leaves AS l
+			JOIN ledger_transactions AS t ON t.id = l.transaction_id
+			WHERE l.idx = (SELECT MAX(size) - 1 FROM journal_checkpoints)`).Scan(&last)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("reading the newest sealed transaction: %w", err)
+		}
+		if last != nil && last.After(ref) {
+			ref = *last
+		}
+		if !ref.IsZero() {
+			f := ref.Add(-s.cfg.Grace)
+			from = &f
+		}
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id FROM ledger_transactions AS t
