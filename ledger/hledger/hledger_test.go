@@ -105,4 +105,3 @@ func TestHledgerChecks(t *testing.T) {
 		t.Fatalf("provider balance = %s, want %d quanta", out, want)
 	}
 }
-
