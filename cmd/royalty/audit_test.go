@@ -225,6 +225,13 @@ func TestVerifyCommand(t *testing.T) {
 	if _, err := runCmd(t, e.ctx, "verify", path); err == nil {
 		t.Error("verify without --pubkey succeeded")
 	}
+	keyFile := filepath.Join(t.TempDir(), "key.pub")
+	if err := os.WriteFile(keyFile, []byte(e.pubkey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmd(t, e.ctx, "verify", path, "--pubkey", keyFile); err != nil {
+		t.Errorf("verify with the key in a file: %v\n%s", err, out)
+	}
 	other, err := writeSigningKey(filepath.Join(t.TempDir(), "other.pem"))
 	if err != nil {
 		t.Fatal(err)
