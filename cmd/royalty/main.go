@@ -48,6 +48,9 @@ type config struct {
 	// Journal sealing (serve): the checkpoint signing key and the sealer's period.
 	SigningKeyFile string
 	SealInterval   time.Duration
+	// TrustedKeys are further public keys VerifyJournal accepts (checkpoints signed before a
+	// key rotation).
+	TrustedKeys []string
 }
 
 func envOr(name, def string) string {

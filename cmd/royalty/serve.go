@@ -50,6 +50,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", os.Getenv("ROYALTY_SIGNING_KEY_FILE"), "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed (env ROYALTY_SIGNING_KEY_FILE); without it nothing is sealed")
 	cmd.Flags().DurationVar(&cfg.SealInterval, "seal-interval", journalpg.DefaultInterval, "how often the journal sealer looks for committed transactions to seal")
+	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	return cmd
 }
 
@@ -114,6 +115,15 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	}
 	if signer != nil {
 		opts.JournalKey = signer.PublicKey()
+	}
+	if len(cfg.TrustedKeys) > 0 {
+		keys, err := trustedKeys(cfg.TrustedKeys)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-pubkey: %w", err)
+		}
+		for _, k := range keys {
+			opts.JournalTrusted = append(opts.JournalTrusted, k)
+		}
 	}
 	gs := services.NewServer(opts)
 

@@ -122,9 +122,9 @@ func (w *Writer) flush() error {
 	}
 	for i := range w.cur {
 		p := &w.cur[i]
-		amount, err := journal.CanonicalAmount(p.Amount)
+		amount, err := journal.NormalizeAmount(p.Amount)
 		if err != nil {
-			return fmt.Errorf("transaction %s: amount %q: %w", p.TransactionID, p.Amount, err)
+			return fmt.Errorf("transaction %s: %w", p.TransactionID, err)
 		}
 		fmt.Fprintf(w.w, "    %s  %s %s\n", p.Account, amount, p.Currency)
 		if _, ok := w.accounts[p.Account]; !ok {

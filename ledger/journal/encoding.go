@@ -115,6 +115,20 @@ func CanonicalAmount(s string) (string, error) {
 	return b.String(), nil
 }
 
+// NormalizeAmount returns the canonical form of any decimal text: the fast path of
+// CanonicalAmount for plain decimals, and decimal's parser for the rest (an exponent, a plus sign,
+// a leading point).
+func NormalizeAmount(s string) (string, error) {
+	if canon, err := CanonicalAmount(s); err == nil {
+		return canon, nil
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return "", fmt.Errorf("amount %q is not a decimal number", s)
+	}
+	return FormatAmount(d), nil
+}
+
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

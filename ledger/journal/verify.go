@@ -230,13 +230,9 @@ func (v *Verifier) addPosting(t *txState, currency string, amount decimal.Decima
 
 // parseAmountText returns the canonical text and the value of a decimal text.
 func parseAmountText(s string) (string, decimal.Decimal, error) {
-	canon, err := CanonicalAmount(s)
-	if err != nil { // an exponent, a plus sign, a leading point: let decimal read it
-		d, derr := decimal.NewFromString(s)
-		if derr != nil {
-			return "", decimal.Decimal{}, derr
-		}
-		canon = FormatAmount(d)
+	canon, err := NormalizeAmount(s)
+	if err != nil {
+		return "", decimal.Decimal{}, err
 	}
 	d, err := decimal.NewFromString(canon)
 	return canon, d, err

@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty/ledger/journal"
 )
@@ -237,13 +236,9 @@ func readChunk(ctx context.Context, pool *pgxpool.Pool, lo, hi int64, from, to *
 		}
 		copy(p.account[:], v[8])
 		p.currency = interned.get(v[9])
-		if p.amount, err = journal.CanonicalAmount(string(v[10])); err != nil {
-			d, derr := decimal.NewFromString(string(v[10]))
-			if derr != nil {
-				c.err = fmt.Errorf("position %d: amount %q: %w", idx, v[10], derr)
-				return c
-			}
-			p.amount = journal.FormatAmount(d)
+		if p.amount, err = journal.NormalizeAmount(string(v[10])); err != nil {
+			c.err = fmt.Errorf("position %d: %w", idx, err)
+			return c
 		}
 		c.posts = append(c.posts, p)
 	}
@@ -431,13 +426,9 @@ func (e *exporter) unsealed(ctx context.Context, sealed int64, from, to *time.Ti
 		if err := rows.Scan(&id, &kind, &principal, &request, &createdAt, &reverses, &address, &typ, &currency, &amount); err != nil {
 			return fmt.Errorf("reading unsealed transactions: %w", err)
 		}
-		canon, err := journal.CanonicalAmount(amount)
+		canon, err := journal.NormalizeAmount(amount)
 		if err != nil {
-			d, derr := decimal.NewFromString(amount)
-			if derr != nil {
-				return fmt.Errorf("transaction %s: amount %q: %w", id, amount, derr)
-			}
-			canon = journal.FormatAmount(d)
+			return fmt.Errorf("transaction %s: %w", id, err)
 		}
 		e.row = journal.Row{
 			TransactionID: id, CreatedAt: createdAt.UTC(), Kind: kind, Account: address, AccountType: typ,
