@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build bench-ledger bench-attribution eval-attribution soak
+.PHONY: demo test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution bench-ingest soak
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -20,6 +20,10 @@ build:
 ## bench-ledger: ledger reports/s vs pgbench tps on one throwaway durable PostgreSQL (about 2 minutes)
 bench-ledger:
 	$(GO) run ./cmd/royalty-bench-ledger $(BENCHFLAGS)
+
+## bench-export: journal export rows/s and peak RSS at 250k and 1M postings, against PostgreSQL's own COPY (a few minutes)
+bench-export:
+	$(GO) run ./cmd/royalty-bench-export $(BENCHFLAGS)
 
 ## soak: the real server under load and faults for SOAK_DURATION (default 2m), then the checker
 SOAK_DURATION ?= 2m
@@ -52,3 +56,7 @@ bench-attribution:
 ## eval-attribution: attribution metrics on a labelled corpus indexed in memory
 eval-attribution:
 	$(GO) run ./cmd/royalty-eval-attribution $(EVALFLAGS)
+
+## bench-ingest: index ≥100,000 synthetic posts (lengths of the real dumps) through plain Bleve and through the pipeline
+bench-ingest:
+	$(GO) run ./cmd/royalty-bench-ingest -n 100000 $(BENCHFLAGS)

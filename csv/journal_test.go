@@ -30,7 +30,7 @@ func TestJournalEncoder(t *testing.T) {
 	if err := enc.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(buf.String(), "\r\n") || !strings.HasPrefix(buf.String(), "transaction_id,created_at,kind,account,account_type,currency,amount,idempotency_key,reverses\r\n") {
+	if !strings.HasSuffix(buf.String(), "\r\n") || !strings.HasPrefix(buf.String(), "transaction_id,created_at,kind,account,account_type,currency,amount,idempotency_key,reverses,journal_index,") {
 		t.Fatalf("not RFC 4180 with a header:\n%q", buf.String())
 	}
 	got, err := stdcsv.NewReader(&buf).ReadAll()
@@ -39,9 +39,9 @@ func TestJournalEncoder(t *testing.T) {
 	}
 	want := [][]string{
 		csv.JournalColumns,
-		{"t1", "2026-01-02T02:04:05.0000006Z", "usage", "provider:p", "provider", "USD", "0.0006", `'=HYPERLINK("http://x","y")`, ""},
-		{"t1", "2026-01-02T02:04:05.0000006Z", "usage", "escrow:hn:/a,b", "identity_escrow", "USD", "-0.0006", "say \"hi\"\nthere", ""},
-		{"t2", "2026-01-02T02:04:05.0000006Z", "reversal", "'@SUM(A1)", "'-x", "'+1", "-12.5", "", "t1"},
+		{"t1", "2026-01-02T02:04:05.0000006Z", "usage", "provider:p", "provider", "USD", "0.0006", `'=HYPERLINK("http://x","y")`, "", "", "", "", "", "", "", "", ""},
+		{"t1", "2026-01-02T02:04:05.0000006Z", "usage", "escrow:hn:/a,b", "identity_escrow", "USD", "-0.0006", "say \"hi\"\nthere", "", "", "", "", "", "", "", "", ""},
+		{"t2", "2026-01-02T02:04:05.0000006Z", "reversal", "'@SUM(A1)", "'-x", "'+1", "-12.5", "", "t1", "", "", "", "", "", "", "", ""},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("rows = %q", got)
@@ -80,11 +80,14 @@ func TestCloseReportsWriteError(t *testing.T) {
 func TestNeutralize(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""}, {"abc", "abc"}, {"=1+1", "'=1+1"}, {"+1", "'+1"}, {"-1", "'-1"}, {"@x", "'@x"},
-		{"\tx", "'\tx"}, {"\rx", "'\rx"}, {"a=b", "a=b"},
+		{"\tx", "'\tx"}, {"\rx", "'\rx"}, {"a=b", "a=b"}, {"'x", "''x"}, {"'=x", "''=x"},
 	}
 	for _, tt := range tests {
 		if got := csv.Neutralize(tt.in); got != tt.want {
 			t.Errorf("Neutralize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if back := csv.Unneutralize(csv.Neutralize(tt.in)); back != tt.in {
+			t.Errorf("Unneutralize(Neutralize(%q)) = %q", tt.in, back)
 		}
 	}
 }

@@ -55,7 +55,7 @@ const DefaultBatchSize = 500
 const DefaultMaxErrors = 1000
 
 // maxInflight bounds the batches written to the index but not yet durable.
-const maxInflight = 8
+const maxInflight = 32
 
 // Options configure a Pipeline.
 type Options struct {
@@ -77,17 +77,65 @@ type PostsHook interface {
 }
 
 // Pipeline reads records, prepares posts and writes them in batches to a Store and an Index.
-// A batch goes to the store (committed) and to the index (searchable) before the next one
-// starts, so both see every batch in the same order, and a batch counts as done only when it is
-// durable in both. Re-running from the resume position of the last durable batch converges to
-// the same posts in both, because writes are idempotent upserts by post id. It is safe for
-// concurrent use; concurrent runs write one batch at a time.
+// Reading, preparing and writing overlap. Both the store and the index see every batch in one
+// order, across concurrent runs too, and a batch counts as done only when it is committed in the
+// store and persisted in the index, in order. Re-running from the resume position of the last
+// durable batch converges to the same posts in both, because writes are idempotent upserts by
+// post id. It is safe for concurrent use.
 type Pipeline struct {
-	store   Store
-	index   Index
-	opts    Options
-	log     *slog.Logger
-	writeMu sync.Mutex
+	store     Store
+	index     Index
+	opts      Options
+	log       *slog.Logger
+	writeMu   sync.Mutex
+	storeTail chan struct{} // closed when the last store write started under writeMu ends
+	known     identityCache
+}
+
+// identityCache remembers identities as they are in the store, so that a batch does not upsert
+// again the authors of the batches before it: most posts are by authors already written. It only
+// learns from committed writes, so skipping never loses an identity.
+type identityCache struct {
+	mu sync.Mutex
+	m  map[string]Identity
+}
+
+// maxKnownIdentities bounds the cache; it is emptied when full.
+const maxKnownIdentities = 200000
+
+// fresh returns the identities whose upsert would change the store, as far as the cache knows.
+func (c *identityCache) fresh(ids []Identity) []Identity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := ids[:0:0]
+	for _, id := range ids {
+		k, ok := c.m[id.Key()]
+		if !ok || id.DisplayName != "" && id.DisplayName != k.DisplayName || id.ProfileURL != "" && id.ProfileURL != k.ProfileURL {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// remember records identities that were written, as the store keeps them.
+func (c *identityCache) remember(ids []Identity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m)+len(ids) > maxKnownIdentities {
+		c.m = make(map[string]Identity, len(ids))
+	}
+	for _, id := range ids {
+		k, ok := c.m[id.Key()]
+		if ok {
+			if id.DisplayName == "" {
+				id.DisplayName = k.DisplayName
+			}
+			if id.ProfileURL == "" {
+				id.ProfileURL = k.ProfileURL
+			}
+		}
+		c.m[id.Key()] = id
+	}
 }
 
 // NewPipeline returns a Pipeline writing to store and index.
@@ -167,7 +215,10 @@ type batch struct {
 	delta   Summary
 	prep    []*Prepared
 	idents  []Identity
-	persist chan error
+	persist chan error // the index's persisted callback
+	stored  chan error // the store's commit
+	counts  WriteCounts
+	posts   []*Post // kept for Options.Stored until the store has committed them
 }
 
 // Run reads r to its end and writes everything to the store and the index. Malformed records
@@ -220,6 +271,25 @@ func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, e
 	})
 	g.Go(func() error {
 		for b := range written {
+			select {
+			case err := <-b.stored:
+				if err != nil {
+					return fmt.Errorf("store: %w", err)
+				}
+				b.delta.Inserted += b.counts.Inserted
+				b.delta.Updated += b.counts.Updated
+				b.delta.Unchanged += b.counts.Unchanged
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if p.opts.Stored != nil {
+				// Acknowledging the batch after a failed hook would leave, for instance, a
+				// claim's proof stored and never looked at again.
+				if err := p.opts.Stored.PostsStored(ctx, b.posts); err != nil {
+					return fmt.Errorf("posts hook: %w", err)
+				}
+				b.posts = nil
+			}
 			select {
 			case err := <-b.persist:
 				if err != nil {
@@ -390,42 +460,44 @@ func recordError(rec Record, err error) *RecordError {
 	return re
 }
 
-// write sends the batch to the store and the index, one batch at a time across runs.
+// write sends the batch to the index and starts writing it to the store. Index writes happen one
+// batch at a time across all runs, under writeMu; store writes are chained in the same order
+// (each waits for the one before), so both stores see every batch in one global order, while the
+// store commits batch i the index can already build batch i+1. The batch's stored channel says
+// when (and whether) its store write committed.
 func (p *Pipeline) write(ctx context.Context, b *batch) error {
 	b.persist = make(chan error, 1)
+	b.stored = make(chan error, 1)
 	posts := make([]*Post, len(b.prep))
 	for i, pp := range b.prep {
 		posts[i] = pp.Post
 	}
+	idents := p.known.fresh(b.idents)
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
 	start := time.Now()
-	var counts WriteCounts
-	var storeErr error
-	done := make(chan struct{})
+	prev, done := p.storeTail, make(chan struct{})
+	p.storeTail = done
 	go func() {
 		defer close(done)
-		counts, storeErr = p.store.Write(ctx, b.idents, posts)
-	}()
-	indexErr := p.index.Write(ctx, b.prep, func(err error) { b.persist <- err })
-	<-done
-	if storeErr != nil {
-		return fmt.Errorf("store: %w", storeErr)
-	}
-	if indexErr != nil {
-		return fmt.Errorf("index: %w", indexErr)
-	}
-	if p.opts.Stored != nil {
-		// Acknowledging the batch after a failed hook would leave, for instance, a claim's
-		// proof stored and never looked at again.
-		if err := p.opts.Stored.PostsStored(ctx, posts); err != nil {
-			return fmt.Errorf("posts hook: %w", err)
+		if prev != nil {
+			<-prev
 		}
+		counts, err := p.store.Write(ctx, idents, posts)
+		if err == nil {
+			p.known.remember(idents)
+			b.counts = counts // read by Run after b.stored
+			p.log.Debug("batch stored", "posts", len(posts), "identities", len(idents), "took", time.Since(start))
+		}
+		b.stored <- err
+	}()
+	if err := p.index.Write(ctx, b.prep, func(err error) { b.persist <- err }); err != nil {
+		return fmt.Errorf("index: %w", err)
 	}
-	b.delta.Inserted += counts.Inserted
-	b.delta.Updated += counts.Updated
-	b.delta.Unchanged += counts.Unchanged
-	p.log.Debug("batch written", "posts", len(posts), "identities", len(b.idents), "took", time.Since(start))
+	p.log.Debug("batch indexed", "posts", len(posts), "took", time.Since(start))
+	if p.opts.Stored != nil {
+		b.posts = posts
+	}
 	b.prep, b.idents = nil, nil
 	return nil
 }

@@ -33,8 +33,10 @@ func Prepare(p *Post) (*Prepared, error) {
 	if p.Text == "" && p.Title == "" && len(p.Quoted) == 0 {
 		return nil, royalty.FieldErrorf(royalty.EINVALID, "text", "the post has neither text nor title")
 	}
-	p.ContentHash = text.ContentHash(p.Text)
-	fps := text.Fingerprints(p.Text)
+	// One tokenisation for both; the same as text.ContentHash and text.Fingerprints.
+	words := text.Words(p.Text)
+	p.ContentHash = text.ContentHashWords(words)
+	fps := text.Winnow(text.KGramHashes(words, text.DefaultK), text.DefaultW)
 	seen := make(map[uint64]struct{}, len(fps))
 	hashes := make([]uint64, 0, len(fps))
 	for _, f := range fps {

@@ -2,20 +2,24 @@ package services
 
 import (
 	"context"
+	"crypto/ed25519"
+	"io"
 	"time"
 
 	"github.com/openroyalty/royalty/csv"
 	"github.com/openroyalty/royalty/ledger"
+	"github.com/openroyalty/royalty/ledger/journal"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 )
 
-// auditServer implements AuditService's journal export and trial balance. The verifiable
-// journal (VerifyJournal, GetPublicKey, ListCheckpoints, GetInclusionProof) is not built yet and
-// answers UNIMPLEMENTED through the embedded type.
+// auditServer implements AuditService: the journal export and the trial balance, and the
+// verifiable journal's calls (audit_journal.go).
 type auditServer struct {
 	v1.UnimplementedAuditServiceServer
-	ledger  ledger.Ledger
-	journal ledger.Journal
+	ledger     ledger.Ledger
+	verifiable JournalStore
+	publicKey  ed25519.PublicKey
+	trusted    journal.Keys
 }
 
 func (s *auditServer) ExportJournal(req *v1.ExportJournalRequest, stream v1.AuditService_ExportJournalServer) error {
@@ -27,38 +31,17 @@ func (s *auditServer) ExportJournal(req *v1.ExportJournalRequest, stream v1.Audi
 		until = req.GetUntil().AsTime()
 	}
 	w := newChunkWriter(stream.Send)
-	if err := WriteJournal(stream.Context(), s.journal, since, until, w); err != nil {
+	if err := WriteJournal(stream.Context(), s.verifiable, since, until, w); err != nil {
 		return toStatus(err)
 	}
 	return toStatus(w.Flush())
 }
 
-// WriteJournal writes the journal in [since, until) as CSV to w, one row per posting, from the
-// ledger's consistent snapshot. `royalty export journal` and ExportJournal both use it, so the
-// two produce the same file.
-func WriteJournal(ctx context.Context, j ledger.Journal, since, until time.Time, w interface{ Write([]byte) (int, error) }) error {
-	enc := csv.NewJournalEncoder(w)
-	err := j.Journal(ctx, since, until, func(t ledger.Transaction) error {
-		key := ""
-		if t.PrincipalID != "" || t.RequestID != "" {
-			key = t.PrincipalID + ":" + t.RequestID
-		}
-		for _, p := range t.Postings {
-			err := enc.Encode(csv.JournalRow{
-				TransactionID: t.ID, CreatedAt: t.CreatedAt, Kind: string(t.Kind), Account: p.Account,
-				AccountType: string(p.Type), Currency: p.Currency, Amount: p.Amount,
-				IdempotencyKey: key, Reverses: t.Reverses,
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return ctx.Err()
-	})
-	if err != nil {
-		return err
-	}
-	return enc.Close()
+// WriteJournal writes the journal in [since, until) as CSV to w, one row per posting with the
+// journal chain fields (docs/journal-format.md), from one consistent snapshot.
+// `royalty export journal` and ExportJournal both use it, so the two produce the same file.
+func WriteJournal(ctx context.Context, j JournalStore, since, until time.Time, w io.Writer) error {
+	return csv.WriteJournal(ctx, j, since, until, w)
 }
 
 func (s *auditServer) GetTrialBalance(ctx context.Context, req *v1.GetTrialBalanceRequest) (*v1.GetTrialBalanceResponse, error) {

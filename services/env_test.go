@@ -25,6 +25,8 @@ import (
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
+	"github.com/openroyalty/royalty/ledger/journal"
+	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
@@ -44,6 +46,9 @@ type env struct {
 	indexSvc   *indexer.Service
 	attributor *attribution.Attributor
 	srv        *services.Server
+	journal    *journalpg.Store
+	signer     *journal.Signer
+	sealer     *journalpg.Sealer
 	conn       *grpc.ClientConn
 
 	admin       v1.AdminServiceClient
@@ -54,7 +59,10 @@ type env struct {
 	attribution v1.AttributionServiceClient
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with a chance to change the server's options.
+func newEnvWith(t *testing.T, configure func(*services.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgdb.Open(ctx, pgtest.NewDatabase(t))
@@ -81,10 +89,20 @@ func newEnv(t *testing.T) *env {
 	e.indexSvc = &indexer.Service{Store: store, Index: x, Pipeline: indexer.NewPipeline(store, x,
 		indexer.Options{Logger: log, Stored: services.ClaimsHook{Claims: e.claims}})}
 	e.attributor = attribution.New(x, attribution.Config{})
-	e.srv = services.NewServer(services.Options{
-		Logger: log, Auth: e.auth, Claims: e.claims, Ledger: l, Journal: l, Index: e.indexSvc,
+	priv, err := journal.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.journal, e.signer = journalpg.New(pool), journal.NewSigner(priv)
+	e.sealer = journalpg.NewSealer(pool, e.signer, log, journalpg.SealerConfig{Margin: -1})
+	opts := services.Options{
+		Logger: log, Auth: e.auth, Claims: e.claims, Ledger: l, Journal: e.journal, JournalKey: e.signer.PublicKey(), Index: e.indexSvc,
 		Attributor: e.attributor, Usage: usage.NewService(l, e.attributor, usage.Limits{}),
-	})
+	}
+	if configure != nil {
+		configure(&opts)
+	}
+	e.srv = services.NewServer(opts)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +121,14 @@ func newEnv(t *testing.T) *env {
 	e.index = v1.NewIndexServiceClient(e.conn)
 	e.attribution = v1.NewAttributionServiceClient(e.conn)
 	return e
+}
+
+// seal seals every committed transaction, as the server's sealer does in the background.
+func (e *env) seal() {
+	e.t.Helper()
+	if _, err := e.sealer.SealPending(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // principal is a principal with a key, and a context that sends the key.

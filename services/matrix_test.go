@@ -102,6 +102,23 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Inclusion proofs: a report that credits c1 (ana is c1's by now) and one that credits only
+	// bo's escrow.
+	credited, err := e.provider.ReportUsage(p1.ctx(), usageReq("m-c1", "1", anaText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notCredited, err := e.provider.ReportUsage(p2.ctx(), usageReq("m-bo", "1", boText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proofOf := func(s subject) string {
+		if s.contributor.ID == c1.ID {
+			return credited.GetUsage().GetTransactionId()
+		}
+		return notCredited.GetUsage().GetTransactionId()
+	}
+	e.seal()
 
 	ok, denied, notFound := codes.OK, codes.PermissionDenied, codes.NotFound
 	tests := []struct {
@@ -189,19 +206,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{v1.AuditService_VerifyJournal_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.audit.VerifyJournal(ctx, &v1.VerifyJournalRequest{})
 			return err
-		}, expect(denied, auditorAny, codes.Unimplemented, adminAny, codes.Unimplemented)},
+		}, expect(denied, auditorAny, ok, adminAny, ok)},
 		{v1.AuditService_GetPublicKey_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.audit.GetPublicKey(ctx, &v1.GetPublicKeyRequest{})
 			return err
-		}, expect(denied, auditorAny, codes.Unimplemented, adminAny, codes.Unimplemented)},
+		}, expect(ok)},
 		{v1.AuditService_ListCheckpoints_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.audit.ListCheckpoints(ctx, &v1.ListCheckpointsRequest{})
 			return err
-		}, expect(denied, auditorAny, codes.Unimplemented, adminAny, codes.Unimplemented)},
+		}, expect(ok)},
 		{v1.AuditService_GetInclusionProof_FullMethodName, func(ctx context.Context, s subject) error {
-			_, err := e.audit.GetInclusionProof(ctx, &v1.GetInclusionProofRequest{TransactionId: s.usageTx})
+			_, err := e.audit.GetInclusionProof(ctx, &v1.GetInclusionProofRequest{TransactionId: proofOf(s)})
 			return err
-		}, expect(denied, auditorAny, codes.Unimplemented, adminAny, codes.Unimplemented)},
+		}, expect(denied, contributorOwn, ok, contributorOther, notFound, auditorAny, ok, adminAny, ok)},
 
 		{v1.AdminService_CreatePrincipal_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.admin.CreatePrincipal(ctx, &v1.CreatePrincipalRequest{Name: "x", Role: v1.Role_ROLE_AUDITOR})

@@ -57,12 +57,14 @@ var policy = map[string]rule{
 	v1.ContributorService_ListStatement_FullMethodName:       {roles: append(slices.Clone(contributor), readers...)},
 	v1.ContributorService_RequestPayout_FullMethodName:       {roles: contributor},
 
-	v1.AuditService_ExportJournal_FullMethodName:     {roles: readers},
-	v1.AuditService_GetTrialBalance_FullMethodName:   {roles: readers},
-	v1.AuditService_VerifyJournal_FullMethodName:     {roles: readers},
-	v1.AuditService_GetPublicKey_FullMethodName:      {roles: readers},
-	v1.AuditService_ListCheckpoints_FullMethodName:   {roles: readers},
-	v1.AuditService_GetInclusionProof_FullMethodName: {roles: readers},
+	v1.AuditService_ExportJournal_FullMethodName:   {roles: readers},
+	v1.AuditService_GetTrialBalance_FullMethodName: {roles: readers},
+	v1.AuditService_VerifyJournal_FullMethodName:   {roles: readers},
+	// The public key and the checkpoints are what anyone holding an export or a proof checks it
+	// against; a contributor proves its own credits (the handler hides other transactions).
+	v1.AuditService_GetPublicKey_FullMethodName:      {roles: anyRole},
+	v1.AuditService_ListCheckpoints_FullMethodName:   {roles: anyRole},
+	v1.AuditService_GetInclusionProof_FullMethodName: {roles: append(slices.Clone(contributor), readers...)},
 
 	v1.AdminService_CreatePrincipal_FullMethodName:      {roles: adminOnly},
 	v1.AdminService_ListPrincipals_FullMethodName:       {roles: adminOnly},

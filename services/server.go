@@ -5,6 +5,7 @@ package services
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -49,9 +50,16 @@ type Options struct {
 	Auth auth.Store
 	// Claims runs contributor claims; required.
 	Claims *claims.Service
-	// Ledger books and reads money; Journal streams it for exports. Required.
-	Ledger  ledger.Ledger
-	Journal ledger.Journal
+	// Ledger books and reads money. Required.
+	Ledger ledger.Ledger
+	// Journal is the verifiable journal (ledger/journal/postgres.Store): ExportJournal streams
+	// it with its chain fields, and the verification calls read it. Required.
+	Journal JournalStore
+	// JournalKey is the public key of the server's checkpoint signing key: GetPublicKey returns
+	// it and VerifyJournal trusts it, with JournalTrusted (earlier keys after a rotation). Nil
+	// when the server signs nothing: both calls answer FAILED_PRECONDITION.
+	JournalKey     ed25519.PublicKey
+	JournalTrusted []ed25519.PublicKey
 	// Index serves IndexService; nil leaves it UNIMPLEMENTED.
 	Index *indexer.Service
 	// Attributor attributes responses for AttributionService and, through Usage, ReportUsage.
@@ -115,7 +123,8 @@ func NewServer(opts Options) *Server {
 	}
 	royaltyv1.RegisterProviderServiceServer(g, &providerServer{usage: opts.Usage, ledger: opts.Ledger})
 	royaltyv1.RegisterContributorServiceServer(g, &contributorServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
-	royaltyv1.RegisterAuditServiceServer(g, &auditServer{ledger: opts.Ledger, journal: opts.Journal})
+	royaltyv1.RegisterAuditServiceServer(g, &auditServer{ledger: opts.Ledger, verifiable: opts.Journal,
+		publicKey: opts.JournalKey, trusted: trustedKeys(opts.JournalKey, opts.JournalTrusted)})
 	royaltyv1.RegisterAdminServiceServer(g, &adminServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
 
 	hs := health.NewServer()

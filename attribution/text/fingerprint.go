@@ -137,8 +137,14 @@ func ParseTerm(t string) (uint64, error) {
 // ContentHash returns the hex SHA-256 of the normalised words of s joined by single spaces, so
 // texts that differ only in markup, case, spacing or punctuation share a hash.
 func ContentHash(s string) string {
+	return ContentHashWords(Words(s))
+}
+
+// ContentHashWords is ContentHash of a text whose words (Words) are tokens, for callers that
+// have tokenised it already: the indexer hashes and fingerprints every post from one Words call.
+func ContentHashWords(tokens []Token) string {
 	h := sha256.New()
-	for i, t := range Words(s) {
+	for i, t := range tokens {
 		if i > 0 {
 			h.Write([]byte{' '})
 		}

@@ -130,6 +130,9 @@ func runDemo(ctx context.Context, cfg *config, o *demoOptions, stdout, stderr io
 	defer d.pool.Close()
 
 	d.head("starting the server")
+	if err := d.demoSigningKey(dataDir); err != nil {
+		return err
+	}
 	d.srv, err = startServer(ctx, &demoCfg, log)
 	if err != nil {
 		return err
@@ -566,6 +569,9 @@ func (d *demo) audit(ctx context.Context) error {
 	}
 
 	d.head("the auditor exports the journal (AuditService.ExportJournal, streamed CSV)")
+	if err := d.waitSealed(ctx); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(d.opts.out, 0o755); err != nil {
 		return err
 	}
@@ -620,7 +626,7 @@ func (d *demo) audit(ctx context.Context) error {
 		return fmt.Errorf("royalty export journal wrote a different file than ExportJournal")
 	}
 	d.say("    `royalty export journal --out %s` writes the identical file", cli)
-	return nil
+	return d.verifyJournal(ctx, path)
 }
 
 func claimStatus(c *v1.Claim) string {

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openroyalty/royalty/internal/pgdb"
-	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
+	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 	"github.com/openroyalty/royalty/services"
 )
 
@@ -25,7 +25,8 @@ func exportCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 		Use:   "journal",
 		Short: "Write the journal as CSV, one row per posting, from one consistent snapshot",
 		Long: "Write the journal at --database-url as CSV (RFC 4180): transaction_id, created_at, kind, account,\n" +
-			"account_type, currency, amount (debit positive, credit negative), idempotency_key, reverses.\n" +
+			"account_type, currency, amount (debit positive, credit negative), idempotency_key, reverses, and\n" +
+			"the journal chain fields (docs/journal-format.md) that `royalty verify` checks.\n" +
 			"It is the same file AuditService.ExportJournal streams.",
 		Example: "  royalty export journal --out journal.csv",
 		Args:    cobra.NoArgs,
@@ -60,13 +61,9 @@ func exportCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 			if err := checkSchema(ctx, pool); err != nil {
 				return err
 			}
-			l, err := ledgerpg.New(pool, log, ledgerpg.Config{GroupCommit: ledgerpg.GroupCommit{Disabled: true}})
-			if err != nil {
-				return err
-			}
-			defer l.Close()
+			log.Debug("exporting the journal", "since", from, "until", to)
 			return writeFileAtomically(out, func(w io.Writer) error {
-				return services.WriteJournal(ctx, l, from, to, w)
+				return services.WriteJournal(ctx, journalpg.New(pool), from, to, w)
 			}, stdout)
 		},
 	}
@@ -74,6 +71,7 @@ func exportCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 	journal.Flags().StringVar(&since, "since", "", "only transactions created at or after this RFC 3339 time")
 	journal.Flags().StringVar(&until, "until", "", "only transactions created before this RFC 3339 time")
 	cmd.AddCommand(journal)
+	cmd.AddCommand(auditExportCommands(cfg, stdout, stderr)...)
 	return cmd
 }
 

@@ -17,8 +17,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openroyalty/royalty/indexer"
+	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
 	"github.com/openroyalty/royalty/indexer/hn"
 	"github.com/openroyalty/royalty/indexer/jsonl"
+	"github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/indexer/pushshift"
 	"github.com/openroyalty/royalty/indexer/stackexchange"
 	"github.com/openroyalty/royalty/internal/pgdb"
@@ -33,6 +35,7 @@ type ingestOptions struct {
 	progress  string
 	logEvery  time.Duration
 	restart   bool
+	reconcile bool
 }
 
 func ingestCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
@@ -53,12 +56,24 @@ the database, and running the same command again after a crash or an interrupt c
 there. Ingesting a post id again updates the post.
 
 The index belongs to one process. With --server the posts are sent to a running server's
-IndexService.IngestPosts instead of opening the index here.`,
-		Args: cobra.MinimumNArgs(1),
+IndexService.IngestPosts instead of opening the index here.
+
+With --reconcile and no PATH, the index is made to hold exactly the posts of the database (the
+system of record): missing posts are indexed again, documents without a post are deleted. That
+rebuilds a lost index from the database.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(cfg, stderr)
 			if err != nil {
 				return err
+			}
+			if o.reconcile {
+				if len(args) > 0 || o.server != "" {
+					return errors.New("--reconcile takes no PATH and works on the local index only")
+				}
+				return reconcile(cmd.Context(), cfg, log, stdout)
+			}
+			if len(args) == 0 {
+				return errors.New("give the crawl files or folders to ingest")
 			}
 			srcs, err := sourcesFor(o.format, o.site, args)
 			if err != nil {
@@ -83,7 +98,7 @@ IndexService.IngestPosts instead of opening the index here.`,
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	f.DurationVar(&o.logEvery, "log-every", 10*time.Second, "interval of progress log lines")
 	f.BoolVar(&o.restart, "restart", false, "ignore recorded progress and read the input from the start")
-	_ = cmd.MarkFlagRequired("format")
+	f.BoolVar(&o.reconcile, "reconcile", false, "make the index hold exactly the posts of the database, then exit")
 	return cmd
 }
 
@@ -112,6 +127,34 @@ func sourcesFor(format, site string, paths []string) ([]indexer.Source, error) {
 		return nil, fmt.Errorf("--format is required: one of %s", strings.Join(Formats, ", "))
 	}
 	return nil, fmt.Errorf("--format: want one of %s, got %q", strings.Join(Formats, ", "), format)
+}
+
+// reconcile runs indexer.Reconcile on the local index and the database.
+func reconcile(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
+	if cfg.DatabaseURL == "" {
+		return errors.New("no database: set --database-url or ROYALTY_DATABASE_URL")
+	}
+	pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := checkSchema(ctx, pool); err != nil {
+		return err
+	}
+	x, err := bleveindex.Open(indexDir(cfg.DataDir), bleveindex.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	res, rerr := indexer.Reconcile(ctx, postgres.New(pool), x, log)
+	if err := x.Close(); rerr == nil {
+		rerr = err
+	}
+	if rerr != nil {
+		return rerr
+	}
+	fmt.Fprintf(stdout, "reconciled: %d posts in the database, %d indexed again, %d documents without a post deleted\n", res.Checked, res.Reindexed, res.Deleted)
+	return nil
 }
 
 // indexDir is where the search index of a data directory lives.

@@ -327,3 +327,62 @@ func TestIngestThroughServer(t *testing.T) {
 		t.Errorf("database %q index %q", db, index)
 	}
 }
+
+// TestReconcile loses part of the index and adds a stray document, then checks that
+// `ingest --reconcile` makes the index match the database again.
+func TestReconcile(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	dataDir := t.TempDir()
+	sample := filepath.Join("..", "..", "indexer", "testdata", "sample", "posts.jsonl")
+	if out, err := runCmd(t, ctx, "ingest", "--database-url", dsn, "--data-dir", dataDir, "--format", "jsonl", "--progress", "none", sample); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want, _ := storedIDs(t, dsn, dataDir)
+	x, err := bleveindex.Open(indexDir(dataDir), bleveindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Delete(ctx, want[:5]); err != nil {
+		t.Fatal(err)
+	}
+	stray := &indexer.Post{ID: "forum:spokeandcrumb/999", Platform: "forum", Site: "spokeandcrumb", Kind: indexer.KindComment,
+		CreatedAt: time.Unix(1e9, 0), Text: "not in the database"}
+	prep, err := indexer.Prepare(stray)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	if err := x.Write(ctx, []*indexer.Prepared{prep}, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	x.Close()
+
+	out, err := runCmd(t, ctx, "ingest", "--reconcile", "--database-url", dsn, "--data-dir", dataDir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "16 posts in the database, 5 indexed again, 1 documents without a post deleted") {
+		t.Errorf("reconcile said:\n%s", out)
+	}
+	db, index := storedIDs(t, dsn, dataDir)
+	if !reflect.DeepEqual(db, want) || !reflect.DeepEqual(index, want) {
+		t.Errorf("after reconcile: database %q, index %q", db, index)
+	}
+	// The re-indexed posts are retrievable by their fingerprints again.
+	x, err = bleveindex.Open(indexDir(dataDir), bleveindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	p, err := postgres.New(openPool(t, dsn)).Post(ctx, want[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, _ := indexer.Prepare(p)
+	got, err := x.Candidates(ctx, pp.Fingerprints, 1)
+	if err != nil || len(got) != 1 || got[0].ContentHash != p.ContentHash {
+		t.Errorf("candidates for %s: %+v %v", p.ID, got, err)
+	}
+}

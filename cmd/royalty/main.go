@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -44,6 +45,12 @@ type config struct {
 	DataDir     string
 	LogFormat   string
 	LogLevel    string
+	// Journal sealing (serve): the checkpoint signing key and the sealer's period.
+	SigningKeyFile string
+	SealInterval   time.Duration
+	// TrustedKeys are further public keys VerifyJournal accepts (checkpoints signed before a
+	// key rotation).
+	TrustedKeys []string
 }
 
 func envOr(name, def string) string {
@@ -81,22 +88,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ingestCommand(cfg, stdout, stderr),
 		keysCommand(cfg, stdout),
 		exportCommand(cfg, stdout, stderr),
-		notYetCommand("verify", "Verify an exported journal or an inclusion proof offline", 7),
+		verifyCommand(stdout),
 	)
 	return root.ExecuteContext(ctx)
-}
-
-// notYetCommand is a subcommand whose capability has not been built; it says so and fails
-// rather than pretending to work.
-func notYetCommand(name, short string, issue int) *cobra.Command {
-	return &cobra.Command{
-		Use:                name,
-		Short:              short + " (not implemented yet)",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return fmt.Errorf("%s is not implemented yet (issue #%d)", name, issue)
-		},
-	}
 }
 
 func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/ledger/journal"
+	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 	"github.com/openroyalty/royalty/migrations"
 	"github.com/openroyalty/royalty/services"
 )
@@ -45,6 +48,9 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
+	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", os.Getenv("ROYALTY_SIGNING_KEY_FILE"), "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed (env ROYALTY_SIGNING_KEY_FILE); without it nothing is sealed")
+	cmd.Flags().DurationVar(&cfg.SealInterval, "seal-interval", journalpg.DefaultInterval, "how often the journal sealer looks for committed transactions to seal")
+	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	return cmd
 }
 
@@ -57,6 +63,7 @@ type runningServer struct {
 	metLis   net.Listener
 	pool     *pgxpool.Pool
 	parts    *parts
+	sealer   *journalpg.Sealer
 	served   chan error
 	shutdown bool
 }
@@ -96,10 +103,29 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			ps.close(log)
 		}
 	}()
-	gs := services.NewServer(services.Options{
+	var signer *journal.Signer
+	if cfg.SigningKeyFile != "" {
+		if signer, err = loadSigner(cfg.SigningKeyFile, log); err != nil {
+			return nil, err
+		}
+	}
+	opts := services.Options{
 		Logger: log, Registerer: reg, Auth: ps.auth, Claims: ps.claims,
-		Ledger: ps.ledger, Journal: ps.ledger, Index: ps.indexer, Attributor: ps.attr, Usage: ps.usage,
-	})
+		Ledger: ps.ledger, Journal: journalpg.New(pool), Index: ps.indexer, Attributor: ps.attr, Usage: ps.usage,
+	}
+	if signer != nil {
+		opts.JournalKey = signer.PublicKey()
+	}
+	if len(cfg.TrustedKeys) > 0 {
+		keys, err := trustedKeys(cfg.TrustedKeys)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-pubkey: %w", err)
+		}
+		for _, k := range keys {
+			opts.JournalTrusted = append(opts.JournalTrusted, k)
+		}
+	}
+	gs := services.NewServer(opts)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -128,6 +154,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			s.served <- err
 		}
 	}()
+	s.sealer = startSealer(cfg, signer, pool, log)
 	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	log.Info("serving", "grpc", s.GRPCAddr(), "metrics", s.MetricsAddr())
 	return s, nil
@@ -153,6 +180,9 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.metrics.Shutdown(ctx)
+	if s.sealer != nil {
+		s.sealer.Stop()
+	}
 	s.parts.close(s.log)
 	s.pool.Close()
 	s.log.Info("stopped")

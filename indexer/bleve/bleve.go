@@ -7,23 +7,33 @@
 //	          and the text attribution aligns against)
 //	title     standard analyzer, stored
 //	quoted    what the author quoted: standard analyzer, searchable only
-//	fp        the distinct winnowed fingerprints of the own words (text.Fingerprints), one
-//	          16-hex-digit term each (text.Term); indexed without norms, term vectors or doc
-//	          values, never stored
+//	fp        the distinct winnowed fingerprints of the own words (text.Fingerprints), one token
+//	          each: the term is the hash's top 16 bits, and its lower 48 bits ride in the token's
+//	          term vector (start = bits 24–47, end = bits 0–23); never stored
 //	author    identity key (absent for deleted authors): keyword, stored, doc values
 //	site, platform  keyword filters
 //	created, url, hash  stored only
 //
-// The fingerprint field is why indexing stays fast (DESIGN.md §4): Bleve's shingle filter
-// turns every 5-word window into a new term of the dictionary and indexes ten times slower;
-// here the tokens are computed once by attribution/text, winnowing keeps about 2/(w+1) of
-// them, and a trivial analyzer splits the fixed-width terms without allocating new bytes.
-// Documents are built directly (Batch.IndexAdvanced) rather than through the reflection-based
-// mapping, which is kept only so that queries analyze their words like the fields were.
+// The fingerprint field is why indexing stays fast (DESIGN.md §4). Bleve's shingle filter turns
+// every 5-word window into a new term and indexes ten times slower; here attribution/text
+// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and a trivial analyzer
+// cuts the field value into tokens. One term per fingerprint would still make nearly every token a
+// new dictionary term, and Bleve's finite-state dictionaries cost per term at every segment
+// build and merge: measured alone on 30,000 posts, 8-byte fingerprint terms took 1.8× the CPU of
+// the text field. So the dictionary is bounded instead: 65,536 bucket terms, the rest of each
+// hash in the posting's location, checked exactly on retrieval. That field takes 0.85× the text
+// field's CPU, and retrieval reads about N·27/65,536 postings per fingerprint for N posts of
+// the average length (a few milliseconds for 100 fingerprints over 250,000 posts); BucketBits
+// would grow for corpora far beyond that. Documents are built directly (Batch.IndexAdvanced)
+// rather than through the reflection-based mapping, which is kept so that queries analyze their
+// words like the fields were.
 //
 // Batches are written with unsafe_batch (the persister writes them in the background) and a
 // persisted callback, which the pipeline waits for before it records progress; Close waits for
-// every outstanding callback, so the last batch is never lost (DESIGN.md §4).
+// every outstanding callback, so the last batch is never lost (DESIGN.md §4). The persister naps
+// up to PersisterNap between persists, so that it writes the batches of that interval as one
+// segment instead of one small file each, which the merger would otherwise rewrite again and
+// again.
 //
 // An index belongs to one process. Open takes an exclusive lock on holder.pid in the index
 // directory, writes its pid there, and fails at once, naming the holder, when another process
@@ -32,6 +42,7 @@ package bleveindex
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,7 +85,8 @@ const (
 const TextOptions = index.IndexField | index.StoreField | index.IncludeTermVectors
 
 const (
-	fpOptions      = index.IndexField | index.SkipFreqNorm
+	titleOptions   = index.IndexField | index.StoreField
+	fpOptions      = index.IndexField | index.IncludeTermVectors
 	keywordOptions = index.IndexField
 	authorOptions  = index.IndexField | index.StoreField | index.DocValues
 	storedOptions  = index.StoreField
@@ -139,10 +151,8 @@ func Open(dir string, opts Options) (_ *Index, err error) {
 	}
 
 	path := filepath.Join(dir, "bleve")
-	cfg := map[string]interface{}{
-		"unsafe_batch": true,
-		"bolt_timeout": opts.BoltTimeout.String(),
-	}
+	cfg := Config()
+	cfg["bolt_timeout"] = opts.BoltTimeout.String()
 	if _, statErr := os.Stat(filepath.Join(path, "index_meta.json")); statErr != nil {
 		if err := create(path); err != nil {
 			return nil, err
@@ -205,6 +215,20 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// PersisterNap is the longest the persister waits to gather batches into one segment file.
+const PersisterNap = 200 * time.Millisecond
+
+// Config is the scorch configuration the index is opened with (see the package doc).
+func Config() map[string]interface{} {
+	return map[string]interface{}{
+		"unsafe_batch": true,
+		"scorchPersisterOptions": map[string]interface{}{
+			"persisterNapTimeMSec":      int(PersisterNap / time.Millisecond),
+			"persisterNapUnderNumFiles": 1000,
+		},
+	}
+}
+
 // holder describes the process recorded in a lock file.
 func holder(lockPath string) string {
 	b, err := os.ReadFile(lockPath)
@@ -235,11 +259,9 @@ func Mapping() *mapping.IndexMappingImpl {
 	}
 	doc := mapping.NewDocumentStaticMapping()
 	doc.AddFieldMappingsAt(FieldText, text(true, true))
-	doc.AddFieldMappingsAt(FieldTitle, text(true, true))
+	doc.AddFieldMappingsAt(FieldTitle, text(true, false))
 	doc.AddFieldMappingsAt(FieldQuoted, text(false, false))
-	fp := kw(false, false)
-	fp.SkipFreqNorm = true
-	doc.AddFieldMappingsAt(FieldFP, fp)
+	doc.AddFieldMappingsAt(FieldFP, kw(false, false))
 	doc.AddFieldMappingsAt(FieldAuthor, kw(true, true))
 	doc.AddFieldMappingsAt(FieldSite, kw(false, false))
 	doc.AddFieldMappingsAt(FieldPlatform, kw(false, false))
@@ -260,7 +282,7 @@ func (x *Index) Document(p *indexer.Prepared) *document.Document {
 	d := document.NewDocument(post.ID)
 	d.AddField(document.NewTextFieldCustom(FieldText, nil, []byte(post.Text), TextOptions, x.std))
 	if post.Title != "" {
-		d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), TextOptions, x.std))
+		d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), titleOptions, x.std))
 	}
 	for i, q := range post.Quoted {
 		d.AddField(document.NewTextFieldCustom(FieldQuoted, []uint64{uint64(i)}, []byte(q), index.IndexField, x.std))
@@ -282,35 +304,48 @@ func (x *Index) Document(p *indexer.Prepared) *document.Document {
 	return d
 }
 
-// termWidth is the width of text.Term's encoding: 16 lower-case hex digits.
-const termWidth = 16
+// BucketBits is the width of a fingerprint term: the top bits of the hash.
+const BucketBits = 16
 
-// FingerprintTerms encodes hashes as the fingerprint field's value: text.Term of each, separated
-// by spaces.
+const (
+	termBytes = BucketBits / 8
+	lowBits   = 64 - BucketBits // carried in the location
+	halfBits  = lowBits / 2
+	halfMask  = 1<<halfBits - 1
+)
+
+// Term returns the fingerprint field's term for a hash: its bucket.
+func Term(h uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), h)[:termBytes]
+}
+
+// location returns the start and end offsets that carry the hash's bits below the bucket.
+func location(h uint64) (start, end uint64) {
+	return (h >> halfBits) & halfMask, h & halfMask
+}
+
+// FingerprintTerms encodes hashes as the fingerprint field's value: 8 big-endian bytes each,
+// back to back.
 func FingerprintTerms(hashes []uint64) []byte {
-	b := make([]byte, 0, len(hashes)*(termWidth+1))
-	const hexDigits = "0123456789abcdef"
-	for i, h := range hashes {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		for shift := 60; shift >= 0; shift -= 4 {
-			b = append(b, hexDigits[(h>>uint(shift))&0xf])
-		}
+	b := make([]byte, 0, len(hashes)*8)
+	for _, h := range hashes {
+		b = binary.BigEndian.AppendUint64(b, h)
 	}
 	return b
 }
 
-// fpAnalyzer splits a FingerprintTerms value into its terms. The terms alias the input.
+// fpAnalyzer turns a FingerprintTerms value into one token per hash: its bucket as the term
+// (aliasing the input) and the rest of its bits as the token's offsets.
 type fpAnalyzer struct{}
 
 func (fpAnalyzer) Analyze(input []byte) analysis.TokenStream {
-	n := (len(input) + 1) / (termWidth + 1)
+	n := len(input) / 8
 	tokens := make([]analysis.Token, n)
 	out := make(analysis.TokenStream, n)
 	for i := 0; i < n; i++ {
-		start := i * (termWidth + 1)
-		tokens[i] = analysis.Token{Start: start, End: start + termWidth, Term: input[start : start+termWidth], Position: i + 1, Type: analysis.AlphaNumeric}
+		at := 8 * i
+		start, end := location(binary.BigEndian.Uint64(input[at:]))
+		tokens[i] = analysis.Token{Start: int(start), End: int(end), Term: input[at : at+termBytes], Position: i + 1, Type: analysis.AlphaNumeric}
 		out[i] = &tokens[i]
 	}
 	return out

@@ -2,6 +2,7 @@ package bleveindex
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,19 +207,71 @@ func hashes(s string) []uint64 {
 }
 
 func TestFingerprintTerms(t *testing.T) {
-	hs := []uint64{0, 1, 0xdeadbeef, ^uint64(0)}
-	b := FingerprintTerms(hs)
-	toks := fpAnalyzer{}.Analyze(b)
+	hs := []uint64{0, 1, 0xdeadbeef, ^uint64(0), 0xaaaa_ffffff_000001}
+	toks := fpAnalyzer{}.Analyze(FingerprintTerms(hs))
 	if len(toks) != len(hs) {
 		t.Fatalf("%d tokens, want %d", len(toks), len(hs))
 	}
 	for i, h := range hs {
-		if string(toks[i].Term) != text.Term(h) {
-			t.Errorf("term %d = %q, want text.Term = %q", i, toks[i].Term, text.Term(h))
+		tok := toks[i]
+		back := uint64(binary.BigEndian.Uint16(tok.Term))<<lowBits | uint64(tok.Start)<<halfBits | uint64(tok.End)
+		if string(tok.Term) != string(Term(h)) || back != h {
+			t.Errorf("token %d = %x %d %d, does not give back %x", i, tok.Term, tok.Start, tok.End, h)
 		}
 	}
 	if len(fpAnalyzer{}.Analyze(nil)) != 0 {
 		t.Error("empty value gave tokens")
+	}
+}
+
+// TestBucketCollisions indexes fingerprints that share a bucket term and checks that retrieval
+// matches whole hashes only.
+func TestBucketCollisions(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	const (
+		a = 0xaaaa_000000_000001
+		b = 0xaaaa_000000_000002
+		c = 0xaaaa_ffffff_000001 // same bucket and same low half as a
+		d = 0xaaab_000000_000001 // same low bits as a, next bucket
+	)
+	mk := func(id, author string, fps ...uint64) *indexer.Prepared {
+		p := post(id, author, "s", "some words", t0)
+		p.Fingerprints = fps
+		return p
+	}
+	write(t, x, mk("1", "ana", a), mk("2", "bo", b, c), mk("3", "chidi", d, a), mk("4", "", a))
+	ctx := context.Background()
+	tests := []struct {
+		fp     uint64
+		posts  []string
+		author int
+	}{
+		{a, []string{"forum:s/1", "forum:s/3", "forum:s/4"}, 2},
+		{b, []string{"forum:s/2"}, 1},
+		{c, []string{"forum:s/2"}, 1},
+		{d, []string{"forum:s/3"}, 1},
+		{0xaaaa_000000_000003, nil, 0},
+	}
+	for _, tt := range tests {
+		got, err := x.Candidates(ctx, []uint64{tt.fp}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range got {
+			ids = append(ids, s.PostID)
+		}
+		if !reflect.DeepEqual(ids, tt.posts) {
+			t.Errorf("%x: candidates %q, want %q", tt.fp, ids, tt.posts)
+		}
+		n, err := x.AuthorCounts(ctx, []uint64{tt.fp}, 10)
+		if err != nil || n[0] != tt.author {
+			t.Errorf("%x: %v authors (%v), want %d", tt.fp, n, err, tt.author)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package bleveindex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -9,7 +10,6 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/openroyalty/royalty/attribution"
-	"github.com/openroyalty/royalty/attribution/text"
 )
 
 var _ attribution.Index = (*Index)(nil)
@@ -30,31 +30,18 @@ func (x *Index) Candidates(ctx context.Context, fps []uint64, limit int) ([]attr
 	defer r.Close()
 	shared := map[string]int{} // internal id → distinct fingerprints shared
 	seen := make(map[uint64]struct{}, len(fps))
-	var tfd index.TermFieldDoc
 	for _, h := range fps {
 		if _, dup := seen[h]; dup {
 			continue
 		}
 		seen[h] = struct{}{}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		tfr, err := r.TermFieldReader(ctx, []byte(text.Term(h)), FieldFP, false, false, false)
+		err := withFingerprint(ctx, r, h, func(id index.IndexInternalID) error {
+			shared[string(id)]++
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		for {
-			d, err := tfr.Next(&tfd)
-			if err != nil {
-				tfr.Close()
-				return nil, err
-			}
-			if d == nil {
-				break
-			}
-			shared[string(d.ID)]++
-		}
-		tfr.Close()
 	}
 	type cand struct {
 		internal string
@@ -135,9 +122,9 @@ func source(r index.IndexReader, id string) (attribution.Source, error) {
 
 // AuthorCounts implements attribution.Index: for each fingerprint, the number of distinct
 // non-deleted authors of the documents holding it, exact up to max and max+1 beyond. It walks
-// the term's postings and reads each document's author from doc values, stopping as soon as
-// max+1 authors are seen; the work is bounded by the postings of the term, and a term shared by
-// more than max authors stops after max+1 of them.
+// the fingerprint's postings and reads each document's author from doc values, and stops as soon
+// as it has seen max+1 authors, so boilerplate shared by many authors costs little; the walk is
+// otherwise bounded by the postings of the fingerprint's bucket.
 func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int, error) {
 	out := make([]int, len(fps))
 	if len(fps) == 0 {
@@ -156,7 +143,6 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 		return nil, err
 	}
 	memo := map[uint64]int{}
-	var tfd index.TermFieldDoc
 	authors := map[string]struct{}{}
 	for i, h := range fps {
 		if n, ok := memo[h]; ok {
@@ -167,30 +153,20 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 			return nil, err
 		}
 		clear(authors)
-		tfr, err := r.TermFieldReader(ctx, []byte(text.Term(h)), FieldFP, false, false, false)
-		if err != nil {
-			return nil, err
-		}
-		for len(authors) <= max {
-			d, err := tfr.Next(&tfd)
-			if err != nil {
-				tfr.Close()
-				return nil, err
-			}
-			if d == nil {
-				break
-			}
-			err = dvr.VisitDocValues(d.ID, func(field string, term []byte) {
+		err := withFingerprint(ctx, r, h, func(id index.IndexInternalID) error {
+			err := dvr.VisitDocValues(id, func(field string, term []byte) {
 				if field == FieldAuthor {
 					authors[string(term)] = struct{}{}
 				}
 			})
-			if err != nil {
-				tfr.Close()
-				return nil, err
+			if err == nil && len(authors) > max {
+				return errEnough
 			}
+			return err
+		})
+		if err != nil && !errors.Is(err, errEnough) {
+			return nil, err
 		}
-		tfr.Close()
 		n := len(authors)
 		if n > max+1 {
 			n = max + 1
@@ -198,4 +174,36 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 		out[i], memo[h] = n, n
 	}
 	return out, nil
+}
+
+// errEnough stops a walk over postings early.
+var errEnough = errors.New("enough")
+
+// withFingerprint calls fn with every document whose fingerprint field holds h: the postings of
+// h's bucket whose location carries h's remaining bits. It stops at fn's first error.
+func withFingerprint(ctx context.Context, r index.IndexReader, h uint64, fn func(index.IndexInternalID) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	start, end := location(h)
+	tfr, err := r.TermFieldReader(ctx, Term(h), FieldFP, false, false, true)
+	if err != nil {
+		return err
+	}
+	defer tfr.Close()
+	var tfd index.TermFieldDoc
+	for {
+		d, err := tfr.Next(&tfd)
+		if err != nil || d == nil {
+			return err
+		}
+		for _, v := range d.Vectors {
+			if v.Start == start && v.End == end {
+				if err := fn(d.ID); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
 }

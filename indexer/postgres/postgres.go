@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	"github.com/jackc/pgx/v5"
@@ -48,11 +49,12 @@ func (s *Store) serializable(ctx context.Context, fn func(ctx context.Context, t
 	})
 }
 
-// upsertIdentity keeps known display names and profile URLs when the new ones are empty, and
-// writes nothing when nothing changes.
-const upsertIdentity = `
+// upsertIdentities keeps known display names and profile URLs when the new ones are empty, and
+// writes nothing when nothing changes. One statement for the whole batch: unnest turns the
+// column arrays into rows (PostgreSQL and CockroachDB alike).
+const upsertIdentities = `
 INSERT INTO identities (key, platform, site, author_id, display_name, profile_url)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
 ON CONFLICT (key) DO UPDATE SET
     display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name ELSE identities.display_name END,
     profile_url  = CASE WHEN excluded.profile_url <> '' THEN excluded.profile_url ELSE identities.profile_url END,
@@ -60,10 +62,15 @@ ON CONFLICT (key) DO UPDATE SET
 WHERE (excluded.display_name <> '' AND excluded.display_name <> identities.display_name)
    OR (excluded.profile_url <> '' AND excluded.profile_url <> identities.profile_url)`
 
-const upsertPost = `
+const upsertPosts = `
 INSERT INTO posts (id, platform, site, kind, author_key, created_at, url, title, license, parent_id,
                    text, quoted, content_hash, digest)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+SELECT id, platform, site, kind, author_key, created_at, url, title, license, parent_id,
+       text, quoted::jsonb, content_hash, digest
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[])
+     AS t(id, platform, site, kind, author_key, created_at, url, title, license, parent_id,
+          text, quoted, content_hash, digest)
 ON CONFLICT (id) DO UPDATE SET
     platform = excluded.platform, site = excluded.site, kind = excluded.kind,
     author_key = excluded.author_key, created_at = excluded.created_at, url = excluded.url,
@@ -71,53 +78,62 @@ ON CONFLICT (id) DO UPDATE SET
     text = excluded.text, quoted = excluded.quoted, content_hash = excluded.content_hash,
     digest = excluded.digest, updated_at = now()`
 
-// Write implements indexer.Store. Posts must have been prepared (indexer.Prepare).
+// Write implements indexer.Store. Posts must have been prepared (indexer.Prepare). When an id
+// or a key occurs twice, the later one wins, as it would in two calls.
 func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts []*indexer.Post) (indexer.WriteCounts, error) {
+	identities = lastIdentities(identities)
+	posts = lastPosts(posts)
+	idents := make([][]string, 6)
+	for _, id := range identities {
+		for i, v := range []string{id.Key(), id.Platform, id.Site, id.AuthorID, id.DisplayName, id.ProfileURL} {
+			idents[i] = append(idents[i], v)
+		}
+	}
 	digests := make([][]byte, len(posts))
 	ids := make([]string, len(posts))
-	quoted := make([][]byte, len(posts))
+	quoted := make([]string, len(posts))
 	for i, p := range posts {
 		digests[i], ids[i] = p.Digest(), p.ID
 		q := p.Quoted
 		if q == nil {
 			q = []string{}
 		}
-		var err error
-		if quoted[i], err = json.Marshal(q); err != nil {
+		b, err := json.Marshal(q)
+		if err != nil {
 			return indexer.WriteCounts{}, err
 		}
+		quoted[i] = string(b)
 	}
 	var counts indexer.WriteCounts
 	err := s.serializable(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		counts = indexer.WriteCounts{}
-		b := &pgx.Batch{}
-		for _, id := range identities {
-			b.Queue(upsertIdentity, id.Key(), id.Platform, id.Site, id.AuthorID, id.DisplayName, id.ProfileURL)
+		if len(identities) > 0 {
+			if _, err := tx.Exec(ctx, upsertIdentities, idents[0], idents[1], idents[2], idents[3], idents[4], idents[5]); err != nil {
+				return fmt.Errorf("writing identities: %w", err)
+			}
 		}
-		if err := sendBatch(ctx, tx, b); err != nil {
-			return fmt.Errorf("writing identities: %w", err)
+		if len(posts) == 0 {
+			return nil
 		}
 		known := make(map[string][]byte, len(posts))
-		if len(ids) > 0 {
-			rows, err := tx.Query(ctx, `SELECT id, digest FROM posts WHERE id = ANY($1)`, ids)
-			if err != nil {
-				return fmt.Errorf("reading digests: %w", err)
-			}
-			for rows.Next() {
-				var id string
-				var d []byte
-				if err := rows.Scan(&id, &d); err != nil {
-					rows.Close()
-					return fmt.Errorf("reading digests: %w", err)
-				}
-				known[id] = d
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("reading digests: %w", err)
-			}
+		rows, err := tx.Query(ctx, `SELECT id, digest FROM posts WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return fmt.Errorf("reading digests: %w", err)
 		}
-		b = &pgx.Batch{}
+		for rows.Next() {
+			var id string
+			var d []byte
+			if err := rows.Scan(&id, &d); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading digests: %w", err)
+			}
+			known[id] = d
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading digests: %w", err)
+		}
+		var cols postColumns
 		for i, p := range posts {
 			old, ok := known[p.ID]
 			switch {
@@ -129,15 +145,13 @@ func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts 
 			default:
 				counts.Updated++
 			}
-			var author *string
-			if p.Author != nil {
-				k := p.Author.Key()
-				author = &k
-			}
-			b.Queue(upsertPost, p.ID, p.Platform, p.Site, string(p.Kind), author, p.CreatedAt.UTC(), p.URL, p.Title,
-				p.License, p.ParentID, p.Text, quoted[i], p.ContentHash, digests[i])
+			cols.add(p, quoted[i], digests[i])
 		}
-		if err := sendBatch(ctx, tx, b); err != nil {
+		if len(cols.id) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, upsertPosts, cols.id, cols.platform, cols.site, cols.kind, cols.author, cols.created,
+			cols.url, cols.title, cols.license, cols.parent, cols.text, cols.quoted, cols.hash, cols.digest); err != nil {
 			return fmt.Errorf("writing posts: %w", err)
 		}
 		return nil
@@ -148,18 +162,76 @@ func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts 
 	return counts, nil
 }
 
-func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
-	if b.Len() == 0 {
-		return nil
+// postColumns holds posts column by column, for unnest.
+type postColumns struct {
+	id, platform, site, kind                  []string
+	author                                    []*string
+	created                                   []time.Time
+	url, title, license, parent, text, quoted []string
+	hash                                      []string
+	digest                                    [][]byte
+}
+
+func (c *postColumns) add(p *indexer.Post, quoted string, digest []byte) {
+	var author *string
+	if p.Author != nil {
+		k := p.Author.Key()
+		author = &k
 	}
-	br := tx.SendBatch(ctx, b)
-	for i := 0; i < b.Len(); i++ {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
+	c.id = append(c.id, p.ID)
+	c.platform = append(c.platform, p.Platform)
+	c.site = append(c.site, p.Site)
+	c.kind = append(c.kind, string(p.Kind))
+	c.author = append(c.author, author)
+	c.created = append(c.created, p.CreatedAt.UTC())
+	c.url = append(c.url, p.URL)
+	c.title = append(c.title, p.Title)
+	c.license = append(c.license, p.License)
+	c.parent = append(c.parent, p.ParentID)
+	c.text = append(c.text, p.Text)
+	c.quoted = append(c.quoted, quoted)
+	c.hash = append(c.hash, p.ContentHash)
+	c.digest = append(c.digest, digest)
+}
+
+// lastPosts keeps the last post of every id, in order: one INSERT … ON CONFLICT statement may not
+// touch a row twice.
+func lastPosts(posts []*indexer.Post) []*indexer.Post {
+	last := make(map[string]int, len(posts))
+	for i, p := range posts {
+		last[p.ID] = i
+	}
+	if len(last) == len(posts) {
+		return posts
+	}
+	out := make([]*indexer.Post, 0, len(last))
+	for i, p := range posts {
+		if last[p.ID] == i {
+			out = append(out, p)
 		}
 	}
-	return br.Close()
+	return out
+}
+
+// lastIdentities merges identities with the same key: later non-empty fields win.
+func lastIdentities(ids []indexer.Identity) []indexer.Identity {
+	at := make(map[string]int, len(ids))
+	out := make([]indexer.Identity, 0, len(ids))
+	for _, id := range ids {
+		i, ok := at[id.Key()]
+		if !ok {
+			at[id.Key()] = len(out)
+			out = append(out, id)
+			continue
+		}
+		if id.DisplayName != "" {
+			out[i].DisplayName = id.DisplayName
+		}
+		if id.ProfileURL != "" {
+			out[i].ProfileURL = id.ProfileURL
+		}
+	}
+	return out
 }
 
 const selectPost = `

@@ -82,6 +82,7 @@ func TestWriteAndRead(t *testing.T) {
 		{"same again", []*indexer.Post{a, b}, indexer.WriteCounts{Unchanged: 2}},
 		{"one changed", []*indexer.Post{prepared(t, "1", "ana", "", "New words."), b}, indexer.WriteCounts{Updated: 1, Unchanged: 1}},
 		{"identical text under a new id", []*indexer.Post{prepared(t, "3", "bo", "Bo", "Orphan words.")}, indexer.WriteCounts{Inserted: 1}},
+		{"same id twice: the later wins", []*indexer.Post{prepared(t, "3", "bo", "", "First."), prepared(t, "3", "bo", "", "Orphan words.")}, indexer.WriteCounts{Unchanged: 1}},
 	}
 	for _, tt := range tests {
 		c, err := s.Write(ctx, authors(tt.posts...), tt.posts)

@@ -32,7 +32,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AuditService lets auditors (role auditor, read-only) and anyone holding an export check the
-// books without trusting the operator. Admins may call it too.
+// books without trusting the operator. Admins may call it too; every role may read the public key
+// and the checkpoints, and contributors may prove the transactions that credit them.
 type AuditServiceClient interface {
 	// ExportJournal streams the journal as CSV (RFC 4180), one row per posting, from one consistent
 	// snapshot, in chunks. Columns: transaction_id, created_at, kind, account, account_type,
@@ -49,7 +50,8 @@ type AuditServiceClient interface {
 	GetPublicKey(ctx context.Context, in *GetPublicKeyRequest, opts ...grpc.CallOption) (*GetPublicKeyResponse, error)
 	// ListCheckpoints lists signed checkpoints, newest first.
 	ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error)
-	// GetInclusionProof proves that a transaction is included under a signed checkpoint.
+	// GetInclusionProof proves that a transaction is included under a signed checkpoint. A
+	// contributor may ask for the transactions that credit it; others read as NOT_FOUND.
 	GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error)
 }
 
@@ -135,7 +137,8 @@ func (c *auditServiceClient) GetInclusionProof(ctx context.Context, in *GetInclu
 // for forward compatibility.
 //
 // AuditService lets auditors (role auditor, read-only) and anyone holding an export check the
-// books without trusting the operator. Admins may call it too.
+// books without trusting the operator. Admins may call it too; every role may read the public key
+// and the checkpoints, and contributors may prove the transactions that credit them.
 type AuditServiceServer interface {
 	// ExportJournal streams the journal as CSV (RFC 4180), one row per posting, from one consistent
 	// snapshot, in chunks. Columns: transaction_id, created_at, kind, account, account_type,
@@ -152,7 +155,8 @@ type AuditServiceServer interface {
 	GetPublicKey(context.Context, *GetPublicKeyRequest) (*GetPublicKeyResponse, error)
 	// ListCheckpoints lists signed checkpoints, newest first.
 	ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error)
-	// GetInclusionProof proves that a transaction is included under a signed checkpoint.
+	// GetInclusionProof proves that a transaction is included under a signed checkpoint. A
+	// contributor may ask for the transactions that credit it; others read as NOT_FOUND.
 	GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }

@@ -1,0 +1,445 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/openroyalty/royalty/ledger/journal"
+)
+
+// ExportOptions tune Export; the zero value is the default.
+type ExportOptions struct {
+	// Chunk is the number of journal positions read per query; DefaultExportChunk when zero.
+	Chunk int
+	// Readers is the number of chunks read ahead at once, each on its own connection;
+	// DefaultExportReaders when zero.
+	Readers int
+}
+
+// Export defaults.
+const (
+	DefaultExportChunk   = 2048
+	DefaultExportReaders = 2
+	// accountCacheSize bounds the accounts an export remembers: it is cleared when full, so
+	// memory stays flat however many accounts the journal names.
+	accountCacheSize = 1 << 16
+)
+
+// Export calls fn for every posting of every transaction created in [since, until) (zero times
+// are open ends), as of one moment: first the sealed transactions in journal order with their
+// chain fields, one row per posting in posting order, the checkpoint of a block on its last row;
+// then the transactions not sealed yet, by (created_at, id), without chain fields. fn must not
+// keep the row: it is reused. Export stops at fn's first error and returns it.
+//
+// The export is consistent without holding a snapshot open (DESIGN.md §3, export by
+// watermark): it reads the journal's size S first; the transactions at positions below S, their
+// postings, accounts and checkpoints are append-only and never change, so they are read in
+// chunks, ahead, on several connections; the rest — every transaction without a position below
+// S, including those sealed meanwhile — is read by one statement, which is a snapshot on both
+// engines. Together they are exactly the journal as of that statement. No connection is held
+// while waiting for another, so concurrent exports cannot exhaust the pool into a deadlock.
+//
+// Only an export without bounds can be verified as a whole (journal.Verifier): a bounded one
+// leaves out positions the tree needs.
+func (s *Store) Export(ctx context.Context, since, until time.Time, fn func(*journal.Row) error) error {
+	return s.ExportWith(ctx, since, until, ExportOptions{}, fn)
+}
+
+// ExportWith is Export with options.
+func (s *Store) ExportWith(ctx context.Context, since, until time.Time, o ExportOptions, fn func(*journal.Row) error) error {
+	if o.Chunk <= 0 {
+		o.Chunk = DefaultExportChunk
+	}
+	if o.Readers <= 0 {
+		o.Readers = DefaultExportReaders
+	}
+	var from, to *time.Time
+	if !since.IsZero() {
+		from = &since
+	}
+	if !until.IsZero() {
+		to = &until
+	}
+	var sealed int64
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(size), 0) FROM journal_checkpoints`).Scan(&sealed); err != nil {
+		return fmt.Errorf("reading the journal size: %w", err)
+	}
+	e := &exporter{q: s.pool, fn: fn, accounts: map[uuid.UUID]accountInfo{}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for c := range readAhead(ctx, s.pool, sealed, int64(o.Chunk), o.Readers, from, to) {
+		if c.err != nil {
+			return c.err
+		}
+		if err := e.emit(ctx, c); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return e.unsealed(ctx, sealed, from, to)
+}
+
+// ChunkQuery reads the postings of the sealed transactions at journal positions [$1, $2) created
+// in [$3, $4) (NULL: open), in export order. The LATERAL subqueries make both engines read the
+// transaction and its postings by primary key for each position, in order, rather than scanning
+// whole tables for every chunk (OFFSET 0 keeps PostgreSQL from flattening the first into a hash
+// join).
+const ChunkQuery = `
+	SELECT l.idx, l.leaf_hash, t.id, t.kind, t.principal_id, t.request_id, t.created_at, t.reverses,
+	       p.account_id, p.currency, p.amount::TEXT
+	FROM journal_leaves AS l
+	CROSS JOIN LATERAL (SELECT id, kind, principal_id, request_id, created_at, reverses
+	                    FROM ledger_transactions WHERE id = l.transaction_id OFFSET 0) AS t
+	CROSS JOIN LATERAL (SELECT n, account_id, currency, amount
+	                    FROM ledger_postings WHERE transaction_id = l.transaction_id ORDER BY n) AS p
+	WHERE l.idx >= $1 AND l.idx < $2
+	  AND ($3::TIMESTAMPTZ IS NULL OR t.created_at >= $3) AND ($4::TIMESTAMPTZ IS NULL OR t.created_at < $4)
+	ORDER BY l.idx, p.n`
+
+// UnsealedQuery reads the postings of the transactions created in [$2, $3) (NULL: open) that
+// have no journal position below $1, oldest first.
+const UnsealedQuery = `
+	SELECT t.id, t.kind, t.principal_id, t.request_id, t.created_at, t.reverses,
+	       a.address, a.type, p.currency, p.amount::TEXT
+	FROM ledger_transactions AS t
+	JOIN ledger_postings AS p ON p.transaction_id = t.id
+	JOIN ledger_accounts AS a ON a.id = p.account_id
+	WHERE NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id AND l.idx < $1)
+	  AND ($2::TIMESTAMPTZ IS NULL OR t.created_at >= $2) AND ($3::TIMESTAMPTZ IS NULL OR t.created_at < $3)
+	ORDER BY t.created_at, t.id, p.n`
+
+// chunk is the decoded result of ChunkQuery for one range of positions.
+type chunk struct {
+	lo, hi int64
+	txs    []chunkTx
+	posts  []chunkPosting
+	err    error
+}
+
+type chunkTx struct {
+	idx                   int64
+	leaf                  journal.Hash
+	id, principal, revers uuid.UUID
+	hasReverses           bool
+	kind, request         string
+	createdAt             time.Time
+	end                   int // posts[previous end:end] are this transaction's postings
+}
+
+type chunkPosting struct {
+	account  uuid.UUID
+	currency string
+	amount   string // canonical
+}
+
+// readAhead reads the chunks of positions [0, size) with up to readers queries at once and
+// delivers them in order. The channel is closed after the last chunk or the first error.
+func readAhead(ctx context.Context, pool *pgxpool.Pool, size, per int64, readers int, from, to *time.Time) <-chan *chunk {
+	out := make(chan *chunk)
+	queue := make(chan chan *chunk, readers)
+	go func() { // start reads in order, at most readers ahead of the consumer
+		defer close(queue)
+		for lo := int64(0); lo < size; lo += per {
+			ch := make(chan *chunk, 1)
+			select {
+			case queue <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func(lo int64) { ch <- readChunk(ctx, pool, lo, min(lo+per, size), from, to) }(lo)
+		}
+	}()
+	go func() {
+		defer close(out)
+		for ch := range queue {
+			c := <-ch
+			select {
+			case out <- c:
+			case <-ctx.Done():
+				return
+			}
+			if c.err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// interned returns a shared copy of small repeated strings (kinds, currencies).
+type interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+var interned = &interner{m: map[string]string{}}
+
+func (in *interner) get(b []byte) string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in.m) < 1024 {
+		in.m[s] = s
+	}
+	return s
+}
+
+// readChunk runs ChunkQuery for [lo, hi) and decodes the binary results without reflection:
+// this loop runs once per exported row.
+func readChunk(ctx context.Context, pool *pgxpool.Pool, lo, hi int64, from, to *time.Time) *chunk {
+	c := &chunk{lo: lo, hi: hi}
+	rows, err := pool.Query(ctx, ChunkQuery, pgx.QueryResultFormats{pgx.BinaryFormatCode}, lo, hi, from, to)
+	if err != nil {
+		c.err = fmt.Errorf("reading the journal: %w", err)
+		return c
+	}
+	defer rows.Close()
+	var cur *chunkTx
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 11 {
+			c.err = fmt.Errorf("reading the journal: %d columns", len(v))
+			return c
+		}
+		idx, err := int8Value(v[0])
+		if err != nil {
+			c.err = err
+			return c
+		}
+		if cur == nil || cur.idx != idx {
+			if cur != nil {
+				cur.end = len(c.posts)
+			}
+			c.txs = append(c.txs, chunkTx{idx: idx})
+			cur = &c.txs[len(c.txs)-1]
+			if err := decodeTx(cur, v); err != nil {
+				c.err = err
+				return c
+			}
+		}
+		var p chunkPosting
+		if len(v[8]) != 16 || v[9] == nil || v[10] == nil {
+			c.err = fmt.Errorf("reading the journal: malformed posting at position %d", idx)
+			return c
+		}
+		copy(p.account[:], v[8])
+		p.currency = interned.get(v[9])
+		if p.amount, err = journal.NormalizeAmount(string(v[10])); err != nil {
+			c.err = fmt.Errorf("position %d: %w", idx, err)
+			return c
+		}
+		c.posts = append(c.posts, p)
+	}
+	if err := rows.Err(); err != nil {
+		c.err = fmt.Errorf("reading the journal: %w", err)
+		return c
+	}
+	if cur != nil {
+		cur.end = len(c.posts)
+	}
+	return c
+}
+
+// pgEpoch is where PostgreSQL's binary timestamps count microseconds from.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func decodeTx(t *chunkTx, v [][]byte) error {
+	if len(v[1]) != journal.HashSize || len(v[2]) != 16 || len(v[4]) != 16 || len(v[6]) != 8 || v[3] == nil || v[5] == nil {
+		return fmt.Errorf("reading the journal: malformed transaction at position %d", t.idx)
+	}
+	copy(t.leaf[:], v[1])
+	copy(t.id[:], v[2])
+	t.kind = interned.get(v[3])
+	copy(t.principal[:], v[4])
+	t.request = string(v[5])
+	t.createdAt = pgEpoch.Add(time.Duration(int64(binary.BigEndian.Uint64(v[6]))) * time.Microsecond)
+	if v[7] != nil {
+		if len(v[7]) != 16 {
+			return fmt.Errorf("reading the journal: malformed reverses at position %d", t.idx)
+		}
+		copy(t.revers[:], v[7])
+		t.hasReverses = true
+	}
+	return nil
+}
+
+func int8Value(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("reading the journal: malformed position")
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+type accountInfo struct{ address, typ string }
+
+// exporter turns chunks into rows.
+type exporter struct {
+	q        querier
+	fn       func(*journal.Row) error
+	accounts map[uuid.UUID]accountInfo
+	row      journal.Row
+	cps      map[int64]journal.Checkpoint
+	hasher   journal.PostingHasher
+	header   []byte
+	missing  []uuid.UUID
+}
+
+// emit resolves a chunk's accounts and checkpoints and calls fn for its rows.
+func (e *exporter) emit(ctx context.Context, c *chunk) error {
+	if err := e.resolveAccounts(ctx, c); err != nil {
+		return err
+	}
+	if err := e.checkpoints(ctx, c.lo, c.hi); err != nil {
+		return err
+	}
+	start := 0
+	for i := range c.txs {
+		t := &c.txs[i]
+		r := &e.row
+		*r = journal.Row{
+			TransactionID:  t.id.String(),
+			CreatedAt:      t.createdAt,
+			Kind:           t.kind,
+			IdempotencyKey: journal.IdempotencyKey(t.principal.String(), t.request),
+			Sealed:         true,
+			JournalIndex:   uint64(t.idx),
+			LeafHash:       t.leaf,
+		}
+		if t.hasReverses {
+			r.Reverses = t.revers.String()
+		}
+		var err error
+		entry := journal.Entry{TransactionID: r.TransactionID, CreatedAt: r.CreatedAt, Kind: r.Kind, IdempotencyKey: r.IdempotencyKey, Reverses: r.Reverses}
+		if e.header, err = journal.AppendHeader(e.header[:0], &entry); err != nil {
+			return err
+		}
+		e.hasher.Reset(e.header)
+		for k, p := range c.posts[start:t.end] {
+			a := e.accounts[p.account]
+			r.Account, r.AccountType, r.Currency, r.Amount = a.address, a.typ, p.currency, p.amount
+			r.PostingHash = e.hasher.Sum(k, a.address, a.typ, p.currency, p.amount)
+			r.Checkpoint = nil
+			if start+k == t.end-1 {
+				if cp, ok := e.cps[t.idx+1]; ok {
+					r.Checkpoint = &cp
+				}
+			}
+			if err := e.fn(r); err != nil {
+				return err
+			}
+		}
+		start = t.end
+	}
+	return nil
+}
+
+// resolveAccounts loads the addresses of the chunk's accounts that the cache does not hold.
+// Accounts never change once created, so a cached address stays right.
+func (e *exporter) resolveAccounts(ctx context.Context, c *chunk) error {
+	e.missing = e.missing[:0]
+	seen := map[uuid.UUID]bool{}
+	for _, p := range c.posts {
+		if _, ok := e.accounts[p.account]; !ok && !seen[p.account] {
+			seen[p.account] = true
+			e.missing = append(e.missing, p.account)
+		}
+	}
+	if len(e.missing) == 0 {
+		return nil
+	}
+	if len(e.accounts)+len(e.missing) > accountCacheSize {
+		clear(e.accounts)
+		return e.resolveAccounts(ctx, c)
+	}
+	rows, err := e.q.Query(ctx, `SELECT id, address, type FROM ledger_accounts WHERE id = ANY($1::UUID[])`, e.missing)
+	if err != nil {
+		return fmt.Errorf("reading accounts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var a accountInfo
+		if err := rows.Scan(&id, &a.address, &a.typ); err != nil {
+			return fmt.Errorf("reading accounts: %w", err)
+		}
+		e.accounts[id] = a
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading accounts: %w", err)
+	}
+	// A posting whose account row is missing keeps an empty address: the export shows it and
+	// verification fails on it, rather than the export hiding it.
+	for _, id := range e.missing {
+		if _, ok := e.accounts[id]; !ok {
+			e.accounts[id] = accountInfo{}
+		}
+	}
+	return nil
+}
+
+// checkpoints loads the checkpoints that end in positions [lo, hi).
+func (e *exporter) checkpoints(ctx context.Context, lo, hi int64) error {
+	if e.cps == nil {
+		e.cps = map[int64]journal.Checkpoint{}
+	}
+	clear(e.cps)
+	rows, err := e.q.Query(ctx, `SELECT `+checkpointColumns+` FROM journal_checkpoints WHERE size > $1 AND size <= $2`, lo, hi)
+	if err != nil {
+		return fmt.Errorf("reading checkpoints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		cp, err := scanCheckpoint(rows)
+		if err != nil {
+			return fmt.Errorf("reading checkpoints: %w", err)
+		}
+		e.cps[int64(cp.Size)] = cp
+	}
+	return rows.Err()
+}
+
+// unsealed emits the transactions without a position below sealed, read by one statement.
+func (e *exporter) unsealed(ctx context.Context, sealed int64, from, to *time.Time) error {
+	rows, err := e.q.Query(ctx, UnsealedQuery, sealed, from, to)
+	if err != nil {
+		return fmt.Errorf("reading unsealed transactions: %w", err)
+	}
+	defer rows.Close()
+	var (
+		id, kind, principal, request, address, typ, currency, amount string
+		reverses                                                     *string
+		createdAt                                                    time.Time
+	)
+	for rows.Next() {
+		if err := rows.Scan(&id, &kind, &principal, &request, &createdAt, &reverses, &address, &typ, &currency, &amount); err != nil {
+			return fmt.Errorf("reading unsealed transactions: %w", err)
+		}
+		canon, err := journal.NormalizeAmount(amount)
+		if err != nil {
+			return fmt.Errorf("transaction %s: %w", id, err)
+		}
+		e.row = journal.Row{
+			TransactionID: id, CreatedAt: createdAt.UTC(), Kind: kind, Account: address, AccountType: typ,
+			Currency: currency, Amount: canon, IdempotencyKey: journal.IdempotencyKey(principal, request),
+		}
+		if reverses != nil {
+			e.row.Reverses = *reverses
+		}
+		if err := e.fn(&e.row); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
