@@ -1,7 +1,7 @@
 package soak
 
 import (
-	"encoding/csv"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/shopspring/decimal"
 
 	royaltycsv "github.com/openroyalty/royalty/csv"
 	"github.com/openroyalty/royalty/ledger"
@@ -161,38 +159,23 @@ type Export struct {
 // ReadExport reads a journal export (package csv's format), checking with csv.CheckJournal that
 // it is well formed and balances per transaction and currency.
 func ReadExport(data []byte, started time.Time) (Export, error) {
-	if _, err := royaltycsv.CheckJournal(strings.NewReader(string(data))); err != nil {
+	if _, err := royaltycsv.CheckJournal(bytes.NewReader(data)); err != nil {
 		return Export{}, err
 	}
-	cr := csv.NewReader(strings.NewReader(string(data)))
-	cr.FieldsPerRecord = len(royaltycsv.JournalColumns)
-	if _, err := cr.Read(); err != nil {
-		return Export{}, err
-	}
+	dec := royaltycsv.NewJournalDecoder(bytes.NewReader(data))
 	e := Export{Started: started, Transactions: map[string][]ledger.Posting{}}
 	for {
-		rec, err := cr.Read()
+		var r royaltycsv.JournalRow
+		err := dec.Decode(&r)
 		if errors.Is(err, io.EOF) {
 			return e, nil
 		} else if err != nil {
 			return Export{}, err
 		}
-		amount, err := decimal.NewFromString(rec[6])
-		if err != nil {
-			return Export{}, err
-		}
 		e.Rows++
-		e.Transactions[rec[0]] = append(e.Transactions[rec[0]], ledger.Posting{
-			Account: unneutralize(rec[3]), Type: ledger.AccountType(unneutralize(rec[4])), Currency: unneutralize(rec[5]), Amount: amount})
+		e.Transactions[r.TransactionID] = append(e.Transactions[r.TransactionID], ledger.Posting{
+			Account: r.Account, Type: ledger.AccountType(r.AccountType), Currency: r.Currency, Amount: r.Amount})
 	}
-}
-
-// unneutralize undoes package csv's formula neutralisation of a text cell.
-func unneutralize(s string) string {
-	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(s[1])) {
-		return s[1:]
-	}
-	return s
 }
 
 // Exports checks the journal exports taken while the load runs, as they arrive and against
