@@ -578,7 +578,7 @@ func (s *soakRun) auditorLoop(ctx context.Context) {
 			return
 		case <-time.After(time.Duration(10_000+rng.IntN(5_000)) * time.Millisecond):
 		}
-		if err := s.exportOnce(ctx); err != nil && s.o.verbose {
+		if _, err := s.exportOnce(ctx); err != nil && s.o.verbose {
 			s.say("export failed: %v", err)
 		}
 		s.checkTrialBalance(ctx)
@@ -588,7 +588,7 @@ func (s *soakRun) auditorLoop(ctx context.Context) {
 // exportOnce reads a whole journal export and adds it to the checked exports. An export cut
 // off by a fault is not checked (it is incomplete by nature); one that ends cleanly must be
 // balanced and complete.
-func (s *soakRun) exportOnce(ctx context.Context) error {
+func (s *soakRun) exportOnce(ctx context.Context) ([]byte, error) {
 	s.inflight.export.Add(1)
 	defer s.inflight.export.Add(-1)
 	started := time.Now()
@@ -610,15 +610,15 @@ func (s *soakRun) exportOnce(ctx context.Context) error {
 	})
 	if err != nil {
 		s.faults.exportFailures.Add(1)
-		return err
+		return nil, err
 	}
 	e, err := soak.ReadExport(buf.Bytes(), started)
 	if err != nil {
 		s.problemf("export asked for at %s: %v", started.Format(time.RFC3339Nano), err)
-		return err
+		return nil, err
 	}
 	s.exports.Add(e, s.writes)
-	return nil
+	return buf.Bytes(), nil
 }
 
 func (s *soakRun) checkTrialBalance(ctx context.Context) {

@@ -70,6 +70,7 @@ func royaltyCmd(ctx context.Context, bin, dsn string, args ...string) (string, e
 // real: no deferred function, no graceful shutdown, the index lock and the pool die with it.
 type serverProc struct {
 	bin, dsn, dataDir, logPath string
+	signingKey                 string // the journal sealer's key file
 	grpcAddr, metricsAddr      string
 
 	mu           sync.Mutex
@@ -80,7 +81,7 @@ type serverProc struct {
 	failedStarts []string
 }
 
-func newServerProc(bin, dsn, dataDir, logPath string) (*serverProc, error) {
+func newServerProc(bin, dsn, dataDir, logPath, signingKey string) (*serverProc, error) {
 	g, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -89,7 +90,7 @@ func newServerProc(bin, dsn, dataDir, logPath string) (*serverProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &serverProc{bin: bin, dsn: dsn, dataDir: dataDir, logPath: logPath, grpcAddr: g, metricsAddr: m}, nil
+	return &serverProc{bin: bin, dsn: dsn, dataDir: dataDir, logPath: logPath, signingKey: signingKey, grpcAddr: g, metricsAddr: m}, nil
 }
 
 func freeAddr() (string, error) {
@@ -124,7 +125,8 @@ func (p *serverProc) startOnce(ctx context.Context, timeout time.Duration) error
 	}
 	defer logFile.Close()
 	cmd := exec.Command(p.bin, "serve", "--grpc-addr", p.grpcAddr, "--metrics-addr", p.metricsAddr,
-		"--data-dir", p.dataDir, "--log-level", "warn", "--shutdown-timeout", "20s")
+		"--data-dir", p.dataDir, "--log-level", "warn", "--shutdown-timeout", "20s",
+		"--signing-key-file", p.signingKey, "--seal-interval", "500ms")
 	cmd.Env = append(os.Environ(), "ROYALTY_DATABASE_URL="+p.dsn)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// The server dies with the harness, however the harness ends.

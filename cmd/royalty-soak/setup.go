@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -166,7 +169,14 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 		return err
 	}
 
-	s.server, err = newServerProc(s.bin, s.dsn+"&application_name="+serverApp, s.dataDir, filepath.Join(s.work, "server.log"))
+	// The journal sealer signs checkpoints with this key; the checks verify the chain with it.
+	seed := make([]byte, ed25519.SeedSize)
+	_, _ = rand.Read(seed)
+	keyFile := filepath.Join(s.work, "signing.key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(seed)), 0o600); err != nil {
+		return err
+	}
+	s.server, err = newServerProc(s.bin, s.dsn+"&application_name="+serverApp, s.dataDir, filepath.Join(s.work, "server.log"), keyFile)
 	if err != nil {
 		return err
 	}
@@ -187,7 +197,7 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 	s.audit = v1.NewAuditServiceClient(s.conn)
 	s.index = v1.NewIndexServiceClient(s.conn)
 
-	rng := rand.New(rand.NewPCG(s.o.seed, 1))
+	rng := mrand.New(mrand.NewPCG(s.o.seed, 1))
 	for i := range s.o.providers + 2 {
 		role, name := v1.Role_ROLE_PROVIDER, fmt.Sprintf("soak-provider-%d", i)
 		switch i {
@@ -303,7 +313,7 @@ func (c *corpus) add(p corpusPost) {
 // response makes a model response: a run of 12 to 30 words from each of one to three posts
 // (half the time by an identity to be claimed), joined by words of its own; or, now and
 // then, text of its own only.
-func (c *corpus) response(rng *rand.Rand) string {
+func (c *corpus) response(rng *mrand.Rand) string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var b strings.Builder
