@@ -46,14 +46,20 @@ type pendingBatch struct {
 
 // latencies records the latency of successful ReportUsage calls.
 type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu     sync.Mutex
+	d      []time.Duration
+	median time.Duration // of the last 512 calls, refreshed every 64
 }
 
 func (l *latencies) add(d time.Duration) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.d = append(l.d, d)
-	l.mu.Unlock()
+	if len(l.d)%64 == 0 {
+		recent := append([]time.Duration(nil), l.d[max(0, len(l.d)-512):]...)
+		sort.Slice(recent, func(i, j int) bool { return recent[i] < recent[j] })
+		l.median = recent[len(recent)/2]
+	}
 }
 
 // quantile returns the q-quantile (nearest rank) and the number of samples.
@@ -72,8 +78,10 @@ func (l *latencies) quantile(q float64) (time.Duration, int) {
 // shortDeadline is a deadline that expires in the middle of a typical call: between a fifth of
 // the median latency and its double.
 func (l *latencies) shortDeadline(rng *rand.Rand) time.Duration {
-	med, n := l.quantile(0.5)
-	if n < 20 {
+	l.mu.Lock()
+	med := l.median
+	l.mu.Unlock()
+	if med == 0 {
 		med = 10 * time.Millisecond
 	}
 	d := time.Duration(float64(med) * (0.2 + 1.8*rng.Float64()))
