@@ -84,6 +84,13 @@ func TestHostileUsage(t *testing.T) {
 		}
 	}
 
+	search := func(q *v1.SearchPostsRequest) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := e.index.SearchPosts(withKey(ctx, ana), q)
+			return err
+		}
+	}
+
 	var cases []hostileCase
 	for _, s := range []string{"-1", "0", "0.000", "-0", "NaN", "Infinity", "-Inf", "1e3", "1E-3", ".5", "5.", "007", "+1", " 1", "1 ",
 		"1,5", "0x10", "١", "0.0000000000001", "1000000000000001", "99999999999999999999999999999999999999", sqlDrop, formula} {
@@ -171,7 +178,15 @@ func TestHostileUsage(t *testing.T) {
 		hostileCase{"agreement: NaN", agreement(acme.ID, "NaN"), codes.InvalidArgument, "royalty_rate"},
 		hostileCase{"agreement: provider id is SQL", agreement(sqlDrop, "0.1"), codes.NotFound, "provider_id"},
 		hostileCase{"agreement: a contributor", agreement(ana.ID, "0.1"), codes.NotFound, "provider_id"},
+		hostileCase{"search: over 4096 bytes", search(&v1.SearchPostsRequest{Query: strings.Repeat("w ", 2049)}), codes.InvalidArgument, "query"},
+		hostileCase{"search: author is SQL", search(&v1.SearchPostsRequest{Author: sqlDrop}), codes.InvalidArgument, "author"},
+		hostileCase{"search: negative page size", search(&v1.SearchPostsRequest{Query: "saddle", PageSize: -1}), codes.InvalidArgument, "page_size"},
+		hostileCase{"search: page token is a formula", search(&v1.SearchPostsRequest{Query: "saddle", PageToken: formula}), codes.InvalidArgument, "page_token"},
 	)
+	// Query syntax is not interpreted: words are matched, so none of these is an error.
+	for _, q := range []string{sqlDrop, formula, `text:"x" AND /.*.*.*/ OR +-~^2 *?`, `\\\`, "((((", "a\x00b"} {
+		cases = append(cases, hostileCase{"search: " + quoteName(q), search(&v1.SearchPostsRequest{Query: q}), codes.OK, ""})
+	}
 	runHostile(t, e, cases)
 }
 
