@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -180,13 +181,22 @@ func (s *Sealer) round(ctx context.Context, full bool) (int, error) {
 		}
 		err = s.sealBlock(ctx, es)
 		if errors.Is(err, errRaced) {
-			// The other sealer may have sealed some of these; look again.
+			// Another sealer extended the journal first, so the journal made progress; it may
+			// have sealed some of these. Look again after a jittered pause that grows with the
+			// races lost in a row, so that racing sealers spread out instead of colliding
+			// again. There is no cap: every lost race is another sealer's progress, and the
+			// loop ends when nothing is left to seal.
 			s.tree = nil
-			if attempt++; attempt > 20 {
-				return total, fmt.Errorf("journal: gave up after %d races with other sealers", attempt)
+			attempt++
+			pause := time.Duration(rand.Int64N(int64(min(50*time.Millisecond, time.Millisecond<<min(attempt, 6)))))
+			select {
+			case <-ctx.Done():
+				return total, ctx.Err()
+			case <-time.After(pause):
 			}
 			continue
 		}
+		attempt = 0
 		if err != nil {
 			return total, err
 		}
