@@ -6,8 +6,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/openroyalty/royalty/csv"
 	"github.com/openroyalty/royalty/ledger"
+	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/journal"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 )

@@ -15,10 +15,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/openroyalty/royalty/auth"
-	"github.com/openroyalty/royalty/csv"
+	"github.com/openroyalty/royalty/ledger/csv"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/usage"
+	"github.com/openroyalty/royalty/services/auth"
+	"github.com/openroyalty/royalty/services/usage"
 )
 
 const (

@@ -22,12 +22,12 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/openroyalty/royalty/csv"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/internal/repo"
 	"github.com/openroyalty/royalty/ledger"
+	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/migrations"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 )

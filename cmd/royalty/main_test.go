@@ -19,8 +19,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
-	"github.com/openroyalty/royalty/csv"
 	"github.com/openroyalty/royalty/internal/pgtest"
+	"github.com/openroyalty/royalty/ledger/csv"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	royaltycsv "github.com/openroyalty/royalty/csv"
 	"github.com/openroyalty/royalty/ledger"
+	royaltycsv "github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/ledgertest"
 )
 

@@ -9,8 +9,8 @@ import (
 	"github.com/shopspring/decimal"
 	"google.golang.org/grpc/codes"
 
-	"github.com/openroyalty/royalty/csv"
 	"github.com/openroyalty/royalty/ledger"
+	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/ledgertest"
 )
 

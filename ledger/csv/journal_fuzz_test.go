@@ -9,7 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/openroyalty/royalty/csv"
+	"github.com/openroyalty/royalty/ledger/csv"
 )
 
 // formulaTriggers are the first characters that make a spreadsheet evaluate a cell (OWASP's CSV

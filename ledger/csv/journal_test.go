@@ -10,7 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/openroyalty/royalty/csv"
+	"github.com/openroyalty/royalty/ledger/csv"
 )
 
 func TestJournalEncoder(t *testing.T) {
