@@ -1,9 +1,13 @@
 package ledger
 
 import (
+	"cmp"
 	"fmt"
 	"math/big"
+	"math/bits"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -62,16 +66,14 @@ func splitInts(total decimal.Decimal, scale int32, weights []*big.Int, keys []st
 		return nil, fmt.Errorf("split: total %s has more than %d fractional digits", total, scale)
 	}
 	sum := new(big.Int)
-	seen := make(map[string]bool, len(keys))
 	for i, w := range weights {
 		if w.Sign() < 0 {
 			return nil, fmt.Errorf("split: part %q has a negative weight", keys[i])
 		}
-		if seen[keys[i]] {
-			return nil, fmt.Errorf("split: duplicate part key %q", keys[i])
-		}
-		seen[keys[i]] = true
 		sum.Add(sum, w)
+	}
+	if k, dup := duplicate(keys); dup {
+		return nil, fmt.Errorf("split: duplicate part key %q", k)
 	}
 	if sum.Sign() == 0 {
 		return nil, fmt.Errorf("split: all weights are zero")
@@ -80,6 +82,14 @@ func splitInts(total decimal.Decimal, scale int32, weights []*big.Int, keys []st
 	quanta := total.Shift(scale).BigInt()
 	negative := quanta.Sign() < 0
 	quanta.Abs(quanta)
+	if out, ok := splitUint64(quanta, negative, scale, weights, sum, keys); ok {
+		return out, nil
+	}
+	return splitBig(quanta, negative, scale, weights, sum, keys), nil
+}
+
+// splitBig is the rest of splitInts in big integers: any size.
+func splitBig(quanta *big.Int, negative bool, scale int32, weights []*big.Int, sum *big.Int, keys []string) []decimal.Decimal {
 
 	// The exact quota of part i is quanta × w_i / Σw. Integer division gives its floor and a
 	// remainder; all remainders share the denominator Σw, so they compare as integers.
@@ -119,5 +129,76 @@ func splitInts(total decimal.Decimal, scale int32, weights []*big.Int, keys []st
 		}
 		out[i] = decimal.NewFromBigInt(q, -scale)
 	}
-	return out, nil
+	return out
+}
+
+// splitUint64 is the rest of splitInts in machine words, for the common case where the total in
+// quanta and the sum of the weights fit in 63 bits: every product quanta × w is then a 128-bit
+// number whose quotient by the sum fits in 64 bits. It reports false, having done nothing, when
+// they do not fit. The result is identical to the big.Int path's (TestSplitPaths).
+func splitUint64(quanta *big.Int, negative bool, scale int32, weights []*big.Int, sum *big.Int, keys []string) ([]decimal.Decimal, bool) {
+	if !quanta.IsInt64() || !sum.IsInt64() {
+		return nil, false
+	}
+	q, total := uint64(quanta.Int64()), uint64(sum.Int64())
+	type part struct{ floor, rem, w uint64 }
+	parts := make([]part, len(weights))
+	var given uint64
+	for i, w := range weights {
+		wi := uint64(w.Int64()) // w ≤ sum, so it fits too
+		hi, lo := bits.Mul64(q, wi)
+		floor, rem := bits.Div64(hi, lo, total) // hi < total because wi ≤ total: no overflow
+		parts[i] = part{floor, rem, wi}
+		given += floor
+	}
+	if left := q - given; left > 0 { // 0 < left < len(weights)
+		order := make([]int, len(parts))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(i, j int) int {
+			if c := cmp.Compare(parts[j].rem, parts[i].rem); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(parts[j].w, parts[i].w); c != 0 {
+				return c
+			}
+			return strings.Compare(keys[i], keys[j])
+		})
+		for _, i := range order[:left] {
+			parts[i].floor++
+		}
+	}
+	out := make([]decimal.Decimal, len(parts))
+	for i, p := range parts {
+		v := int64(p.floor) // at most quanta: fits
+		if negative {
+			v = -v
+		}
+		out[i] = decimal.New(v, -scale)
+	}
+	return out, true
+}
+
+// duplicate returns a key that occurs twice in keys. Splits have a handful of parts, for which
+// comparing every pair is cheaper than a map.
+func duplicate(keys []string) (string, bool) {
+	if len(keys) > 32 {
+		seen := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			if seen[k] {
+				return k, true
+			}
+			seen[k] = true
+		}
+		return "", false
+	}
+	for i, k := range keys {
+		for _, l := range keys[:i] {
+			if k == l {
+				return k, true
+			}
+		}
+	}
+	return "", false
 }

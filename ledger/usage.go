@@ -3,9 +3,13 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/big"
-	"sort"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
@@ -37,25 +41,40 @@ type Terms struct {
 // ValidateUsage checks every field of a usage request against the ledger scale. Field names in
 // errors are prefixed with prefix (for example "reports[3]."). Errors are EINVALID.
 func ValidateUsage(prefix string, req UsageRequest, scale int32) error {
+	// Field names are built only for an error: this runs for every report of every batch.
+	return withPrefix(prefix, validateUsage(req, scale))
+}
+
+// withPrefix returns err with prefix put before its field name (and before the message, which
+// starts with the field name), or err itself when it names no field or prefix is empty.
+func withPrefix(prefix string, err error) error {
+	var e *royalty.Error
+	if prefix == "" || !errors.As(err, &e) || e.Field == "" {
+		return err
+	}
+	return &royalty.Error{Code: e.Code, Field: prefix + e.Field, Message: prefix + e.Message}
+}
+
+func validateUsage(req UsageRequest, scale int32) error {
 	bad := func(field, format string, args ...any) error {
-		return royalty.FieldErrorf(royalty.EINVALID, prefix+field, format, args...)
+		return royalty.FieldErrorf(royalty.EINVALID, field, format, args...)
 	}
-	if err := CheckID(prefix+"provider_id", req.ProviderID); err != nil {
+	if err := CheckID("provider_id", req.ProviderID); err != nil {
 		return err
 	}
-	if err := checkText(prefix+"request_id", req.RequestID, MaxRequestIDChars, true); err != nil {
+	if err := checkText("request_id", req.RequestID, MaxRequestIDChars, true); err != nil {
 		return err
 	}
-	if err := checkText(prefix+"model_id", req.ModelID, maxTextFieldChars, true); err != nil {
+	if err := checkText("model_id", req.ModelID, maxTextFieldChars, true); err != nil {
 		return err
 	}
-	if err := checkText(prefix+"model_version_hash", req.ModelVersionHash, maxTextFieldChars, false); err != nil {
+	if err := checkText("model_version_hash", req.ModelVersionHash, maxTextFieldChars, false); err != nil {
 		return err
 	}
-	if err := checkText(prefix+"attribution_ref", req.AttributionRef, maxTextFieldChars, false); err != nil {
+	if err := checkText("attribution_ref", req.AttributionRef, maxTextFieldChars, false); err != nil {
 		return err
 	}
-	if err := checkText(prefix+"algorithm", req.Algorithm, maxTextFieldChars, false); err != nil {
+	if err := checkText("algorithm", req.Algorithm, maxTextFieldChars, false); err != nil {
 		return err
 	}
 	if req.InputTokens > 1<<62 {
@@ -64,34 +83,33 @@ func ValidateUsage(prefix string, req UsageRequest, scale int32) error {
 	if req.OutputTokens > 1<<62 {
 		return bad("output_tokens", "too large: at most %d", uint64(1)<<62)
 	}
-	if _, err := ParseCurrency(prefix+"currency", req.Currency); err != nil {
+	if _, err := ParseCurrency("currency", req.Currency); err != nil {
 		return err
 	}
 	if req.Revenue.Sign() <= 0 {
 		return bad("revenue", "must be positive, got %s", req.Revenue.String())
 	}
-	if err := CheckAmount(prefix+"revenue", req.Revenue, scale); err != nil {
+	if err := CheckAmount("revenue", req.Revenue, scale); err != nil {
 		return err
 	}
 	if len(req.Shares) > MaxShares {
 		return bad("shares", "%d shares, at most %d allowed", len(req.Shares), MaxShares)
 	}
-	one := big.NewRat(1, 1)
 	seen := make(map[string]bool, len(req.Shares))
 	for i, s := range req.Shares {
-		f := fmt.Sprintf("shares[%d].", i)
-		if err := CheckIdentityKey(prefix+f+"identity_key", s.IdentityKey); err != nil {
-			return err
+		f := func() string { return "shares[" + strconv.Itoa(i) + "]." }
+		if err := CheckIdentityKey("identity_key", s.IdentityKey); err != nil {
+			return withPrefix(f(), err)
 		}
 		if seen[s.IdentityKey] {
-			return bad(f+"identity_key", "identity %s appears twice", quote(s.IdentityKey))
+			return bad(f()+"identity_key", "identity %s appears twice", quote(s.IdentityKey))
 		}
 		seen[s.IdentityKey] = true
-		if s.Share == nil || s.Share.Sign() <= 0 || s.Share.Cmp(one) > 0 {
-			return bad(f+"share", "must be in (0, 1], got %s", ratString(s.Share))
+		if s.Share == nil || s.Share.Sign() <= 0 || !atMostOne(s.Share) {
+			return bad(f()+"share", "must be in (0, 1], got %s", ratString(s.Share))
 		}
 		if s.Words != nil && s.Words.Sign() < 0 {
-			return bad(f+"words", "must not be negative, got %s", ratString(s.Words))
+			return bad(f()+"words", "must not be negative, got %s", ratString(s.Words))
 		}
 	}
 	if sum, lcm := shareSum(req.Shares); sum.Cmp(lcm) > 0 {
@@ -101,27 +119,30 @@ func ValidateUsage(prefix string, req UsageRequest, scale int32) error {
 		return bad("evidence", "%d spans, at most %d allowed", len(req.Evidence), MaxEvidence)
 	}
 	for i, e := range req.Evidence {
-		f := fmt.Sprintf("evidence[%d].", i)
+		f := func() string { return "evidence[" + strconv.Itoa(i) + "]." }
 		if !seen[e.IdentityKey] {
-			return bad(f+"identity_key", "identity %s has no share", quote(e.IdentityKey))
+			return bad(f()+"identity_key", "identity %s has no share", quote(e.IdentityKey))
 		}
-		if err := CheckPostRef(prefix+f+"post_id", e.PostID); err != nil {
-			return err
+		if err := CheckPostRef("post_id", e.PostID); err != nil {
+			return withPrefix(f(), err)
 		}
-		if err := CheckPostRef(prefix+f+"post_url", e.PostURL); err != nil {
-			return err
+		if err := CheckPostRef("post_url", e.PostURL); err != nil {
+			return withPrefix(f(), err)
 		}
 		if e.ResponseStart < 0 || e.ResponseEnd < e.ResponseStart ||
 			e.ResponseWordStart < 0 || e.ResponseWordEnd < e.ResponseWordStart ||
 			e.SourceStart < 0 || e.SourceEnd < e.SourceStart {
-			return bad(f+"response_start", "ranges must be non-negative with start ≤ end")
+			return bad(f()+"response_start", "ranges must be non-negative with start ≤ end")
 		}
 		if len(e.Text) > maxEvidenceTextBytes || !utf8.ValidString(e.Text) {
-			return bad(f+"text", "must be valid UTF-8 of at most %d bytes", maxEvidenceTextBytes)
+			return bad(f()+"text", "must be valid UTF-8 of at most %d bytes", maxEvidenceTextBytes)
 		}
 	}
 	return nil
 }
+
+// atMostOne reports whether the positive fraction r is at most 1, without allocating.
+func atMostOne(r *big.Rat) bool { return r.Num().CmpAbs(r.Denom()) <= 0 }
 
 func ratString(r *big.Rat) string {
 	if r == nil {
@@ -153,8 +174,7 @@ func HashUsage(req UsageRequest) []byte {
 	h.str(req.Currency)
 	h.str(req.AttributionRef)
 	h.str(req.Algorithm)
-	shares := append([]Share(nil), req.Shares...)
-	sort.Slice(shares, func(i, j int) bool { return shares[i].IdentityKey < shares[j].IdentityKey })
+	shares := sortedShares(req.Shares)
 	h.uint(uint64(len(shares)))
 	for _, s := range shares {
 		h.str(s.IdentityKey)
@@ -166,7 +186,7 @@ func HashUsage(req UsageRequest) []byte {
 		h.str(e.IdentityKey)
 		h.str(e.PostID)
 		h.str(e.PostURL)
-		for _, n := range []int{e.ResponseStart, e.ResponseEnd, e.ResponseWordStart, e.ResponseWordEnd, e.SourceStart, e.SourceEnd} {
+		for _, n := range [...]int{e.ResponseStart, e.ResponseEnd, e.ResponseWordStart, e.ResponseWordEnd, e.SourceStart, e.SourceEnd} {
 			h.uint(uint64(n))
 		}
 		h.str(e.Text)
@@ -210,8 +230,12 @@ func HashReversal(reversedID, reason string) []byte {
 // the hashing itself.
 type fieldHash struct{ buf []byte }
 
+// hashBuffers recycles the buffers of fieldHash: a report's fields with its evidence take a
+// few kilobytes, allocated for every report otherwise.
+var hashBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 func newFieldHash(domain string) *fieldHash {
-	f := &fieldHash{buf: make([]byte, 0, 512)}
+	f := &fieldHash{buf: (*hashBuffers.Get().(*[]byte))[:0]}
 	f.str(domain)
 	return f
 }
@@ -228,8 +252,8 @@ func (f *fieldHash) rat(r *big.Rat) {
 		return
 	}
 	f.uint(uint64(2 + r.Sign()))
-	f.bytes(r.Num().Bytes())
-	f.bytes(r.Denom().Bytes())
+	f.int(r.Num())
+	f.int(r.Denom())
 }
 
 func (f *fieldHash) bytes(b []byte) {
@@ -237,10 +261,26 @@ func (f *fieldHash) bytes(b []byte) {
 	f.buf = append(f.buf, b...)
 }
 
+// int appends the length-prefixed big-endian bytes of |x|, as bytes(x.Bytes()) would, without
+// allocating them.
+func (f *fieldHash) int(x *big.Int) {
+	n := (x.BitLen() + 7) / 8
+	f.uint(uint64(n))
+	f.buf = slices.Grow(f.buf, n)
+	x.FillBytes(f.buf[len(f.buf) : len(f.buf)+n])
+	f.buf = f.buf[:len(f.buf)+n]
+}
+
 func (f *fieldHash) uint(n uint64) { f.buf = binary.BigEndian.AppendUint64(f.buf, n) }
 
+// sum returns the hash of the fields; f must not be used afterwards.
 func (f *fieldHash) sum() []byte {
 	s := sha256.Sum256(f.buf)
+	if cap(f.buf) <= 64<<10 { // keep the pool's buffers small
+		b := f.buf[:0]
+		hashBuffers.Put(&b)
+	}
+	f.buf = nil
 	return s[:]
 }
 
@@ -264,8 +304,7 @@ const (
 // Postings are in a fixed order: the provider's debit, then the retained part, the platform
 // fee, the identities in key order and the unattributed remainder.
 func PlanUsage(req UsageRequest, terms Terms, owners map[string]string, scale int32) (Usage, error) {
-	shares := append([]Share(nil), req.Shares...)
-	sort.Slice(shares, func(i, j int) bool { return shares[i].IdentityKey < shares[j].IdentityKey })
+	shares := sortedShares(req.Shares)
 	weights, keys := usageWeights(terms, shares)
 	amounts, err := splitInts(req.Revenue, scale, weights, keys)
 	if err != nil {
@@ -291,6 +330,8 @@ func PlanUsage(req UsageRequest, terms Terms, owners map[string]string, scale in
 		Algorithm:        req.Algorithm,
 	}
 	u.Royalty = req.Revenue.Sub(u.Retained)
+	u.Postings = make([]Posting, 0, len(shares)+4)
+	u.Credits = make([]Credit, 0, len(shares))
 	credit := func(account string, typ AccountType, amount decimal.Decimal) {
 		u.Postings = append(u.Postings, Posting{Account: account, Type: typ, Currency: req.Currency, Amount: amount.Neg()})
 	}
@@ -319,6 +360,13 @@ func PlanUsage(req UsageRequest, terms Terms, owners map[string]string, scale in
 		credit(UnattributedAccount, AccountUnattributed, u.Unattributed)
 	}
 	return u, nil
+}
+
+// sortedShares returns a copy of shares in identity key order.
+func sortedShares(shares []Share) []Share {
+	out := slices.Clone(shares)
+	slices.SortFunc(out, func(a, b Share) int { return strings.Compare(a.IdentityKey, b.IdentityKey) })
+	return out
 }
 
 // usageWeights returns the weights of the usage split as integers over the common denominator

@@ -166,6 +166,8 @@ func TestValidateUsage(t *testing.T) {
 		{"shares sum above one", func(r *ledger.UsageRequest) { r.Shares[0].Share = big.NewRat(2, 3) }, "shares"},
 		{"evidence without share", func(r *ledger.UsageRequest) { r.Evidence[0].IdentityKey = "hn:/pg" }, "evidence[0].identity_key"},
 		{"evidence range", func(r *ledger.UsageRequest) { r.Evidence[0].ResponseStart = 11 }, "evidence[0].response_start"},
+		{"evidence post id", func(r *ledger.UsageRequest) { r.Evidence[0].PostID = "a\x00b" }, "evidence[0].post_id"},
+		{"evidence post url", func(r *ledger.UsageRequest) { r.Evidence[0].PostURL = strings.Repeat("u", 2001) }, "evidence[0].post_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +177,9 @@ func TestValidateUsage(t *testing.T) {
 			var e *royalty.Error
 			if royalty.ErrorCode(err) != royalty.EINVALID || !asError(err, &e) || e.Field != "reports[3]."+tt.field {
 				t.Fatalf("ValidateUsage = %v, want EINVALID on reports[3].%s", err, tt.field)
+			}
+			if !strings.HasPrefix(e.Message, e.Field+": ") {
+				t.Fatalf("message %q does not start with the field %q", e.Message, e.Field)
 			}
 		})
 	}
@@ -205,6 +210,24 @@ func TestHashUsage(t *testing.T) {
 	c.RequestHash = []byte("caller")
 	if !bytes.Equal(ledger.PayloadHash(c), []byte("caller")) {
 		t.Fatal("PayloadHash ignores the caller's hash")
+	}
+}
+
+// TestHashUsageGolden pins the payload hash encoding: stored transactions keep the hash of the
+// request that booked them, and a retry is a replay only if it hashes the same, so the encoding
+// can never change (a new one needs a new domain string).
+func TestHashUsageGolden(t *testing.T) {
+	req := ledger.UsageRequest{ProviderID: "7a3c5e0e-1b2d-4c5f-9a8b-0123456789ab", RequestID: "r-1", ModelID: "m", ModelVersionHash: "v",
+		InputTokens: 10, OutputTokens: 300, Revenue: d("0.0006"), Currency: "USD",
+		Shares: []ledger.Share{{IdentityKey: "hn:/pg", Share: big.NewRat(3, 10), Words: big.NewRat(90, 1)}, {IdentityKey: "hn:/a", Share: big.NewRat(1, 3)}},
+		Evidence: []ledger.Evidence{{IdentityKey: "hn:/pg", PostID: "p", PostURL: "u", ResponseStart: 1, ResponseEnd: 5, ResponseWordStart: 0,
+			ResponseWordEnd: 3, SourceStart: 7, SourceEnd: 9, Text: "héllo"}},
+		AttributionRef: "a", Algorithm: "x"}
+	const want = "408388a882f60bcea9200ccfb8390d43235eec7736fb06ff08869456879f9dbe"
+	for i := 0; i < 3; i++ { // again, with recycled buffers
+		if got := fmt.Sprintf("%x", ledger.HashUsage(req)); got != want {
+			t.Fatalf("HashUsage = %s, want %s", got, want)
+		}
 	}
 }
 

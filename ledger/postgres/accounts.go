@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 
@@ -33,26 +32,31 @@ func pgUUID(u uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: u, Valid: true}
 const maxKnownAccounts = 1 << 20
 
 // accountCache remembers accounts whose rows exist, with their ids. It is safe for concurrent
-// use.
+// use. A map under a read-write lock rather than a sync.Map: it is read a dozen times per report
+// and written rarely, and sync.Map's lookups cost more.
 type accountCache struct {
-	m sync.Map // address → pgtype.UUID
-	n atomic.Int64
+	mu sync.RWMutex
+	m  map[string]pgtype.UUID
 }
 
 // id returns the id of the account at address and whether its row is known to exist.
 func (c *accountCache) id(address string) (pgtype.UUID, bool) {
-	if v, ok := c.m.Load(address); ok {
-		return v.(pgtype.UUID), true
+	c.mu.RLock()
+	v, ok := c.m[address]
+	c.mu.RUnlock()
+	if ok {
+		return v, true
 	}
 	return accountID(address), false
 }
 
 func (c *accountCache) add(address string, id pgtype.UUID) {
-	if c.n.Add(1) > maxKnownAccounts {
-		c.m.Clear()
-		c.n.Store(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxKnownAccounts {
+		c.m = make(map[string]pgtype.UUID)
 	}
-	c.m.Store(address, id)
+	c.m[address] = id
 }
 
 // roleOf is the principal role an account type belongs to.

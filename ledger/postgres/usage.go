@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -168,7 +169,7 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 	if err != nil {
 		return err
 	}
-	posts := postingInsert{cache: &s.known}
+	posts := postingInsert{cache: &s.known, expect: len(primaries)}
 	var taken []*usageItem
 	for _, it := range primaries {
 		u := planned[it]
@@ -335,12 +336,16 @@ func (b *txInsert) exec(ctx context.Context, tx pgx.Tx, now any) (map[string]boo
 // them costs pgx nothing, where UUID strings would be parsed one by one.
 type postingInsert struct {
 	cache               *accountCache
+	expect              int // transactions expected, for preallocation; 0 counts as 1
 	txIDs, accounts     []pgtype.UUID
 	currencies, amounts []string
 	ns                  []int64
 }
 
 func (b *postingInsert) add(txID pgtype.UUID, postings []ledger.Posting) {
+	if len(b.txIDs) == 0 { // most adds come in a loop over a batch of similar transactions
+		b.grow(len(postings))
+	}
 	for n, p := range postings {
 		id, _ := b.cache.id(p.Account)
 		b.txIDs = append(b.txIDs, txID)
@@ -350,6 +355,18 @@ func (b *postingInsert) add(txID pgtype.UUID, postings []ledger.Posting) {
 		// Exact decimal text; the value was checked against the column's scale in Go.
 		b.amounts = append(b.amounts, p.Amount.String())
 	}
+}
+
+// grow makes room for about n postings per expected transaction of a batch.
+func (b *postingInsert) grow(n int) {
+	if b.expect > 1 {
+		n *= b.expect
+	}
+	b.txIDs = slices.Grow(b.txIDs, n)
+	b.accounts = slices.Grow(b.accounts, n)
+	b.currencies = slices.Grow(b.currencies, n)
+	b.amounts = slices.Grow(b.amounts, n)
+	b.ns = slices.Grow(b.ns, n)
 }
 
 func (b *postingInsert) exec(ctx context.Context, tx pgx.Tx, now any) error {
