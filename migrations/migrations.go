@@ -7,6 +7,11 @@
 // golang-migrate's pgx/v5 driver (advisory lock), CockroachDB its cockroachdb driver (a lock
 // table, since advisory locks are no-ops there).
 //
+// A few statements want a different form on CockroachDB (a time-ordered index hash-sharded with
+// USING HASH, which PostgreSQL does not have). Their variants live in cockroachdb/ under the
+// name of the file they replace, and are applied instead of it on CockroachDB: the versions,
+// and what each version means, are the same on both engines.
+//
 // Version ranges keep parallel work apart: 0001–0099 foundation (principals, keys),
 // 0100–0199 ledger, 0200–0299 indexer, 0300–0399 services, 0400–0499 audit.
 package migrations
@@ -17,7 +22,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"path"
 	"strings"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -29,8 +36,58 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-//go:embed *.sql
+//go:embed *.sql cockroachdb/*.sql
 var files embed.FS
+
+// variantDir holds the CockroachDB variants of migrations.
+const variantDir = "cockroachdb"
+
+// Source returns the migrations applied on engine: the files of this directory, with the
+// CockroachDB variants in place of the files they replace on CockroachDB.
+func Source(engine Engine) fs.FS {
+	if engine != CockroachDB {
+		return onlySQL{files}
+	}
+	return overlay{base: files, dir: variantDir}
+}
+
+// onlySQL hides the variant directory from golang-migrate, which reads the top level only but
+// logs what it cannot parse.
+type onlySQL struct{ fsys embed.FS }
+
+func (o onlySQL) Open(name string) (fs.File, error) { return o.fsys.Open(name) }
+
+func (o onlySQL) ReadDir(name string) ([]fs.DirEntry, error) {
+	entries, err := o.fsys.ReadDir(name)
+	if err != nil {
+		return nil, err
+	}
+	out := entries[:0:0]
+	for _, e := range entries {
+		if !e.IsDir() {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// overlay serves base's top-level files, each replaced by the file of the same name in dir when
+// there is one.
+type overlay struct {
+	base embed.FS
+	dir  string
+}
+
+func (o overlay) Open(name string) (fs.File, error) {
+	if name != "." && !strings.Contains(name, "/") {
+		if f, err := o.base.Open(path.Join(o.dir, name)); err == nil {
+			return f, nil
+		}
+	}
+	return o.base.Open(name)
+}
+
+func (o overlay) ReadDir(name string) ([]fs.DirEntry, error) { return onlySQL{o.base}.ReadDir(name) }
 
 // Engine is the kind of database server behind a DSN.
 type Engine string
@@ -94,7 +151,7 @@ func Apply(ctx context.Context, dsn string, log *slog.Logger) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("preparing migrations on %s: %w", engine, err)
 	}
-	src, err := iofs.New(files, ".")
+	src, err := iofs.New(Source(engine), ".")
 	if err != nil {
 		return Result{}, err
 	}

@@ -1,7 +1,14 @@
 package migrations_test
 
 import (
+	"bytes"
 	"context"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/openroyalty/royalty/internal/pgtest"
@@ -35,5 +42,79 @@ func TestApplyFromScratch(t *testing.T) {
 	}
 	if res.From != 0 || res.To != migrations.Latest() || res.Applied == 0 {
 		t.Fatalf("Apply on an empty database = %+v", res)
+	}
+}
+
+// TestSourceVariants checks the CockroachDB variants: each replaces a migration of the same
+// name (no version exists on one engine only), and the CockroachDB source serves it in place of
+// the original while PostgreSQL's serves the original.
+func TestSourceVariants(t *testing.T) {
+	pg, crdb := migrations.Source(migrations.PostgreSQL), migrations.Source(migrations.CockroachDB)
+	names := func(fsys fs.FS) []string {
+		entries, err := fs.ReadDir(fsys, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			if e.IsDir() {
+				t.Fatalf("directory %s listed among the migrations", e.Name())
+			}
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if a, b := names(pg), names(crdb); !slices.Equal(a, b) {
+		t.Fatalf("the engines see different migrations:\n%v\n%v", a, b)
+	}
+	variants, err := fs.Glob(os.DirFS("."), "cockroachdb/*.sql")
+	if err != nil || len(variants) == 0 {
+		t.Fatalf("no CockroachDB variants found: %v", err)
+	}
+	for _, v := range variants {
+		name := path.Base(v)
+		want, err := os.ReadFile(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatalf("variant %s replaces no migration: %v", v, err)
+		}
+		if got, _ := fs.ReadFile(crdb, name); !bytes.Equal(got, want) {
+			t.Errorf("CockroachDB source serves %s without its variant", name)
+		}
+		if got, _ := fs.ReadFile(pg, name); !bytes.Equal(got, orig) {
+			t.Errorf("PostgreSQL source serves %s changed", name)
+		}
+	}
+}
+
+// TestMigrationsPortable checks every migration file against the rules of DESIGN.md §3 that a
+// text can show: one statement per file, and none of the constructs that break or silently
+// change meaning on CockroachDB.
+func TestMigrationsPortable(t *testing.T) {
+	files, err := fs.Glob(os.DirFS("."), "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	variants, _ := fs.Glob(os.DirFS("."), "cockroachdb/*.sql")
+	forbidden := regexp.MustCompile(`(?i)\b(serial|bigserial|smallserial|trigger|function|procedure|pg_advisory\w*|deferrable|listen|notify|sequence)\b`)
+	comment := regexp.MustCompile(`--[^\n]*`)
+	for _, f := range append(files, variants...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql := strings.TrimSpace(comment.ReplaceAllString(string(b), ""))
+		if n := strings.Count(sql, ";"); n != 1 || !strings.HasSuffix(sql, ";") {
+			t.Errorf("%s: want exactly one statement ending in ';', found %d semicolons", f, n)
+		}
+		if m := forbidden.FindString(sql); m != "" {
+			t.Errorf("%s: %q is not portable to CockroachDB (DESIGN.md §3)", f, m)
+		}
+		if strings.Contains(strings.ToUpper(sql), "USING HASH") && !strings.HasPrefix(f, "cockroachdb/") {
+			t.Errorf("%s: USING HASH belongs in a CockroachDB variant; PostgreSQL has no hash-sharded indexes", f)
+		}
 	}
 }
