@@ -110,6 +110,28 @@ type childResult struct {
 	Rows    int64   `json:"rows"`
 	Seconds float64 `json:"seconds"`
 	Bytes   int64   `json:"bytes"`
+	// PeakKB is the child's peak RSS from /proc/self/status (VmHWM), 0 where there is none.
+	PeakKB int64 `json:"peak_kb"`
+}
+
+// peakRSSKB returns this process's peak resident set (VmHWM) in kB on Linux, or 0. The rusage
+// of a child cannot tell: Go starts children with clone(CLONE_VM|CLONE_VFORK), and Linux carries
+// the high-water mark of the memory left at exec (the parent's) into the child's ru_maxrss, so
+// it reports the parent's peak whenever that is larger.
+func peakRSSKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err == nil {
+				return kb
+			}
+		}
+	}
+	return 0
 }
 
 // child runs one export into out, the way `royalty export journal --out` does.
@@ -155,7 +177,7 @@ func child(ctx context.Context, dsn, out, profile, traceFile string) error {
 		return err
 	}
 	elapsed := time.Since(start)
-	return json.NewEncoder(os.Stdout).Encode(childResult{Rows: cw.rows, Seconds: elapsed.Seconds(), Bytes: cw.n})
+	return json.NewEncoder(os.Stdout).Encode(childResult{Rows: cw.rows, Seconds: elapsed.Seconds(), Bytes: cw.n, PeakKB: peakRSSKB()})
 }
 
 // countingWriter counts bytes and CSV rows (line ends of rows; no exported cell holds CR LF).
@@ -331,7 +353,9 @@ func exportInChild(ctx context.Context, dsn, out, profile, traceFile string) (me
 	}
 	m := measurement{rows: r.Rows - 1, bytes: r.Bytes, seconds: r.Seconds, // the header is not a row
 		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	if r.PeakKB > 0 {
+		m.peakMB = float64(r.PeakKB) / 1024
+	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok { // may be the parent's peak (peakRSSKB)
 		m.peakMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
 		if runtime.GOOS == "darwin" {
 			m.peakMB = float64(ru.Maxrss) / (1 << 20)
