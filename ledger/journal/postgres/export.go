@@ -87,7 +87,7 @@ func (s *Store) ExportWith(ctx context.Context, since, until time.Time, o Export
 	e := &exporter{q: s.pool, fn: fn, accounts: map[uuid.UUID]accountInfo{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := chunkReader{pool: s.pool, from: from, to: to, tables: o.FromTables}
+	r := chunkReader{pool: s.pool, from: from, to: to, tables: o.FromTables, free: make(chan *chunk, o.Readers+2)}
 	for c := range readAhead(ctx, r, sealed, int64(o.Chunk), o.Readers) {
 		if c.err != nil {
 			return c.err
@@ -95,6 +95,7 @@ func (s *Store) ExportWith(ctx context.Context, since, until time.Time, o Export
 		if err := e.emit(ctx, c); err != nil {
 			return err
 		}
+		r.recycle(c)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -144,11 +145,17 @@ const UnsealedQuery = `
 
 // chunk is one range of positions, decoded: from LeavesQuery into txs and posts, ready to
 // emit; from ChunkQuery (the ledger tables) into tableTxs and tablePosts, which emit turns
-// into txs and posts once it has resolved their accounts.
+// into txs and posts once it has resolved their accounts. Chunks are recycled, so that their
+// slices keep their capacity; the strings in them are never reused.
 type chunk struct {
 	lo, hi int64
 	txs    []sealedTx
 	posts  []sealedPosting
+
+	leaves []leafRef // LeavesQuery's rows
+	arena  []byte    // their leaf data, one after the other
+	view   journal.LeafView
+	hasher journal.PostingHasher
 
 	tableTxs   []chunkTx
 	tablePosts []chunkPosting
@@ -157,6 +164,13 @@ type chunk struct {
 	badLeaf int64
 
 	err error
+}
+
+// leafRef is a leaf of LeavesQuery, its leaf data ending at end in the chunk's arena.
+type leafRef struct {
+	idx  int64
+	leaf journal.Hash
+	end  int
 }
 
 // sealedTx is a sealed transaction ready to emit.
@@ -205,7 +219,7 @@ func readAhead(ctx context.Context, r chunkReader, size, per int64, readers int)
 			case <-ctx.Done():
 				return
 			}
-			go func(lo int64) { ch <- r.read(ctx, lo, min(lo+per, size)) }(lo)
+			go func(lo int64) { ch <- r.read(ctx, r.chunk(lo, min(lo+per, size))) }(lo)
 		}
 	}()
 	go func() {
@@ -250,13 +264,34 @@ func (in *interner) get(b []byte) string {
 type chunkReader struct {
 	pool     *pgxpool.Pool
 	from, to *time.Time
-	tables   bool // ExportOptions.FromTables
+	tables   bool        // ExportOptions.FromTables
+	free     chan *chunk // emitted chunks, to be reused
 }
 
-// read reads the positions [lo, hi): from their stored leaf data, or from the ledger tables
-// when asked to or when a leaf has none.
-func (r chunkReader) read(ctx context.Context, lo, hi int64) *chunk {
-	c := &chunk{lo: lo, hi: hi, badLeaf: -1}
+// chunk returns an empty chunk for positions [lo, hi), a recycled one if there is one.
+func (r chunkReader) chunk(lo, hi int64) *chunk {
+	var c *chunk
+	select {
+	case c = <-r.free:
+	default:
+		c = &chunk{}
+	}
+	c.lo, c.hi, c.badLeaf, c.err = lo, hi, -1, nil
+	c.txs, c.posts, c.leaves, c.tableTxs, c.tablePosts = c.txs[:0], c.posts[:0], c.leaves[:0], c.tableTxs[:0], c.tablePosts[:0]
+	return c
+}
+
+// recycle hands an emitted chunk back for reuse.
+func (r chunkReader) recycle(c *chunk) {
+	select {
+	case r.free <- c:
+	default:
+	}
+}
+
+// read reads c's positions: from their stored leaf data, or from the ledger tables when asked
+// to or when a leaf has none.
+func (r chunkReader) read(ctx context.Context, c *chunk) *chunk {
 	if !r.tables {
 		if complete := r.readLeaves(ctx, c); complete || c.err != nil {
 			return c
@@ -272,16 +307,44 @@ func (r chunkReader) read(ctx context.Context, lo, hi int64) *chunk {
 // readLeaves decodes LeavesQuery's rows of c's positions into transactions and postings with
 // their posting hashes, ready to emit. complete is false when a leaf has no stored leaf data.
 func (r chunkReader) readLeaves(ctx context.Context, c *chunk) (complete bool) {
+	if !r.queryLeaves(ctx, c) || c.err != nil {
+		return false
+	}
+	// One string for the chunk's leaf data rather than one per transaction: the rows' strings
+	// point into it.
+	text, start := string(c.arena), 0
+	v, h := &c.view, &c.hasher
+	for _, l := range c.leaves {
+		data := text[start:l.end]
+		start = l.end
+		if err := v.Parse(data); err != nil {
+			c.err = fmt.Errorf("reading the journal: the leaf data of position %d: %w", l.idx, err)
+			return false
+		}
+		if (r.from != nil && v.CreatedAt.Before(*r.from)) || (r.to != nil && !v.CreatedAt.Before(*r.to)) {
+			continue
+		}
+		h.ResetString(v.Header)
+		for k, p := range v.Postings {
+			c.posts = append(c.posts, sealedPosting{account: p.Account, accountType: p.AccountType,
+				currency: p.Currency, amount: p.Amount, hash: h.SumLine(k, p.Line)})
+		}
+		c.txs = append(c.txs, sealedTx{idx: l.idx, leaf: l.leaf, id: v.TransactionID, kind: v.Kind, key: v.IdempotencyKey,
+			reverses: v.Reverses, createdAt: v.CreatedAt, end: len(c.posts)})
+	}
+	return true
+}
+
+// queryLeaves runs LeavesQuery for c's positions into c.leaves and c.arena. It returns false
+// at the first leaf without stored leaf data, or on an error (in c.err).
+func (r chunkReader) queryLeaves(ctx context.Context, c *chunk) bool {
 	rows, err := r.pool.Query(ctx, LeavesQuery, pgx.QueryResultFormats{pgx.BinaryFormatCode}, c.lo, c.hi)
 	if err != nil {
 		c.err = fmt.Errorf("reading the journal: %w", err)
 		return false
 	}
 	defer rows.Close()
-	var (
-		view   journal.LeafView
-		hasher journal.PostingHasher
-	)
+	c.arena = c.arena[:0]
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != 3 {
@@ -293,30 +356,15 @@ func (r chunkReader) readLeaves(ctx context.Context, c *chunk) (complete bool) {
 			c.err = err
 			return false
 		}
-		if v[2] == nil {
-			return false
-		}
 		if len(v[1]) != journal.HashSize {
 			c.err = fmt.Errorf("reading the journal: malformed leaf hash at position %d", idx)
 			return false
 		}
-		if err := view.Parse(string(v[2])); err != nil {
-			c.err = fmt.Errorf("reading the journal: the leaf data of position %d: %w", idx, err)
+		if v[2] == nil {
 			return false
 		}
-		if (r.from != nil && view.CreatedAt.Before(*r.from)) || (r.to != nil && !view.CreatedAt.Before(*r.to)) {
-			continue
-		}
-		t := sealedTx{idx: idx, id: view.TransactionID, kind: view.Kind, key: view.IdempotencyKey,
-			reverses: view.Reverses, createdAt: view.CreatedAt}
-		copy(t.leaf[:], v[1])
-		hasher.ResetString(view.Header)
-		for k, p := range view.Postings {
-			c.posts = append(c.posts, sealedPosting{account: p.Account, accountType: p.AccountType,
-				currency: p.Currency, amount: p.Amount, hash: hasher.SumLine(k, p.Line)})
-		}
-		t.end = len(c.posts)
-		c.txs = append(c.txs, t)
+		c.arena = append(c.arena, v[2]...)
+		c.leaves = append(c.leaves, leafRef{idx: idx, leaf: journal.Hash(v[1]), end: len(c.arena)})
 	}
 	if err := rows.Err(); err != nil {
 		c.err = fmt.Errorf("reading the journal: %w", err)
