@@ -26,7 +26,6 @@ type LeafView struct {
 	Postings       []PostingView
 
 	fields [5]string
-	at     []byte
 }
 
 // PostingView is one posting of a LeafView.
@@ -57,12 +56,9 @@ func (v *LeafView) Parse(text string) error {
 	if err := splitView(v.Header[:i], v.fields[:]); err != nil {
 		return fmt.Errorf("transaction line: %w", err)
 	}
-	at, err := time.Parse(TimeLayout, v.fields[1])
-	if err != nil {
-		return fmt.Errorf("transaction line: created_at: %w", err)
-	}
-	if v.at = at.AppendFormat(v.at[:0], TimeLayout); string(v.at) != v.fields[1] {
-		return fmt.Errorf("transaction line: created_at %q is not in the canonical form", v.fields[1])
+	at, ok := parseCanonicalTime(v.fields[1])
+	if !ok {
+		return fmt.Errorf("transaction line: created_at %q is not a time in the canonical form", v.fields[1])
 	}
 	v.TransactionID, v.CreatedAt, v.Kind, v.IdempotencyKey, v.Reverses = v.fields[0], at, v.fields[2], v.fields[3], v.fields[4]
 	v.Postings = v.Postings[:0]
@@ -90,6 +86,10 @@ func (v *LeafView) Parse(text string) error {
 // splitView splits a line into len(out) tab-separated fields and undoes the escapes; it refuses
 // what appendField cannot have written (a carriage return, a backslash that starts no escape).
 func splitView(line string, out []string) error {
+	if strings.IndexByte(line, '\r') >= 0 {
+		return fmt.Errorf("an unescaped carriage return")
+	}
+	escaped := strings.IndexByte(line, '\\') >= 0
 	for i := range out {
 		f := line
 		if i < len(out)-1 {
@@ -101,10 +101,7 @@ func splitView(line string, out []string) error {
 		} else if strings.IndexByte(line, '\t') >= 0 {
 			return fmt.Errorf("want %d tab-separated fields, got more", len(out))
 		}
-		if strings.IndexByte(f, '\r') >= 0 {
-			return fmt.Errorf("field %d holds an unescaped carriage return", i)
-		}
-		if strings.IndexByte(f, '\\') >= 0 {
+		if escaped && strings.IndexByte(f, '\\') >= 0 {
 			u, err := unescape(f)
 			if err != nil {
 				return fmt.Errorf("field %d: %w", i, err)
@@ -141,6 +138,33 @@ func unescape(s string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// parseCanonicalTime parses a time in TimeLayout ("2006-01-02T15:04:05.000000Z", every digit
+// present) without time.Parse's layout interpretation: it runs once per exported transaction.
+func parseCanonicalTime(s string) (time.Time, bool) {
+	if len(s) != len(TimeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[26] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day, hour, minute, sec, micro := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2), num(20, 6)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 || micro < 0 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, micro*1000, time.UTC)
+	if t.Day() != day { // 31 April, 29 February of a common year: time.Date moved it
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // isCanonicalAmount reports whether s is in canonical decimal form (FormatAmount): an optional

@@ -3,6 +3,7 @@ package journal_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openroyalty/royalty/ledger/journal"
 )
@@ -37,6 +38,11 @@ func TestLeafView(t *testing.T) {
 			t.Fatalf("posting %d: SumLine differs from Sum", k)
 		}
 	}
+	// A leap day parses.
+	leap := strings.Replace(string(data), "2026-03-04T", "2024-02-29T", 1)
+	if err := v.Parse(leap); err != nil || v.CreatedAt != time.Date(2024, 2, 29, 5, 6, 7, 890123000, time.UTC) {
+		t.Fatalf("leap day: %v, %v", err, v.CreatedAt)
+	}
 	// Reused for a shorter transaction, it holds only that one's postings.
 	e.Postings = e.Postings[:2]
 	data, _ = journal.LeafData(&e)
@@ -63,6 +69,10 @@ func TestLeafViewRejects(t *testing.T) {
 		"empty line":          good + "\n",
 		"time not canonical":  strings.Replace(good, "07.890123Z", "07.89Z", 1),
 		"time not UTC":        strings.Replace(good, "07.890123Z", "07.890123+01:00", 1),
+		"impossible date":     strings.Replace(good, "2026-03-04T", "2026-02-29T", 1),
+		"hour 24":             strings.Replace(good, "T05:06:07", "T24:06:07", 1),
+		"second 60":           strings.Replace(good, "T05:06:07", "T05:06:60", 1),
+		"signed digit":        strings.Replace(good, "T05:06:07", "T05:06:+7", 1),
 		"amount not a number": strings.Replace(good, "-0.0005", "x", 1),
 	}
 	for name, in := range tests {
