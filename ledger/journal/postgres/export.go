@@ -226,12 +226,13 @@ func readAhead(ctx context.Context, r chunkReader, size, per int64, readers int)
 		defer close(out)
 		for ch := range queue {
 			c := <-ch
+			failed := c.err != nil // c is the consumer's once sent, and recycled
 			select {
 			case out <- c:
 			case <-ctx.Done():
 				return
 			}
-			if c.err != nil {
+			if failed {
 				return
 			}
 		}
