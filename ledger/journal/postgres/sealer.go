@@ -116,11 +116,14 @@ func (s *Sealer) Stop() {
 }
 
 func (s *Sealer) run() {
-	defer close(s.done)
+	// The channels are read here, where Start's writes are visible: Stop clears s.stop once
+	// run has returned, which the goroutine below may outlive.
+	stop, done := s.stop, s.done
+	defer close(done)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		<-s.stop
+		<-stop
 		cancel()
 	}()
 	ticker := time.NewTicker(s.cfg.Interval)
@@ -143,7 +146,7 @@ func (s *Sealer) run() {
 			}
 		}
 		select {
-		case <-s.stop:
+		case <-stop:
 			return
 		case <-ticker.C:
 		}
