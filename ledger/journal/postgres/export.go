@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,7 +154,8 @@ type chunk struct {
 	posts  []sealedPosting
 
 	leaves []leafRef // LeavesQuery's rows
-	arena  []byte    // their leaf data, one after the other
+	text   string    // their leaf data, one after the other
+	guess  int       // the size of the last text, to allocate the next at once
 	view   journal.LeafView
 	hasher journal.PostingHasher
 
@@ -166,7 +168,7 @@ type chunk struct {
 	err error
 }
 
-// leafRef is a leaf of LeavesQuery, its leaf data ending at end in the chunk's arena.
+// leafRef is a leaf of LeavesQuery, its leaf data ending at end in the chunk's text.
 type leafRef struct {
 	idx  int64
 	leaf journal.Hash
@@ -277,7 +279,7 @@ func (r chunkReader) chunk(lo, hi int64) *chunk {
 	default:
 		c = &chunk{}
 	}
-	c.lo, c.hi, c.badLeaf, c.err = lo, hi, -1, nil
+	c.lo, c.hi, c.badLeaf, c.err, c.text = lo, hi, -1, nil, ""
 	c.txs, c.posts, c.leaves, c.tableTxs, c.tablePosts = c.txs[:0], c.posts[:0], c.leaves[:0], c.tableTxs[:0], c.tablePosts[:0]
 	return c
 }
@@ -311,9 +313,7 @@ func (r chunkReader) readLeaves(ctx context.Context, c *chunk) (complete bool) {
 	if !r.queryLeaves(ctx, c) || c.err != nil {
 		return false
 	}
-	// One string for the chunk's leaf data rather than one per transaction: the rows' strings
-	// point into it.
-	text, start := string(c.arena), 0
+	text, start := c.text, 0
 	v, h := &c.view, &c.hasher
 	for _, l := range c.leaves {
 		data := text[start:l.end]
@@ -336,7 +336,9 @@ func (r chunkReader) readLeaves(ctx context.Context, c *chunk) (complete bool) {
 	return true
 }
 
-// queryLeaves runs LeavesQuery for c's positions into c.leaves and c.arena. It returns false
+// queryLeaves runs LeavesQuery for c's positions into c.leaves and c.text: one string for the
+// chunk's leaf data rather than one per transaction, which the rows' strings point into (a
+// strings.Builder hands over its buffer without copying it). It returns false
 // at the first leaf without stored leaf data, or on an error (in c.err).
 func (r chunkReader) queryLeaves(ctx context.Context, c *chunk) bool {
 	rows, err := r.pool.Query(ctx, LeavesQuery, pgx.QueryResultFormats{pgx.BinaryFormatCode}, c.lo, c.hi)
@@ -345,7 +347,8 @@ func (r chunkReader) queryLeaves(ctx context.Context, c *chunk) bool {
 		return false
 	}
 	defer rows.Close()
-	c.arena = c.arena[:0]
+	var text strings.Builder
+	text.Grow(c.guess)
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != 3 {
@@ -364,13 +367,15 @@ func (r chunkReader) queryLeaves(ctx context.Context, c *chunk) bool {
 		if v[2] == nil {
 			return false
 		}
-		c.arena = append(c.arena, v[2]...)
-		c.leaves = append(c.leaves, leafRef{idx: idx, leaf: journal.Hash(v[1]), end: len(c.arena)})
+		text.Write(v[2])
+		c.leaves = append(c.leaves, leafRef{idx: idx, leaf: journal.Hash(v[1]), end: text.Len()})
 	}
 	if err := rows.Err(); err != nil {
 		c.err = fmt.Errorf("reading the journal: %w", err)
 		return false
 	}
+	c.text = text.String()
+	c.guess = len(c.text) + len(c.text)/16
 	return true
 }
 
