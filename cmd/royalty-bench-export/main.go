@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,7 @@ type options struct {
 	blockSize int
 	explain   bool
 	profile   string
+	trace     string
 	hold      bool
 }
 
@@ -79,12 +81,13 @@ func main() {
 	flag.StringVar(&o.childDSN, "child-export", "", "internal: export the journal at this DSN and report as JSON")
 	flag.StringVar(&o.childOut, "child-out", "", "internal: the file the child writes")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the last export (the child process) to this file")
+	flag.StringVar(&o.trace, "trace", "", "write an execution trace of the last export (the child process) to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
 	if o.childDSN != "" {
-		err = child(ctx, o.childDSN, o.childOut, o.profile)
+		err = child(ctx, o.childDSN, o.childOut, o.profile, o.trace)
 	} else {
 		for _, s := range strings.Split(sizes, ",") {
 			n, perr := strconv.Atoi(strings.TrimSpace(s))
@@ -107,10 +110,43 @@ type childResult struct {
 	Rows    int64   `json:"rows"`
 	Seconds float64 `json:"seconds"`
 	Bytes   int64   `json:"bytes"`
+	// PeakKB is the child's peak RSS from /proc/self/status (VmHWM), 0 where there is none.
+	PeakKB int64 `json:"peak_kb"`
+}
+
+// peakRSSKB returns this process's peak resident set (VmHWM) in kB on Linux, or 0. The rusage
+// of a child cannot tell: Go starts children with clone(CLONE_VM|CLONE_VFORK), and Linux carries
+// the high-water mark of the memory left at exec (the parent's) into the child's ru_maxrss, so
+// it reports the parent's peak whenever that is larger.
+func peakRSSKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err == nil {
+				return kb
+			}
+		}
+	}
+	return 0
 }
 
 // child runs one export into out, the way `royalty export journal --out` does.
-func child(ctx context.Context, dsn, out, profile string) error {
+func child(ctx context.Context, dsn, out, profile, traceFile string) error {
+	if traceFile != "" {
+		tf, err := os.Create(traceFile)
+		if err != nil {
+			return err
+		}
+		defer tf.Close()
+		if err := trace.Start(tf); err != nil {
+			return err
+		}
+		defer trace.Stop()
+	}
 	if profile != "" {
 		pf, err := os.Create(profile)
 		if err != nil {
@@ -141,7 +177,7 @@ func child(ctx context.Context, dsn, out, profile string) error {
 		return err
 	}
 	elapsed := time.Since(start)
-	return json.NewEncoder(os.Stdout).Encode(childResult{Rows: cw.rows, Seconds: elapsed.Seconds(), Bytes: cw.n})
+	return json.NewEncoder(os.Stdout).Encode(childResult{Rows: cw.rows, Seconds: elapsed.Seconds(), Bytes: cw.n, PeakKB: peakRSSKB()})
 }
 
 // countingWriter counts bytes and CSV rows (line ends of rows; no exported cell holds CR LF).
@@ -199,6 +235,17 @@ func run(ctx context.Context, o options) error {
 	say("postgres on port %d; %d postings per transaction over %d escrow accounts; sealed blocks of up to %d transactions",
 		srv.Port(), o.perTx, o.accounts, o.blockSize)
 
+	cpu, haveCPU := newServerCPU(ctx, pool)
+	serverUsed := func() time.Duration {
+		if !haveCPU {
+			return 0
+		}
+		d, err := cpu.used()
+		if err != nil {
+			haveCPU = false
+		}
+		return d
+	}
 	var last measurement
 	var lastFile string
 	for _, size := range o.sizes {
@@ -230,22 +277,26 @@ func run(ctx context.Context, o options) error {
 				return err
 			}
 		}
+		cpu0 := serverUsed()
 		base, err := baseline(ctx, pool)
 		if err != nil {
 			return err
 		}
-		say("  baseline: PostgreSQL writes the same join as CSV (COPY TO STDOUT, discarded): %d rows in %.2fs, %.0f rows/s",
-			base.rows, base.seconds, float64(base.rows)/base.seconds)
+		cpu1 := serverUsed()
+		say("  baseline: PostgreSQL writes the same join as CSV (COPY TO STDOUT, discarded): %d rows in %.2fs, %.0f rows/s%s",
+			base.rows, base.seconds, float64(base.rows)/base.seconds, cpuNote(haveCPU, cpu1-cpu0, -1))
 		lastFile = filepath.Join(dir, fmt.Sprintf("journal-%d.csv", size))
-		m, err := exportInChild(ctx, dsn, lastFile, o.profile)
+		m, err := exportInChild(ctx, dsn, lastFile, o.profile, o.trace)
 		if err != nil {
 			return err
 		}
+		cpu2 := serverUsed()
 		if m.rows != l.postings {
 			return fmt.Errorf("the export has %d rows, the ledger %d postings", m.rows, l.postings)
 		}
-		say("  export: %d rows (%.0f MB) in %.2fs: %.0f rows/s, peak RSS %.0f MB (%.2fx the baseline's time)",
-			m.rows, float64(m.bytes)/1e6, m.seconds, float64(m.rows)/m.seconds, m.peakMB, m.seconds/base.seconds)
+		say("  export: %d rows (%.0f MB) in %.2fs: %.0f rows/s, peak RSS %.0f MB (%.2fx the baseline's time)%s",
+			m.rows, float64(m.bytes)/1e6, m.seconds, float64(m.rows)/m.seconds, m.peakMB, m.seconds/base.seconds,
+			cpuNote(haveCPU, cpu2-cpu1, m.cpu))
 		last = m
 	}
 	if o.keep {
@@ -270,15 +321,27 @@ type measurement struct {
 	bytes   int64
 	seconds float64
 	peakMB  float64
+	cpu     time.Duration // the child process's, user and system
+}
+
+// cpuNote says how much CPU PostgreSQL (and the export process, when own >= 0) used.
+func cpuNote(ok bool, server, own time.Duration) string {
+	if !ok {
+		return ""
+	}
+	if own < 0 {
+		return fmt.Sprintf("; PostgreSQL CPU %.2fs", server.Seconds())
+	}
+	return fmt.Sprintf("; CPU: PostgreSQL %.2fs, export process %.2fs", server.Seconds(), own.Seconds())
 }
 
 // exportInChild runs the export in a child process and reads its result and peak RSS.
-func exportInChild(ctx context.Context, dsn, out, profile string) (measurement, error) {
+func exportInChild(ctx context.Context, dsn, out, profile, traceFile string) (measurement, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return measurement{}, err
 	}
-	cmd := exec.CommandContext(ctx, self, "-child-export", dsn, "-child-out", out, "-cpuprofile", profile)
+	cmd := exec.CommandContext(ctx, self, "-child-export", dsn, "-child-out", out, "-cpuprofile", profile, "-trace", traceFile)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.Output()
 	if err != nil {
@@ -288,8 +351,11 @@ func exportInChild(ctx context.Context, dsn, out, profile string) (measurement, 
 	if err := json.Unmarshal(stdout, &r); err != nil {
 		return measurement{}, fmt.Errorf("export child said %q: %w", stdout, err)
 	}
-	m := measurement{rows: r.Rows - 1, bytes: r.Bytes, seconds: r.Seconds} // the header is not a row
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	m := measurement{rows: r.Rows - 1, bytes: r.Bytes, seconds: r.Seconds, // the header is not a row
+		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	if r.PeakKB > 0 {
+		m.peakMB = float64(r.PeakKB) / 1024
+	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok { // may be the parent's peak (peakRSSKB)
 		m.peakMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
 		if runtime.GOOS == "darwin" {
 			m.peakMB = float64(ru.Maxrss) / (1 << 20)
@@ -451,8 +517,12 @@ func (l *loader) load(ctx context.Context, n int) error {
 	return nil
 }
 
-// explain prints the plan of the export's first chunk query.
+// explain prints the plans of the export's queries: a chunk of leaves, the same chunk from the
+// ledger tables (what Verify and leaves sealed without leaf data use), the unsealed tail.
 func explain(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := explainOne(ctx, pool, journalpg.LeavesQuery, 0, 20000); err != nil {
+		return err
+	}
 	if err := explainOne(ctx, pool, journalpg.ChunkQuery, 0, 20000, nil, nil); err != nil {
 		return err
 	}

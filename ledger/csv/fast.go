@@ -123,19 +123,27 @@ func appendCell(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// quoteBytes are the bytes for which encoding/csv quotes a comma-separated field, and
+// asciiSpace the ASCII white space of unicode.IsSpace.
+var quoteBytes, asciiSpace = [256]bool{'\n': true, '\r': true, '"': true, ',': true},
+	[utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
 // needsQuotes is encoding/csv's rule for a comma-separated field.
 func needsQuotes(s string) bool {
 	if s == "" {
 		return false
 	}
-	if s == `\.` {
+	if c := s[0]; c < utf8.RuneSelf {
+		if asciiSpace[c] {
+			return true
+		}
+	} else if r, _ := utf8.DecodeRuneInString(s); unicode.IsSpace(r) {
 		return true
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\n' || c == '\r' || c == '"' || c == ',' {
+		if quoteBytes[s[i]] {
 			return true
 		}
 	}
-	r, _ := utf8.DecodeRuneInString(s)
-	return unicode.IsSpace(r)
+	return s == `\.`
 }

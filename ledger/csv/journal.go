@@ -195,7 +195,11 @@ func (e *JournalEncoder) Close() error {
 // trigger gets a leading single quote, which spreadsheets show as text and do not evaluate. A
 // cell that starts with a single quote gets one more, so that Unneutralize can undo it.
 func Neutralize(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r', '\'':
 		return "'" + s
 	}
 	return s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,12 @@ type ExportOptions struct {
 	// Readers is the number of chunks read ahead at once, each on its own connection;
 	// DefaultExportReaders when zero.
 	Readers int
+	// FromTables reads the sealed transactions from the ledger tables (ChunkQuery: a join per
+	// position) instead of from the leaf data stored at sealing (LeavesQuery), and checks that
+	// the stored leaf data hashes to its leaf hash: Export fails with a *journal.RowError at
+	// the first transaction whose stored leaf data does not. Verify uses it, so that a change
+	// to the ledger tables after sealing, or to the stored leaf data, is found.
+	FromTables bool
 }
 
 // Export defaults.
@@ -39,12 +46,19 @@ const (
 // keep the row: it is reused. Export stops at fn's first error and returns it.
 //
 // The export is consistent without holding a snapshot open (DESIGN.md §3, export by
-// watermark): it reads the journal's size S first; the transactions at positions below S, their
-// postings, accounts and checkpoints are append-only and never change, so they are read in
-// chunks, ahead, on several connections; the rest — every transaction without a position below
-// S, including those sealed meanwhile — is read by one statement, which is a snapshot on both
-// engines. Together they are exactly the journal as of that statement. No connection is held
-// while waiting for another, so concurrent exports cannot exhaust the pool into a deadlock.
+// watermark): it reads the journal's size S first; the leaves at positions below S, with the
+// leaf data stored at sealing, and their checkpoints are append-only and never change, so they
+// are read in chunks of positions, ahead, on several connections, and decoded and hashed there;
+// the rest — every transaction without a position below S, including those sealed meanwhile —
+// is read from the ledger tables by one statement, which is a snapshot on both engines.
+// Together they are exactly the journal as of that statement. No connection is held while
+// waiting for another, so concurrent exports cannot exhaust the pool into a deadlock.
+//
+// A sealed transaction's rows are its stored leaf data, what its leaf hash and the signed
+// checkpoints cover, rather than the ledger tables' rows of it: they are the same unless the
+// tables were changed after sealing, which Verify reports. A chunk with a leaf sealed before
+// leaf data was stored (journal_leaf_data, migration 0404) is read from the ledger tables
+// (ChunkQuery).
 //
 // Only an export without bounds can be verified as a whole (journal.Verifier): a bounded one
 // leaves out positions the tree needs.
@@ -74,19 +88,32 @@ func (s *Store) ExportWith(ctx context.Context, since, until time.Time, o Export
 	e := &exporter{q: s.pool, fn: fn, accounts: map[uuid.UUID]accountInfo{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for c := range readAhead(ctx, s.pool, sealed, int64(o.Chunk), o.Readers, from, to) {
+	r := chunkReader{pool: s.pool, from: from, to: to, tables: o.FromTables, free: make(chan *chunk, o.Readers+2)}
+	for c := range readAhead(ctx, r, sealed, int64(o.Chunk), o.Readers) {
 		if c.err != nil {
 			return c.err
 		}
 		if err := e.emit(ctx, c); err != nil {
 			return err
 		}
+		r.recycle(c)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return e.unsealed(ctx, sealed, from, to)
 }
+
+// LeavesQuery reads the leaves at journal positions [$1, $2) with their stored leaf data (NULL
+// for a leaf sealed before it was stored), in order: one row per transaction, from two ranges
+// of primary keys merged (the range is repeated for journal_leaf_data so that both engines scan
+// only that range of it).
+const LeavesQuery = `
+	SELECT l.idx, l.leaf_hash, d.leaf_data
+	FROM journal_leaves AS l
+	LEFT JOIN journal_leaf_data AS d ON d.idx = l.idx AND d.idx >= $1 AND d.idx < $2
+	WHERE l.idx >= $1 AND l.idx < $2
+	ORDER BY l.idx`
 
 // ChunkQuery reads the postings of the sealed transactions at journal positions [$1, $2) created
 // in [$3, $4) (NULL: open), in export order. The LATERAL subqueries make both engines read the
@@ -117,14 +144,53 @@ const UnsealedQuery = `
 	  AND ($2::TIMESTAMPTZ IS NULL OR t.created_at >= $2) AND ($3::TIMESTAMPTZ IS NULL OR t.created_at < $3)
 	ORDER BY t.created_at, t.id, p.n`
 
-// chunk is the decoded result of ChunkQuery for one range of positions.
+// chunk is one range of positions, decoded: from LeavesQuery into txs and posts, ready to
+// emit; from ChunkQuery (the ledger tables) into tableTxs and tablePosts, which emit turns
+// into txs and posts once it has resolved their accounts. Chunks are recycled, so that their
+// slices keep their capacity; the strings in them are never reused.
 type chunk struct {
 	lo, hi int64
-	txs    []chunkTx
-	posts  []chunkPosting
-	err    error
+	txs    []sealedTx
+	posts  []sealedPosting
+
+	leaves []leafRef // LeavesQuery's rows
+	text   string    // their leaf data, one after the other
+	guess  int       // the size of the last text, to allocate the next at once
+	view   journal.LeafView
+	hasher journal.PostingHasher
+
+	tableTxs   []chunkTx
+	tablePosts []chunkPosting
+	// badLeaf is, when read from the tables, the first position whose stored leaf data does
+	// not hash to its leaf hash, or -1.
+	badLeaf int64
+
+	err error
 }
 
+// leafRef is a leaf of LeavesQuery, its leaf data ending at end in the chunk's text.
+type leafRef struct {
+	idx  int64
+	leaf journal.Hash
+	end  int
+}
+
+// sealedTx is a sealed transaction ready to emit.
+type sealedTx struct {
+	idx                     int64
+	leaf                    journal.Hash
+	id, kind, key, reverses string
+	createdAt               time.Time
+	end                     int // posts[previous end:end] are this transaction's postings
+}
+
+// sealedPosting is a posting ready to emit, with its posting hash.
+type sealedPosting struct {
+	account, accountType, currency, amount string
+	hash                                   journal.Hash
+}
+
+// chunkTx is a transaction as ChunkQuery reads it.
 type chunkTx struct {
 	idx                   int64
 	leaf                  journal.Hash
@@ -143,7 +209,7 @@ type chunkPosting struct {
 
 // readAhead reads the chunks of positions [0, size) with up to readers queries at once and
 // delivers them in order. The channel is closed after the last chunk or the first error.
-func readAhead(ctx context.Context, pool *pgxpool.Pool, size, per int64, readers int, from, to *time.Time) <-chan *chunk {
+func readAhead(ctx context.Context, r chunkReader, size, per int64, readers int) <-chan *chunk {
 	out := make(chan *chunk)
 	queue := make(chan chan *chunk, readers)
 	go func() { // start reads in order, at most readers ahead of the consumer
@@ -155,19 +221,20 @@ func readAhead(ctx context.Context, pool *pgxpool.Pool, size, per int64, readers
 			case <-ctx.Done():
 				return
 			}
-			go func(lo int64) { ch <- readChunk(ctx, pool, lo, min(lo+per, size), from, to) }(lo)
+			go func(lo int64) { ch <- r.read(ctx, r.chunk(lo, min(lo+per, size))) }(lo)
 		}
 	}()
 	go func() {
 		defer close(out)
 		for ch := range queue {
 			c := <-ch
+			failed := c.err != nil // c is the consumer's once sent, and recycled
 			select {
 			case out <- c:
 			case <-ctx.Done():
 				return
 			}
-			if c.err != nil {
+			if failed {
 				return
 			}
 		}
@@ -196,14 +263,155 @@ func (in *interner) get(b []byte) string {
 	return s
 }
 
-// readChunk runs ChunkQuery for [lo, hi) and decodes the binary results without reflection:
-// this loop runs once per exported row.
-func readChunk(ctx context.Context, pool *pgxpool.Pool, lo, hi int64, from, to *time.Time) *chunk {
-	c := &chunk{lo: lo, hi: hi}
-	rows, err := pool.Query(ctx, ChunkQuery, pgx.QueryResultFormats{pgx.BinaryFormatCode}, lo, hi, from, to)
+// chunkReader reads chunks of sealed positions. It is safe for concurrent use.
+type chunkReader struct {
+	pool     *pgxpool.Pool
+	from, to *time.Time
+	tables   bool        // ExportOptions.FromTables
+	free     chan *chunk // emitted chunks, to be reused
+}
+
+// chunk returns an empty chunk for positions [lo, hi), a recycled one if there is one.
+func (r chunkReader) chunk(lo, hi int64) *chunk {
+	var c *chunk
+	select {
+	case c = <-r.free:
+	default:
+		c = &chunk{}
+	}
+	c.lo, c.hi, c.badLeaf, c.err, c.text = lo, hi, -1, nil, ""
+	c.txs, c.posts, c.leaves, c.tableTxs, c.tablePosts = c.txs[:0], c.posts[:0], c.leaves[:0], c.tableTxs[:0], c.tablePosts[:0]
+	return c
+}
+
+// recycle hands an emitted chunk back for reuse.
+func (r chunkReader) recycle(c *chunk) {
+	select {
+	case r.free <- c:
+	default:
+	}
+}
+
+// read reads c's positions: from their stored leaf data, or from the ledger tables when asked
+// to or when a leaf has none.
+func (r chunkReader) read(ctx context.Context, c *chunk) *chunk {
+	if !r.tables {
+		if complete := r.readLeaves(ctx, c); complete || c.err != nil {
+			return c
+		}
+		c.txs, c.posts = c.txs[:0], c.posts[:0]
+	} else if c.err = r.checkLeaves(ctx, c); c.err != nil {
+		return c
+	}
+	r.readTables(ctx, c)
+	return c
+}
+
+// readLeaves decodes LeavesQuery's rows of c's positions into transactions and postings with
+// their posting hashes, ready to emit. complete is false when a leaf has no stored leaf data.
+func (r chunkReader) readLeaves(ctx context.Context, c *chunk) (complete bool) {
+	if !r.queryLeaves(ctx, c) || c.err != nil {
+		return false
+	}
+	text, start := c.text, 0
+	v, h := &c.view, &c.hasher
+	for _, l := range c.leaves {
+		data := text[start:l.end]
+		start = l.end
+		if err := v.Parse(data); err != nil {
+			c.err = fmt.Errorf("reading the journal: the leaf data of position %d: %w", l.idx, err)
+			return false
+		}
+		if (r.from != nil && v.CreatedAt.Before(*r.from)) || (r.to != nil && !v.CreatedAt.Before(*r.to)) {
+			continue
+		}
+		h.ResetString(v.Header)
+		for k, p := range v.Postings {
+			c.posts = append(c.posts, sealedPosting{account: p.Account, accountType: p.AccountType,
+				currency: p.Currency, amount: p.Amount, hash: h.SumLine(k, p.Line)})
+		}
+		c.txs = append(c.txs, sealedTx{idx: l.idx, leaf: l.leaf, id: v.TransactionID, kind: v.Kind, key: v.IdempotencyKey,
+			reverses: v.Reverses, createdAt: v.CreatedAt, end: len(c.posts)})
+	}
+	return true
+}
+
+// queryLeaves runs LeavesQuery for c's positions into c.leaves and c.text: one string for the
+// chunk's leaf data rather than one per transaction, which the rows' strings point into (a
+// strings.Builder hands over its buffer without copying it). It returns false
+// at the first leaf without stored leaf data, or on an error (in c.err).
+func (r chunkReader) queryLeaves(ctx context.Context, c *chunk) bool {
+	rows, err := r.pool.Query(ctx, LeavesQuery, pgx.QueryResultFormats{pgx.BinaryFormatCode}, c.lo, c.hi)
 	if err != nil {
 		c.err = fmt.Errorf("reading the journal: %w", err)
-		return c
+		return false
+	}
+	defer rows.Close()
+	var text strings.Builder
+	text.Grow(c.guess)
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 3 {
+			c.err = fmt.Errorf("reading the journal: %d columns", len(v))
+			return false
+		}
+		idx, err := int8Value(v[0])
+		if err != nil {
+			c.err = err
+			return false
+		}
+		if len(v[1]) != journal.HashSize {
+			c.err = fmt.Errorf("reading the journal: malformed leaf hash at position %d", idx)
+			return false
+		}
+		if v[2] == nil {
+			return false
+		}
+		text.Write(v[2])
+		c.leaves = append(c.leaves, leafRef{idx: idx, leaf: journal.Hash(v[1]), end: text.Len()})
+	}
+	if err := rows.Err(); err != nil {
+		c.err = fmt.Errorf("reading the journal: %w", err)
+		return false
+	}
+	c.text = text.String()
+	c.guess = len(c.text) + len(c.text)/16
+	return true
+}
+
+// checkLeaves sets c.badLeaf to the first of c's positions whose stored leaf data does not hash
+// to its leaf hash.
+func (r chunkReader) checkLeaves(ctx context.Context, c *chunk) error {
+	rows, err := r.pool.Query(ctx, LeavesQuery, pgx.QueryResultFormats{pgx.BinaryFormatCode}, c.lo, c.hi)
+	if err != nil {
+		return fmt.Errorf("reading the journal: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 3 {
+			return fmt.Errorf("reading the journal: %d columns", len(v))
+		}
+		idx, err := int8Value(v[0])
+		if err != nil {
+			return err
+		}
+		// A malformed leaf hash is left to the verifier, which rebuilds the leaf from the tables.
+		if v[2] != nil && len(v[1]) == journal.HashSize && journal.LeafHash(v[2]) != journal.Hash(v[1]) {
+			c.badLeaf = idx
+			break
+		}
+	}
+	return rows.Err()
+}
+
+// readTables runs ChunkQuery for c's positions and decodes the binary results without
+// reflection.
+func (r chunkReader) readTables(ctx context.Context, c *chunk) {
+	rows, err := r.pool.Query(ctx, ChunkQuery, pgx.QueryResultFormats{pgx.BinaryFormatCode}, c.lo, c.hi, r.from, r.to)
+	if err != nil {
+		c.err = fmt.Errorf("reading the journal: %w", err)
+		return
 	}
 	defer rows.Close()
 	var cur *chunkTx
@@ -211,45 +419,44 @@ func readChunk(ctx context.Context, pool *pgxpool.Pool, lo, hi int64, from, to *
 		v := rows.RawValues()
 		if len(v) != 11 {
 			c.err = fmt.Errorf("reading the journal: %d columns", len(v))
-			return c
+			return
 		}
 		idx, err := int8Value(v[0])
 		if err != nil {
 			c.err = err
-			return c
+			return
 		}
 		if cur == nil || cur.idx != idx {
 			if cur != nil {
-				cur.end = len(c.posts)
+				cur.end = len(c.tablePosts)
 			}
-			c.txs = append(c.txs, chunkTx{idx: idx})
-			cur = &c.txs[len(c.txs)-1]
+			c.tableTxs = append(c.tableTxs, chunkTx{idx: idx})
+			cur = &c.tableTxs[len(c.tableTxs)-1]
 			if err := decodeTx(cur, v); err != nil {
 				c.err = err
-				return c
+				return
 			}
 		}
 		var p chunkPosting
 		if len(v[8]) != 16 || v[9] == nil || v[10] == nil {
 			c.err = fmt.Errorf("reading the journal: malformed posting at position %d", idx)
-			return c
+			return
 		}
 		copy(p.account[:], v[8])
 		p.currency = interned.get(v[9])
 		if p.amount, err = journal.NormalizeAmount(string(v[10])); err != nil {
 			c.err = fmt.Errorf("position %d: %w", idx, err)
-			return c
+			return
 		}
-		c.posts = append(c.posts, p)
+		c.tablePosts = append(c.tablePosts, p)
 	}
 	if err := rows.Err(); err != nil {
 		c.err = fmt.Errorf("reading the journal: %w", err)
-		return c
+		return
 	}
 	if cur != nil {
-		cur.end = len(c.posts)
+		cur.end = len(c.tablePosts)
 	}
-	return c
 }
 
 // pgEpoch is where PostgreSQL's binary timestamps count microseconds from.
@@ -294,12 +501,15 @@ type exporter struct {
 	hasher   journal.PostingHasher
 	header   []byte
 	missing  []uuid.UUID
+	rows     uint64 // sealed rows emitted
 }
 
-// emit resolves a chunk's accounts and checkpoints and calls fn for its rows.
+// emit calls fn for the rows of a chunk, the checkpoints that end in it on their rows.
 func (e *exporter) emit(ctx context.Context, c *chunk) error {
-	if err := e.resolveAccounts(ctx, c); err != nil {
-		return err
+	if len(c.tableTxs) > 0 {
+		if err := e.fromTables(ctx, c); err != nil {
+			return err
+		}
 	}
 	if err := e.checkpoints(ctx, c.lo, c.hi); err != nil {
 		return err
@@ -307,40 +517,72 @@ func (e *exporter) emit(ctx context.Context, c *chunk) error {
 	start := 0
 	for i := range c.txs {
 		t := &c.txs[i]
+		if c.badLeaf >= 0 && t.idx >= c.badLeaf {
+			return e.badLeaf(c.badLeaf)
+		}
 		r := &e.row
 		*r = journal.Row{
-			TransactionID:  t.id.String(),
-			CreatedAt:      t.createdAt,
-			Kind:           t.kind,
-			IdempotencyKey: journal.IdempotencyKey(t.principal.String(), t.request),
-			Sealed:         true,
-			JournalIndex:   uint64(t.idx),
-			LeafHash:       t.leaf,
+			TransactionID: t.id, CreatedAt: t.createdAt, Kind: t.kind, IdempotencyKey: t.key, Reverses: t.reverses,
+			Sealed: true, JournalIndex: uint64(t.idx), LeafHash: t.leaf,
 		}
-		if t.hasReverses {
-			r.Reverses = t.revers.String()
-		}
-		var err error
-		entry := journal.Entry{TransactionID: r.TransactionID, CreatedAt: r.CreatedAt, Kind: r.Kind, IdempotencyKey: r.IdempotencyKey, Reverses: r.Reverses}
-		if e.header, err = journal.AppendHeader(e.header[:0], &entry); err != nil {
-			return err
-		}
-		e.hasher.Reset(e.header)
-		for k, p := range c.posts[start:t.end] {
-			a := e.accounts[p.account]
-			r.Account, r.AccountType, r.Currency, r.Amount = a.address, a.typ, p.currency, p.amount
-			r.PostingHash = e.hasher.Sum(k, a.address, a.typ, p.currency, p.amount)
+		for k := start; k < t.end; k++ {
+			p := &c.posts[k]
+			r.Account, r.AccountType, r.Currency, r.Amount, r.PostingHash = p.account, p.accountType, p.currency, p.amount, p.hash
 			r.Checkpoint = nil
-			if start+k == t.end-1 {
+			if k == t.end-1 {
 				if cp, ok := e.cps[t.idx+1]; ok {
 					r.Checkpoint = &cp
 				}
 			}
+			e.rows++
 			if err := e.fn(r); err != nil {
 				return err
 			}
 		}
 		start = t.end
+	}
+	if c.badLeaf >= 0 {
+		return e.badLeaf(c.badLeaf)
+	}
+	return nil
+}
+
+// badLeaf reports stored leaf data that does not hash to its leaf hash, at the next row.
+func (e *exporter) badLeaf(idx int64) error {
+	return &journal.RowError{Row: e.rows + 1, Msg: fmt.Sprintf("the leaf data stored for journal index %d does not hash to its leaf_hash: "+
+		"exports show that data, not the transaction as sealed; it was changed after sealing", idx)}
+}
+
+// fromTables turns the transactions of a chunk read from the ledger tables into rows to emit:
+// account addresses from the cache, the transaction fields formatted, posting hashes computed.
+func (e *exporter) fromTables(ctx context.Context, c *chunk) error {
+	if err := e.resolveAccounts(ctx, c); err != nil {
+		return err
+	}
+	start := 0
+	for i := range c.tableTxs {
+		t := &c.tableTxs[i]
+		s := sealedTx{
+			idx: t.idx, leaf: t.leaf, id: t.id.String(), kind: t.kind, createdAt: t.createdAt,
+			key: journal.IdempotencyKey(t.principal.String(), t.request),
+		}
+		if t.hasReverses {
+			s.reverses = t.revers.String()
+		}
+		var err error
+		entry := journal.Entry{TransactionID: s.id, CreatedAt: s.createdAt, Kind: s.kind, IdempotencyKey: s.key, Reverses: s.reverses}
+		if e.header, err = journal.AppendHeader(e.header[:0], &entry); err != nil {
+			return err
+		}
+		e.hasher.Reset(e.header)
+		for k, p := range c.tablePosts[start:t.end] {
+			a := e.accounts[p.account]
+			c.posts = append(c.posts, sealedPosting{account: a.address, accountType: a.typ, currency: p.currency, amount: p.amount,
+				hash: e.hasher.Sum(k, a.address, a.typ, p.currency, p.amount)})
+		}
+		start = t.end
+		s.end = len(c.posts)
+		c.txs = append(c.txs, s)
 	}
 	return nil
 }
@@ -350,7 +592,7 @@ func (e *exporter) emit(ctx context.Context, c *chunk) error {
 func (e *exporter) resolveAccounts(ctx context.Context, c *chunk) error {
 	e.missing = e.missing[:0]
 	seen := map[uuid.UUID]bool{}
-	for _, p := range c.posts {
+	for _, p := range c.tablePosts {
 		if _, ok := e.accounts[p.account]; !ok && !seen[p.account] {
 			seen[p.account] = true
 			e.missing = append(e.missing, p.account)

@@ -481,7 +481,8 @@ func TestConcurrentSealers(t *testing.T) {
 }
 
 // TestTamperedDatabase changes the books behind the ledger's back after sealing: Verify names
-// the row and a proof of the changed transaction no longer verifies.
+// the row and a proof of the changed transaction no longer verifies, while the export still
+// shows the transaction as it was sealed (its stored leaf data).
 func TestTamperedDatabase(t *testing.T) {
 	tests := []struct {
 		name string
@@ -509,6 +510,9 @@ func TestTamperedDatabase(t *testing.T) {
 			}
 			if _, err := e.pool.Exec(e.ctx, tt.sql, target); err != nil {
 				t.Fatal(err)
+			}
+			if _, err := verify(e.keys(), journal.VerifyOptions{}, e.export()); err != nil {
+				t.Fatalf("the export of the sealed leaf data: %v", err)
 			}
 			_, err := e.store.Verify(e.ctx, e.keys())
 			re, ok := journal.IsRowError(err)

@@ -91,13 +91,18 @@ func (s *Store) InclusionProof(ctx context.Context, transactionID string, size u
 }
 
 // Verify checks the journal as stored, exactly as `royalty verify` checks an export of it
-// (journal.Verifier, transactions not sealed yet allowed at the end), and also that the stored
-// subtrees the sealer and inclusion proofs build on hash to the newest checkpoint's root.
-// Inconsistencies are reported as a *journal.RowError naming the export row.
+// (journal.Verifier, transactions not sealed yet allowed at the end), but with every sealed
+// transaction read from the ledger tables, so that a change to them after sealing is found;
+// it also checks that the leaf data stored at sealing, which exports show, hashes to the same
+// leaf hashes, and that the stored subtrees the sealer and inclusion proofs build on hash to the
+// newest checkpoint's root. Inconsistencies are reported as a *journal.RowError naming the
+// export row.
 func (s *Store) Verify(ctx context.Context, keys journal.Keys) (journal.Summary, error) {
 	v := journal.NewVerifier(keys, journal.VerifyOptions{AllowUnsealed: true})
-	err := s.Export(ctx, timeZero, timeZero, v.Add)
-	if _, ok := journal.IsRowError(err); err != nil && !ok {
+	err := s.ExportWith(ctx, timeZero, timeZero, ExportOptions{FromTables: true}, v.Add)
+	if re, ok := journal.IsRowError(err); ok {
+		v.Fail(re) // the verifier's own, or the exporter's: stored leaf data that does not match
+	} else if err != nil {
 		return journal.Summary{}, err
 	}
 	sum, err := v.Close()

@@ -116,11 +116,14 @@ func (s *Sealer) Stop() {
 }
 
 func (s *Sealer) run() {
-	defer close(s.done)
+	// The channels are read here, where Start's writes are visible: Stop clears s.stop once
+	// run has returned, which the goroutine below may outlive.
+	stop, done := s.stop, s.done
+	defer close(done)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		<-s.stop
+		<-stop
 		cancel()
 	}()
 	ticker := time.NewTicker(s.cfg.Interval)
@@ -143,7 +146,7 @@ func (s *Sealer) run() {
 			}
 		}
 		select {
-		case <-s.stop:
+		case <-stop:
 			return
 		case <-ticker.C:
 		}
@@ -305,7 +308,7 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 	var (
 		leafIdx              []int64
 		txIDs                []string
-		leafHashes           [][]byte
+		leafHashes, leafData [][]byte
 		nodeLevel, nodeIndex []int64
 		nodeHashes           [][]byte
 	)
@@ -314,13 +317,14 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 		nodeHashes = append(nodeHashes, append([]byte(nil), n.Hash[:]...))
 	}
 	for i := range es {
-		_, leaf, err := journal.EntryLeaf(&es[i])
+		data, leaf, err := journal.EntryLeaf(&es[i])
 		if err != nil {
 			return err
 		}
 		leafIdx = append(leafIdx, int64(tree.Size()))
 		txIDs = append(txIDs, es[i].TransactionID)
 		leafHashes = append(leafHashes, append([]byte(nil), leaf[:]...))
+		leafData = append(leafData, data)
 		tree.Append(leaf, collect)
 	}
 	root := tree.Root()
@@ -339,6 +343,10 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO journal_leaves (idx, transaction_id, leaf_hash)
 			SELECT * FROM unnest($1::INT8[], $2::UUID[], $3::BYTEA[])`, leafIdx, txIDs, leafHashes); err != nil {
 			return fmt.Errorf("inserting journal leaves: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO journal_leaf_data (idx, leaf_data)
+			SELECT * FROM unnest($1::INT8[], $2::BYTEA[])`, leafIdx, leafData); err != nil {
+			return fmt.Errorf("inserting journal leaf data: %w", err)
 		}
 		if len(nodeLevel) > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO journal_nodes (level, idx, hash)
