@@ -292,7 +292,15 @@ func learn(dir string) (*model, error) {
 	for w := range freq {
 		m.words = append(m.words, w)
 	}
-	sort.Slice(m.words, func(i, j int) bool { return freq[m.words[i]] > freq[m.words[j]] })
+	// Ties are broken by the word: in map order the corpus would differ from run to run, and
+	// some orders make a comment of one word like "10." (an ordered-list marker, no text left),
+	// which the pipeline rightly rejects and the run then fails.
+	sort.Slice(m.words, func(i, j int) bool {
+		if fi, fj := freq[m.words[i]], freq[m.words[j]]; fi != fj {
+			return fi > fj
+		}
+		return m.words[i] < m.words[j]
+	})
 	total := 0.0
 	for _, w := range m.words {
 		total += float64(freq[w])
