@@ -223,9 +223,11 @@ type batch struct {
 
 // Run reads r to its end and writes everything to the store and the index. Malformed records
 // are reported in the summary and skipped; the run stops early only on an error of the input
-// (an unreadable file), the store or the index, or when ctx is done. It closes r.
+// (an unreadable file), the store or the index, or when ctx is done. It closes r. While it runs,
+// the garbage collector's target is GCPercent.
 func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, error) {
 	defer r.Close()
+	defer raiseGC()()
 	totals := ro.Start
 	totals.Errors = append([]*RecordError(nil), ro.Start.Errors...)
 	g, ctx := errgroup.WithContext(ctx)

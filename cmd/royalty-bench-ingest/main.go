@@ -10,7 +10,8 @@
 //     stored, term vectors), with unsafe_batch and waiting for the last batch to persist, and
 //     otherwise scorch's defaults. It runs before and after the pipeline and the mean rate
 //     counts, since other processes share the machine. A third run with the pipeline's scorch
-//     settings (bleveindex.Config) is logged for reference;
+//     settings (bleveindex.Config) and garbage collector target (indexer.GCPercent, which
+//     Pipeline.Run applies) is logged for reference;
 //  2. the full pipeline: parse the dump, normalise HTML and Markdown, fingerprint, write Bleve
 //     (text, title, quotations, fingerprints, filters, stored fields) and the posts and
 //     identities tables of a throwaway PostgreSQL with fsync on.
@@ -131,8 +132,16 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 	if err != nil {
 		return err
 	}
-	// For reference only: the same text-only index with the scorch settings the pipeline uses.
-	if _, err := runBaseline("baseline-with-pipeline-settings", bleveindex.Config()); err != nil {
+	// For reference only: the same text-only index with the settings the pipeline runs with,
+	// scorch's (bleveindex.Config) and the garbage collector's (indexer.GCPercent).
+	gc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gc)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(max(gc, indexer.GCPercent))
+	}
+	_, err = runBaseline("baseline-with-pipeline-settings", bleveindex.Config())
+	debug.SetGCPercent(gc)
+	if err != nil {
 		return err
 	}
 
