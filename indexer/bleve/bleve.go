@@ -276,33 +276,45 @@ func Mapping() *mapping.IndexMappingImpl {
 	return im
 }
 
-// Document builds the Bleve document of a prepared post.
+// Document builds the Bleve document of a prepared post. Every document has every field, an
+// absent value as a field without tokens: zapx merges segments that hold the same fields by
+// copying their postings, and decodes and re-encodes every posting of every field otherwise
+// (a segment of comments only would lack titles, one of Reddit posts sites).
 func (x *Index) Document(p *indexer.Prepared) *document.Document {
 	post := p.Post
 	d := document.NewDocument(post.ID)
 	d.AddField(document.NewTextFieldCustom(FieldText, nil, []byte(post.Text), TextOptions, x.std))
-	if post.Title != "" {
-		d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), titleOptions, x.std))
-	}
+	d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), titleOptions, x.std))
 	for i, q := range post.Quoted {
 		d.AddField(document.NewTextFieldCustom(FieldQuoted, []uint64{uint64(i)}, []byte(q), index.IndexField, x.std))
 	}
-	if len(p.Fingerprints) > 0 {
-		d.AddField(document.NewTextFieldCustom(FieldFP, nil, FingerprintTerms(p.Fingerprints), fpOptions, fpAnalyzer{}))
+	if len(post.Quoted) == 0 {
+		d.AddField(document.NewTextFieldCustom(FieldQuoted, nil, nil, index.IndexField, noTokens{}))
 	}
-	if key := post.AuthorKey(); key != "" {
-		// A nil analyzer makes the whole value one term: a keyword.
-		d.AddField(document.NewTextFieldCustom(FieldAuthor, nil, []byte(key), authorOptions, nil))
-	}
-	if post.Site != "" {
-		d.AddField(document.NewTextFieldCustom(FieldSite, nil, []byte(post.Site), keywordOptions, nil))
-	}
-	d.AddField(document.NewTextFieldCustom(FieldPlatform, nil, []byte(post.Platform), keywordOptions, nil))
+	d.AddField(document.NewTextFieldCustom(FieldFP, nil, FingerprintTerms(p.Fingerprints), fpOptions, fpAnalyzer{}))
+	d.AddField(keywordField(FieldAuthor, post.AuthorKey(), authorOptions))
+	d.AddField(keywordField(FieldSite, post.Site, keywordOptions))
+	d.AddField(keywordField(FieldPlatform, post.Platform, keywordOptions))
 	d.AddField(document.NewTextFieldCustom(FieldCreated, nil, []byte(post.CreatedAt.UTC().Format(time.RFC3339Nano)), storedOptions, nil))
 	d.AddField(document.NewTextFieldCustom(FieldURL, nil, []byte(post.URL), storedOptions, nil))
 	d.AddField(document.NewTextFieldCustom(FieldHash, nil, []byte(post.ContentHash), storedOptions, nil))
 	return d
 }
+
+// keywordField is a field whose whole value is one term, or that has no term when the value
+// is empty (a deleted author, a platform without sites).
+func keywordField(name, value string, options index.FieldIndexingOptions) *document.TextField {
+	if value == "" {
+		return document.NewTextFieldCustom(name, nil, nil, options, noTokens{})
+	}
+	// A nil analyzer makes the whole value one term: a keyword.
+	return document.NewTextFieldCustom(name, nil, []byte(value), options, nil)
+}
+
+// noTokens analyzes any value to no tokens.
+type noTokens struct{}
+
+func (noTokens) Analyze([]byte) analysis.TokenStream { return nil }
 
 // BucketBits is the width of a fingerprint term: the top bits of the hash.
 const BucketBits = 16

@@ -335,3 +335,55 @@ func TestHeldByAnotherProcess(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 var _ = filepath.Join
+
+// TestDocumentsHoldEveryField: posts with and without a title, quotations, fingerprints, an
+// author or a site make documents with the same fields, so that zapx merges their segments by
+// copying postings; the empty fields have no terms.
+func TestDocumentsHoldEveryField(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	full := post("1", "ann", "bikes", "> quoted words of someone\n\n"+chain, t0)
+	bare, err := indexer.Prepare(&indexer.Post{ID: "reddit:/t1_x", Platform: "reddit", Kind: indexer.KindComment,
+		CreatedAt: t0, URL: "https://reddit.example/x", Text: "too short"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bare.Fingerprints) != 0 || bare.Post.Title != "" || bare.Post.Author != nil || len(bare.Post.Quoted) != 0 {
+		t.Fatalf("bare post is not bare: %+v", bare.Post)
+	}
+	fields := func(p *indexer.Prepared) (names []string, terms map[string]int) {
+		d := x.Document(p)
+		terms = map[string]int{}
+		seen := map[string]bool{}
+		for _, f := range d.Fields {
+			if f.Options().IsIndexed() {
+				f.Analyze()
+				terms[f.Name()] += len(f.AnalyzedTokenFrequencies())
+			}
+			if !seen[f.Name()] {
+				seen[f.Name()] = true
+				names = append(names, f.Name())
+			}
+		}
+		sort.Strings(names)
+		return names, terms
+	}
+	fullNames, _ := fields(full)
+	bareNames, bareTerms := fields(bare)
+	if !reflect.DeepEqual(fullNames, bareNames) {
+		t.Fatalf("fields differ: %v and %v", fullNames, bareNames)
+	}
+	for _, f := range []string{FieldTitle, FieldQuoted, FieldFP, FieldAuthor, FieldSite} {
+		if bareTerms[f] != 0 {
+			t.Errorf("empty %s has %d terms", f, bareTerms[f])
+		}
+	}
+	write(t, x, full, bare)
+	res, err := x.Search(context.Background(), indexer.Query{Text: "short", Size: 10})
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].AuthorKey != "" || res.Hits[0].Title != "" {
+		t.Fatalf("search for the bare post: %+v, %v", res, err)
+	}
+}
