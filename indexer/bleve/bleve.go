@@ -26,7 +26,10 @@
 // the average length (a few milliseconds for 100 fingerprints over 250,000 posts); BucketBits
 // would grow for corpora far beyond that. Documents are built directly (Batch.IndexAdvanced)
 // rather than through the reflection-based mapping, which is kept so that queries analyze their
-// words like the fields were.
+// words like the fields were. The text fields are analyzed with the standard analyzer's filters
+// behind a faster tokenizer that gives exactly the unicode tokenizer's tokens (tokenizer.go);
+// queries use the standard analyzer itself. Every document has every field, absent values as
+// fields without terms, so that segments merge by copying their postings.
 //
 // Batches are written with unsafe_batch (the persister writes them in the background) and a
 // persisted callback, which the pipeline waits for before it records progress; Close waits for
@@ -107,7 +110,7 @@ type Index struct {
 	dir     string
 	idx     bleve.Index
 	raw     index.Index
-	std     analysis.Analyzer
+	std     analysis.Analyzer // the standard analyzer's tokens, by textAnalyzer
 	lock    *flock.Flock
 	log     *slog.Logger
 	pending sync.WaitGroup // batches written but not yet persisted
@@ -177,7 +180,7 @@ func Open(dir string, opts Options) (_ *Index, err error) {
 		idx.Close()
 		return nil, errors.New("the standard analyzer is not registered")
 	}
-	return &Index{dir: dir, idx: idx, raw: raw, std: std, lock: lk, log: opts.Logger}, nil
+	return &Index{dir: dir, idx: idx, raw: raw, std: textAnalyzer(std), lock: lk, log: opts.Logger}, nil
 }
 
 // create makes a new index at path durably. Bleve stores the mapping with an internal write,
