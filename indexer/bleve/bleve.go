@@ -16,8 +16,8 @@
 //
 // The fingerprint field is why indexing stays fast (DESIGN.md §4). Bleve's shingle filter turns
 // every 5-word window into a new term and indexes ten times slower; here attribution/text
-// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and a trivial analyzer
-// cuts the field value into tokens. One term per fingerprint would still make nearly every token a
+// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field makes its
+// tokens from the hashes without an analyzer (fingerprintField). One term per fingerprint would still make nearly every token a
 // new dictionary term, and Bleve's finite-state dictionaries cost per term at every segment
 // build and merge: measured alone on 30,000 posts, 8-byte fingerprint terms took 1.8× the CPU of
 // the text field. So the dictionary is bounded instead: 65,536 bucket terms, the rest of each
@@ -294,7 +294,7 @@ func (x *Index) Document(p *indexer.Prepared) *document.Document {
 	if len(post.Quoted) == 0 {
 		d.AddField(document.NewTextFieldCustom(FieldQuoted, nil, nil, index.IndexField, noTokens{}))
 	}
-	d.AddField(document.NewTextFieldCustom(FieldFP, nil, FingerprintTerms(p.Fingerprints), fpOptions, fpAnalyzer{}))
+	d.AddField(&fingerprintField{hashes: p.Fingerprints})
 	d.AddField(keywordField(FieldAuthor, post.AuthorKey(), authorOptions))
 	d.AddField(keywordField(FieldSite, post.Site, keywordOptions))
 	d.AddField(keywordField(FieldPlatform, post.Platform, keywordOptions))
@@ -339,32 +339,67 @@ func location(h uint64) (start, end uint64) {
 	return (h >> halfBits) & halfMask, h & halfMask
 }
 
-// FingerprintTerms encodes hashes as the fingerprint field's value: 8 big-endian bytes each,
-// back to back.
-func FingerprintTerms(hashes []uint64) []byte {
-	b := make([]byte, 0, len(hashes)*8)
-	for _, h := range hashes {
-		b = binary.BigEndian.AppendUint64(b, h)
-	}
-	return b
+// fingerprintField is the fingerprint field of a document: one token per hash, its bucket as
+// the term and the rest of its bits as the token's offsets. It builds its token frequencies
+// itself, with terms cut from a table of every bucket, which spares the token stream, the
+// generic counting and an allocation per term that an analyzer would cost.
+type fingerprintField struct {
+	hashes []uint64
+	freqs  index.TokenFrequencies
 }
 
-// fpAnalyzer turns a FingerprintTerms value into one token per hash: its bucket as the term
-// (aliasing the input) and the rest of its bits as the token's offsets.
-type fpAnalyzer struct{}
+var _ document.Field = (*fingerprintField)(nil)
 
-func (fpAnalyzer) Analyze(input []byte) analysis.TokenStream {
-	n := len(input) / 8
-	tokens := make([]analysis.Token, n)
-	out := make(analysis.TokenStream, n)
-	for i := 0; i < n; i++ {
-		at := 8 * i
-		start, end := location(binary.BigEndian.Uint64(input[at:]))
-		tokens[i] = analysis.Token{Start: int(start), End: int(end), Term: input[at : at+termBytes], Position: i + 1, Type: analysis.AlphaNumeric}
-		out[i] = &tokens[i]
+// buckets holds every bucket term, in order, back to back; bucketTerms is the same as a string,
+// so that a term and a map key are both slices of one allocation.
+var (
+	buckets = func() []byte {
+		b := make([]byte, 0, termBytes<<BucketBits)
+		for i := 0; i < 1<<BucketBits; i++ {
+			b = binary.BigEndian.AppendUint16(b, uint16(i))
+		}
+		return b
+	}()
+	bucketTerms = string(buckets)
+)
+
+func (f *fingerprintField) Analyze() {
+	n := len(f.hashes)
+	tfs := make([]index.TokenFreq, n)
+	locs := make([]index.TokenLocation, n)
+	ptrs := make([]*index.TokenLocation, n)
+	freqs := make(index.TokenFrequencies, n)
+	used := 0
+	for i, h := range f.hashes {
+		at := int(h>>lowBits) * termBytes
+		key := bucketTerms[at : at+termBytes]
+		start, end := location(h)
+		locs[i] = index.TokenLocation{Start: int(start), End: int(end), Position: i + 1}
+		ptrs[i] = &locs[i]
+		if tf, ok := freqs[key]; ok { // two hashes in one bucket
+			tf.Locations = append(tf.Locations, ptrs[i])
+			tf.SetFrequency(tf.Frequency() + 1)
+			continue
+		}
+		tf := &tfs[used]
+		used++
+		tf.Term = buckets[at : at+termBytes : at+termBytes]
+		tf.Locations = ptrs[i : i+1 : i+1]
+		tf.SetFrequency(1)
+		freqs[key] = tf
 	}
-	return out
+	f.freqs = freqs
 }
+
+func (f *fingerprintField) Name() string                                     { return FieldFP }
+func (f *fingerprintField) ArrayPositions() []uint64                         { return nil }
+func (f *fingerprintField) Options() index.FieldIndexingOptions              { return fpOptions }
+func (f *fingerprintField) Value() []byte                                    { return nil } // never stored
+func (f *fingerprintField) NumPlainTextBytes() uint64                        { return uint64(8 * len(f.hashes)) }
+func (f *fingerprintField) Size() int                                        { return 64 + 8*len(f.hashes) }
+func (f *fingerprintField) EncodedFieldType() byte                           { return 't' }
+func (f *fingerprintField) AnalyzedLength() int                              { return len(f.hashes) }
+func (f *fingerprintField) AnalyzedTokenFrequencies() index.TokenFrequencies { return f.freqs }
 
 // Write implements indexer.Index.
 func (x *Index) Write(ctx context.Context, posts []*indexer.Prepared, persisted func(error)) error {
