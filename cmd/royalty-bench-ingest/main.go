@@ -24,7 +24,9 @@
 //
 // where peak_rss_mb is the peak resident set of the pipeline phase (VmHWM, reset before it;
 // PostgreSQL's memory is not in it). The log also shows the CPU time of each phase and the
-// latency of Candidates and AuthorCounts over the pipeline's index.
+// latency of Candidates and AuthorCounts over the pipeline's index. With -breakdown it also
+// indexes the corpus in steps from the baseline towards the pipeline (steps.go), each logged
+// with its time and CPU time, to show where the pipeline's time goes.
 package main
 
 import (
@@ -72,6 +74,8 @@ func main() {
 	data := flag.String("data", "", "real Stack Exchange dumps to sample lengths and words from (default ../shared/data/stackexchange)")
 	seed := flag.Int64("seed", 1, "random seed of the synthetic corpus")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
+	flag.BoolVar(&breakdown, "breakdown", false, "also index in steps towards the pipeline, each logged with its CPU time: "+
+		"the text field, text and fingerprints, every field (posts prepared in memory), the pipeline without the database")
 	flag.Parse()
 	profile = *cpuProfile
 	level := slog.LevelInfo
@@ -87,6 +91,9 @@ func main() {
 
 // profile is the -cpuprofile file.
 var profile string
+
+// breakdown is the -breakdown flag.
+var breakdown bool
 
 func run(ctx context.Context, n, batchSize int, data string, seed int64, log *slog.Logger) error {
 	if data == "" {
@@ -226,6 +233,11 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 	texts = nil
 	if err := retrieval(ctx, indexPath, dump, log); err != nil {
 		return err
+	}
+	if breakdown {
+		if err := steps(ctx, work, dump, batchSize, log); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("RESULT ingest posts_per_s=%.0f baseline_posts_per_s=%.0f ratio=%.2f index_bytes_per_post=%.0f peak_rss_mb=%.0f\n",
 		rate, baseRate, rate/baseRate, float64(size)/float64(sum.Received), peak)
