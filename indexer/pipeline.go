@@ -64,8 +64,8 @@ type Options struct {
 	// IndexWriters bounds the batches written to the index at once, of batches that share no
 	// post; min(2, GOMAXPROCS) when 0. Building a batch's segment is most of an index write
 	// and runs on the writing goroutine, so a second writer puts a second core to work; it
-	// also holds a second batch's segment in the making (make bench-ingest: 100,000 posts in
-	// 15-30 % less time, peak RSS about 410-440 MB instead of 240-290 MB).
+	// also holds a second batch's segment in the making (100,000 bench-ingest posts with
+	// PostgreSQL, paired runs: 10-30 % less time, peak RSS 380-470 MB instead of 240-290 MB).
 	IndexWriters int
 	MaxErrors    int // rejected records listed in a Summary; DefaultMaxErrors when 0
 	Logger       *slog.Logger
@@ -86,9 +86,9 @@ type PostsHook interface {
 // Reading, preparing and writing overlap. The store sees every batch in one order, across
 // concurrent runs too; the index sees them in the same order wherever two batches share a post
 // (batches that share none may be written to it at once), and a batch counts as done only when
-// it is committed in the store and persisted in the index, in order. Re-running from the resume position of the last
-// durable batch converges to the same posts in both, because writes are idempotent upserts by
-// post id. It is safe for concurrent use.
+// it is committed in the store and persisted in the index, in order. Re-running from the resume
+// position of the last durable batch converges to the same posts in both, because writes are
+// idempotent upserts by post id. It is safe for concurrent use.
 type Pipeline struct {
 	store     Store
 	index     Index

@@ -16,15 +16,20 @@
 //
 // The fingerprint field is why indexing stays fast (DESIGN.md §4). Bleve's shingle filter turns
 // every 5-word window into a new term and indexes ten times slower; here attribution/text
-// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field makes its
-// tokens from the hashes without an analyzer (fingerprintField). One term per fingerprint would still make nearly every token a
-// new dictionary term, and Bleve's finite-state dictionaries cost per term at every segment
-// build and merge: measured alone on 30,000 posts, 8-byte fingerprint terms took 1.8× the CPU of
-// the text field. So the dictionary is bounded instead: 65,536 bucket terms, the rest of each
-// hash in the posting's location, checked exactly on retrieval. That field takes 0.85× the text
-// field's CPU, and retrieval reads about N·27/65,536 postings per fingerprint for N posts of
-// the average length (a few milliseconds for 100 fingerprints over 250,000 posts); BucketBits
-// would grow for corpora far beyond that. Documents are built directly (Batch.IndexAdvanced)
+// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field makes
+// its tokens from the hashes without an analyzer (fingerprintField). One term per fingerprint
+// would still make nearly every token a new dictionary term, and Bleve's finite-state
+// dictionaries cost per term at every segment build and merge: measured alone on 30,000 posts,
+// 8-byte fingerprint terms took 1.8× the CPU of the text field. So the dictionary is bounded
+// instead: 65,536 bucket terms, the rest of each hash in the posting's location, checked exactly
+// on retrieval. Retrieval reads about N·27/65,536 postings per fingerprint for N posts of the
+// average length (a few milliseconds for 100 fingerprints over 250,000 posts); BucketBits would
+// grow for corpora far beyond that. The field still costs about as much CPU as the text field
+// (make bench-ingest -breakdown: 9.5 s for the text field of 100,000 posts, 19.6 s with the
+// fingerprints), nearly all of it per term and per posting inside zapx: a 500-post batch
+// holds some 13,500 fingerprints in 11,500 buckets. Narrower buckets are cheaper to index
+// (12 bits: 40 % of the cost) but multiply the postings every retrieval reads (16× at 12
+// bits), and retrieval is most of attribution's latency. Documents are built directly (Batch.IndexAdvanced)
 // rather than through the reflection-based mapping, which is kept so that queries analyze their
 // words like the fields were. The text fields are analyzed with the standard analyzer's filters
 // behind a faster tokenizer that gives exactly the unicode tokenizer's tokens (tokenizer.go);
