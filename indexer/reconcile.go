@@ -43,6 +43,7 @@ func Reconcile(ctx context.Context, store ReconcileStore, index ReconcileIndex, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	defer raiseGC()()
 	var res ReconcileResult
 	err := store.ForEachID(ctx, DefaultBatchSize, func(ids []string) error {
 		res.Checked += len(ids)

@@ -3,6 +3,8 @@ package text
 import (
 	"bytes"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
@@ -135,23 +137,44 @@ func FromMarkdown(s string) Doc {
 	return FromHTML(buf.String())
 }
 
-// tidy collapses runs of spaces and tabs, trims every line and drops blank lines beyond one.
+// tidy collapses runs of spaces and tabs, trims every line and drops blank lines beyond one. It
+// is one pass over s: every line, split by Unicode white space, its words joined by one space
+// (strings.Fields and strings.Join per line, without their allocations).
 func tidy(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	blank := true
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.Join(strings.Fields(line), " ")
-		if line == "" {
-			if !blank {
+	blank := true  // what is written ends with a blank line, or nothing is written
+	words := false // the current line has a word written
+	space := false // white space since the current line's last word
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c == '\n' {
+			switch {
+			case words:
+				b.WriteByte('\n')
+				blank = false
+			case !blank:
 				b.WriteByte('\n')
 				blank = true
 			}
+			words, space = false, false
+			i++
 			continue
 		}
-		b.WriteString(line)
-		b.WriteByte('\n')
-		blank = false
+		r, size := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		if unicode.IsSpace(r) {
+			space = true
+		} else {
+			if words && space {
+				b.WriteByte(' ')
+			}
+			b.WriteString(s[i : i+size])
+			words, space = true, false
+		}
+		i += size
 	}
 	return strings.TrimSpace(b.String())
 }

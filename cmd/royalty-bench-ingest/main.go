@@ -10,10 +10,13 @@
 //     stored, term vectors), with unsafe_batch and waiting for the last batch to persist, and
 //     otherwise scorch's defaults. It runs before and after the pipeline and the mean rate
 //     counts, since other processes share the machine. A third run with the pipeline's scorch
-//     settings (bleveindex.Config) is logged for reference;
+//     settings (bleveindex.Config) and garbage collector target (indexer.GCPercent, which
+//     Pipeline.Run applies) is logged for reference;
 //  2. the full pipeline: parse the dump, normalise HTML and Markdown, fingerprint, write Bleve
 //     (text, title, quotations, fingerprints, filters, stored fields) and the posts and
-//     identities tables of a throwaway PostgreSQL with fsync on.
+//     identities tables of a throwaway PostgreSQL with fsync on. The pipeline's index gets the
+//     standard analyzer's tokens from a faster tokenizer of its own (indexer/bleve
+//     tokenizer.go); the baseline keeps Bleve's.
 //
 // It ends with
 //
@@ -21,7 +24,9 @@
 //
 // where peak_rss_mb is the peak resident set of the pipeline phase (VmHWM, reset before it;
 // PostgreSQL's memory is not in it). The log also shows the CPU time of each phase and the
-// latency of Candidates and AuthorCounts over the pipeline's index.
+// latency of Candidates and AuthorCounts over the pipeline's index. With -breakdown it also
+// indexes the corpus in steps from the baseline towards the pipeline (steps.go), each logged
+// with its time and CPU time, to show where the pipeline's time goes.
 package main
 
 import (
@@ -69,6 +74,8 @@ func main() {
 	data := flag.String("data", "", "real Stack Exchange dumps to sample lengths and words from (default ../shared/data/stackexchange)")
 	seed := flag.Int64("seed", 1, "random seed of the synthetic corpus")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
+	flag.BoolVar(&breakdown, "breakdown", false, "also index in steps towards the pipeline, each logged with its CPU time: "+
+		"the text field, text and fingerprints, every field (posts prepared in memory), the pipeline without the database")
 	flag.Parse()
 	profile = *cpuProfile
 	level := slog.LevelInfo
@@ -84,6 +91,9 @@ func main() {
 
 // profile is the -cpuprofile file.
 var profile string
+
+// breakdown is the -breakdown flag.
+var breakdown bool
 
 func run(ctx context.Context, n, batchSize int, data string, seed int64, log *slog.Logger) error {
 	if data == "" {
@@ -131,8 +141,16 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 	if err != nil {
 		return err
 	}
-	// For reference only: the same text-only index with the scorch settings the pipeline uses.
-	if _, err := runBaseline("baseline-with-pipeline-settings", bleveindex.Config()); err != nil {
+	// For reference only: the same text-only index with the settings the pipeline runs with,
+	// scorch's (bleveindex.Config) and the garbage collector's (indexer.GCPercent).
+	gc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gc)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(max(gc, indexer.GCPercent))
+	}
+	_, err = runBaseline("baseline-with-pipeline-settings", bleveindex.Config())
+	debug.SetGCPercent(gc)
+	if err != nil {
 		return err
 	}
 
@@ -216,6 +234,11 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 	if err := retrieval(ctx, indexPath, dump, log); err != nil {
 		return err
 	}
+	if breakdown {
+		if err := steps(ctx, work, dump, batchSize, log); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("RESULT ingest posts_per_s=%.0f baseline_posts_per_s=%.0f ratio=%.2f index_bytes_per_post=%.0f peak_rss_mb=%.0f\n",
 		rate, baseRate, rate/baseRate, float64(size)/float64(sum.Received), peak)
 	return nil
@@ -292,7 +315,15 @@ func learn(dir string) (*model, error) {
 	for w := range freq {
 		m.words = append(m.words, w)
 	}
-	sort.Slice(m.words, func(i, j int) bool { return freq[m.words[i]] > freq[m.words[j]] })
+	// Ties are broken by the word: in map order the corpus would differ from run to run, and
+	// some orders make a comment of one word like "10." (an ordered-list marker, no text left),
+	// which the pipeline rightly rejects and the run then fails.
+	sort.Slice(m.words, func(i, j int) bool {
+		if fi, fj := freq[m.words[i]], freq[m.words[j]]; fi != fj {
+			return fi > fj
+		}
+		return m.words[i] < m.words[j]
+	})
 	total := 0.0
 	for _, w := range m.words {
 		total += float64(freq[w])

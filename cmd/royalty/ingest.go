@@ -92,7 +92,7 @@ rebuilds a lost index from the database.`,
 	f := cmd.Flags()
 	f.StringVar(&o.format, "format", "", "crawl format: stackexchange, pushshift, hn or jsonl (required)")
 	f.StringVar(&o.site, "site", "", "site name for --format stackexchange (default: from the folder name)")
-	f.IntVar(&o.batchSize, "batch-size", indexer.DefaultBatchSize, "records per batch; memory grows with it")
+	f.IntVar(&o.batchSize, "batch-size", indexer.DefaultBatchSize, "records per batch; memory grows with it (two batches are built into the index at once)")
 	f.StringVar(&o.server, "server", "", "send the posts to the running server at this gRPC address instead of opening the index")
 	f.StringVar(&o.apiKey, "api-key", os.Getenv("ROYALTY_API_KEY"), "API key for --server (env ROYALTY_API_KEY)")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")

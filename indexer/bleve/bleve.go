@@ -16,17 +16,25 @@
 //
 // The fingerprint field is why indexing stays fast (DESIGN.md §4). Bleve's shingle filter turns
 // every 5-word window into a new term and indexes ten times slower; here attribution/text
-// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and a trivial analyzer
-// cuts the field value into tokens. One term per fingerprint would still make nearly every token a
-// new dictionary term, and Bleve's finite-state dictionaries cost per term at every segment
-// build and merge: measured alone on 30,000 posts, 8-byte fingerprint terms took 1.8× the CPU of
-// the text field. So the dictionary is bounded instead: 65,536 bucket terms, the rest of each
-// hash in the posting's location, checked exactly on retrieval. That field takes 0.85× the text
-// field's CPU, and retrieval reads about N·27/65,536 postings per fingerprint for N posts of
-// the average length (a few milliseconds for 100 fingerprints over 250,000 posts); BucketBits
-// would grow for corpora far beyond that. Documents are built directly (Batch.IndexAdvanced)
+// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field makes
+// its tokens from the hashes without an analyzer (fingerprintField). One term per fingerprint
+// would still make nearly every token a new dictionary term, and Bleve's finite-state
+// dictionaries cost per term at every segment build and merge: measured alone on 30,000 posts,
+// 8-byte fingerprint terms took 1.8× the CPU of the text field. So the dictionary is bounded
+// instead: 65,536 bucket terms, the rest of each hash in the posting's location, checked exactly
+// on retrieval. Retrieval reads about N·27/65,536 postings per fingerprint for N posts of the
+// average length (a few milliseconds for 100 fingerprints over 250,000 posts); BucketBits would
+// grow for corpora far beyond that. The field still costs about as much CPU as the text field
+// (make bench-ingest -breakdown: 9.5 s for the text field of 100,000 posts, 19.6 s with the
+// fingerprints), nearly all of it per term and per posting inside zapx: a 500-post batch
+// holds some 13,500 fingerprints in 11,500 buckets. Narrower buckets are cheaper to index
+// (12 bits: 40 % of the cost) but multiply the postings every retrieval reads (16× at 12
+// bits), and retrieval is most of attribution's latency. Documents are built directly (Batch.IndexAdvanced)
 // rather than through the reflection-based mapping, which is kept so that queries analyze their
-// words like the fields were.
+// words like the fields were. The text fields are analyzed with the standard analyzer's filters
+// behind a faster tokenizer that gives exactly the unicode tokenizer's tokens (tokenizer.go);
+// queries use the standard analyzer itself. Every document has every field, absent values as
+// fields without terms, so that segments merge by copying their postings.
 //
 // Batches are written with unsafe_batch (the persister writes them in the background) and a
 // persisted callback, which the pipeline waits for before it records progress; Close waits for
@@ -107,7 +115,7 @@ type Index struct {
 	dir     string
 	idx     bleve.Index
 	raw     index.Index
-	std     analysis.Analyzer
+	std     analysis.Analyzer // the standard analyzer's tokens, by textAnalyzer
 	lock    *flock.Flock
 	log     *slog.Logger
 	pending sync.WaitGroup // batches written but not yet persisted
@@ -177,7 +185,7 @@ func Open(dir string, opts Options) (_ *Index, err error) {
 		idx.Close()
 		return nil, errors.New("the standard analyzer is not registered")
 	}
-	return &Index{dir: dir, idx: idx, raw: raw, std: std, lock: lk, log: opts.Logger}, nil
+	return &Index{dir: dir, idx: idx, raw: raw, std: textAnalyzer(std), lock: lk, log: opts.Logger}, nil
 }
 
 // create makes a new index at path durably. Bleve stores the mapping with an internal write,
@@ -276,33 +284,45 @@ func Mapping() *mapping.IndexMappingImpl {
 	return im
 }
 
-// Document builds the Bleve document of a prepared post.
+// Document builds the Bleve document of a prepared post. Every document has every field, an
+// absent value as a field without tokens: zapx merges segments that hold the same fields by
+// copying their postings, and decodes and re-encodes every posting of every field otherwise
+// (a segment of comments only would lack titles, one of Reddit posts sites).
 func (x *Index) Document(p *indexer.Prepared) *document.Document {
 	post := p.Post
 	d := document.NewDocument(post.ID)
 	d.AddField(document.NewTextFieldCustom(FieldText, nil, []byte(post.Text), TextOptions, x.std))
-	if post.Title != "" {
-		d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), titleOptions, x.std))
-	}
+	d.AddField(document.NewTextFieldCustom(FieldTitle, nil, []byte(post.Title), titleOptions, x.std))
 	for i, q := range post.Quoted {
 		d.AddField(document.NewTextFieldCustom(FieldQuoted, []uint64{uint64(i)}, []byte(q), index.IndexField, x.std))
 	}
-	if len(p.Fingerprints) > 0 {
-		d.AddField(document.NewTextFieldCustom(FieldFP, nil, FingerprintTerms(p.Fingerprints), fpOptions, fpAnalyzer{}))
+	if len(post.Quoted) == 0 {
+		d.AddField(document.NewTextFieldCustom(FieldQuoted, nil, nil, index.IndexField, noTokens{}))
 	}
-	if key := post.AuthorKey(); key != "" {
-		// A nil analyzer makes the whole value one term: a keyword.
-		d.AddField(document.NewTextFieldCustom(FieldAuthor, nil, []byte(key), authorOptions, nil))
-	}
-	if post.Site != "" {
-		d.AddField(document.NewTextFieldCustom(FieldSite, nil, []byte(post.Site), keywordOptions, nil))
-	}
-	d.AddField(document.NewTextFieldCustom(FieldPlatform, nil, []byte(post.Platform), keywordOptions, nil))
+	d.AddField(&fingerprintField{hashes: p.Fingerprints})
+	d.AddField(keywordField(FieldAuthor, post.AuthorKey(), authorOptions))
+	d.AddField(keywordField(FieldSite, post.Site, keywordOptions))
+	d.AddField(keywordField(FieldPlatform, post.Platform, keywordOptions))
 	d.AddField(document.NewTextFieldCustom(FieldCreated, nil, []byte(post.CreatedAt.UTC().Format(time.RFC3339Nano)), storedOptions, nil))
 	d.AddField(document.NewTextFieldCustom(FieldURL, nil, []byte(post.URL), storedOptions, nil))
 	d.AddField(document.NewTextFieldCustom(FieldHash, nil, []byte(post.ContentHash), storedOptions, nil))
 	return d
 }
+
+// keywordField is a field whose whole value is one term, or that has no term when the value
+// is empty (a deleted author, a platform without sites).
+func keywordField(name, value string, options index.FieldIndexingOptions) *document.TextField {
+	if value == "" {
+		return document.NewTextFieldCustom(name, nil, nil, options, noTokens{})
+	}
+	// A nil analyzer makes the whole value one term: a keyword.
+	return document.NewTextFieldCustom(name, nil, []byte(value), options, nil)
+}
+
+// noTokens analyzes any value to no tokens.
+type noTokens struct{}
+
+func (noTokens) Analyze([]byte) analysis.TokenStream { return nil }
 
 // BucketBits is the width of a fingerprint term: the top bits of the hash.
 const BucketBits = 16
@@ -324,32 +344,67 @@ func location(h uint64) (start, end uint64) {
 	return (h >> halfBits) & halfMask, h & halfMask
 }
 
-// FingerprintTerms encodes hashes as the fingerprint field's value: 8 big-endian bytes each,
-// back to back.
-func FingerprintTerms(hashes []uint64) []byte {
-	b := make([]byte, 0, len(hashes)*8)
-	for _, h := range hashes {
-		b = binary.BigEndian.AppendUint64(b, h)
-	}
-	return b
+// fingerprintField is the fingerprint field of a document: one token per hash, its bucket as
+// the term and the rest of its bits as the token's offsets. It builds its token frequencies
+// itself, with terms cut from a table of every bucket, which spares the token stream, the
+// generic counting and an allocation per term that an analyzer would cost.
+type fingerprintField struct {
+	hashes []uint64
+	freqs  index.TokenFrequencies
 }
 
-// fpAnalyzer turns a FingerprintTerms value into one token per hash: its bucket as the term
-// (aliasing the input) and the rest of its bits as the token's offsets.
-type fpAnalyzer struct{}
+var _ document.Field = (*fingerprintField)(nil)
 
-func (fpAnalyzer) Analyze(input []byte) analysis.TokenStream {
-	n := len(input) / 8
-	tokens := make([]analysis.Token, n)
-	out := make(analysis.TokenStream, n)
-	for i := 0; i < n; i++ {
-		at := 8 * i
-		start, end := location(binary.BigEndian.Uint64(input[at:]))
-		tokens[i] = analysis.Token{Start: int(start), End: int(end), Term: input[at : at+termBytes], Position: i + 1, Type: analysis.AlphaNumeric}
-		out[i] = &tokens[i]
+// buckets holds every bucket term, in order, back to back; bucketTerms is the same as a string,
+// so that a term and a map key are both slices of one allocation.
+var (
+	buckets = func() []byte {
+		b := make([]byte, 0, termBytes<<BucketBits)
+		for i := 0; i < 1<<BucketBits; i++ {
+			b = binary.BigEndian.AppendUint16(b, uint16(i))
+		}
+		return b
+	}()
+	bucketTerms = string(buckets)
+)
+
+func (f *fingerprintField) Analyze() {
+	n := len(f.hashes)
+	tfs := make([]index.TokenFreq, n)
+	locs := make([]index.TokenLocation, n)
+	ptrs := make([]*index.TokenLocation, n)
+	freqs := make(index.TokenFrequencies, n)
+	used := 0
+	for i, h := range f.hashes {
+		at := int(h>>lowBits) * termBytes
+		key := bucketTerms[at : at+termBytes]
+		start, end := location(h)
+		locs[i] = index.TokenLocation{Start: int(start), End: int(end), Position: i + 1}
+		ptrs[i] = &locs[i]
+		if tf, ok := freqs[key]; ok { // two hashes in one bucket
+			tf.Locations = append(tf.Locations, ptrs[i])
+			tf.SetFrequency(tf.Frequency() + 1)
+			continue
+		}
+		tf := &tfs[used]
+		used++
+		tf.Term = buckets[at : at+termBytes : at+termBytes]
+		tf.Locations = ptrs[i : i+1 : i+1]
+		tf.SetFrequency(1)
+		freqs[key] = tf
 	}
-	return out
+	f.freqs = freqs
 }
+
+func (f *fingerprintField) Name() string                                     { return FieldFP }
+func (f *fingerprintField) ArrayPositions() []uint64                         { return nil }
+func (f *fingerprintField) Options() index.FieldIndexingOptions              { return fpOptions }
+func (f *fingerprintField) Value() []byte                                    { return nil } // never stored
+func (f *fingerprintField) NumPlainTextBytes() uint64                        { return uint64(8 * len(f.hashes)) }
+func (f *fingerprintField) Size() int                                        { return 64 + 8*len(f.hashes) }
+func (f *fingerprintField) EncodedFieldType() byte                           { return 't' }
+func (f *fingerprintField) AnalyzedLength() int                              { return len(f.hashes) }
+func (f *fingerprintField) AnalyzedTokenFrequencies() index.TokenFrequencies { return f.freqs }
 
 // Write implements indexer.Index.
 func (x *Index) Write(ctx context.Context, posts []*indexer.Prepared, persisted func(error)) error {

@@ -206,21 +206,43 @@ func hashes(s string) []uint64 {
 	return out
 }
 
-func TestFingerprintTerms(t *testing.T) {
-	hs := []uint64{0, 1, 0xdeadbeef, ^uint64(0), 0xaaaa_ffffff_000001}
-	toks := fpAnalyzer{}.Analyze(FingerprintTerms(hs))
-	if len(toks) != len(hs) {
-		t.Fatalf("%d tokens, want %d", len(toks), len(hs))
-	}
-	for i, h := range hs {
-		tok := toks[i]
-		back := uint64(binary.BigEndian.Uint16(tok.Term))<<lowBits | uint64(tok.Start)<<halfBits | uint64(tok.End)
-		if string(tok.Term) != string(Term(h)) || back != h {
-			t.Errorf("token %d = %x %d %d, does not give back %x", i, tok.Term, tok.Start, tok.End, h)
+func TestFingerprintField(t *testing.T) {
+	hs := []uint64{0, 1, 0xdeadbeef, ^uint64(0), 0xaaaa_ffffff_000001, 0xaaaa_000000_000002}
+	f := &fingerprintField{hashes: hs}
+	f.Analyze()
+	var back []uint64
+	locs := 0
+	for term, tf := range f.AnalyzedTokenFrequencies() {
+		if string(tf.Term) != term || tf.Frequency() != len(tf.Locations) {
+			t.Errorf("term %x: %x with frequency %d and %d locations", term, tf.Term, tf.Frequency(), len(tf.Locations))
+		}
+		for _, l := range tf.Locations {
+			back = append(back, uint64(binary.BigEndian.Uint16(tf.Term))<<lowBits|uint64(l.Start)<<halfBits|uint64(l.End))
+			if l.Position < 1 || l.Position > len(hs) || hs[l.Position-1] != back[len(back)-1] {
+				t.Errorf("location %+v of %x does not give back hash %d", l, tf.Term, l.Position)
+			}
+			locs++
 		}
 	}
-	if len(fpAnalyzer{}.Analyze(nil)) != 0 {
-		t.Error("empty value gave tokens")
+	if locs != len(hs) || f.AnalyzedLength() != len(hs) || len(f.AnalyzedTokenFrequencies()) != 3 {
+		t.Fatalf("%d locations, length %d, %d terms; want %d hashes in 3 buckets (0000, aaaa, ffff)", locs,
+			f.AnalyzedLength(), len(f.AnalyzedTokenFrequencies()), len(hs))
+	}
+	sort.Slice(back, func(i, j int) bool { return back[i] < back[j] })
+	want := append([]uint64(nil), hs...)
+	sort.Slice(want, func(i, j int) bool { return want[i] < want[j] })
+	if !reflect.DeepEqual(back, want) {
+		t.Errorf("hashes back %x, want %x", back, want)
+	}
+	for _, h := range hs {
+		if tf := f.AnalyzedTokenFrequencies()[string(Term(h))]; tf == nil {
+			t.Errorf("no term %x for hash %x", Term(h), h)
+		}
+	}
+	empty := &fingerprintField{}
+	empty.Analyze()
+	if len(empty.AnalyzedTokenFrequencies()) != 0 {
+		t.Error("no hashes gave terms")
 	}
 }
 
@@ -335,3 +357,55 @@ func TestHeldByAnotherProcess(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 var _ = filepath.Join
+
+// TestDocumentsHoldEveryField: posts with and without a title, quotations, fingerprints, an
+// author or a site make documents with the same fields, so that zapx merges their segments by
+// copying postings; the empty fields have no terms.
+func TestDocumentsHoldEveryField(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	full := post("1", "ann", "bikes", "> quoted words of someone\n\n"+chain, t0)
+	bare, err := indexer.Prepare(&indexer.Post{ID: "reddit:/t1_x", Platform: "reddit", Kind: indexer.KindComment,
+		CreatedAt: t0, URL: "https://reddit.example/x", Text: "too short"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bare.Fingerprints) != 0 || bare.Post.Title != "" || bare.Post.Author != nil || len(bare.Post.Quoted) != 0 {
+		t.Fatalf("bare post is not bare: %+v", bare.Post)
+	}
+	fields := func(p *indexer.Prepared) (names []string, terms map[string]int) {
+		d := x.Document(p)
+		terms = map[string]int{}
+		seen := map[string]bool{}
+		for _, f := range d.Fields {
+			if f.Options().IsIndexed() {
+				f.Analyze()
+				terms[f.Name()] += len(f.AnalyzedTokenFrequencies())
+			}
+			if !seen[f.Name()] {
+				seen[f.Name()] = true
+				names = append(names, f.Name())
+			}
+		}
+		sort.Strings(names)
+		return names, terms
+	}
+	fullNames, _ := fields(full)
+	bareNames, bareTerms := fields(bare)
+	if !reflect.DeepEqual(fullNames, bareNames) {
+		t.Fatalf("fields differ: %v and %v", fullNames, bareNames)
+	}
+	for _, f := range []string{FieldTitle, FieldQuoted, FieldFP, FieldAuthor, FieldSite} {
+		if bareTerms[f] != 0 {
+			t.Errorf("empty %s has %d terms", f, bareTerms[f])
+		}
+	}
+	write(t, x, full, bare)
+	res, err := x.Search(context.Background(), indexer.Query{Text: "short", Size: 10})
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].AuthorKey != "" || res.Hits[0].Title != "" {
+		t.Fatalf("search for the bare post: %+v, %v", res, err)
+	}
+}

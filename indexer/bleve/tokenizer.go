@@ -1,0 +1,168 @@
+package bleveindex
+
+import (
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/segment"
+)
+
+// fastTokenizer produces exactly the tokens of Bleve's unicode tokenizer (the standard
+// analyzer's): the UAX #29 word segments that are not spaces or punctuation, with their byte
+// ranges, positions and types. Text is cut at ASCII white space, where UAX #29 always breaks
+// words; stretches of pure ASCII between white space are segmented by asciiSegments, the
+// others by the segmenter, which sees the white space on either side as it would in the whole
+// text. The segmenter runs a state machine over every byte and is most of the text field's
+// analysis; this is several times faster on text that is mostly ASCII
+// (TestFastTokenizerMatchesUnicode, FuzzFastTokenizer hold the two equal).
+type fastTokenizer struct{}
+
+func (fastTokenizer) Tokenize(input []byte) analysis.TokenStream {
+	if !utf8.Valid(input) {
+		// The segmenter may read white space into an invalid sequence; give it everything.
+		return stream(segmenterWords(input, 0, len(input), nil))
+	}
+	tokens := make([]analysis.Token, 0, len(input)/6+1)
+	for i := 0; i < len(input); {
+		for i < len(input) && isASCIISpace(input[i]) {
+			i++
+		}
+		j, ascii := i, true
+		for j < len(input) && !isASCIISpace(input[j]) {
+			if input[j] >= utf8.RuneSelf {
+				ascii = false
+			}
+			j++
+		}
+		if ascii {
+			tokens = asciiSegments(input, i, j, tokens)
+		} else {
+			tokens = segmenterWords(input, max(i-1, 0), min(j+1, len(input)), tokens)
+		}
+		i = j
+	}
+	return stream(tokens)
+}
+
+// stream numbers the tokens' positions and points at them.
+func stream(tokens []analysis.Token) analysis.TokenStream {
+	out := make(analysis.TokenStream, len(tokens))
+	for k := range tokens {
+		tokens[k].Position = k + 1
+		out[k] = &tokens[k]
+	}
+	return out
+}
+
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// segmenterWords appends the word segments of input[lo:hi] as the segmenter finds them.
+func segmenterWords(input []byte, lo, hi int, out []analysis.Token) []analysis.Token {
+	seg := segment.NewWordSegmenterDirect(input[lo:hi])
+	start := lo
+	for seg.Segment() {
+		end := start + len(seg.Bytes())
+		if t := seg.Type(); t != segment.None {
+			out = append(out, analysis.Token{Term: input[start:end], Start: start, End: end, Type: tokenType(t)})
+		}
+		start = end
+	}
+	return out
+}
+
+// tokenType is the unicode tokenizer's type of a segment type.
+func tokenType(t int) analysis.TokenType {
+	switch t {
+	case segment.Ideo, segment.Kana:
+		return analysis.Ideographic
+	case segment.Number:
+		return analysis.Numeric
+	}
+	return analysis.AlphaNumeric
+}
+
+// UAX #29 word-break classes of ASCII characters.
+const (
+	cOther     = iota
+	cLetter    // ALetter
+	cDigit     // Numeric
+	cMidLetter // ':'
+	cMidNum    // ',' ';'
+	cMidNumLet // '.'
+	cQuote     // '\'' (Single_Quote, which joins like MidNumLet)
+	cExtend    // '_' (ExtendNumLet)
+)
+
+var asciiClass = func() (t [128]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = cLetter, cLetter
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = cDigit
+	}
+	t[':'], t[','], t[';'], t['.'], t['\''], t['_'] = cMidLetter, cMidNum, cMidNum, cMidNumLet, cQuote, cExtend
+	return t
+}()
+
+// asciiSegments appends the word segments of input[lo:hi], which is ASCII without white space,
+// applying the UAX #29 rules that concern ASCII: letters and digits join (WB5, WB8–WB10), "_"
+// joins them (WB13a, WB13b), and one colon, full stop or apostrophe between letters (WB6, WB7),
+// or one comma, semicolon, full stop or apostrophe between digits (WB11, WB12), does not break a
+// word. A segment with a letter, or of underscores only, is alphanumeric; one with digits and
+// no letter is numeric (as the segmenter types them).
+func asciiSegments(input []byte, lo, hi int, out []analysis.Token) []analysis.Token {
+	i := lo
+	for i < hi {
+		c := asciiClass[input[i]]
+		if c != cLetter && c != cDigit && c != cExtend {
+			i++
+			continue
+		}
+		start, last := i, c
+		letter, digit := c == cLetter, c == cDigit
+		for i++; i < hi; {
+			c = asciiClass[input[i]]
+			switch {
+			case c == cLetter || c == cDigit || c == cExtend:
+				last = c
+				letter, digit = letter || c == cLetter, digit || c == cDigit
+				i++
+				continue
+			case i+1 < hi && last == cLetter && (c == cMidLetter || c == cMidNumLet || c == cQuote) &&
+				asciiClass[input[i+1]] == cLetter:
+				i += 2
+				continue
+			case i+1 < hi && last == cDigit && (c == cMidNum || c == cMidNumLet || c == cQuote) &&
+				asciiClass[input[i+1]] == cDigit:
+				i += 2
+				continue
+			}
+			break
+		}
+		typ := analysis.AlphaNumeric
+		if digit && !letter {
+			typ = analysis.Numeric
+		}
+		out = append(out, analysis.Token{Term: input[start:i], Start: start, End: i, Type: typ})
+	}
+	return out
+}
+
+// textAnalyzer is std, the standard analyzer, with fastTokenizer in place of its unicode
+// tokenizer: the same tokens, sooner. Queries still analyze with std itself (the mapping names
+// it), so index and queries agree by construction of the tokenizer, not by configuration.
+func textAnalyzer(std analysis.Analyzer) analysis.Analyzer {
+	d, ok := std.(*analysis.DefaultAnalyzer)
+	if !ok {
+		return std
+	}
+	if _, ok := d.Tokenizer.(*unicode.UnicodeTokenizer); !ok {
+		return std
+	}
+	fast := *d
+	fast.Tokenizer = fastTokenizer{}
+	return &fast
+}
