@@ -135,40 +135,54 @@ var asciiClass = func() (t [128]uint8) {
 	return t
 }()
 
-// asciiWords appends the words of s[lo:hi], which is ASCII without whitespace, applying the
-// UAX #29 rules that concern ASCII: letters and digits join (WB5, WB8–WB10), "_" joins them
-// (WB13a, WB13b), and one colon, full stop or apostrophe between letters (WB6, WB7), or one
-// comma, semicolon, full stop or apostrophe between digits (WB11, WB12), does not break a word.
+// asciiWords appends the words of s[lo:hi], which is ASCII without whitespace (ASCIIWord).
 func asciiWords(s string, lo, hi int, out []Token) []Token {
-	i := lo
-	for i < hi {
-		c := asciiClass[s[i]]
-		if c != cLetter && c != cDigit && c != cExtend {
+	for i := lo; i < hi; {
+		end, _, _ := ASCIIWord(s, i, hi)
+		if end == i {
 			i++
 			continue
 		}
-		start, last := i, c
-		for i++; i < hi; {
-			c = asciiClass[s[i]]
-			switch {
-			case c == cLetter || c == cDigit || c == cExtend:
-				last = c
-				i++
-				continue
-			case i+1 < hi && last == cLetter && (c == cMidLetter || c == cMidNumLet || c == cQuote) &&
-				asciiClass[s[i+1]] == cLetter:
-				i += 2
-				continue
-			case i+1 < hi && last == cDigit && (c == cMidNum || c == cMidNumLet || c == cQuote) &&
-				asciiClass[s[i+1]] == cDigit:
-				i += 2
-				continue
-			}
-			break
-		}
-		out = appendWord(s, start, i, out)
+		out = appendWord(s, i, end, out)
+		i = end
 	}
 	return out
+}
+
+// ASCIIWord scans the UAX #29 word that begins at s[i] in s[:hi], which is ASCII without white
+// space, applying the rules that concern ASCII: letters and digits join (WB5, WB8–WB10), "_"
+// joins them (WB13a, WB13b), and one colon, full stop or apostrophe between letters (WB6, WB7),
+// or one comma, semicolon, full stop or apostrophe between digits (WB11, WB12), does not break
+// a word. It returns the word's end, and whether it holds a letter and a digit; end is i when
+// s[i] begins no word. The tokenizer of the index's text fields uses it too, so that both cut
+// ASCII the same way.
+func ASCIIWord[S ~string | ~[]byte](s S, i, hi int) (end int, letter, digit bool) {
+	c := asciiClass[s[i]]
+	if c != cLetter && c != cDigit && c != cExtend {
+		return i, false, false
+	}
+	last := c
+	letter, digit = c == cLetter, c == cDigit
+	for i++; i < hi; {
+		c = asciiClass[s[i]]
+		switch {
+		case c == cLetter || c == cDigit || c == cExtend:
+			last = c
+			letter, digit = letter || c == cLetter, digit || c == cDigit
+			i++
+			continue
+		case i+1 < hi && last == cLetter && (c == cMidLetter || c == cMidNumLet || c == cQuote) &&
+			asciiClass[s[i+1]] == cLetter:
+			i += 2
+			continue
+		case i+1 < hi && last == cDigit && (c == cMidNum || c == cMidNumLet || c == cQuote) &&
+			asciiClass[s[i+1]] == cDigit:
+			i += 2
+			continue
+		}
+		break
+	}
+	return i, letter, digit
 }
 
 // Normalize returns the normal form of one word: NFKC, lower case, typographic apostrophes and

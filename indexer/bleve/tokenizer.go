@@ -6,6 +6,8 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/segment"
+
+	"github.com/openroyalty/royalty/attribution/text"
 )
 
 // fastTokenizer produces exactly the tokens of Bleve's unicode tokenizer (the standard
@@ -84,69 +86,23 @@ func tokenType(t int) analysis.TokenType {
 	return analysis.AlphaNumeric
 }
 
-// UAX #29 word-break classes of ASCII characters.
-const (
-	cOther     = iota
-	cLetter    // ALetter
-	cDigit     // Numeric
-	cMidLetter // ':'
-	cMidNum    // ',' ';'
-	cMidNumLet // '.'
-	cQuote     // '\'' (Single_Quote, which joins like MidNumLet)
-	cExtend    // '_' (ExtendNumLet)
-)
-
-var asciiClass = func() (t [128]uint8) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = cLetter, cLetter
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = cDigit
-	}
-	t[':'], t[','], t[';'], t['.'], t['\''], t['_'] = cMidLetter, cMidNum, cMidNum, cMidNumLet, cQuote, cExtend
-	return t
-}()
-
 // asciiSegments appends the word segments of input[lo:hi], which is ASCII without white space,
-// applying the UAX #29 rules that concern ASCII: letters and digits join (WB5, WB8–WB10), "_"
-// joins them (WB13a, WB13b), and one colon, full stop or apostrophe between letters (WB6, WB7),
-// or one comma, semicolon, full stop or apostrophe between digits (WB11, WB12), does not break a
-// word. A segment with a letter, or of underscores only, is alphanumeric; one with digits and
-// no letter is numeric (as the segmenter types them).
+// as text.ASCIIWord cuts them (the UAX #29 rules that concern ASCII). A segment with a letter, or
+// of underscores only, is alphanumeric; one with digits and no letter is numeric (as the
+// segmenter types them).
 func asciiSegments(input []byte, lo, hi int, out []analysis.Token) []analysis.Token {
-	i := lo
-	for i < hi {
-		c := asciiClass[input[i]]
-		if c != cLetter && c != cDigit && c != cExtend {
+	for i := lo; i < hi; {
+		end, letter, digit := text.ASCIIWord(input, i, hi)
+		if end == i {
 			i++
 			continue
-		}
-		start, last := i, c
-		letter, digit := c == cLetter, c == cDigit
-		for i++; i < hi; {
-			c = asciiClass[input[i]]
-			switch {
-			case c == cLetter || c == cDigit || c == cExtend:
-				last = c
-				letter, digit = letter || c == cLetter, digit || c == cDigit
-				i++
-				continue
-			case i+1 < hi && last == cLetter && (c == cMidLetter || c == cMidNumLet || c == cQuote) &&
-				asciiClass[input[i+1]] == cLetter:
-				i += 2
-				continue
-			case i+1 < hi && last == cDigit && (c == cMidNum || c == cMidNumLet || c == cQuote) &&
-				asciiClass[input[i+1]] == cDigit:
-				i += 2
-				continue
-			}
-			break
 		}
 		typ := analysis.AlphaNumeric
 		if digit && !letter {
 			typ = analysis.Numeric
 		}
-		out = append(out, analysis.Token{Term: input[start:i], Start: start, End: i, Type: typ})
+		out = append(out, analysis.Token{Term: input[i:end], Start: i, End: end, Type: typ})
+		i = end
 	}
 	return out
 }
