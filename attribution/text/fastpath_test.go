@@ -28,11 +28,7 @@ func TestWordsFastPathMatchesSegmenter(t *testing.T) {
 			t.Fatalf("Words(%q) = %v, the segmenter says %v", s, got, want)
 		}
 	}
-	dir := repo.SharedData("stackexchange")
-	if dir == "" {
-		t.Log("no shared data: the real dumps were not compared")
-		return
-	}
+	dir := repo.RequireSharedData(t, "stackexchange")
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.xml"))
 	for _, f := range files {
 		raw, err := os.ReadFile(f)

@@ -52,10 +52,7 @@ func TestFastTokenizerMatchesUnicode(t *testing.T) {
 	for _, s := range tokenizerCases {
 		sameTokens(t, s, fastTokenizer{}.Tokenize([]byte(s)), unicodeTokens(s))
 	}
-	dir := repo.SharedData("stackexchange")
-	if dir == "" {
-		t.Skip("no real dumps in ../shared/data")
-	}
+	dir := repo.RequireSharedData(t, "stackexchange")
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.xml"))
 	n := 0
 	for _, f := range files {

@@ -41,12 +41,16 @@ func SharedData(rel string) string {
 	return p
 }
 
-// RequireSharedData returns SharedData(rel) and skips the test when it is absent (a clone
-// without the shared data beside it).
+// RequireSharedData returns SharedData(rel). When it is absent the test is skipped (a user's
+// clone without the shared data beside it), except under CI=true, where the data is always
+// there and its absence fails the test rather than letting it pass unseen.
 func RequireSharedData(t testing.TB, rel string) string {
 	t.Helper()
 	p := SharedData(rel)
 	if p == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("../shared/data/%s is missing, and CI=true requires it", rel)
+		}
 		t.Skipf("../shared/data/%s is missing", rel)
 	}
 	return p
