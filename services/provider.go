@@ -73,9 +73,10 @@ func (s *providerServer) GetUsage(ctx context.Context, req *v1.GetUsageRequest) 
 	switch {
 	case req.GetTransactionId() != "":
 		u, err = s.ledger.GetUsage(ctx, req.GetTransactionId())
-		if err == nil && me.Role == auth.RoleProvider && u.ProviderID != me.ID {
-			// Another provider's report: its existence is not this caller's business.
-			err = royalty.FieldErrorf(royalty.ENOTFOUND, "transaction_id", "no usage %q", req.GetTransactionId())
+		if royalty.ErrorCode(err) == royalty.ENOTFOUND || err == nil && me.Role == auth.RoleProvider && u.ProviderID != me.ID {
+			// Absent, or another provider's report: one answer, so that a provider cannot
+			// tell another provider's reports from ids that do not exist.
+			err = royalty.FieldErrorf(royalty.ENOTFOUND, "transaction_id", "no usage report %q", req.GetTransactionId())
 		}
 	case req.GetRequestId() != "":
 		provider := req.GetProviderId()
@@ -89,6 +90,9 @@ func (s *providerServer) GetUsage(ctx context.Context, req *v1.GetUsageRequest) 
 		}
 		if err == nil {
 			u, err = s.ledger.UsageByRequest(ctx, provider, req.GetRequestId())
+			if royalty.ErrorCode(err) == royalty.ENOTFOUND {
+				err = royalty.FieldErrorf(royalty.ENOTFOUND, "request_id", "no usage report %q of provider %s", req.GetRequestId(), provider)
+			}
 		}
 	default:
 		err = royalty.FieldErrorf(royalty.EINVALID, "transaction_id", "give transaction_id or request_id")

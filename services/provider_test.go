@@ -317,3 +317,62 @@ func TestDeadlines(t *testing.T) {
 		t.Fatalf("trial balance after expired calls = %v, %v", tb, err)
 	}
 }
+
+// TestOtherProvidersReportsDoNotLeak: asking for another provider's report gives the answer an
+// id that does not exist gives, code and message alike, for GetUsage and ReverseUsage, by
+// transaction id and by request id.
+func TestOtherProvidersReportsDoNotLeak(t *testing.T) {
+	e := newEnv(t)
+	acme := e.principal("acme", auth.RoleProvider)
+	beta := e.principal("beta", auth.RoleProvider)
+	r, err := e.provider.ReportUsage(acme.ctx(), usageReq("shared-id", "1", novelText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := r.GetUsage().GetTransactionId()
+	const absent = "6f1c1f5e-1111-4111-8111-111111111111"
+	answer := func(call func(target string) error, target string) (codes.Code, string) {
+		err := call(target)
+		st, _ := status.FromError(err)
+		return st.Code(), strings.ReplaceAll(st.Message(), target, "ID")
+	}
+	calls := map[string]func(string) error{
+		"GetUsage by transaction id": func(id string) error {
+			_, err := e.provider.GetUsage(beta.ctx(), &v1.GetUsageRequest{Target: &v1.GetUsageRequest_TransactionId{TransactionId: id}})
+			return err
+		},
+		"GetUsage by request id": func(id string) error {
+			_, err := e.provider.GetUsage(beta.ctx(), &v1.GetUsageRequest{Target: &v1.GetUsageRequest_RequestId{RequestId: id}})
+			return err
+		},
+		"ReverseUsage by transaction id": func(id string) error {
+			_, err := e.provider.ReverseUsage(beta.ctx(), &v1.ReverseUsageRequest{Target: &v1.ReverseUsageRequest_TransactionId{TransactionId: id}, Reason: "refund"})
+			return err
+		},
+		"ReverseUsage by request id": func(id string) error {
+			_, err := e.provider.ReverseUsage(beta.ctx(), &v1.ReverseUsageRequest{Target: &v1.ReverseUsageRequest_RequestId{RequestId: id}, Reason: "refund"})
+			return err
+		},
+	}
+	for name, call := range calls {
+		mine, none := theirs, absent
+		if strings.Contains(name, "request id") {
+			mine, none = "shared-id", "never-used-id"
+		}
+		code1, msg1 := answer(call, mine)
+		code2, msg2 := answer(call, none)
+		if code1 != codes.NotFound || code1 != code2 || msg1 != msg2 {
+			t.Errorf("%s: another provider's report gives %v %q, an absent one %v %q", name, code1, msg1, code2, msg2)
+		}
+		field := "transaction_id"
+		if strings.Contains(name, "request id") {
+			field = "request_id"
+		}
+		if !strings.HasPrefix(msg1, field+":") {
+			t.Errorf("%s: message %q does not name %s", name, msg1, field)
+		}
+	}
+	if _, err := e.provider.GetUsage(acme.ctx(), &v1.GetUsageRequest{Target: &v1.GetUsageRequest_TransactionId{TransactionId: theirs}}); err != nil {
+		t.Fatalf("the owner cannot read its report: %v", err)
+	}
+}

@@ -58,7 +58,11 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 			return err
 		}
 		if len(txs) == 0 {
-			return royalty.Errorf(royalty.ENOTFOUND, "no usage report of this provider with that id")
+			// The same answer for an id that does not exist and for another provider's report.
+			if req.TransactionID != "" {
+				return royalty.FieldErrorf(royalty.ENOTFOUND, "transaction_id", "no usage report %q of this provider", req.TransactionID)
+			}
+			return royalty.FieldErrorf(royalty.ENOTFOUND, "request_id", "no usage report %q of this provider", req.RequestID)
 		}
 		orig := txs[0]
 		if orig.Kind != ledger.KindUsage {
