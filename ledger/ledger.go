@@ -347,8 +347,11 @@ type Agreement struct {
 
 // Ledger is the double-entry ledger. Implementations are safe for concurrent use by multiple
 // goroutines. Errors are *royalty.Error values with the codes listed per method (EINVALID always
-// names the field); any other error is internal. A method that returns an error has booked
-// nothing.
+// names the field); any other error is internal. A method that returns one of those errors has
+// booked nothing. The one exception is the caller's context ending first (its error is
+// returned, context.Canceled or context.DeadlineExceeded): the outcome is then unknown, as
+// with any request whose answer is lost — a grouped report may still commit — and retrying
+// with the same idempotency key tells which.
 type Ledger interface {
 	// PostUsage books one usage report in one transaction (see the package comment).
 	// It can return:
