@@ -15,8 +15,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/openroyalty/royalty/attribution"
 	"github.com/openroyalty/royalty/ledger/csv"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+	"github.com/openroyalty/royalty/services"
 	"github.com/openroyalty/royalty/services/auth"
 	"github.com/openroyalty/royalty/services/usage"
 )
@@ -288,10 +290,30 @@ func TestConcurrentIdenticalReports(t *testing.T) {
 	}
 }
 
-// TestDeadlines: a call whose deadline has passed fails with DEADLINE_EXCEEDED and books
-// nothing, over the API and in the usage service the handler calls.
+// slowAttributor attributes only after its caller's deadline has passed: the server is at work
+// on the call when the deadline expires.
+type slowAttributor struct {
+	usage.Attributor
+	started chan struct{}
+}
+
+func (a slowAttributor) Attribute(ctx context.Context, response string) (*attribution.Result, error) {
+	select {
+	case a.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return a.Attributor.Attribute(ctx, response)
+}
+
+// TestDeadlines: a call whose deadline passes fails with DEADLINE_EXCEEDED and books nothing:
+// one that expires before it is sent, one that expires while the server attributes it (the
+// handler sees its context end), and in the usage service the handler calls.
 func TestDeadlines(t *testing.T) {
-	e := newEnv(t)
+	started := make(chan struct{}, 1)
+	e := newEnvWith(t, func(o *services.Options) {
+		o.Usage = usage.NewService(o.Ledger, slowAttributor{Attributor: o.Attributor, started: started}, usage.Limits{})
+	})
 	admin := e.principal("ops", auth.RoleAdmin)
 	acme := e.principal("acme", auth.RoleProvider)
 	e.ingest(admin, post("1", "ana", anaText))
@@ -301,6 +323,16 @@ func TestDeadlines(t *testing.T) {
 	_, err := e.provider.ReportUsage(ctx, usageReq("late-1", "1", anaText))
 	wantCode(t, err, codes.DeadlineExceeded)
 
+	ctx, cancel3 := context.WithTimeout(acme.ctx(), 300*time.Millisecond)
+	defer cancel3()
+	_, err = e.provider.ReportUsage(ctx, usageReq("late-3", "1", anaText))
+	wantCode(t, err, codes.DeadlineExceeded)
+	select {
+	case <-started:
+	default:
+		t.Fatal("the call with a live deadline never reached the handler's attribution")
+	}
+
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel2()
 	svc := usage.NewService(e.ledger, e.attributor, usage.Limits{})
@@ -308,7 +340,7 @@ func TestDeadlines(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Report with an expired context: %v", err)
 	}
-	for _, rid := range []string{"late-1", "late-2"} {
+	for _, rid := range []string{"late-1", "late-2", "late-3"} {
 		_, err = e.provider.GetUsage(acme.ctx(), &v1.GetUsageRequest{Target: &v1.GetUsageRequest_RequestId{RequestId: rid}})
 		wantCode(t, err, codes.NotFound)
 	}
