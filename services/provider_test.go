@@ -177,7 +177,19 @@ func TestReportUsageEndToEnd(t *testing.T) {
 	})
 
 	t.Run("journal export matches the trial balance", func(t *testing.T) {
-		e.checkExport(t, admin)
+		// In three currencies, each of which must balance on its own.
+		for _, r := range []*v1.ReportUsageRequest{usageReq("eur-1", "3.10", anaText), usageReq("jpy-1", "470", response)} {
+			r.Currency = map[string]string{"eur-1": "EUR", "jpy-1": "JPY"}[r.RequestId]
+			if _, err := e.provider.ReportUsage(acme.ctx(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tot := e.checkExport(t, admin)
+		for _, c := range []string{"USD", "EUR", "JPY"} {
+			if _, ok := tot.ByType["provider/"+c]; !ok {
+				t.Errorf("the export has no %s provider postings: %v", c, tot.ByType)
+			}
+		}
 	})
 	t.Run("journal export of a period", func(t *testing.T) {
 		stream, err := e.audit.ExportJournal(admin.ctx(), &v1.ExportJournalRequest{Until: u.GetCreatedAt()})
