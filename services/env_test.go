@@ -37,7 +37,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // env is one real server on loopback over a fresh database, with clients for every service.
 type env struct {
-	t          *testing.T
+	t          testing.TB
 	pool       *pgxpool.Pool
 	auth       *authpg.Store
 	claims     *claims.Service
@@ -59,10 +59,10 @@ type env struct {
 	attribution v1.AttributionServiceClient
 }
 
-func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+func newEnv(t testing.TB) *env { t.Helper(); return newEnvWith(t, nil) }
 
 // newEnvWith is newEnv with a chance to change the server's options.
-func newEnvWith(t *testing.T, configure func(*services.Options)) *env {
+func newEnvWith(t testing.TB, configure func(*services.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgdb.Open(ctx, pgtest.NewDatabase(t))
