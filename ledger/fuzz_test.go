@@ -29,10 +29,17 @@ func wantInvalid(t *testing.T, err error, field, input string) {
 	}
 }
 
+// FuzzParseCurrency checks that an accepted code is three upper-case letters, has a minor unit
+// the ledger quantum can represent, and is neither one of the X-codes that are not money nor a
+// withdrawn code.
 func FuzzParseCurrency(f *testing.F) {
-	for _, s := range []string{"USD", "EUR", "JPY", "BHD", "XXX", "ZZZ", "usd", "US", "USDT", "U$D", "ÜSD", "", "\xff\xfe\xfd"} {
+	for _, s := range []string{"USD", "EUR", "JPY", "BHD", "IDR", "IQD", "CLF", "XAF", "XXX", "XTS", "XAU", "XDR", "DEM", "VEF",
+		"ZZZ", "usd", "US", "USDT", "U$D", "ÜSD", "", "\xff\xfe\xfd"} {
 		f.Add(s)
 	}
+	notMoney := map[string]bool{"XXX": true, "XTS": true, "XAU": true, "XAG": true, "XPT": true, "XPD": true, "XDR": true,
+		"XBA": true, "XBB": true, "XBC": true, "XBD": true, "XSU": true, "XUA": true}
+	withdrawn := map[string]bool{"DEM": true, "FRF": true, "ESP": true, "ITL": true, "VEF": true, "HRK": true, "ZWL": true, "ANG": true}
 	f.Fuzz(func(t *testing.T, s string) {
 		code, err := ledger.ParseCurrency("currency", s)
 		if err != nil {
@@ -42,11 +49,14 @@ func FuzzParseCurrency(f *testing.F) {
 		if code != s || len(s) != 3 || strings.IndexFunc(s, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
 			t.Fatalf("ParseCurrency accepted %q as %q", s, code)
 		}
-		if s == "XXX" {
-			t.Fatal("XXX (no currency) accepted")
+		if notMoney[s] {
+			t.Fatalf("%s (no minor unit, not money) accepted", s)
 		}
-		if m := ledger.MinorUnitScale(code); m < 0 || m > 4 {
-			t.Fatalf("%s has a minor unit of %d digits", code, m)
+		if withdrawn[s] {
+			t.Fatalf("withdrawn %s accepted", s)
+		}
+		if m := ledger.MinorUnitScale(code); m < 0 || m > 4 || m == 1 {
+			t.Fatalf("%s has a minor unit of %d digits; ISO 4217 has 0, 2, 3 or 4", code, m)
 		}
 		// The minor unit is coarser than the ledger quantum, so payouts in whole minor units
 		// are representable amounts.

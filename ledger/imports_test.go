@@ -14,7 +14,7 @@ import (
 func TestDomainImports(t *testing.T) {
 	allowed := map[string]bool{
 		"github.com/shopspring/decimal":  true,
-		"golang.org/x/text/currency":     true,
+		"github.com/bojanz/currency":     true,
 		"github.com/openroyalty/royalty": true,
 	}
 	files, err := filepath.Glob("*.go")
@@ -32,7 +32,7 @@ func TestDomainImports(t *testing.T) {
 		for _, imp := range ast.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			if strings.Contains(path, ".") && !allowed[path] {
-				t.Errorf("%s imports %s: package ledger may import only the standard library, decimal, x/text/currency and royalty", f, path)
+				t.Errorf("%s imports %s: package ledger may import only the standard library, decimal, bojanz/currency (ISO 4217 List One) and royalty", f, path)
 			}
 		}
 	}

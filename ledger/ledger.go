@@ -10,8 +10,9 @@
 // exactly to the ledger quantum by Split. Every write carries an idempotency key.
 //
 // Amounts are shopspring/decimal values with at most the ledger scale of fractional digits
-// (ParseAmount); rates and attribution shares are exact (decimal, *big.Rat). The package imports
-// nothing beyond the standard library, decimal and golang.org/x/text/currency (ISO 4217).
+// (ParseAmount); rates and attribution shares are exact (decimal, *big.Rat). Currencies are the
+// current ISO 4217 codes with a minor unit (ParseCurrency). The package imports nothing beyond the
+// standard library, decimal and github.com/bojanz/currency (the ISO 4217 List One table).
 package ledger
 
 import (

@@ -104,7 +104,7 @@ func TestHostileUsage(t *testing.T) {
 		hostileCase{"price with no output tokens", price("0.000002", 0), codes.InvalidArgument, "revenue"},
 		hostileCase{"no pricing", report(func(r *v1.ReportUsageRequest) { r.Pricing = nil }), codes.InvalidArgument, "revenue"},
 	)
-	for _, s := range []string{"", "usd", "US", "USDT", "ZZZ", "XXX", "€", "US\x00", sqlDrop, "=1+"} {
+	for _, s := range []string{"", "usd", "US", "USDT", "ZZZ", "XXX", "XAU", "XTS", "DEM", "€", "US\x00", sqlDrop, "=1+"} {
 		cases = append(cases, hostileCase{"currency " + quoteName(s), currency(s), codes.InvalidArgument, "currency"})
 	}
 	for _, tt := range []struct {

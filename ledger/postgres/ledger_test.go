@@ -261,6 +261,67 @@ func TestPayout(t *testing.T) {
 	e.check()
 }
 
+// TestPayoutMinorUnits pays out in currencies whose ISO 4217 minor unit is not CLDR's display
+// digits: 10.50 IDR (2 decimals, CLDR 0) and 1.250 IQD (3 decimals, CLDR 0) are whole minor units.
+func TestPayoutMinorUnits(t *testing.T) {
+	e := newEnv(t, postgres.Config{DefaultRoyaltyRate: "1"})
+	prov, alice := e.principal("provider"), e.principal("contributor")
+	if _, err := e.store.ReleaseEscrow(e.ctx, ledger.EscrowReleaseRequest{IdentityKey: key(1), ContributorID: alice}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []struct{ id, revenue, cur string }{{"u-idr", "12.345", "IDR"}, {"u-iqd", "2.0009", "IQD"}} {
+		req := usage(prov, u.id, u.revenue, key(1), big.NewRat(1, 1))
+		req.Currency = u.cur
+		if _, err := e.store.PostUsage(e.ctx, req); err != nil {
+			t.Fatalf("usage in %s: %v", u.cur, err)
+		}
+	}
+	bs, err := e.store.Balances(e.ctx, ledger.ContributorAccount(alice), timeZero)
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("balances = %+v, %v", bs, err)
+	}
+	for _, b := range bs {
+		if want := map[string]string{"IDR": "12.34", "IQD": "2"}[b.Currency]; !b.Available.Equal(d(want)) {
+			t.Fatalf("available %s %s, want %s", b.Available, b.Currency, want)
+		}
+	}
+
+	idr, err := e.store.Payout(e.ctx, ledger.PayoutRequest{ContributorID: alice, RequestID: "p-idr", Currency: "IDR", Amount: ptr(d("10.50"))})
+	if err != nil || !idr.Payout.Amount.Equal(d("10.5")) || !idr.Payout.Remaining.Equal(d("1.845")) {
+		t.Fatalf("payout of 10.50 IDR = %+v, %v", idr, err)
+	}
+	iqd, err := e.store.Payout(e.ctx, ledger.PayoutRequest{ContributorID: alice, RequestID: "p-iqd", Currency: "IQD", Amount: ptr(d("1.250"))})
+	if err != nil || !iqd.Payout.Amount.Equal(d("1.25")) || !iqd.Payout.Remaining.Equal(d("0.7509")) {
+		t.Fatalf("payout of 1.250 IQD = %+v, %v", iqd, err)
+	}
+	// Below the minor unit is still refused.
+	_, err = e.store.Payout(e.ctx, ledger.PayoutRequest{ContributorID: alice, RequestID: "p2", Currency: "IDR", Amount: ptr(d("0.005"))})
+	wantField(t, err, royalty.EINVALID, "amount")
+	_, err = e.store.Payout(e.ctx, ledger.PayoutRequest{ContributorID: alice, RequestID: "p2", Currency: "IQD", Amount: ptr(d("0.0005"))})
+	wantField(t, err, royalty.EINVALID, "amount")
+	// Everything available, rounded down to the minor unit.
+	all, err := e.store.Payout(e.ctx, ledger.PayoutRequest{ContributorID: alice, RequestID: "p-iqd-all", Currency: "IQD"})
+	if err != nil || !all.Payout.Amount.Equal(d("0.75")) || !all.Payout.Remaining.Equal(d("0.0009")) {
+		t.Fatalf("payout of all IQD = %+v, %v", all, err)
+	}
+	// Codes that are not money or withdrawn are refused before anything is read.
+	for _, cur := range []string{"XAU", "XTS", "DEM"} {
+		_, err = e.store.Payout(e.ctx, ledger.PayoutRequest{ContributorID: alice, RequestID: "p3", Currency: cur})
+		wantField(t, err, royalty.EINVALID, "currency")
+		req := usage(prov, "u-"+cur, "1", key(1), big.NewRat(1, 1))
+		req.Currency = cur
+		_, err = e.store.PostUsage(e.ctx, req)
+		wantField(t, err, royalty.EINVALID, "currency")
+	}
+	if got := e.balance(ledger.PayoutClearingAccount, "IQD"); !got.Equal(d("2")) {
+		t.Fatalf("IQD payout clearing = %s", got)
+	}
+	if got := e.balance(ledger.PayoutClearingAccount, "IDR"); !got.Equal(d("10.5")) {
+		t.Fatalf("IDR payout clearing = %s", got)
+	}
+	e.check()
+}
+
 func TestReverseUsage(t *testing.T) {
 	e := newEnv(t, postgres.Config{DefaultRoyaltyRate: "0.5"})
 	prov, other, alice := e.principal("provider"), e.principal("provider"), e.principal("contributor")

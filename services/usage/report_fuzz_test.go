@@ -13,7 +13,7 @@ var reportFields = []string{"request_id", "model_id", "model_version_hash", "cur
 
 // FuzzValidate checks the validation of a provider's report against the layer below it: a
 // report that Validate accepts is one the ledger accepts too (same wire format for amounts, a
-// known ISO 4217 currency, identifiers the ledger can store), and a refused report gets
+// current ISO 4217 currency, identifiers the ledger can store), and a refused report gets
 // EINVALID naming one of its fields. Run longer with `go test -fuzz FuzzValidate ./usage/`.
 func FuzzValidate(f *testing.F) {
 	f.Add("r-1", "acme-chat", "", uint64(10), uint64(300), "0.0006", "", "USD", "Lower the saddle a little.")
@@ -22,7 +22,7 @@ func FuzzValidate(f *testing.F) {
 		f.Add("r-3", "m", "", uint64(1), uint64(1), amount, "", "USD", "t")
 		f.Add("r-4", "m", "", uint64(1), uint64(7), "", amount, "USD", "t")
 	}
-	for _, cur := range []string{"ZZZ", "XXX", "usd", "US", "ÜSD"} {
+	for _, cur := range []string{"ZZZ", "XXX", "XAU", "DEM", "IDR", "IQD", "usd", "US", "ÜSD"} {
 		f.Add("r-5", "m", "", uint64(1), uint64(1), "1", "", cur, "t")
 	}
 	f.Add("'; DROP TABLE ledger_postings; --", "=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", uint64(1), uint64(1), "1", "", "USD", "\xff")
