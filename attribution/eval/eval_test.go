@@ -3,7 +3,6 @@ package eval_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"reflect"
 	"slices"
@@ -50,19 +49,12 @@ func setup(t *testing.T) (*eval.Corpus, *memindex.Index) {
 	return corpus, index
 }
 
-// TestThresholds asserts the correctness thresholds of the issue on the default corpus with the
-// default configuration.
+// TestThresholds asserts the correctness thresholds of the issue (Scenario.Check) on the default
+// corpus with the default configuration, indexed in memory. indexer/bleve's TestEvalThresholds
+// asserts the same on the Bleve index.
 func TestThresholds(t *testing.T) {
 	c, idx := setup(t)
 	a := attribution.New(idx, attribution.Config{})
-	type check struct {
-		name  string
-		got   float64
-		ok    func(float64) bool
-		bound string
-	}
-	atLeast := func(v float64) func(float64) bool { return func(x float64) bool { return x >= v } }
-	atMost := func(v float64) func(float64) bool { return func(x float64) bool { return x <= v } }
 	for _, sc := range eval.Scenarios(1, 400) {
 		t.Run(sc.Name, func(t *testing.T) {
 			responses := c.Responses(sc.Responses)
@@ -72,41 +64,8 @@ func TestThresholds(t *testing.T) {
 			}
 			s := m.Summary()
 			t.Logf("%s\n%s", sc.Name, s)
-			var checks []check
-			var enough []int
-			switch sc.Name {
-			case "verbatim":
-				checks = []check{
-					{"recall", s.Recall, atLeast(0.98), ">= 0.98"},
-					{"precision", s.Precision, atLeast(0.99), ">= 0.99"},
-					{"share error median", s.ShareTVMedian, atMost(0.02), "<= 0.02"},
-					{"share error p95", s.ShareTVP95, atMost(0.05), "<= 0.05"},
-					{"reposted words to original", s.RepostOriginal, atLeast(0.99), ">= 0.99"},
-					{"boilerplate leakage", s.BoilerplateLeak, atMost(0.01), "<= 0.01"},
-				}
-				enough = []int{s.VerbatimWords, s.RepostWords, s.BoilerplateWords}
-			case "edited":
-				checks = []check{
-					{"recall with edits", s.EditedRecall, atLeast(0.85), ">= 0.85"},
-					{"precision", s.Precision, atLeast(0.99), ">= 0.99"},
-					{"boilerplate leakage", s.BoilerplateLeak, atMost(0.01), "<= 0.01"},
-				}
-				enough = []int{s.EditedWords, s.BoilerplateWords}
-			case "novel":
-				checks = []check{{"false credit", s.FalseCredit, atMost(0.005), "<= 0.005"}}
-				enough = []int{s.NovelWords}
-			default:
-				t.Fatalf("no thresholds for scenario %q", sc.Name)
-			}
-			for _, n := range enough {
-				if n < 500 {
-					t.Fatalf("too few words measured (%v) for the thresholds to mean anything", enough)
-				}
-			}
-			for _, ch := range checks {
-				if math.IsNaN(ch.got) || !ch.ok(ch.got) {
-					t.Errorf("%s = %.4f, want %s", ch.name, ch.got, ch.bound)
-				}
+			for _, f := range sc.Check(s) {
+				t.Error(f)
 			}
 			// Every result, whatever its score, must be well-formed evidence.
 			for _, r := range responses[:50] {

@@ -14,9 +14,9 @@ type Scenario struct {
 	Responses ResponseConfig
 }
 
-// Scenarios are the response sets the thresholds are stated for: verbatim copies mixed
-// with reposts, quotations and boilerplate; the same with 10 % of copied words edited; and
-// responses that copy nothing.
+// Scenarios are the response sets the thresholds are stated for (Scenario.Check):
+// verbatim copies mixed with reposts, quotations and boilerplate; the same with 10 % of copied
+// words edited; and responses that copy nothing.
 func Scenarios(seed uint64, count int) []Scenario {
 	return []Scenario{
 		{"verbatim", ResponseConfig{Seed: seed, Count: count, FromCopies: 0.2, Boilerplate: 0.3}},

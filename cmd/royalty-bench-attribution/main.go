@@ -190,7 +190,11 @@ func write(ctx context.Context, idx *bleveindex.Index, posts []*eval.Post, batch
 		hi := min(lo+batch, len(posts))
 		prepared := make([]*indexer.Prepared, 0, hi-lo)
 		for _, p := range posts[lo:hi] {
-			pp, err := indexer.Prepare(toIndexer(p))
+			ip, err := p.IndexerPost()
+			if err != nil {
+				return err
+			}
+			pp, err := indexer.Prepare(ip)
 			if err != nil {
 				return fmt.Errorf("post %s: %w", p.ID, err)
 			}
@@ -224,20 +228,6 @@ func write(ctx context.Context, idx *bleveindex.Index, posts []*eval.Post, batch
 	default:
 		return nil
 	}
-}
-
-func toIndexer(p *eval.Post) *indexer.Post {
-	platform, site, _, _ := indexer.ParseKey(p.ID)
-	ip := &indexer.Post{ID: p.ID, Platform: platform, Site: site, Kind: indexer.KindAnswer,
-		CreatedAt: p.CreatedAt, URL: p.URL, Text: p.Text, Format: indexer.FormatText,
-		Quoted: p.Quoted, License: "CC0-1.0"}
-	if p.AuthorKey != "" {
-		pl, s, id, err := indexer.ParseKey(p.AuthorKey)
-		if err == nil {
-			ip.Author = &indexer.Identity{Platform: pl, Site: s, AuthorID: id}
-		}
-	}
-	return ip
 }
 
 type row struct {

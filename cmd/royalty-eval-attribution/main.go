@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/openroyalty/royalty/attribution"
@@ -72,7 +73,13 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("== %s (%s)\n%s\n", sc.Name, time.Since(start).Round(time.Millisecond), m.Summary())
+		s := m.Summary()
+		fmt.Printf("== %s (%s)\n%s", sc.Name, time.Since(start).Round(time.Millisecond), s)
+		if failed := sc.Check(s); len(failed) > 0 {
+			fmt.Printf("thresholds missed:\n  %s\n\n", strings.Join(failed, "\n  "))
+		} else {
+			fmt.Printf("thresholds: all hold\n\n")
+		}
 	}
 	return nil
 }
