@@ -116,12 +116,12 @@ func (s *contributorServer) GetBalance(ctx context.Context, req *v1.GetBalanceRe
 }
 
 func (s *contributorServer) ListStatement(ctx context.Context, req *v1.ListStatementRequest) (*v1.ListStatementResponse, error) {
-	id, err := s.contributorFor(ctx, req.GetContributorId())
+	account, err := s.statementAccount(ctx, req)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	page, err := s.ledger.Statement(ctx, ledger.StatementQuery{
-		Account: ledger.ContributorAccount(id), Currency: req.GetCurrency(),
+		Account: account, Currency: req.GetCurrency(),
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 	})
 	if err != nil {
@@ -136,6 +136,36 @@ func (s *contributorServer) ListStatement(ctx context.Context, req *v1.ListState
 		})
 	}
 	return out, nil
+}
+
+// statementAccount is the account a ListStatement request reads: the contributor's, or the
+// escrow of an identity the caller may read (its own, for a contributor).
+func (s *contributorServer) statementAccount(ctx context.Context, req *v1.ListStatementRequest) (string, error) {
+	key := req.GetIdentityKey()
+	if key == "" {
+		id, err := s.contributorFor(ctx, req.GetContributorId())
+		if err != nil {
+			return "", err
+		}
+		return ledger.ContributorAccount(id), nil
+	}
+	if req.GetContributorId() != "" {
+		return "", royalty.FieldErrorf(royalty.EINVALID, "identity_key", "give contributor_id or identity_key, not both")
+	}
+	if err := ledger.CheckIdentityKey("identity_key", key); err != nil {
+		return "", err
+	}
+	if me := caller(ctx); me.Role == auth.RoleContributor {
+		owners, err := s.ledger.IdentityOwners(ctx, []string{key})
+		if err != nil {
+			return "", err
+		}
+		if owners[key] != me.ID {
+			// Unclaimed, or another contributor's: the same answer, so that nothing leaks.
+			return "", royalty.FieldErrorf(royalty.ENOTFOUND, "identity_key", "no identity %q of yours", key)
+		}
+	}
+	return ledger.EscrowAccount(key), nil
 }
 
 func (s *contributorServer) RequestPayout(ctx context.Context, req *v1.RequestPayoutRequest) (*v1.RequestPayoutResponse, error) {

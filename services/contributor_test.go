@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/openroyalty/royalty/ledger"
@@ -47,6 +48,8 @@ func (e *env) bookEscrow(provider principal, requestID, identity, revenue string
 	res, err := e.ledger.PostUsage(context.Background(), ledger.UsageRequest{
 		ProviderID: provider.ID, RequestID: requestID, ModelID: "m", Revenue: decimal.RequireFromString(revenue), Currency: "USD",
 		Shares: []ledger.Share{{IdentityKey: identity, Share: big.NewRat(1, 2)}},
+		Evidence: []ledger.Evidence{{IdentityKey: identity, PostID: "forum:s/" + requestID, PostURL: "https://forum.example/" + requestID,
+			ResponseStart: 0, ResponseEnd: 23, ResponseWordEnd: 4, SourceEnd: 23, Text: "wipe the chain with rag"}},
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -106,6 +109,22 @@ func TestClaimVerifiedByIngestedPostReleasesEscrow(t *testing.T) {
 		t.Fatalf("statement = %v, %v", st, err)
 	}
 
+	// The escrow's own statement shows what the release moved, with its evidence: to its owner
+	// and to auditors, to nobody else.
+	esc, err := e.contributor.ListStatement(ana.ctx(), &v1.ListStatementRequest{IdentityKey: identity})
+	if err != nil || len(esc.GetEntries()) != 2 || esc.GetEntries()[0].GetKind() != "escrow_release" || esc.GetEntries()[0].GetAmount().GetAmount() != "-0.1" ||
+		esc.GetEntries()[1].GetKind() != "usage" || esc.GetEntries()[1].GetAmount().GetAmount() != "0.1" ||
+		len(esc.GetEntries()[1].GetEvidence()) != 1 || esc.GetEntries()[1].GetEvidence()[0].GetPostUrl() != "https://forum.example/r1" {
+		t.Fatalf("escrow statement = %v, %v", esc, err)
+	}
+	if a, err := e.contributor.ListStatement(auditor.ctx(), &v1.ListStatementRequest{IdentityKey: identity}); err != nil || len(a.GetEntries()) != 2 {
+		t.Fatalf("auditor's escrow statement = %v, %v", a, err)
+	}
+	_, err = e.contributor.ListStatement(ana.ctx(), &v1.ListStatementRequest{IdentityKey: identity, ContributorId: ana.ID})
+	wantCode(t, err, codes.InvalidArgument)
+	_, err = e.contributor.ListStatement(ana.ctx(), &v1.ListStatementRequest{IdentityKey: "not a key"})
+	wantCode(t, err, codes.InvalidArgument)
+
 	po, err := e.contributor.RequestPayout(ana.ctx(), &v1.RequestPayoutRequest{RequestId: "p1", Currency: "USD"})
 	if err != nil || po.GetPayout().GetAmount().GetAmount() != "0.12" || po.GetPayout().GetRemaining().GetAmount() != "0.005" || po.GetReplayed() {
 		t.Fatalf("payout = %v, %v", po, err)
@@ -132,6 +151,15 @@ func TestClaimVerifiedByIngestedPostReleasesEscrow(t *testing.T) {
 	bo := e.principal("bo", auth.RoleContributor)
 	_, err = e.contributor.StartClaim(bo.ctx(), &v1.StartClaimRequest{IdentityKey: identity})
 	wantCode(t, err, codes.FailedPrecondition)
+	// Nor read its escrow: another's identity and an unclaimed one give the same answer.
+	_, err = e.contributor.ListStatement(bo.ctx(), &v1.ListStatementRequest{IdentityKey: identity})
+	wantCode(t, err, codes.NotFound)
+	msg := status.Convert(err).Message()
+	_, err = e.contributor.ListStatement(bo.ctx(), &v1.ListStatementRequest{IdentityKey: "forum:s/nobody"})
+	wantCode(t, err, codes.NotFound)
+	if other := status.Convert(err).Message(); strings.ReplaceAll(other, "forum:s/nobody", identity) != msg {
+		t.Fatalf("another's identity says %q, an unclaimed one %q", msg, other)
+	}
 	_ = admin
 }
 

@@ -829,14 +829,23 @@ func (x *GetBalanceResponse) GetBalances() []*Balance {
 	return nil
 }
 
-// ListStatementRequest pages through a contributor's account.
+// ListStatementRequest pages through a contributor's account, or through the escrow of one
+// identity.
 type ListStatementRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ContributorId string                 `protobuf:"bytes,1,opt,name=contributor_id,json=contributorId,proto3" json:"contributor_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Contributor; contributors may leave it empty for their own.
+	ContributorId string `protobuf:"bytes,1,opt,name=contributor_id,json=contributorId,proto3" json:"contributor_id,omitempty"`
 	// Only this currency, if set.
-	Currency      string `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
-	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Currency  string `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	PageSize  int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Instead of a contributor's account: the escrow account of this identity ("platform:site/id"),
+	// where its royalties collected until its claim was verified. The entries are those credits,
+	// each usage with its evidence, and the escrow release that moved them to the contributor's
+	// account (which appears there as one escrow_release entry). A contributor may name only an
+	// identity it owns; any other gives NOT_FOUND. Auditors and admins may name any identity.
+	// Not together with contributor_id.
+	IdentityKey   string `protobuf:"bytes,5,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -895,6 +904,13 @@ func (x *ListStatementRequest) GetPageSize() int32 {
 func (x *ListStatementRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListStatementRequest) GetIdentityKey() string {
+	if x != nil {
+		return x.IdentityKey
 	}
 	return ""
 }
@@ -1319,13 +1335,14 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\abalance\x18\x01 \x01(\v2\x11.royalty.v1.MoneyR\abalance\x12/\n" +
 	"\tavailable\x18\x02 \x01(\v2\x11.royalty.v1.MoneyR\tavailable\"E\n" +
 	"\x12GetBalanceResponse\x12/\n" +
-	"\bbalances\x18\x01 \x03(\v2\x13.royalty.v1.BalanceR\bbalances\"\x95\x01\n" +
+	"\bbalances\x18\x01 \x03(\v2\x13.royalty.v1.BalanceR\bbalances\"\xb8\x01\n" +
 	"\x14ListStatementRequest\x12%\n" +
 	"\x0econtributor_id\x18\x01 \x01(\tR\rcontributorId\x12\x1a\n" +
 	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\xd9\x02\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12!\n" +
+	"\fidentity_key\x18\x05 \x01(\tR\videntityKey\"\xd9\x02\n" +
 	"\x0eStatementEntry\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x129\n" +
 	"\n" +
