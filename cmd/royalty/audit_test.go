@@ -320,7 +320,7 @@ func TestHledgerExport(t *testing.T) {
 		t.Fatalf("hledger balance: %v", err)
 	}
 	got := map[string]decimal.Decimal{} // "type/currency" → balance
-	printed := map[string]string{}       // the same, as hledger printed it
+	printed := map[string]string{}      // the same, as hledger printed it
 	recs, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
