@@ -173,7 +173,7 @@ func ingestLocal(ctx context.Context, cfg *config, o *ingestOptions, job string,
 	if err := checkSchema(ctx, pool); err != nil {
 		return err
 	}
-	ps, err := openParts(ctx, pool, cfg.DataDir, o.batchSize, log)
+	ps, err := openParts(ctx, pool, cfg, o.batchSize, log)
 	if err != nil {
 		return err
 	}
