@@ -32,3 +32,9 @@ type Index interface {
 	// indexed posts containing it, exact up to max and capped at max+1.
 	AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int, error)
 }
+
+// FingerprintParams is implemented by an Index that knows the parameters its fingerprints were
+// computed with: the words per shingle k and the winnowing window w. Config.CheckIndex uses it.
+type FingerprintParams interface {
+	FingerprintParams() (k, w int)
+}

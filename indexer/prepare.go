@@ -5,6 +5,15 @@ import (
 	"github.com/openroyalty/royalty/attribution/text"
 )
 
+// FingerprintK and FingerprintW are the words per shingle and the winnowing window of the
+// fingerprints Prepare computes, so of every index built from Prepared posts. They are not
+// configurable: an index with other parameters would need a rebuild, and the attributor must
+// use the same (attribution.Config.CheckIndex).
+const (
+	FingerprintK = text.DefaultK
+	FingerprintW = text.DefaultW
+)
+
 // Prepared is a post ready to be written: its text is plain, its content hash set, and its
 // fingerprints computed.
 type Prepared struct {
@@ -36,7 +45,7 @@ func Prepare(p *Post) (*Prepared, error) {
 	// One tokenisation for both; the same as text.ContentHash and text.Fingerprints.
 	words := text.Words(p.Text)
 	p.ContentHash = text.ContentHashWords(words)
-	fps := text.Winnow(text.KGramHashes(words, text.DefaultK), text.DefaultW)
+	fps := text.Winnow(text.KGramHashes(words, FingerprintK), FingerprintW)
 	seen := make(map[uint64]struct{}, len(fps))
 	hashes := make([]uint64, 0, len(fps))
 	for _, f := range fps {

@@ -12,6 +12,11 @@ type Position struct {
 	File   string // file name, or "stream" for an IngestPosts stream
 	Line   int64  // 1-based line (or stream element) of the record
 	Offset int64  // byte offset of the record's first byte in the (decompressed) file
+	// CompressedRead is, for a compressed file (.zst, .gz), how many bytes of the file had been
+	// read from disk when the record was read: the measure of progress against the file's size,
+	// a little ahead of the record by what the decompressor holds. It is 0 for plain files and
+	// streams, plays no part in resuming (Offset alone does) and is not stored in checkpoints.
+	CompressedRead int64 `json:"-"`
 }
 
 // String formats the position for people: "file:line".

@@ -32,9 +32,6 @@ import (
 // DefaultMaxMessageBytes bounds every request and response message.
 const DefaultMaxMessageBytes = 8 << 20
 
-// DefaultMaxResponseTextBytes bounds the response_text of a usage report or an attribution.
-const DefaultMaxResponseTextBytes = 64 << 10
-
 // Options configure a Server.
 type Options struct {
 	// Logger receives one line per call and every recovered panic; required.
@@ -42,9 +39,9 @@ type Options struct {
 	// Registerer receives the gRPC metrics; nil means none are exported.
 	Registerer prometheus.Registerer
 	// MaxMessageBytes bounds received and sent messages; DefaultMaxMessageBytes when zero.
+	// Response texts have the tighter limits of Usage (usage.Limits) and Attributor
+	// (attribution.Config), which cmd/royalty sets alike (--max-response-bytes).
 	MaxMessageBytes int
-	// MaxResponseTextBytes bounds response texts; DefaultMaxResponseTextBytes when zero.
-	MaxResponseTextBytes int
 
 	// Auth authenticates API keys and manages principals; required.
 	Auth auth.Store
@@ -81,9 +78,6 @@ type Server struct {
 func NewServer(opts Options) *Server {
 	if opts.MaxMessageBytes == 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
-	}
-	if opts.MaxResponseTextBytes == 0 {
-		opts.MaxResponseTextBytes = DefaultMaxResponseTextBytes
 	}
 	authn := authenticator{store: opts.Auth}
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())

@@ -61,6 +61,9 @@ func NewWithParams(k, w int) *Index {
 	return &Index{k: k, w: w, byID: map[string]int32{}, postings: map[uint64][]int32{}}
 }
 
+// FingerprintParams implements attribution.FingerprintParams: the k and w given to NewWithParams.
+func (x *Index) FingerprintParams() (k, w int) { return x.k, x.w }
+
 // Add indexes p, replacing any post with the same ID.
 func (x *Index) Add(p Post) error {
 	if p.ID == "" {

@@ -20,6 +20,7 @@ import (
 	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
 	"github.com/openroyalty/royalty/indexer/hn"
 	"github.com/openroyalty/royalty/indexer/jsonl"
+	"github.com/openroyalty/royalty/indexer/lines"
 	"github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/indexer/pushshift"
 	"github.com/openroyalty/royalty/indexer/stackexchange"
@@ -172,7 +173,7 @@ func ingestLocal(ctx context.Context, cfg *config, o *ingestOptions, job string,
 	if err := checkSchema(ctx, pool); err != nil {
 		return err
 	}
-	ps, err := openParts(ctx, pool, cfg.DataDir, o.batchSize, log)
+	ps, err := openParts(ctx, pool, cfg, o.batchSize, log)
 	if err != nil {
 		return err
 	}
@@ -270,32 +271,30 @@ func printSummary(w io.Writer, s indexer.Summary, postsThisRun int, took time.Du
 }
 
 // progress shows how far an ingest is: a bar with posts/s and an ETA on a terminal, periodic
-// log lines otherwise.
+// log lines otherwise. It measures bytes of the files on disk: of a plain file the offset
+// reached, of a compressed one (.zst, .gz) the compressed bytes read (Position.CompressedRead),
+// so that a Pushshift dump has an ETA too.
 type progress struct {
-	bar      *progressbar.ProgressBar
-	log      *slog.Logger
-	every    time.Duration
-	sizes    []int64 // of the sources; the total is unknown when a source is compressed
-	total    int64
-	start    time.Time
-	base     int // posts read before this run
-	lastLog  time.Time
-	lastDone int64
+	bar        *progressbar.ProgressBar
+	log        *slog.Logger
+	every      time.Duration
+	sizes      []int64 // of the sources' files
+	compressed []bool  // of the sources: progress is measured in compressed bytes
+	total      int64
+	start      time.Time
+	base       int // posts read before this run
+	lastLog    time.Time
+	lastDone   int64     // bytes done at lastAt, the baseline of the byte rate
+	lastAt     time.Time // zero until the first batch
 }
 
 func newProgress(o *ingestOptions, srcs []indexer.Source, stamps []indexer.FileStamp, start indexer.Summary, log *slog.Logger, stderr io.Writer) *progress {
 	p := &progress{log: log, every: o.logEvery, start: time.Now(), base: start.Received}
 	p.lastLog = p.start
-	compressed := false
 	for i, st := range stamps {
 		p.sizes = append(p.sizes, st.Size)
+		p.compressed = append(p.compressed, lines.Compressed(srcs[i].Name()))
 		p.total += st.Size
-		if n := srcs[i].Name(); strings.HasSuffix(n, ".zst") || strings.HasSuffix(n, ".gz") {
-			compressed = true
-		}
-	}
-	if compressed {
-		p.total = -1 // offsets count decompressed bytes
 	}
 	mode := o.progress
 	if mode == "auto" {
@@ -321,12 +320,20 @@ func newProgress(o *ingestOptions, srcs []indexer.Source, stamps []indexer.FileS
 	return p
 }
 
+// done is how many bytes of the input files lie before pos.
 func (p *progress) done(pos indexer.Position) int64 {
 	var n int64
 	for i := 0; i < pos.Source && i < len(p.sizes); i++ {
 		n += p.sizes[i]
 	}
-	return n + pos.Offset
+	if pos.Source < len(p.sizes) {
+		if p.compressed[pos.Source] {
+			n += pos.CompressedRead
+		} else {
+			n += pos.Offset
+		}
+	}
+	return min(n, p.total) // a file that grew since it was stamped
 }
 
 func (p *progress) update(reached indexer.Position, totals indexer.Summary) {
@@ -339,19 +346,24 @@ func (p *progress) update(reached indexer.Position, totals indexer.Summary) {
 		_ = p.bar.Set64(done)
 		return
 	}
+	if p.lastAt.IsZero() {
+		// The first batch is the baseline of the byte rate: a resumed run reaches it after
+		// skipping what earlier runs read, which is not this run's speed.
+		p.lastAt, p.lastDone = now, done
+	}
 	if p.every <= 0 || now.Sub(p.lastLog) < p.every {
 		return
 	}
 	attrs := []any{"posts", totals.Received, "posts_per_s", int(rate), "rejected", totals.Rejected}
 	if p.total > 0 && done > 0 {
-		bytesPerSec := float64(done-p.lastDone) / now.Sub(p.lastLog).Seconds()
+		bytesPerSec := float64(done-p.lastDone) / now.Sub(p.lastAt).Seconds()
 		attrs = append(attrs, "done_pct", fmt.Sprintf("%.1f", 100*float64(done)/float64(p.total)))
 		if bytesPerSec > 0 {
 			attrs = append(attrs, "eta", time.Duration(float64(p.total-done)/bytesPerSec*float64(time.Second)).Round(time.Second))
 		}
 	}
 	p.log.Info("ingest progress", attrs...)
-	p.lastLog, p.lastDone = now, done
+	p.lastLog, p.lastAt, p.lastDone = now, now, done
 }
 
 func (p *progress) finish() {

@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/klauspost/compress/zstd"
 	"google.golang.org/grpc"
 
 	"github.com/openroyalty/royalty/indexer"
@@ -384,5 +386,81 @@ func TestReconcile(t *testing.T) {
 	got, err := x.Candidates(ctx, pp.Fingerprints, 1)
 	if err != nil || len(got) != 1 || got[0].ContentHash != p.ContentHash {
 		t.Errorf("candidates for %s: %+v %v", p.ID, got, err)
+	}
+}
+
+// TestIngestZstdProgress ingests a Pushshift .zst dump with progress log lines and checks that
+// they say how far the ingest is and when it will end: progress of a compressed input is
+// measured in compressed bytes read against the file's size.
+func TestIngestZstdProgress(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	path := filepath.Join(t.TempDir(), "RC_2006-01.zst")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := zstd.NewWriter(f, zstd.WithWindowSize(1<<27))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(enc)
+	rng := rand.New(rand.NewSource(3))
+	words := strings.Fields("chain wheel spoke rim tyre brake lever cable saddle pedal crank gear cog hub axle valve pump frame fork stem")
+	const n = 2000
+	for i := 0; i < n; i++ {
+		var body strings.Builder
+		for j := 0; j < 60+rng.Intn(60); j++ {
+			fmt.Fprintf(&body, "%s%d ", words[rng.Intn(len(words))], rng.Intn(1000))
+		}
+		b, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("c%d", i), "author": fmt.Sprint("u", rng.Intn(40)),
+			"body": body.String(), "created_utc": 1136073600 + i, "subreddit": "bicycling", "link_id": "t3_a"})
+		w.Write(b)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := runCmd(t, context.Background(), "ingest", "--database-url", dsn, "--data-dir", t.TempDir(), "--format", "pushshift",
+		"--batch-size", "100", "--progress", "log", "--log-every", "1ms", path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("posts:      %d read, %d new", n, n)) {
+		t.Fatalf("summary:\n%s", out)
+	}
+	var logs, withETA int
+	last := 0.0
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, "ingest progress") {
+			continue
+		}
+		logs++
+		attrs := map[string]string{}
+		for _, f := range strings.Fields(line) {
+			if k, v, ok := strings.Cut(f, "="); ok {
+				attrs[k] = v
+			}
+		}
+		pct, err := strconv.ParseFloat(attrs["done_pct"], 64)
+		if err != nil || pct <= 0 || pct > 100 || pct < last {
+			t.Fatalf("done_pct %q after %.1f in %q", attrs["done_pct"], last, line)
+		}
+		last = pct
+		if eta, ok := attrs["eta"]; ok {
+			if _, err := time.ParseDuration(eta); err != nil {
+				t.Fatalf("eta %q in %q", eta, line)
+			}
+			withETA++
+		}
+	}
+	if logs < 2 || withETA == 0 || last < 90 {
+		t.Errorf("%d progress lines, %d with an eta, last at %.1f%%:\n%s", logs, withETA, last, out)
 	}
 }

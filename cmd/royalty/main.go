@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/openroyalty/royalty/attribution"
 )
 
 func main() {
@@ -51,6 +53,9 @@ type config struct {
 	// TrustedKeys are further public keys VerifyJournal accepts (checkpoints signed before a
 	// key rotation).
 	TrustedKeys []string
+	// Attribution configures the attributor (serve's --attribution-* and --max-response-*
+	// flags); zero fields take the library's defaults.
+	Attribution attribution.Config
 }
 
 func envOr(name, def string) string {

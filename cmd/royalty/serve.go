@@ -38,6 +38,12 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := applyAttributionEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			if err := checkAttributionFlags(cfg.Attribution); err != nil {
+				return err
+			}
 			srv, err := startServer(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
@@ -51,6 +57,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", os.Getenv("ROYALTY_SIGNING_KEY_FILE"), "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed (env ROYALTY_SIGNING_KEY_FILE); without it nothing is sealed")
 	cmd.Flags().DurationVar(&cfg.SealInterval, "seal-interval", journalpg.DefaultInterval, "how often the journal sealer looks for committed transactions to seal")
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
+	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
 	return cmd
 }
 
@@ -94,7 +101,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ps, err := openParts(ctx, pool, cfg.DataDir, 0, log)
+	ps, err := openParts(ctx, pool, cfg, 0, log)
 	if err != nil {
 		return nil, err
 	}

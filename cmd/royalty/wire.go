@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,9 +31,14 @@ type parts struct {
 	usage   *usage.Service
 }
 
-// openParts builds the parts. The Bleve index under the data directory is held by this process
-// until close.
-func openParts(ctx context.Context, pool *pgxpool.Pool, dataDir string, batchSize int, log *slog.Logger) (_ *parts, err error) {
+// openParts builds the parts from the data directory and the attribution configuration of cfg.
+// The Bleve index under the data directory is held by this process until close. An attribution
+// configuration that attribution.Config.Validate rejects, or whose k or window differ from those
+// the index's fingerprints were computed with, is refused, naming its flag.
+func openParts(ctx context.Context, pool *pgxpool.Pool, cfg *config, batchSize int, log *slog.Logger) (_ *parts, err error) {
+	if err := attributionFlagError(cfg.Attribution.Validate()); err != nil {
+		return nil, err
+	}
 	p := &parts{auth: authpg.New(pool)}
 	defer func() {
 		if err != nil {
@@ -43,14 +49,19 @@ func openParts(ctx context.Context, pool *pgxpool.Pool, dataDir string, batchSiz
 		return nil, err
 	}
 	p.claims = claims.NewService(claimspg.New(pool), services.LedgerReleaser{Ledger: p.ledger}, log)
-	if p.index, err = bleveindex.Open(indexDir(dataDir), bleveindex.Options{Logger: log}); err != nil {
+	if p.index, err = bleveindex.Open(indexDir(cfg.DataDir), bleveindex.Options{Logger: log}); err != nil {
 		return nil, err
+	}
+	if err := attributionFlagError(cfg.Attribution.CheckIndex(p.index)); err != nil {
+		return nil, fmt.Errorf("%w (royalty ingest builds every index with k=%d and w=%d)",
+			err, indexer.FingerprintK, indexer.FingerprintW)
 	}
 	store := indexpg.New(pool)
 	pipe := indexer.NewPipeline(store, p.index, indexer.Options{BatchSize: batchSize, Logger: log, Stored: services.ClaimsHook{Claims: p.claims}})
 	p.indexer = &indexer.Service{Store: store, Index: p.index, Pipeline: pipe}
-	p.attr = attribution.New(p.index, attribution.Config{})
-	p.usage = usage.NewService(p.ledger, p.attr, usage.Limits{})
+	p.attr = attribution.New(p.index, cfg.Attribution)
+	// A usage report's response text has the attributor's limit.
+	p.usage = usage.NewService(p.ledger, p.attr, usage.Limits{MaxResponseTextBytes: p.attr.Config().MaxResponseBytes})
 	// Finish escrow releases that a crash interrupted between verifying a claim and recording
 	// its release.
 	if n, err := p.claims.Resume(ctx); err != nil {

@@ -10,9 +10,17 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/indexer"
 )
 
-var _ attribution.Index = (*Index)(nil)
+var (
+	_ attribution.Index             = (*Index)(nil)
+	_ attribution.FingerprintParams = (*Index)(nil)
+)
+
+// FingerprintParams implements attribution.FingerprintParams: the index holds the fingerprints
+// indexer.Prepare computes, with indexer.FingerprintK and indexer.FingerprintW.
+func (x *Index) FingerprintParams() (k, w int) { return indexer.FingerprintK, indexer.FingerprintW }
 
 // Candidates implements attribution.Index: the posts sharing the most distinct fingerprint
 // terms with fps, best first, ties broken by post id. It reads the fingerprint postings

@@ -1,7 +1,9 @@
 // Package lines reads crawl files line by line in constant memory, with the byte offset and
 // number of every line so that a run can report positions and resume where it stopped.
 // Files ending in .zst (Pushshift) and .gz are decompressed on the fly; offsets then count
-// decompressed bytes, and resuming decompresses and discards up to the offset.
+// decompressed bytes, and resuming decompresses and discards up to the offset. Positions in a
+// compressed file also carry the compressed bytes read so far (Position.CompressedRead), which
+// measure progress against the file's size.
 package lines
 
 import (
@@ -31,7 +33,14 @@ const DefaultMaxLine = 16 << 20
 // ErrTooLong is returned for a line longer than the reader's limit; the line has been skipped.
 var ErrTooLong = errors.New("line too long")
 
-// Open opens the file at path positioned at offset (of its decompressed content).
+// Compressed reports whether Open decompresses the file at path: its name ends in .zst or .gz.
+func Compressed(path string) bool {
+	return strings.HasSuffix(path, ".zst") || strings.HasSuffix(path, ".gz")
+}
+
+// Open opens the file at path positioned at offset (of its decompressed content). For a
+// compressed file the result also has a method CompressedRead() int64: the bytes read from the
+// file so far, the skipped ones included.
 func Open(path string, offset int64) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -39,16 +48,17 @@ func Open(path string, offset int64) (io.ReadCloser, error) {
 	}
 	var r io.Reader
 	var closeDec func()
+	cf := &countingReader{r: f}
 	switch {
 	case strings.HasSuffix(path, ".zst"):
-		d, err := zstd.NewReader(f, zstd.WithDecoderMaxWindow(MaxZstdWindow), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		d, err := zstd.NewReader(cf, zstd.WithDecoderMaxWindow(MaxZstdWindow), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		r, closeDec = d, d.Close
 	case strings.HasSuffix(path, ".gz"):
-		g, err := gzip.NewReader(f)
+		g, err := gzip.NewReader(cf)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -70,13 +80,29 @@ func Open(path string, offset int64) (io.ReadCloser, error) {
 			return nil, fmt.Errorf("%s: skipping to offset %d (reached %d): %w", path, offset, n, err)
 		}
 	}
-	return &decoded{Reader: r, closeDec: closeDec, f: f}, nil
+	return &decoded{Reader: r, closeDec: closeDec, f: f, cf: cf}, nil
 }
 
 type decoded struct {
 	io.Reader
 	closeDec func()
 	f        *os.File
+	cf       *countingReader
+}
+
+// CompressedRead is how many bytes of the compressed file have been read.
+func (d *decoded) CompressedRead() int64 { return d.cf.n }
+
+// countingReader counts the bytes read through it: the file beneath a decompressor.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (d *decoded) Close() error {
@@ -176,13 +202,18 @@ func (s *Source) Open(from indexer.Position) (indexer.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sourceReader{src: s, rc: rc, lr: NewReader(rc, from.Offset, from.Line, s.MaxLine)}, nil
+	sr := &sourceReader{src: s, rc: rc, lr: NewReader(rc, from.Offset, from.Line, s.MaxLine)}
+	if d, ok := rc.(*decoded); ok {
+		sr.cf = d.cf
+	}
+	return sr, nil
 }
 
 type sourceReader struct {
 	src *Source
 	rc  io.ReadCloser
 	lr  *Reader
+	cf  *countingReader // beneath the decompressor; nil for a plain file
 }
 
 func (r *sourceReader) Read() (indexer.Record, error) {
@@ -190,6 +221,9 @@ func (r *sourceReader) Read() (indexer.Record, error) {
 		l, err := r.lr.Next()
 		pos := indexer.Position{File: r.src.Path, Line: l.Num, Offset: l.Offset}
 		next := indexer.Position{File: r.src.Path, Line: r.lr.LineNum(), Offset: r.lr.Offset()}
+		if r.cf != nil {
+			pos.CompressedRead, next.CompressedRead = r.cf.n, r.cf.n
+		}
 		if errors.Is(err, ErrTooLong) {
 			return indexer.Record{}, &indexer.RecordError{Pos: pos, Next: next,
 				Message: fmt.Sprintf("record longer than %d bytes", r.lr.maxLine)}

@@ -2,11 +2,20 @@ package lines
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/openroyalty/royalty/indexer"
 )
 
 func TestReader(t *testing.T) {
@@ -81,3 +90,86 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestCompressedRead checks that positions in a compressed file carry the compressed bytes read
+// so far: growing from well below the file's size to about all of it, and 0 in a plain file.
+func TestCompressedRead(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewSource(1))
+	var plain bytes.Buffer
+	for i := 0; plain.Len() < 2<<20; i++ {
+		fmt.Fprintf(&plain, "%d", i)
+		for j := 0; j < 50; j++ {
+			fmt.Fprintf(&plain, " %x", rng.Uint32())
+		}
+		plain.WriteByte('\n')
+	}
+	write := func(name string, wrap func(io.Writer) io.WriteCloser) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := wrap(f)
+		if _, err := w.Write(plain.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	nop := func(w io.Writer) io.WriteCloser { return nopCloser{w} }
+	paths := []string{
+		write("posts.jsonl", nop),
+		write("posts.jsonl.zst", func(w io.Writer) io.WriteCloser { e, _ := zstd.NewWriter(w); return e }),
+		write("posts.jsonl.gz", func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }),
+	}
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := &Source{Path: path, Parse: func([]byte) (indexer.Record, error) { return indexer.Record{Skip: "x"}, nil }}
+			recs, _, err := indexer.ReadAll(indexer.Chain([]indexer.Source{src}, indexer.Position{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, last := recs[0].Next.CompressedRead, recs[len(recs)-1].Next.CompressedRead
+			if !Compressed(path) {
+				if first != 0 || last != 0 {
+					t.Fatalf("plain file: CompressedRead %d…%d, want 0", first, last)
+				}
+				return
+			}
+			t.Logf("CompressedRead from %d to %d of %d bytes", first, last, st.Size())
+			var prev int64
+			for _, r := range recs {
+				if r.Next.CompressedRead < prev || r.Pos.CompressedRead > r.Next.CompressedRead {
+					t.Fatalf("%v: CompressedRead went back from %d to %d", r.Pos, prev, r.Next.CompressedRead)
+				}
+				prev = r.Next.CompressedRead
+			}
+			if first <= 0 || first > st.Size()/4 || last < st.Size()*3/4 || last > st.Size() {
+				t.Errorf("CompressedRead from %d to %d of %d bytes", first, last, st.Size())
+			}
+			// Resuming counts the skipped bytes too, and the positions are those of a full read.
+			mid := recs[len(recs)/2]
+			rest, _, err := indexer.ReadAll(indexer.Chain([]indexer.Source{src}, mid.Next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rest[0].Pos; got.Offset != mid.Next.Offset || got.Line != mid.Next.Line || got.CompressedRead < st.Size()/4 {
+				t.Errorf("resumed at %+v, want offset %d line %d and the skipped bytes counted", got, mid.Next.Offset, mid.Next.Line)
+			}
+		})
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
