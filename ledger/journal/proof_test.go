@@ -8,33 +8,40 @@ import (
 	"github.com/openroyalty/royalty/ledger/journal"
 )
 
-func TestInclusionProof(t *testing.T) {
-	priv, _ := journal.GenerateKey(nil)
-	s := journal.NewSigner(priv)
-	keys := journal.NewKeys(s.PublicKey())
-	es := entries(13)
+// provedTree puts n entries in a tree, signs its root with s, and returns the entries, the
+// checkpoint and a function making the inclusion proof of entry i under it.
+func provedTree(tb testing.TB, s *journal.Signer, n int) ([]journal.Entry, journal.Checkpoint, func(i uint64) journal.InclusionProof) {
+	tb.Helper()
+	es := entries(n)
 	m := newMemTree()
 	datas := make([][]byte, len(es))
 	for i := range es {
 		data, leaf, err := journal.EntryLeaf(&es[i])
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		datas[i] = data
 		m.add(leaf)
 	}
 	cp, err := s.Sign(m.f.Size(), m.f.Root(), at)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	proofOf := func(i uint64) journal.InclusionProof {
+	return es, cp, func(i uint64) journal.InclusionProof {
 		path, err := journal.InclusionPath(i, cp.Size, m.get)
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		return journal.InclusionProof{TransactionID: es[i].TransactionID, Index: i, LeafData: datas[i],
 			LeafHash: journal.LeafHash(datas[i]), Path: path, Checkpoint: cp}
 	}
+}
+
+func TestInclusionProof(t *testing.T) {
+	priv, _ := journal.GenerateKey(nil)
+	s := journal.NewSigner(priv)
+	keys := journal.NewKeys(s.PublicKey())
+	es, cp, proofOf := provedTree(t, s, 13)
 	for i := range es {
 		p := proofOf(uint64(i))
 		b, err := json.Marshal(p)
