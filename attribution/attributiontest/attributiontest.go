@@ -1,12 +1,14 @@
 // Package attributiontest checks attribution results in tests of any package: the invariants every
-// result must satisfy, whatever the index.
+// result must satisfy, and the correctness thresholds, whatever the index.
 package attributiontest
 
 import (
+	"context"
 	"math/big"
 	"testing"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/attribution/eval"
 	"github.com/openroyalty/royalty/attribution/text"
 )
 
@@ -74,5 +76,36 @@ func CheckResult(t testing.TB, response string, source func(postID string) (attr
 		if !found {
 			t.Errorf("share for %q without evidence", a)
 		}
+	}
+}
+
+// CheckThresholds attributes the responses of every scenario of eval.Scenarios(1, 400), made
+// from c, with a, and fails t for each of the thresholds a scenario misses
+// (eval.Scenario.Check); the first 50 results of each scenario are held to CheckResult against
+// source. on names the index in the log ("in memory", "on Bleve").
+func CheckThresholds(t *testing.T, on string, c *eval.Corpus, a *attribution.Attributor, source func(postID string) (attribution.Source, bool)) {
+	t.Helper()
+	ctx := context.Background()
+	for _, sc := range eval.Scenarios(1, 400) {
+		t.Run(sc.Name, func(t *testing.T) {
+			responses := c.Responses(sc.Responses)
+			m, err := eval.Evaluate(ctx, a, responses)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := m.Summary()
+			t.Logf("%s %s\n%s", sc.Name, on, s)
+			for _, f := range sc.Check(s) {
+				t.Error(f)
+			}
+			// Every result, whatever its score, must be well-formed evidence.
+			for _, r := range responses[:50] {
+				res, err := a.Attribute(ctx, r.Text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				CheckResult(t, r.Text, source, res)
+			}
+		})
 	}
 }

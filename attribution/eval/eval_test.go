@@ -50,33 +50,11 @@ func setup(t *testing.T) (*eval.Corpus, *memindex.Index) {
 }
 
 // TestThresholds asserts the correctness thresholds of the issue (Scenario.Check) on the default
-// corpus with the default configuration, indexed in memory. indexer/bleve's TestEvalThresholds
+// corpus with the default configuration, indexed in memory. indexer/bleve's TestEvalOnBleve
 // asserts the same on the Bleve index.
 func TestThresholds(t *testing.T) {
 	c, idx := setup(t)
-	a := attribution.New(idx, attribution.Config{})
-	for _, sc := range eval.Scenarios(1, 400) {
-		t.Run(sc.Name, func(t *testing.T) {
-			responses := c.Responses(sc.Responses)
-			m, err := eval.Evaluate(context.Background(), a, responses)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := m.Summary()
-			t.Logf("%s\n%s", sc.Name, s)
-			for _, f := range sc.Check(s) {
-				t.Error(f)
-			}
-			// Every result, whatever its score, must be well-formed evidence.
-			for _, r := range responses[:50] {
-				res, err := a.Attribute(context.Background(), r.Text)
-				if err != nil {
-					t.Fatal(err)
-				}
-				attributiontest.CheckResult(t, r.Text, idx.Source, res)
-			}
-		})
-	}
+	attributiontest.CheckThresholds(t, "in memory", c, attribution.New(idx, attribution.Config{}), idx.Source)
 }
 
 // TestDeterministic: the same index content and the same response give identical results, even

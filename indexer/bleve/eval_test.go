@@ -56,47 +56,20 @@ func TestEvalOnBleve(t *testing.T) {
 	}
 	t.Logf("corpus of %d posts generated in %s, indexed in %s", len(c.Posts), generated.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
-	// Evidence is checked against the posts as generated: the text Bleve stored must be the
-	// text its offsets point into.
-	source := func(id string) (attribution.Source, bool) {
-		p := c.Post(id)
-		if p == nil {
-			return attribution.Source{}, false
-		}
-		return attribution.Source{PostID: p.ID, AuthorKey: p.AuthorKey, CreatedAt: p.CreatedAt, URL: p.URL, Text: p.Text}, true
+	// The posts as generated, in the in-memory index: evidence is checked against them (the text
+	// Bleve stored must be the text its offsets point into), and retrieval is compared with it.
+	mem := memindex.New()
+	if err := c.Index(mem); err != nil {
+		t.Fatal(err)
 	}
-	a := attribution.New(idx, attribution.Config{})
-	scenarios := eval.Scenarios(1, 400)
-	for _, sc := range scenarios {
-		t.Run("thresholds/"+sc.Name, func(t *testing.T) {
-			responses := c.Responses(sc.Responses)
-			m, err := eval.Evaluate(ctx, a, responses)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := m.Summary()
-			t.Logf("%s on Bleve\n%s", sc.Name, s)
-			for _, f := range sc.Check(s) {
-				t.Error(f)
-			}
-			for _, r := range responses[:50] {
-				res, err := a.Attribute(ctx, r.Text)
-				if err != nil {
-					t.Fatal(err)
-				}
-				attributiontest.CheckResult(t, r.Text, source, res)
-			}
-		})
-	}
+	t.Run("thresholds", func(t *testing.T) {
+		attributiontest.CheckThresholds(t, "on Bleve", c, attribution.New(idx, attribution.Config{}), mem.Source)
+	})
 
 	t.Run("retrieval", func(t *testing.T) {
-		mem := memindex.New()
-		if err := c.Index(mem); err != nil {
-			t.Fatal(err)
-		}
 		cfg := attribution.DefaultConfig()
 		cut := map[int]int{} // limit → queries with more posts sharing a fingerprint than it
-		for _, r := range c.Responses(scenarios[0].Responses) {
+		for _, r := range c.Responses(eval.Scenarios(1, 400)[0].Responses) {
 			var fps []uint64 // as the attributor queries them
 			for _, f := range text.Fingerprints(r.Text) {
 				fps = append(fps, f.Hash)
