@@ -449,29 +449,35 @@ func attr(s string) string {
 
 // plainTexts returns the own words of every post of the dump.
 func plainTexts(dump string) ([]string, error) {
+	var out []string
+	err := eachPrepared(dump, func(p *indexer.Prepared) { out = append(out, p.Post.Text) })
+	return out, err
+}
+
+// eachPrepared reads every post of the dump, prepares it and hands it to fn.
+func eachPrepared(dump string, fn func(*indexer.Prepared)) error {
 	srcs, err := stackexchange.Sources([]string{dump}, stackexchange.Options{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r := indexer.Chain(srcs, indexer.Position{})
 	defer r.Close()
-	var out []string
 	for {
 		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
+			return err
 		}
 		if rec.Post == nil {
 			continue
 		}
 		p, err := indexer.Prepare(rec.Post)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, p.Post.Text)
+		fn(p)
 	}
 }
 

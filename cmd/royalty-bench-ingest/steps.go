@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -160,30 +158,9 @@ func indexDocuments(path string, preps []*indexer.Prepared, batchSize int, doc f
 
 // preparedPosts returns every post of the dump, prepared.
 func preparedPosts(dump string) ([]*indexer.Prepared, error) {
-	srcs, err := stackexchange.Sources([]string{dump}, stackexchange.Options{})
-	if err != nil {
-		return nil, err
-	}
-	r := indexer.Chain(srcs, indexer.Position{})
-	defer r.Close()
 	var out []*indexer.Prepared
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if rec.Post == nil {
-			continue
-		}
-		p, err := indexer.Prepare(rec.Post)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
+	err := eachPrepared(dump, func(p *indexer.Prepared) { out = append(out, p) })
+	return out, err
 }
 
 // noStore is a store that keeps nothing.
