@@ -13,7 +13,7 @@ import (
 )
 
 // exportCSV writes the export of n entries with checkpoints after sizes cps.
-func exportCSV(t *testing.T, n int, cps ...uint64) (string, journal.Keys) {
+func exportCSV(t testing.TB, n int, cps ...uint64) (string, journal.Keys) {
 	t.Helper()
 	priv, err := journal.GenerateKey(nil)
 	if err != nil {
