@@ -46,27 +46,37 @@ func Words(s string) []Token {
 	}
 	out := make([]Token, 0, len(s)/6+1)
 	for i := 0; i < len(s); {
-		for i < len(s) && isASCIISpace(s[i]) {
-			i++
-		}
-		j, ascii := i, true
-		for j < len(s) && !isASCIISpace(s[j]) {
-			if s[j] >= utf8.RuneSelf {
-				ascii = false
-			}
-			j++
-		}
+		start, end, ascii := Stretch(s, i)
 		if ascii {
-			out = asciiWords(s, i, j, out)
+			out = asciiWords(s, start, end, out)
 		} else {
 			// The segmenter sees the whitespace on either side, as it would in the whole text
 			// (a combining mark after a space belongs to the space, UAX #29 WB4).
-			lo, hi := max(i-1, 0), min(j+1, len(s))
+			lo, hi := max(start-1, 0), min(end+1, len(s))
 			out = segmentWords(s, lo, hi, out)
 		}
-		i = j
+		i = end
 	}
 	return out
+}
+
+// Stretch finds the first stretch of s[i:] between ASCII white space, where UAX #29 always
+// breaks words: it skips the white space at i and returns the stretch's range [start, end) and
+// whether it is all ASCII (ASCIIWord applies to it; any other stretch needs the segmenter). At
+// the end of s the stretch is empty, start = end = len(s). Words and the index's text
+// tokenizer cut text with it.
+func Stretch[S ~string | ~[]byte](s S, i int) (start, end int, ascii bool) {
+	for i < len(s) && isASCIISpace(s[i]) {
+		i++
+	}
+	start, end, ascii = i, i, true
+	for end < len(s) && !isASCIISpace(s[end]) {
+		if s[end] >= utf8.RuneSelf {
+			ascii = false
+		}
+		end++
+	}
+	return start, end, ascii
 }
 
 // wordsBySegmenter is Words computed by the segmenter alone: the reference the fast path is

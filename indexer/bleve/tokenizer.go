@@ -27,22 +27,13 @@ func (fastTokenizer) Tokenize(input []byte) analysis.TokenStream {
 	}
 	tokens := make([]analysis.Token, 0, len(input)/6+1)
 	for i := 0; i < len(input); {
-		for i < len(input) && isASCIISpace(input[i]) {
-			i++
-		}
-		j, ascii := i, true
-		for j < len(input) && !isASCIISpace(input[j]) {
-			if input[j] >= utf8.RuneSelf {
-				ascii = false
-			}
-			j++
-		}
+		start, end, ascii := text.Stretch(input, i)
 		if ascii {
-			tokens = asciiSegments(input, i, j, tokens)
+			tokens = asciiSegments(input, start, end, tokens)
 		} else {
-			tokens = segmenterWords(input, max(i-1, 0), min(j+1, len(input)), tokens)
+			tokens = segmenterWords(input, max(start-1, 0), min(end+1, len(input)), tokens)
 		}
-		i = j
+		i = end
 	}
 	return stream(tokens)
 }
@@ -55,10 +46,6 @@ func stream(tokens []analysis.Token) analysis.TokenStream {
 		out[k] = &tokens[k]
 	}
 	return out
-}
-
-func isASCIISpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // segmenterWords appends the word segments of input[lo:hi] as the segmenter finds them.
