@@ -7,9 +7,10 @@
 //	          and the text attribution aligns against)
 //	title     standard analyzer, stored
 //	quoted    what the author quoted: standard analyzer, searchable only
-//	fp        the distinct winnowed fingerprints of the own words (text.Fingerprints), one token
-//	          each: the term is the hash's top 16 bits, and its lower 48 bits ride in the token's
-//	          term vector (start = bits 24–47, end = bits 0–23); never stored
+//	fp        the distinct winnowed fingerprints of the own words (text.Fingerprints): one
+//	          posting per bucket (the hash's top 12 bits, as the term) that a hash falls in, the
+//	          hash's lower 52 bits in the posting's frequency, or in its term vectors when the
+//	          document has several hashes in the bucket (fingerprintField); never stored
 //	author    identity key (absent for deleted authors): keyword, stored, doc values
 //	site, platform  keyword filters
 //	created, url, hash  stored only
@@ -17,27 +18,23 @@
 // The fingerprint field is why indexing stays fast (DESIGN.md §4). Bleve's shingle filter turns
 // every 5-word window into a new term and indexes ten times slower; here attribution/text
 // computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field makes
-// its tokens from the hashes without an analyzer (fingerprintField). One term per fingerprint
-// would still make nearly every token a new dictionary term, and Bleve's finite-state
-// dictionaries cost per term at every segment build and merge: measured alone on 30,000 posts,
-// 8-byte fingerprint terms took 1.8× the CPU of the text field. So the dictionary is bounded
-// instead: 65,536 bucket terms, the rest of each hash in the posting's location, checked exactly
-// on retrieval. Retrieval reads about N·27/65,536 postings per fingerprint for N posts of the
-// average length, so retrieval grows linearly with the corpus: make bench-attribution with
-// 161-word posts and 118 fingerprints per response measured Candidates at 3.5 ms over 50,000
-// posts, 7.4 ms over 200,000 and 23 ms over 1,000,000 (attribution p50 26 ms there, and 3 % of
-// calls reached the candidate limit); BucketBits would have to grow, or the index be sharded,
-// for corpora of that size. The field still costs about as much CPU as the text field
-// (make bench-ingest -breakdown: 9.5 s for the text field of 100,000 posts, 19.6 s with the
-// fingerprints), nearly all of it per term and per posting inside zapx: a 500-post batch
-// holds some 13,500 fingerprints in 11,500 buckets. Narrower buckets are cheaper to index
-// (12 bits: 40 % of the cost) but multiply the postings every retrieval reads (16× at 12
-// bits), and retrieval is most of attribution's latency. Documents are built directly (Batch.IndexAdvanced)
-// rather than through the reflection-based mapping, which is kept so that queries analyze their
-// words like the fields were. The text fields are analyzed with the standard analyzer's filters
-// behind a faster tokenizer that gives exactly the unicode tokenizer's tokens (tokenizer.go);
-// queries use the standard analyzer itself. Every document has every field, absent values as
-// fields without terms, so that segments merge by copying their postings.
+// its postings from the hashes without an analyzer. Bleve's finite-state dictionaries cost per
+// term at every segment build and merge, so the field's dictionary is bounded: 4,096 bucket
+// terms, the rest of each hash in the posting. With 65,536 buckets, nearly every one of the
+// 13,500 fingerprints of a 500-post batch was a term of its own, and the field cost about what
+// the text field did (make bench-ingest: ratio 0.42–0.49); with 4,096 buckets, each holding
+// several postings, ratio 0.60–0.66 (measured with 12, 13, 14 and 16 bits: 0.66, 0.60, 0.50,
+// 0.46 in one session). The price is on retrieval's side: a bucket's postings are mostly other
+// hashes, about N·27/4,096 of them per fingerprint for N posts, which walked on every retrieval
+// cost 23 ms per response over 200,000 posts. So retrieval does not walk them: each segment's
+// fingerprints are decoded once into a table sorted by hash (fptable.go; segments never change),
+// which a retrieval binary-searches, at 12 bytes of memory per fingerprint. Documents are built
+// directly (Batch.IndexAdvanced) rather than through the reflection-based mapping, which is kept
+// so that queries analyze their words like the fields were. The text fields are analyzed with
+// the standard analyzer's filters behind a faster tokenizer that gives exactly the unicode
+// tokenizer's tokens (tokenizer.go); queries use the standard analyzer itself. Every document
+// has every field, absent values as fields without terms, so that segments merge by copying
+// their postings. The index records its Layout, and Open refuses an index of another.
 //
 // Batches are written with unsafe_batch (the persister writes them in the background) and a
 // persisted callback, which the pipeline waits for before it records progress; Close waits for
@@ -122,6 +119,7 @@ type Index struct {
 	lock    *flock.Flock
 	log     *slog.Logger
 	pending sync.WaitGroup // batches written but not yet persisted
+	tables  fpTables       // the fingerprint table of each segment retrieval reads
 
 	mu     sync.Mutex
 	closed bool
@@ -173,6 +171,17 @@ func Open(dir string, opts Options) (_ *Index, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the index %s: %w", path, err)
 	}
+	if got, err := idx.GetInternal([]byte(layoutKey)); err != nil || string(got) != Layout {
+		idx.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading the index layout of %s: %w", path, err)
+		}
+		was := "the layout before it was recorded"
+		if len(got) > 0 {
+			was = fmt.Sprintf("layout %q", got)
+		}
+		return nil, royalty.Errorf(royalty.EPRECONDITION, "the index %s was built with %s, and this version reads %q: move the directory away and ingest the posts again", dir, was, Layout)
+	}
 	raw, err := idx.Advanced()
 	if err != nil {
 		idx.Close()
@@ -204,6 +213,10 @@ func create(path string) error {
 	if err != nil {
 		return fmt.Errorf("creating the index %s: %w", path, err)
 	}
+	if err := idx.SetInternal([]byte(layoutKey), []byte(Layout)); err != nil {
+		idx.Close()
+		return err
+	}
 	if err := idx.Close(); err != nil {
 		return err
 	}
@@ -225,6 +238,14 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// Layout names how documents are laid out in the index (the fingerprint field's buckets and
+// encoding above all); Open refuses an index whose recorded layout is another, since it would
+// read its fingerprints wrong.
+const Layout = "royalty/fp-buckets-12-freq/v2"
+
+// layoutKey is the internal key under which the index records its Layout.
+const layoutKey = "royalty_layout"
 
 // PersisterNap is the longest the persister waits to gather batches into one segment file.
 const PersisterNap = 200 * time.Millisecond
@@ -328,29 +349,38 @@ type noTokens struct{}
 func (noTokens) Analyze([]byte) analysis.TokenStream { return nil }
 
 // BucketBits is the width of a fingerprint term: the top bits of the hash.
-const BucketBits = 16
+const BucketBits = 12
 
 const (
-	termBytes = BucketBits / 8
-	lowBits   = 64 - BucketBits // carried in the location
+	termBytes = 2               // a bucket, big-endian, in the low BucketBits bits
+	lowBits   = 64 - BucketBits // the bits below the bucket, carried in the posting
+	lowMask   = 1<<lowBits - 1
 	halfBits  = lowBits / 2
 	halfMask  = 1<<halfBits - 1
 )
 
 // Term returns the fingerprint field's term for a hash: its bucket.
 func Term(h uint64) []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), h)[:termBytes]
+	return binary.BigEndian.AppendUint16(make([]byte, 0, termBytes), uint16(h>>lowBits))
 }
 
-// location returns the start and end offsets that carry the hash's bits below the bucket.
+// low returns the hash's bits below its bucket.
+func low(h uint64) uint64 { return h & lowMask }
+
+// location returns the start and end offsets that carry the hash's bits below the bucket when
+// a document has more than one hash in that bucket.
 func location(h uint64) (start, end uint64) {
 	return (h >> halfBits) & halfMask, h & halfMask
 }
 
-// fingerprintField is the fingerprint field of a document: one token per hash, its bucket as
-// the term and the rest of its bits as the token's offsets. It builds its token frequencies
-// itself, with terms cut from a table of every bucket, which spares the token stream, the
-// generic counting and an allocation per term that an analyzer would cost.
+// fingerprintField is the fingerprint field of a document: one posting per bucket its hashes
+// fall in. A posting with one hash carries the hash's bits below the bucket in its frequency
+// (plus one, since zapx takes a frequency of 0 for "frequencies off") and has no locations; a
+// posting with several, rare at 27 fingerprints over 4,096 buckets, has the count as its
+// frequency and one location per hash, its offsets the hash's bits below the bucket
+// (location). It builds its token frequencies itself, with terms cut from a table of every
+// bucket, which spares the token stream, the generic counting and an allocation per term that
+// an analyzer would cost.
 type fingerprintField struct {
 	hashes []uint64
 	freqs  index.TokenFrequencies
@@ -374,29 +404,36 @@ var (
 func (f *fingerprintField) Analyze() {
 	n := len(f.hashes)
 	tfs := make([]index.TokenFreq, n)
-	locs := make([]index.TokenLocation, n)
-	ptrs := make([]*index.TokenLocation, n)
 	freqs := make(index.TokenFrequencies, n)
 	used := 0
 	for i, h := range f.hashes {
 		at := int(h>>lowBits) * termBytes
 		key := bucketTerms[at : at+termBytes]
-		start, end := location(h)
-		locs[i] = index.TokenLocation{Start: int(start), End: int(end), Position: i + 1}
-		ptrs[i] = &locs[i]
-		if tf, ok := freqs[key]; ok { // two hashes in one bucket
-			tf.Locations = append(tf.Locations, ptrs[i])
-			tf.SetFrequency(tf.Frequency() + 1)
+		if tf, ok := freqs[key]; ok { // another hash in this bucket: every hash moves to a location
+			if len(tf.Locations) == 0 {
+				first := 0 // the earlier hash's position, for its location
+				for first < i && f.hashes[first] != uint64(tf.Frequency()-1)|h&^lowMask {
+					first++
+				}
+				tf.Locations = []*index.TokenLocation{locationOf(uint64(tf.Frequency()-1), first)}
+			}
+			tf.Locations = append(tf.Locations, locationOf(low(h), i))
+			tf.SetFrequency(len(tf.Locations))
 			continue
 		}
 		tf := &tfs[used]
 		used++
 		tf.Term = buckets[at : at+termBytes : at+termBytes]
-		tf.Locations = ptrs[i : i+1 : i+1]
-		tf.SetFrequency(1)
+		tf.SetFrequency(int(low(h) + 1))
 		freqs[key] = tf
 	}
 	f.freqs = freqs
+}
+
+// locationOf is the location of the i-th hash of a document, whose bits below its bucket are l.
+func locationOf(l uint64, i int) *index.TokenLocation {
+	start, end := location(l)
+	return &index.TokenLocation{Start: int(start), End: int(end), Position: i + 1}
 }
 
 func (f *fingerprintField) Name() string                                     { return FieldFP }

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/attribution/text"
 	"github.com/openroyalty/royalty/indexer"
@@ -213,20 +216,28 @@ func TestFingerprintField(t *testing.T) {
 	var back []uint64
 	locs := 0
 	for term, tf := range f.AnalyzedTokenFrequencies() {
-		if string(tf.Term) != term || tf.Frequency() != len(tf.Locations) {
-			t.Errorf("term %x: %x with frequency %d and %d locations", term, tf.Term, tf.Frequency(), len(tf.Locations))
+		bucket := uint64(binary.BigEndian.Uint16(tf.Term)) << lowBits
+		if string(tf.Term) != term || len(tf.Locations) == 1 {
+			t.Errorf("term %x: %x with %d locations", term, tf.Term, len(tf.Locations))
+		}
+		if len(tf.Locations) == 0 { // one hash, its low bits in the frequency
+			back = append(back, bucket|uint64(tf.Frequency()-1))
+			continue
+		}
+		if tf.Frequency() != len(tf.Locations) {
+			t.Errorf("term %x: frequency %d with %d locations", term, tf.Frequency(), len(tf.Locations))
 		}
 		for _, l := range tf.Locations {
-			back = append(back, uint64(binary.BigEndian.Uint16(tf.Term))<<lowBits|uint64(l.Start)<<halfBits|uint64(l.End))
+			back = append(back, bucket|uint64(l.Start)<<halfBits|uint64(l.End))
 			if l.Position < 1 || l.Position > len(hs) || hs[l.Position-1] != back[len(back)-1] {
 				t.Errorf("location %+v of %x does not give back hash %d", l, tf.Term, l.Position)
 			}
 			locs++
 		}
 	}
-	if locs != len(hs) || f.AnalyzedLength() != len(hs) || len(f.AnalyzedTokenFrequencies()) != 3 {
-		t.Fatalf("%d locations, length %d, %d terms; want %d hashes in 3 buckets (0000, aaaa, ffff)", locs,
-			f.AnalyzedLength(), len(f.AnalyzedTokenFrequencies()), len(hs))
+	if len(back) != len(hs) || locs != 5 || f.AnalyzedLength() != len(hs) || len(f.AnalyzedTokenFrequencies()) != 3 {
+		t.Fatalf("%d hashes back, %d locations, length %d, %d terms; want %d hashes in 3 buckets (000 with 3, aaa with 2, fff with 1)",
+			len(back), locs, f.AnalyzedLength(), len(f.AnalyzedTokenFrequencies()), len(hs))
 	}
 	sort.Slice(back, func(i, j int) bool { return back[i] < back[j] })
 	want := append([]uint64(nil), hs...)
@@ -246,8 +257,9 @@ func TestFingerprintField(t *testing.T) {
 	}
 }
 
-// TestBucketCollisions indexes fingerprints that share a bucket term and checks that retrieval
-// matches whole hashes only.
+// TestBucketCollisions indexes fingerprints that share a bucket term, alone in a document (the
+// frequency carries them) and with others (locations do), and checks that retrieval matches
+// whole hashes only.
 func TestBucketCollisions(t *testing.T) {
 	x, err := Open(t.TempDir(), Options{})
 	if err != nil {
@@ -258,14 +270,15 @@ func TestBucketCollisions(t *testing.T) {
 		a = 0xaaaa_000000_000001
 		b = 0xaaaa_000000_000002
 		c = 0xaaaa_ffffff_000001 // same bucket and same low half as a
-		d = 0xaaab_000000_000001 // same low bits as a, next bucket
+		d = 0xaaab_000000_000001 // same bucket as a, differs just below it
+		e = 0x555a_000000_000001 // the same bits below the bucket as a, another bucket
 	)
 	mk := func(id, author string, fps ...uint64) *indexer.Prepared {
 		p := post(id, author, "s", "some words", t0)
 		p.Fingerprints = fps
 		return p
 	}
-	write(t, x, mk("1", "ana", a), mk("2", "bo", b, c), mk("3", "chidi", d, a), mk("4", "", a))
+	write(t, x, mk("1", "ana", a), mk("2", "bo", b, c), mk("3", "chidi", d, a), mk("4", "", a), mk("5", "dee", e), mk("6", "eve", d))
 	ctx := context.Background()
 	tests := []struct {
 		fp     uint64
@@ -275,8 +288,10 @@ func TestBucketCollisions(t *testing.T) {
 		{a, []string{"forum:s/1", "forum:s/3", "forum:s/4"}, 2},
 		{b, []string{"forum:s/2"}, 1},
 		{c, []string{"forum:s/2"}, 1},
-		{d, []string{"forum:s/3"}, 1},
+		{d, []string{"forum:s/3", "forum:s/6"}, 2},
+		{e, []string{"forum:s/5"}, 1},
 		{0xaaaa_000000_000003, nil, 0},
+		{0xaaa0_000000_000001, nil, 0},
 	}
 	for _, tt := range tests {
 		got, err := x.Candidates(ctx, []uint64{tt.fp}, 10)
@@ -408,4 +423,115 @@ func TestDocumentsHoldEveryField(t *testing.T) {
 	if err != nil || len(res.Hits) != 1 || res.Hits[0].AuthorKey != "" || res.Hits[0].Title != "" {
 		t.Fatalf("search for the bare post: %+v, %v", res, err)
 	}
+}
+
+// TestLayoutRecorded opens an index built without the current layout (as an earlier version
+// built them) and checks that Open refuses it, naming the layout, instead of reading its
+// fingerprints wrong.
+func TestLayoutRecorded(t *testing.T) {
+	dir := t.TempDir()
+	old, err := bleve.NewUsing(filepath.Join(dir, "bleve"), Mapping(), scorch.Name, scorch.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, Options{})
+	if royalty.ErrorCode(err) != royalty.EPRECONDITION || !strings.Contains(err.Error(), Layout) || !strings.Contains(err.Error(), "ingest the posts again") {
+		t.Fatalf("opening an index without a layout: %v", err)
+	}
+	x, err := Open(t.TempDir(), Options{}) // a new index records the layout and opens again
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir2 := x.Dir()
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if x, err = Open(dir2, Options{}); err != nil {
+		t.Fatalf("reopening: %v", err)
+	}
+	x.Close()
+}
+
+// TestFingerprintTablesFollowSnapshots checks that retrieval, which reads each segment's
+// fingerprint table built at first use, answers from the snapshot of the moment: an updated
+// post is found by its new fingerprints only, a deleted one not at all, documents in segments
+// written after a table was built are found, and tables of segments merged away are dropped.
+func TestFingerprintTablesFollowSnapshots(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	mk := func(id string, fps ...uint64) *indexer.Prepared {
+		p := post(id, "ana", "s", "some words", t0)
+		p.Fingerprints = fps
+		return p
+	}
+	ctx := context.Background()
+	find := func(h uint64) []string {
+		t.Helper()
+		got, err := x.Candidates(ctx, []uint64{h}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range got {
+			ids = append(ids, s.PostID)
+		}
+		return ids
+	}
+	const a, b, c = 0x1234_5678_9abc_def0, 0x1234_5678_9abc_def1, 0xfedc_ba98_7654_3210
+	write(t, x, mk("1", a), mk("2", a, c))
+	if got := find(a); !reflect.DeepEqual(got, []string{"forum:s/1", "forum:s/2"}) {
+		t.Fatalf("a: %q", got)
+	}
+	write(t, x, mk("1", b), mk("3", a)) // post 1 updated in a new segment
+	if got := find(a); !reflect.DeepEqual(got, []string{"forum:s/2", "forum:s/3"}) {
+		t.Errorf("a after the update: %q", got)
+	}
+	if got := find(b); !reflect.DeepEqual(got, []string{"forum:s/1"}) {
+		t.Errorf("b after the update: %q", got)
+	}
+	if err := x.Delete(ctx, []string{"forum:s/2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := find(c); got != nil {
+		t.Errorf("c after deleting post 2: %q", got)
+	}
+	for i := 0; i < 30; i++ { // many segments, which the merger folds together
+		write(t, x, mk(strconv.Itoa(100+i), c))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for i := 0; i < sweepAfter+2; i++ {
+			if got := find(c); len(got) != 10 { // the limit
+				t.Fatalf("c: %d candidates, want the limit 10", len(got))
+			}
+		}
+		live := len(snapshotSegments(t, x))
+		x.tables.mu.Lock()
+		held := len(x.tables.tables)
+		x.tables.mu.Unlock()
+		if held == live {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tables held for %d live segments", held, live)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// snapshotSegments returns the segments of the index's current snapshot.
+func snapshotSegments(t *testing.T, x *Index) []*scorch.SegmentSnapshot {
+	t.Helper()
+	r, err := x.raw.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return r.(*scorch.IndexSnapshot).Segments()
 }

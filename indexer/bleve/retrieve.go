@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/openroyalty/royalty/attribution"
@@ -36,15 +38,19 @@ func (x *Index) Candidates(ctx context.Context, fps []uint64, limit int) ([]attr
 		return nil, err
 	}
 	defer r.Close()
-	shared := map[string]int{} // internal id → distinct fingerprints shared
+	fr, err := x.fpReader(r)
+	if err != nil {
+		return nil, err
+	}
+	shared := map[uint64]int{} // document number → distinct fingerprints shared
 	seen := make(map[uint64]struct{}, len(fps))
 	for _, h := range fps {
 		if _, dup := seen[h]; dup {
 			continue
 		}
 		seen[h] = struct{}{}
-		err := withFingerprint(ctx, r, h, func(id index.IndexInternalID) error {
-			shared[string(id)]++
+		err := fr.each(ctx, h, func(doc uint64) error {
+			shared[doc]++
 			return nil
 		})
 		if err != nil {
@@ -52,13 +58,13 @@ func (x *Index) Candidates(ctx context.Context, fps []uint64, limit int) ([]attr
 		}
 	}
 	type cand struct {
-		internal string
-		id       string
-		n        int
+		doc uint64
+		id  string
+		n   int
 	}
 	cands := make([]cand, 0, len(shared))
 	for in, n := range shared {
-		cands = append(cands, cand{internal: in, n: n})
+		cands = append(cands, cand{doc: in, n: n})
 	}
 	// Resolve ids only where ties at the cut need them: sort by count, then name the ones kept.
 	sort.Slice(cands, func(i, j int) bool { return cands[i].n > cands[j].n })
@@ -71,7 +77,7 @@ func (x *Index) Candidates(ctx context.Context, fps []uint64, limit int) ([]attr
 	}
 	cands = cands[:cut]
 	for i := range cands {
-		if cands[i].id, err = r.ExternalID(index.IndexInternalID(cands[i].internal)); err != nil {
+		if cands[i].id, err = r.ExternalID(index.NewIndexInternalID(nil, cands[i].doc)); err != nil {
 			return nil, err
 		}
 	}
@@ -150,8 +156,13 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 	if err != nil {
 		return nil, err
 	}
+	fr, err := x.fpReader(r)
+	if err != nil {
+		return nil, err
+	}
 	memo := map[uint64]int{}
 	authors := map[string]struct{}{}
+	var id index.IndexInternalID
 	for i, h := range fps {
 		if n, ok := memo[h]; ok {
 			out[i] = n
@@ -161,7 +172,8 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 			return nil, err
 		}
 		clear(authors)
-		err := withFingerprint(ctx, r, h, func(id index.IndexInternalID) error {
+		err := fr.each(ctx, h, func(doc uint64) error {
+			id = index.NewIndexInternalID(id, doc)
 			err := dvr.VisitDocValues(id, func(field string, term []byte) {
 				if field == FieldAuthor {
 					authors[string(term)] = struct{}{}
@@ -187,31 +199,58 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 // errEnough stops a walk over postings early.
 var errEnough = errors.New("enough")
 
-// withFingerprint calls fn with every document whose fingerprint field holds h: the postings of
-// h's bucket whose location carries h's remaining bits. It stops at fn's first error.
-func withFingerprint(ctx context.Context, r index.IndexReader, h uint64, fn func(index.IndexInternalID) error) error {
+// fpReader finds fingerprints in every segment of an index snapshot through the segments'
+// fingerprint tables (fpTable).
+type fpReader struct {
+	segs []fpSegment
+}
+
+// fpSegment is the fingerprint table of one segment, its deleted documents and the number of
+// its first document in the snapshot.
+type fpSegment struct {
+	table   *fpTable
+	deleted *roaring.Bitmap
+	offset  uint64
+}
+
+// fpReader returns a reader of the snapshot r, building the tables of segments it has not seen.
+func (x *Index) fpReader(r index.IndexReader) (*fpReader, error) {
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return nil, fmt.Errorf("the index reader is a %T, not a scorch snapshot", r)
+	}
+	fr := &fpReader{}
+	var offset uint64
+	for _, ss := range snap.Segments() {
+		seg := ss.Segment()
+		t, err := x.tables.get(seg)
+		if err != nil {
+			return nil, err
+		}
+		fr.segs = append(fr.segs, fpSegment{table: t, deleted: ss.Deleted(), offset: offset})
+		offset += seg.Count() // as scorch numbers documents across segments
+	}
+	x.tables.sweep()
+	return fr, nil
+}
+
+// each calls fn with the number of every live document whose fingerprint field holds h. It
+// stops at fn's first error.
+func (fr *fpReader) each(ctx context.Context, h uint64, fn func(doc uint64) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	start, end := location(h)
-	tfr, err := r.TermFieldReader(ctx, Term(h), FieldFP, false, false, true)
-	if err != nil {
-		return err
-	}
-	defer tfr.Close()
-	var tfd index.TermFieldDoc
-	for {
-		d, err := tfr.Next(&tfd)
-		if err != nil || d == nil {
-			return err
-		}
-		for _, v := range d.Vectors {
-			if v.Start == start && v.End == end {
-				if err := fn(d.ID); err != nil {
-					return err
-				}
-				break
+	for _, s := range fr.segs {
+		t := s.table
+		for i := sort.Search(len(t.hashes), func(i int) bool { return t.hashes[i] >= h }); i < len(t.hashes) && t.hashes[i] == h; i++ {
+			doc := uint64(t.docs[i])
+			if s.deleted != nil && s.deleted.Contains(uint32(doc)) {
+				continue
+			}
+			if err := fn(s.offset + doc); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
 }
