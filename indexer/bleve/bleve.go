@@ -8,8 +8,8 @@
 //	title     standard analyzer, stored
 //	quoted    what the author quoted: standard analyzer, searchable only
 //	fp        the distinct winnowed fingerprints of the own words (text.Fingerprints): one
-//	          posting per bucket (the hash's top 12 bits, as the term) that a hash falls in, the
-//	          hash's lower 52 bits in the posting's frequency, or in its term vectors when the
+//	          posting per bucket (the hash's top 10 bits, as the term) that a hash falls in, the
+//	          hash's lower 54 bits in the posting's frequency, or in its term vectors when the
 //	          document has several hashes in the bucket (fingerprintField); never stored
 //	author    identity key (absent for deleted authors): keyword, stored, doc values
 //	site, platform  keyword filters
@@ -19,16 +19,17 @@
 // every 5-word window into a new term and indexes ten times slower; here attribution/text
 // computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field makes
 // its postings from the hashes without an analyzer. Bleve's finite-state dictionaries cost per
-// term at every segment build and merge, so the field's dictionary is bounded: 4,096 bucket
-// terms, the rest of each hash in the posting. With 65,536 buckets, nearly every one of the
+// term at every segment build and merge, so the field's dictionary is bounded: 1,024 bucket
+// terms, the rest of each hash in the posting. With 65,536 buckets nearly every one of the
 // 13,500 fingerprints of a 500-post batch was a term of its own, and the field cost about what
-// the text field did (make bench-ingest: ratio 0.42–0.49); with 4,096 buckets, each holding
-// several postings, ratio 0.60–0.66 (measured with 12, 13, 14 and 16 bits: 0.66, 0.60, 0.50,
-// 0.46 in one session). The price is on retrieval's side: a bucket's postings are mostly other
-// hashes, about N·27/4,096 of them per fingerprint for N posts, which walked on every retrieval
-// cost 23 ms per response over 200,000 posts. So retrieval does not walk them: each segment's
-// fingerprints are decoded once into a table sorted by hash (fptable.go; segments never change),
-// which a retrieval binary-searches, at 12 bytes of memory per fingerprint. Documents are built
+// the text field did (make bench-ingest ratio 0.42–0.49); narrower buckets gave, in one session
+// on this shared machine, 0.50 at 14 bits, 0.60 at 13, 0.55–0.66 at 12, 0.57–0.79 at 10 and
+// 0.63–0.75 at 8. The price is on retrieval's side: a bucket's postings are mostly other hashes,
+// about N·27/1,024 of them per fingerprint for N posts, and walking them on every retrieval
+// cost 23 ms per response over 200,000 posts already at 4,096 buckets. So retrieval does not
+// walk them: each segment's fingerprints are decoded once into a table sorted by hash
+// (fptable.go; segments never change), which retrieval binary-searches, at 12 bytes of memory
+// per fingerprint. Documents are built
 // directly (Batch.IndexAdvanced) rather than through the reflection-based mapping, which is kept
 // so that queries analyze their words like the fields were. The text fields are analyzed with
 // the standard analyzer's filters behind a faster tokenizer that gives exactly the unicode
@@ -180,7 +181,7 @@ func Open(dir string, opts Options) (_ *Index, err error) {
 		if len(got) > 0 {
 			was = fmt.Sprintf("layout %q", got)
 		}
-		return nil, royalty.Errorf(royalty.EPRECONDITION, "the index %s was built with %s, and this version reads %q: move the directory away and ingest the posts again", dir, was, Layout)
+		return nil, royalty.Errorf(royalty.EPRECONDITION, "the index %s was built with %s, and this version reads %q: move the directory away and rebuild the index from the posts table with royalty ingest --reconcile", dir, was, Layout)
 	}
 	raw, err := idx.Advanced()
 	if err != nil {
@@ -242,7 +243,7 @@ func syncDir(dir string) error {
 // Layout names how documents are laid out in the index (the fingerprint field's buckets and
 // encoding above all); Open refuses an index whose recorded layout is another, since it would
 // read its fingerprints wrong.
-const Layout = "royalty/fp-buckets-12-freq/v2"
+const Layout = "royalty/fp-buckets-10-freq/v2"
 
 // layoutKey is the internal key under which the index records its Layout.
 const layoutKey = "royalty_layout"
@@ -349,7 +350,7 @@ type noTokens struct{}
 func (noTokens) Analyze([]byte) analysis.TokenStream { return nil }
 
 // BucketBits is the width of a fingerprint term: the top bits of the hash.
-const BucketBits = 12
+const BucketBits = 10
 
 const (
 	termBytes = 2               // a bucket, big-endian, in the low BucketBits bits
@@ -376,7 +377,8 @@ func location(h uint64) (start, end uint64) {
 // fingerprintField is the fingerprint field of a document: one posting per bucket its hashes
 // fall in. A posting with one hash carries the hash's bits below the bucket in its frequency
 // (plus one, since zapx takes a frequency of 0 for "frequencies off") and has no locations; a
-// posting with several, rare at 27 fingerprints over 4,096 buckets, has the count as its
+// posting with several (about a third of the documents, at 27 fingerprints over 1,024
+// buckets, have one) has the count as its
 // frequency and one location per hash, its offsets the hash's bits below the bucket
 // (location). It builds its token frequencies itself, with terms cut from a table of every
 // bucket, which spares the token stream, the generic counting and an allocation per term that

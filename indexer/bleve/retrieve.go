@@ -136,9 +136,9 @@ func source(r index.IndexReader, id string) (attribution.Source, error) {
 
 // AuthorCounts implements attribution.Index: for each fingerprint, the number of distinct
 // non-deleted authors of the documents holding it, exact up to max and max+1 beyond. It walks
-// the fingerprint's postings and reads each document's author from doc values, and stops as soon
-// as it has seen max+1 authors, so boilerplate shared by many authors costs little; the walk is
-// otherwise bounded by the postings of the fingerprint's bucket.
+// the documents holding the fingerprint (fpReader) and reads each one's author from doc values,
+// and stops as soon as it has seen max+1 authors, so boilerplate shared by many authors costs
+// little.
 func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int, error) {
 	out := make([]int, len(fps))
 	if len(fps) == 0 {
