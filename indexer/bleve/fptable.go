@@ -84,56 +84,73 @@ type fpPair struct {
 	doc  uint32
 }
 
-// fpTables holds the table of every segment retrieval has read, until a sweep finds that no
-// retrieval has read it for sweepAfter calls: merges replace segments, and every retrieval reads
-// every segment of its snapshot, so a table unread that long belongs to a segment merged away.
+// fpTables holds the table of every segment retrieval has read, by segment id: scorch gives
+// every new segment (a batch, or the result of a merge) a new id, and a persisted segment keeps
+// the id and the documents of the in-memory one it was written from. A retrieval on the newest
+// snapshot so far drops the tables of segments that snapshot no longer has, which merges
+// replaced; one on an older snapshot leaves them, since a newer one may still be building its
+// own. Snapshots are ordered by their highest segment id, which every introduction of a new
+// segment raises. Keys are ids, not segments, so that a table never keeps a merged-away
+// segment in memory.
 type fpTables struct {
 	mu     sync.Mutex
-	calls  uint64
-	tables map[segment.Segment]*fpEntry
+	newest uint64 // the highest segment id of the newest snapshot swept
+	tables map[uint64]*fpEntry
 }
 
 type fpEntry struct {
-	once     sync.Once
-	table    *fpTable
-	err      error
-	lastCall uint64
+	once  sync.Once
+	table *fpTable
+	err   error
 }
 
-const sweepAfter = 64
-
-// get returns the table of seg, building it on first use; concurrent callers wait for one build.
-func (c *fpTables) get(seg segment.Segment) (*fpTable, error) {
+// get returns the table of the segment with this id, building it on first use; concurrent
+// callers wait for one build.
+func (c *fpTables) get(id uint64, seg segment.Segment) (*fpTable, error) {
 	c.mu.Lock()
 	if c.tables == nil {
-		c.tables = map[segment.Segment]*fpEntry{}
+		c.tables = map[uint64]*fpEntry{}
 	}
-	e := c.tables[seg]
+	e := c.tables[id]
 	if e == nil {
 		e = &fpEntry{}
-		c.tables[seg] = e
+		c.tables[id] = e
 	}
-	e.lastCall = c.calls
 	c.mu.Unlock()
 	e.once.Do(func() { e.table, e.err = buildFPTable(seg) })
 	if e.err != nil {
 		c.mu.Lock()
-		if c.tables[seg] == e {
-			delete(c.tables, seg) // try again next time
+		if c.tables[id] == e {
+			delete(c.tables, id) // try again next time
 		}
 		c.mu.Unlock()
 	}
 	return e.table, e.err
 }
 
-// sweep ends one retrieval's use of the tables and drops those unread for sweepAfter calls.
-func (c *fpTables) sweep() {
+// sweep drops the tables of segments not among live (the ids of a snapshot's segments) when
+// that snapshot is the newest seen so far.
+func (c *fpTables) sweep(live map[uint64]struct{}) {
+	var top uint64
+	for id := range live {
+		top = max(top, id)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.calls++
-	for seg, e := range c.tables {
-		if c.calls-e.lastCall > sweepAfter {
-			delete(c.tables, seg)
+	if top < c.newest {
+		return
+	}
+	c.newest = top
+	for id := range c.tables {
+		if _, ok := live[id]; !ok {
+			delete(c.tables, id)
 		}
 	}
+}
+
+// len returns the number of tables held.
+func (c *fpTables) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.tables)
 }

@@ -220,17 +220,19 @@ func (x *Index) fpReader(r index.IndexReader) (*fpReader, error) {
 		return nil, fmt.Errorf("the index reader is a %T, not a scorch snapshot", r)
 	}
 	fr := &fpReader{}
+	live := map[uint64]struct{}{}
 	var offset uint64
 	for _, ss := range snap.Segments() {
 		seg := ss.Segment()
-		t, err := x.tables.get(seg)
+		t, err := x.tables.get(ss.Id(), seg)
 		if err != nil {
 			return nil, err
 		}
 		fr.segs = append(fr.segs, fpSegment{table: t, deleted: ss.Deleted(), offset: offset})
 		offset += seg.Count() // as scorch numbers documents across segments
+		live[ss.Id()] = struct{}{}
 	}
-	x.tables.sweep()
+	x.tables.sweep(live)
 	return fr, nil
 }
 
