@@ -3,6 +3,7 @@ package bleveindex
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -532,4 +533,51 @@ func snapshotSegments(t *testing.T, x *Index) []*scorch.SegmentSnapshot {
 	}
 	defer r.Close()
 	return r.(*scorch.IndexSnapshot).Segments()
+}
+
+// TestConcurrentRetrieval retrieves from several goroutines while batches are written and
+// merged, so that fingerprint tables are built, shared and swept concurrently (run with -race),
+// and checks that a post written before the retrievals began is found by every one of them.
+func TestConcurrentRetrieval(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	mk := func(id string, fps ...uint64) *indexer.Prepared {
+		p := post(id, "ana", "s", "some words", t0)
+		p.Fingerprints = fps
+		return p
+	}
+	const h, other = 0x0123_4567_89ab_cdef, 0x0123_4567_89ab_cdee
+	write(t, x, mk("base", h))
+	ctx := context.Background()
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := 0; i < 50; i++ {
+				got, err := x.Candidates(ctx, []uint64{h}, 1)
+				if err == nil && (len(got) != 1 || got[0].PostID != "forum:s/base") {
+					err = fmt.Errorf("candidates %v, want forum:s/base", got)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, err := x.AuthorCounts(ctx, []uint64{h, other}, 3); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		write(t, x, mk(strconv.Itoa(i), other))
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
