@@ -15,7 +15,11 @@ import (
 // Bleve's dictionaries small, which is what makes the field cheap to index and merge, but a
 // bucket's postings are mostly other hashes, and walking them on every retrieval (about
 // N·27/1,024 postings per fingerprint for N posts) cost 23 ms per response over 200,000 posts
-// already at 4,096 buckets, where the goal is 10. A table costs 12 bytes per fingerprint.
+// already at 4,096 buckets, where the goal is 10. A table costs 12 bytes per fingerprint. With
+// the tables, make bench-attribution (161-word posts, 63 fingerprints each) measured attribution
+// at p50 1.1 ms and p99 3.3 ms over 200,000 posts, and 2.2 and 8.0 ms over 1,000,000 with a heap
+// of 1.3 GB, some 760 MB of it tables. A segment's table is built by the first retrieval that
+// reads the segment, which waits for it.
 type fpTable struct {
 	hashes []uint64
 	docs   []uint32 // the segment's own document numbers
