@@ -35,6 +35,13 @@ func post(id, author, site, body string, created time.Time) *indexer.Prepared {
 	return prep
 }
 
+// withFingerprints returns a post of site s whose fingerprints are fps, whatever its words.
+func withFingerprints(id, author string, fps ...uint64) *indexer.Prepared {
+	p := post(id, author, "s", "some words", t0)
+	p.Fingerprints = fps
+	return p
+}
+
 func write(t *testing.T, x *Index, posts ...*indexer.Prepared) {
 	t.Helper()
 	done := make(chan error, 1)
@@ -274,11 +281,7 @@ func TestBucketCollisions(t *testing.T) {
 		d = 0xaaab_000000_000001                       // same bucket as a, differs just below it
 		e = 0x5555_5555_5555_5555&^lowMask | a&lowMask // the same bits below the bucket as a, another bucket
 	)
-	mk := func(id, author string, fps ...uint64) *indexer.Prepared {
-		p := post(id, author, "s", "some words", t0)
-		p.Fingerprints = fps
-		return p
-	}
+	mk := withFingerprints
 	write(t, x, mk("1", "ana", a), mk("2", "bo", b, c), mk("3", "chidi", d, a), mk("4", "", a), mk("5", "dee", e), mk("6", "eve", d))
 	ctx := context.Background()
 	tests := []struct {
@@ -466,11 +469,7 @@ func TestFingerprintTablesFollowSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	mk := func(id string, fps ...uint64) *indexer.Prepared {
-		p := post(id, "ana", "s", "some words", t0)
-		p.Fingerprints = fps
-		return p
-	}
+	mk := func(id string, fps ...uint64) *indexer.Prepared { return withFingerprints(id, "ana", fps...) }
 	ctx := context.Background()
 	find := func(h uint64) []string {
 		t.Helper()
@@ -544,11 +543,7 @@ func TestConcurrentRetrieval(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	mk := func(id string, fps ...uint64) *indexer.Prepared {
-		p := post(id, "ana", "s", "some words", t0)
-		p.Fingerprints = fps
-		return p
-	}
+	mk := func(id string, fps ...uint64) *indexer.Prepared { return withFingerprints(id, "ana", fps...) }
 	const h, other = 0x0123_4567_89ab_cdef, 0x0123_4567_89ab_cdee
 	write(t, x, mk("base", h))
 	ctx := context.Background()
