@@ -16,6 +16,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/attribution/text"
@@ -531,7 +532,17 @@ func snapshotSegments(t *testing.T, x *Index) []*scorch.SegmentSnapshot {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	return r.(*scorch.IndexSnapshot).Segments()
+	return snapshotOf(t, r).Segments()
+}
+
+// snapshotOf returns the scorch snapshot behind a reader of the index.
+func snapshotOf(t testing.TB, r index.IndexReader) *scorch.IndexSnapshot {
+	t.Helper()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		t.Fatalf("the reader is a %T", r)
+	}
+	return snap
 }
 
 // TestConcurrentRetrieval retrieves from several goroutines while batches are written and
