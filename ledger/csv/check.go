@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/shopspring/decimal"
@@ -49,6 +51,7 @@ func CheckJournal(r io.Reader) (JournalTotals, error) {
 	t := JournalTotals{ByType: map[string]decimal.Decimal{}}
 	perTx := map[string]map[string]decimal.Decimal{} // transaction → currency → sum
 	perCurrency := map[string]decimal.Decimal{}
+	var txOrder []string // transactions in the order they first appear
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -64,21 +67,25 @@ func CheckJournal(r io.Reader) (JournalTotals, error) {
 		}
 		if perTx[tx] == nil {
 			perTx[tx] = map[string]decimal.Decimal{}
+			txOrder = append(txOrder, tx)
 		}
 		perTx[tx][cur] = perTx[tx][cur].Add(amount)
 		perCurrency[cur] = perCurrency[cur].Add(amount)
 		t.ByType[typ+"/"+cur] = t.ByType[typ+"/"+cur].Add(amount)
 	}
 	t.Transactions = len(perTx)
-	for tx, sums := range perTx {
-		for cur, s := range sums {
-			if !s.IsZero() {
+	// The first unbalanced transaction in file order is named, so that the same export always
+	// gives the same error.
+	for _, tx := range txOrder {
+		sums := perTx[tx]
+		for _, cur := range slices.Sorted(maps.Keys(sums)) {
+			if s := sums[cur]; !s.IsZero() {
 				return t, fmt.Errorf("transaction %s sums to %s %s, not zero", tx, s, cur)
 			}
 		}
 	}
-	for cur, s := range perCurrency {
-		if !s.IsZero() {
+	for _, cur := range slices.Sorted(maps.Keys(perCurrency)) {
+		if s := perCurrency[cur]; !s.IsZero() {
 			return t, fmt.Errorf("the journal sums to %s %s, not zero", s, cur)
 		}
 	}
