@@ -405,6 +405,11 @@ var (
 	bucketTerms = string(buckets)
 )
 
+// bucketTerm returns the term of bucket b, a slice of buckets that appending cannot overwrite.
+func bucketTerm(b int) []byte {
+	return buckets[b*termBytes : (b+1)*termBytes : (b+1)*termBytes]
+}
+
 func (f *fingerprintField) Analyze() {
 	n := len(f.hashes)
 	tfs := make([]index.TokenFreq, n)
@@ -427,7 +432,7 @@ func (f *fingerprintField) Analyze() {
 		}
 		tf := &tfs[used]
 		used++
-		tf.Term = buckets[at : at+termBytes : at+termBytes]
+		tf.Term = bucketTerm(int(h >> lowBits))
 		tf.SetFrequency(int(low(h) + 1))
 		freqs[key] = tf
 	}

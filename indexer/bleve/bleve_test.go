@@ -36,6 +36,17 @@ func post(id, author, site, body string, created time.Time) *indexer.Prepared {
 	return prep
 }
 
+// openTemp opens a new index in a temporary directory, closed when the test ends.
+func openTemp(t testing.TB) *Index {
+	t.Helper()
+	x, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
+}
+
 // withFingerprints returns a post of site s whose fingerprints are fps, whatever its words.
 func withFingerprints(id, author string, fps ...uint64) *indexer.Prepared {
 	p := post(id, author, "s", "some words", t0)
@@ -270,11 +281,7 @@ func TestFingerprintField(t *testing.T) {
 // frequency carries them) and with others (locations do), and checks that retrieval matches
 // whole hashes only.
 func TestBucketCollisions(t *testing.T) {
-	x, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	const (
 		a = 0xaaaa_000000_000001
 		b = 0xaaaa_000000_000002
@@ -382,11 +389,7 @@ var _ = filepath.Join
 // author or a site make documents with the same fields, so that zapx merges their segments by
 // copying postings; the empty fields have no terms.
 func TestDocumentsHoldEveryField(t *testing.T) {
-	x, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	full := post("1", "ann", "bikes", "> quoted words of someone\n\n"+chain, t0)
 	bare, err := indexer.Prepare(&indexer.Post{ID: "reddit:/t1_x", Platform: "reddit", Kind: indexer.KindComment,
 		CreatedAt: t0, URL: "https://reddit.example/x", Text: "too short"})
@@ -465,11 +468,7 @@ func TestLayoutRecorded(t *testing.T) {
 // post is found by its new fingerprints only, a deleted one not at all, documents in segments
 // written after a table was built are found, and tables of segments merged away are dropped.
 func TestFingerprintTablesFollowSnapshots(t *testing.T) {
-	x, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	mk := func(id string, fps ...uint64) *indexer.Prepared { return withFingerprints(id, "ana", fps...) }
 	ctx := context.Background()
 	find := func(h uint64) []string {
@@ -549,11 +548,7 @@ func snapshotOf(t testing.TB, r index.IndexReader) *scorch.IndexSnapshot {
 // merged, so that fingerprint tables are built, shared and swept concurrently (run with -race),
 // and checks that a post written before the retrievals began is found by every one of them.
 func TestConcurrentRetrieval(t *testing.T) {
-	x, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	mk := func(id string, fps ...uint64) *indexer.Prepared { return withFingerprints(id, "ana", fps...) }
 	const h, other = 0x0123_4567_89ab_cdef, 0x0123_4567_89ab_cdee
 	write(t, x, mk("base", h))

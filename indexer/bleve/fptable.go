@@ -1,6 +1,7 @@
 package bleveindex
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sync"
@@ -42,8 +43,7 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 		n    uint64
 	)
 	for b := 0; b < 1<<BucketBits; b++ { // the postings, a lower bound of the fingerprints
-		term := buckets[b*termBytes : (b+1)*termBytes : (b+1)*termBytes]
-		if pl, err = dict.PostingsList(term, nil, pl); err != nil {
+		if pl, err = dict.PostingsList(bucketTerm(b), nil, pl); err != nil {
 			return nil, err
 		}
 		n += pl.Count()
@@ -51,8 +51,7 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 	n += n / 16 // a posting with several fingerprints is rare: 1 % more at 27 per post, 3 % at 63
 	t := &fpTable{hashes: make([]uint64, 0, n), docs: make([]uint32, 0, n)}
 	for b := 0; b < 1<<BucketBits; b++ { // bucket by bucket, so that sorting each bucket sorts all
-		term := buckets[b*termBytes : (b+1)*termBytes : (b+1)*termBytes]
-		if pl, err = dict.PostingsList(term, nil, pl); err != nil {
+		if pl, err = dict.PostingsList(bucketTerm(b), nil, pl); err != nil {
 			return nil, err
 		}
 		itr = pl.Iterator(true, false, true, itr)
@@ -79,13 +78,10 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 			}
 		}
 		slices.SortFunc(pair, func(a, b fpPair) int {
-			if a.hash != b.hash {
-				if a.hash < b.hash {
-					return -1
-				}
-				return 1
+			if c := cmp.Compare(a.hash, b.hash); c != 0 {
+				return c
 			}
-			return int(a.doc) - int(b.doc)
+			return cmp.Compare(a.doc, b.doc)
 		})
 		for _, p := range pair {
 			t.hashes = append(t.hashes, p.hash)

@@ -14,11 +14,7 @@ import (
 // per fingerprint: the pause of the first retrieval that reads a new segment. The index holds
 // 20,000 posts of 27 random fingerprints each, the real dumps' average.
 func BenchmarkBuildFPTable(b *testing.B) {
-	x, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(b)
 	rng := rand.New(rand.NewSource(1))
 	const posts, perPost = 20_000, 27
 	for i := 0; i < posts; i += 500 {
