@@ -14,7 +14,6 @@
 package stackexchange
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
 	"os"
@@ -130,28 +129,6 @@ func LicenseAt(t time.Time) string {
 
 type parser struct {
 	site, host string
-}
-
-// row reads the attributes of a `<row …/>` line; ok is false for lines that are not rows.
-func row(line []byte) (attrs []xml.Attr, ok bool, err error) {
-	line = bytes.TrimSpace(line)
-	if !bytes.HasPrefix(line, []byte("<row")) {
-		return nil, false, nil
-	}
-	d := xml.NewDecoder(bytes.NewReader(line))
-	tok, err := d.RawToken()
-	if err != nil {
-		return nil, true, fmt.Errorf("malformed row: %v", err)
-	}
-	se, isStart := tok.(xml.StartElement)
-	if !isStart || se.Name.Local != "row" {
-		return nil, true, fmt.Errorf("malformed row")
-	}
-	if !bytes.HasSuffix(line, []byte("/>")) {
-		return nil, true, fmt.Errorf("malformed row: not a self-closing <row/>")
-	}
-	// RawToken does not check what follows the tag; the suffix check above does.
-	return se.Attr, true, nil
 }
 
 func attr(attrs []xml.Attr, name string) string {
