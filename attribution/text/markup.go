@@ -38,87 +38,134 @@ var skipElements = map[atom.Atom]bool{
 // FromHTML strips tags and decodes entities. Text inside <blockquote> (at any depth; a nested
 // quotation belongs to its outermost quote) goes to Quoted, one entry per outermost blockquote.
 // Images contribute their alt text, links their anchor text.
+//
+// HTML made of plain tags, quoted attributes and entities, which is most of what posts hold, is
+// read by fastHTML; anything else, and whatever fastHTML is unsure of, by golang.org/x/net/html's
+// tokenizer. Both feed one stripper, and read alike what fastHTML reads (FuzzFastHTML,
+// TestFastHTMLRealDumps).
 func FromHTML(s string) Doc {
-	z := xhtml.NewTokenizer(strings.NewReader(s))
-	var own strings.Builder
-	var quote strings.Builder
-	var quoted []string
-	quoteDepth, skipDepth := 0, 0
-	out := func() *strings.Builder {
-		if quoteDepth > 0 {
-			return &quote
-		}
-		return &own
+	var st stripper
+	if fastHTML(s, &st) {
+		return st.doc()
 	}
+	st = stripper{}
+	fromTokenizer(s, &st)
+	return st.doc()
+}
+
+// fromTokenizer feeds st the tokens of s as golang.org/x/net/html's tokenizer reads them.
+func fromTokenizer(s string, st *stripper) {
+	z := xhtml.NewTokenizer(strings.NewReader(s))
 	for {
 		tt := z.Next()
 		switch tt {
 		case xhtml.ErrorToken:
-			d := Doc{Own: tidy(own.String()), Quoted: quoted}
-			if q := tidy(quote.String()); q != "" { // unterminated blockquote
-				d.Quoted = append(d.Quoted, q)
-			}
-			return d
+			return
 		case xhtml.TextToken:
-			if skipDepth == 0 {
-				out().Write(z.Text())
-			}
+			st.text(z.Text())
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
 			a := atom.Lookup(name)
-			if skipElements[a] && tt == xhtml.StartTagToken {
-				skipDepth++
-				continue
-			}
-			if skipDepth > 0 {
-				continue
-			}
-			switch {
-			case a == atom.Blockquote && tt == xhtml.StartTagToken:
-				out().WriteByte('\n')
-				quoteDepth++
-			case a == atom.Img && hasAttr:
+			var alt [][]byte
+			if a == atom.Img && hasAttr && st.skipDepth == 0 {
 				for {
 					k, v, more := z.TagAttr()
-					if string(k) == "alt" && len(v) > 0 {
-						out().WriteByte(' ')
-						out().Write(v)
-						out().WriteByte(' ')
+					if string(k) == "alt" {
+						alt = append(alt, v)
 					}
 					if !more {
 						break
 					}
 				}
-			case blockElements[a]:
-				out().WriteByte('\n')
 			}
+			st.start(a, tt == xhtml.SelfClosingTagToken, alt)
 		case xhtml.EndTagToken:
 			name, _ := z.TagName()
-			a := atom.Lookup(name)
-			if skipElements[a] {
-				if skipDepth > 0 {
-					skipDepth--
-				}
-				continue
-			}
-			if skipDepth > 0 {
-				continue
-			}
-			switch {
-			case a == atom.Blockquote && quoteDepth > 0:
-				quoteDepth--
-				out().WriteByte('\n')
-				if quoteDepth == 0 {
-					if q := tidy(quote.String()); q != "" {
-						quoted = append(quoted, q)
-					}
-					quote.Reset()
-				}
-			case blockElements[a]:
-				out().WriteByte('\n')
-			}
+			st.end(atom.Lookup(name))
 		}
 	}
+}
+
+// stripper turns the tokens of HTML into a Doc.
+type stripper struct {
+	own, quote            strings.Builder
+	quoted                []string
+	quoteDepth, skipDepth int
+}
+
+func (st *stripper) out() *strings.Builder {
+	if st.quoteDepth > 0 {
+		return &st.quote
+	}
+	return &st.own
+}
+
+// text takes a text token's unescaped text.
+func (st *stripper) text(b []byte) {
+	if st.skipDepth == 0 {
+		st.out().Write(b)
+	}
+}
+
+// start takes a start tag, or a self-closing one, and the values of an img's alt attributes.
+func (st *stripper) start(a atom.Atom, selfClosing bool, alt [][]byte) {
+	if skipElements[a] && !selfClosing {
+		st.skipDepth++
+		return
+	}
+	if st.skipDepth > 0 {
+		return
+	}
+	switch {
+	case a == atom.Blockquote && !selfClosing:
+		st.out().WriteByte('\n')
+		st.quoteDepth++
+	case a == atom.Img:
+		for _, v := range alt {
+			if len(v) > 0 {
+				st.out().WriteByte(' ')
+				st.out().Write(v)
+				st.out().WriteByte(' ')
+			}
+		}
+	case blockElements[a]:
+		st.out().WriteByte('\n')
+	}
+}
+
+// end takes an end tag.
+func (st *stripper) end(a atom.Atom) {
+	if skipElements[a] {
+		if st.skipDepth > 0 {
+			st.skipDepth--
+		}
+		return
+	}
+	if st.skipDepth > 0 {
+		return
+	}
+	switch {
+	case a == atom.Blockquote && st.quoteDepth > 0:
+		st.quoteDepth--
+		st.out().WriteByte('\n')
+		if st.quoteDepth == 0 {
+			if q := tidy(st.quote.String()); q != "" {
+				st.quoted = append(st.quoted, q)
+			}
+			st.quote.Reset()
+		}
+	case blockElements[a]:
+		st.out().WriteByte('\n')
+	}
+}
+
+// doc ends the input.
+func (st *stripper) doc() Doc {
+	d := Doc{Own: tidy(st.own.String()), Quoted: st.quoted}
+	if q := tidy(st.quote.String()); q != "" { // unterminated blockquote
+		d.Quoted = append(d.Quoted, q)
+	}
+	return d
 }
 
 var markdown = goldmark.New(
@@ -240,3 +287,141 @@ func tidy(s string) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// fastHTML feeds st the tokens of s, and reports true, when s is made of text without
+// carriage returns or NUL bytes and of complete tags that it reads exactly as the tokenizer
+// does: start, end and self-closing tags of fastTags, attributes by name or with quoted values,
+// separated by white space. It reports false at the first thing of any other kind, and st must
+// then be discarded.
+func fastHTML(s string, st *stripper) bool {
+	for i := 0; i < len(s); {
+		end := len(s)
+		if j := strings.IndexByte(s[i:], '<'); j >= 0 {
+			end = i + j
+		}
+		if end > i {
+			t := s[i:end]
+			if strings.ContainsAny(t, "\r\x00") {
+				return false
+			}
+			if st.skipDepth == 0 {
+				st.out().WriteString(xhtml.UnescapeString(t))
+			}
+		}
+		if end == len(s) {
+			return true
+		}
+		n := fastTag(s[end:], st)
+		if n == 0 {
+			return false
+		}
+		i = end + n
+	}
+	return true
+}
+
+// fastTags are the elements whose tags fastHTML reads: the markup of posts, none of which the
+// tokenizer reads its content of as raw text, and none of the elements FromHTML skips.
+var fastTags = func() map[atom.Atom]bool {
+	m := map[atom.Atom]bool{}
+	for _, a := range []atom.Atom{
+		atom.P, atom.Div, atom.Br, atom.Li, atom.Ul, atom.Ol, atom.H1, atom.H2, atom.H3, atom.H4, atom.H5,
+		atom.H6, atom.Pre, atom.Code, atom.A, atom.Em, atom.Strong, atom.B, atom.I, atom.Blockquote, atom.Img,
+		atom.Hr, atom.Sup, atom.Sub, atom.Span, atom.Table, atom.Thead, atom.Tbody, atom.Tr, atom.Td, atom.Th,
+		atom.Dl, atom.Dt, atom.Dd, atom.Kbd, atom.Del, atom.Ins, atom.S, atom.Strike, atom.U, atom.Small,
+	} {
+		m[a] = true
+	}
+	return m
+}()
+
+// fastTag reads the tag at the start of s (which starts with '<'), feeds it to st and returns
+// its length, or returns 0 when it is not a tag that fastHTML reads.
+func fastTag(s string, st *stripper) int {
+	i := 1
+	closing := i < len(s) && s[i] == '/'
+	if closing {
+		i++
+	}
+	var name [12]byte
+	n := 0
+	for ; i < len(s) && (isASCIILetter(s[i]) || n > 0 && '0' <= s[i] && s[i] <= '9'); i++ {
+		if n == len(name) {
+			return 0
+		}
+		name[n] = s[i] | 0x20 // lower case
+		n++
+	}
+	a := atom.Lookup(name[:n])
+	if n == 0 || !fastTags[a] {
+		return 0
+	}
+	if closing {
+		if i < len(s) && s[i] == '>' {
+			st.end(a)
+			return i + 1
+		}
+		return 0
+	}
+	var alt [][]byte
+	for {
+		if i >= len(s) {
+			return 0
+		}
+		switch {
+		case s[i] == '>':
+			st.start(a, false, alt)
+			return i + 1
+		case s[i] == '/':
+			if i+1 < len(s) && s[i+1] == '>' {
+				st.start(a, true, alt)
+				return i + 2
+			}
+			return 0
+		case s[i] != ' ' && s[i] != '\n':
+			return 0
+		}
+		for i < len(s) && (s[i] == ' ' || s[i] == '\n') {
+			i++
+		}
+		if i < len(s) && (s[i] == '>' || s[i] == '/') {
+			continue
+		}
+		// An attribute: a name, and maybe a quoted value.
+		start := i
+		for i < len(s) && (isASCIILetter(s[i]) || i > start && ('0' <= s[i] && s[i] <= '9' || s[i] == '-' || s[i] == '_')) {
+			i++
+		}
+		if i == start || i >= len(s) {
+			return 0
+		}
+		key := s[start:i]
+		if s[i] != '=' {
+			if a == atom.Img && strings.EqualFold(key, "alt") {
+				alt = append(alt, nil)
+			}
+			continue
+		}
+		i++
+		if i >= len(s) || s[i] != '"' && s[i] != '\'' {
+			return 0
+		}
+		q := strings.IndexByte(s[i+1:], s[i])
+		if q < 0 {
+			return 0
+		}
+		val := s[i+1 : i+1+q]
+		if strings.ContainsAny(val, "\r\x00") {
+			return 0
+		}
+		if a == atom.Img && strings.EqualFold(key, "alt") {
+			if strings.IndexByte(val, '&') >= 0 {
+				return 0 // an attribute's references unescape by other rules than text's
+			}
+			alt = append(alt, []byte(val))
+		}
+		i += q + 2
+	}
+}
+
+func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
