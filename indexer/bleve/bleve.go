@@ -7,37 +7,32 @@
 //	          and the text attribution aligns against)
 //	title     standard analyzer, stored
 //	quoted    what the author quoted: standard analyzer, searchable only
-//	fp        the distinct winnowed fingerprints of the own words (text.Fingerprints): one
-//	          posting per bucket (the hash's top 10 bits, as the term) that a hash falls in, the
-//	          hash's lower 54 bits in the posting's frequency, or in its term vectors when the
-//	          document has several hashes in the bucket (fingerprintField); never stored
+//	fp        the distinct winnowed fingerprints of the own words (text.Fingerprints), 8 bytes
+//	          each, big-endian: stored only, never indexed (fingerprintValue)
 //	author    identity key (absent for deleted authors): keyword, stored, doc values
 //	site, platform  keyword filters
 //	created, url, hash  stored only
 //
 // The fingerprint field is why indexing stays fast (DESIGN.md §4). Bleve's shingle filter turns
 // every 5-word window into a new term and indexes ten times slower; here attribution/text
-// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field makes
-// its postings from the hashes without an analyzer. Bleve's finite-state dictionaries cost per
-// term at every segment build and merge, so the field's dictionary is bounded: 1,024 bucket
-// terms, the rest of each hash in the posting. With 65,536 buckets nearly every one of the
-// 13,500 fingerprints of a 500-post batch was a term of its own, and the field cost about what
-// the text field did (make bench-ingest ratio 0.42–0.49); narrower buckets gave, in one session
-// on this shared machine, 0.50 at 14 bits, 0.60 at 13, 0.55–0.66 at 12, 0.57–0.79 at 10 and
-// 0.63–0.75 at 8; make bench-ingest -breakdown now measures the text field of 100,000 posts
-// alone at 16.9 CPU seconds and with the fingerprints at 18.0 (at 65,536 buckets 13.7 and
-// 26.1). The price is on retrieval's side: a bucket's postings are mostly other hashes,
-// about N·27/1,024 of them per fingerprint for N posts, and walking them on every retrieval
-// cost 23 ms per response over 200,000 posts already at 4,096 buckets. So retrieval does not
-// walk them: each segment's fingerprints are decoded once into a table sorted by hash
-// (fptable.go; segments never change), which retrieval binary-searches, at 12 bytes of memory
-// per fingerprint. Documents are built
-// directly (Batch.IndexAdvanced) rather than through the reflection-based mapping, which is kept
-// so that queries analyze their words like the fields were. The text fields are analyzed with
+// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field stores
+// them as one value, which costs a segment build a copy into the document's stored data and a
+// merge a byte copy of that data. Retrieval never asks Bleve for them: each segment's
+// fingerprints are read from its stored fields once into a table sorted by hash (fptable.go;
+// segments never change), which retrieval binary-searches, at 12 bytes of memory per
+// fingerprint. Earlier layouts indexed them, as postings of bucket terms (the hash's top 10
+// bits) carrying the rest of the hash in their frequency or locations: 27 postings per post
+// that every build and every merge decoded and encoded again, 2-4 of the 11-13 CPU seconds
+// that make bench-ingest -breakdown measured for the text field of 100,000 posts alone, where
+// the stored field added none that the noise let it see; with one term per hash (65,536
+// buckets) the field had cost about as much as the text field (ratio 0.42-0.49).
+//
+// Documents are built directly (Batch.IndexAdvanced) rather than through the reflection-based
+// mapping, which is kept so that queries analyze their words like the fields were. The text fields are analyzed with
 // the standard analyzer's filters behind a faster tokenizer that gives exactly the unicode
 // tokenizer's tokens (tokenizer.go); queries use the standard analyzer itself. Every document
 // has every field, absent values as fields without terms, so that segments merge by copying
-// their postings. The index records its Layout, and Open refuses an index of another.
+// their postings and stored data. The index records its Layout, and Open refuses an index of another.
 //
 // Batches are written with unsafe_batch (the persister writes them in the background) and a
 // persisted callback, which the pipeline waits for before it records progress; Close waits for
@@ -97,7 +92,6 @@ const TextOptions = index.IndexField | index.StoreField | index.IncludeTermVecto
 
 const (
 	titleOptions   = index.IndexField | index.StoreField
-	fpOptions      = index.IndexField | index.IncludeTermVectors
 	keywordOptions = index.IndexField
 	authorOptions  = index.IndexField | index.StoreField | index.DocValues
 	storedOptions  = index.StoreField
@@ -242,10 +236,10 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Layout names how documents are laid out in the index (the fingerprint field's buckets and
-// encoding above all); Open refuses an index whose recorded layout is another, since it would
-// read its fingerprints wrong.
-const Layout = "royalty/fp-buckets-10-freq/v2"
+// Layout names how documents are laid out in the index (the fingerprint field's encoding above
+// all); Open refuses an index whose recorded layout is another, since it would read its
+// fingerprints wrong.
+const Layout = "royalty/fp-stored/v3"
 
 // layoutKey is the internal key under which the index records its Layout.
 const layoutKey = "royalty_layout"
@@ -296,7 +290,7 @@ func Mapping() *mapping.IndexMappingImpl {
 	doc.AddFieldMappingsAt(FieldText, text(true, true))
 	doc.AddFieldMappingsAt(FieldTitle, text(true, false))
 	doc.AddFieldMappingsAt(FieldQuoted, text(false, false))
-	doc.AddFieldMappingsAt(FieldFP, kw(false, false))
+	doc.AddFieldMappingsAt(FieldFP, stored())
 	doc.AddFieldMappingsAt(FieldAuthor, kw(true, true))
 	doc.AddFieldMappingsAt(FieldSite, kw(false, false))
 	doc.AddFieldMappingsAt(FieldPlatform, kw(false, false))
@@ -313,7 +307,7 @@ func Mapping() *mapping.IndexMappingImpl {
 
 // Document builds the Bleve document of a prepared post. Every document has every field, an
 // absent value as a field without tokens: zapx merges segments that hold the same fields by
-// copying their postings, and decodes and re-encodes every posting of every field otherwise
+// copying their postings and stored data, and decodes and re-encodes them otherwise
 // (a segment of comments only would lack titles, one of Reddit posts sites).
 func (x *Index) Document(p *indexer.Prepared) *document.Document {
 	post := p.Post
@@ -326,7 +320,7 @@ func (x *Index) Document(p *indexer.Prepared) *document.Document {
 	if len(post.Quoted) == 0 {
 		d.AddField(document.NewTextFieldCustom(FieldQuoted, nil, nil, index.IndexField, noTokens{}))
 	}
-	d.AddField(&fingerprintField{hashes: p.Fingerprints})
+	d.AddField(document.NewTextFieldCustom(FieldFP, nil, fingerprintValue(p.Fingerprints), storedOptions, nil))
 	d.AddField(keywordField(FieldAuthor, post.AuthorKey(), authorOptions))
 	d.AddField(keywordField(FieldSite, post.Site, keywordOptions))
 	d.AddField(keywordField(FieldPlatform, post.Platform, keywordOptions))
@@ -351,109 +345,15 @@ type noTokens struct{}
 
 func (noTokens) Analyze([]byte) analysis.TokenStream { return nil }
 
-// BucketBits is the width of a fingerprint term: the top bits of the hash.
-const BucketBits = 10
-
-const (
-	termBytes = 2               // a bucket, big-endian, in the low BucketBits bits
-	lowBits   = 64 - BucketBits // the bits below the bucket, carried in the posting
-	lowMask   = 1<<lowBits - 1
-	halfBits  = lowBits / 2
-	halfMask  = 1<<halfBits - 1
-)
-
-// Term returns the fingerprint field's term for a hash: its bucket.
-func Term(h uint64) []byte {
-	return binary.BigEndian.AppendUint16(make([]byte, 0, termBytes), uint16(h>>lowBits))
-}
-
-// low returns the hash's bits below its bucket.
-func low(h uint64) uint64 { return h & lowMask }
-
-// location returns the start and end offsets that carry the hash's bits below the bucket when
-// a document has more than one hash in that bucket.
-func location(h uint64) (start, end uint64) {
-	return (h >> halfBits) & halfMask, h & halfMask
-}
-
-// fingerprintField is the fingerprint field of a document: one posting per bucket its hashes
-// fall in. A posting with one hash carries the hash's bits below the bucket in its frequency
-// (plus one, since zapx takes a frequency of 0 for "frequencies off") and has no locations; a
-// posting with several (about a third of the documents, at 27 fingerprints over 1,024
-// buckets, have one) has the count as its
-// frequency and one location per hash, its offsets the hash's bits below the bucket
-// (location). It builds its token frequencies itself, with terms cut from a table of every
-// bucket, which spares the token stream, the generic counting and an allocation per term that
-// an analyzer would cost.
-type fingerprintField struct {
-	hashes []uint64
-	freqs  index.TokenFrequencies
-}
-
-var _ document.Field = (*fingerprintField)(nil)
-
-// buckets holds every bucket term, in order, back to back; bucketTerms is the same as a string,
-// so that a term and a map key are both slices of one allocation.
-var (
-	buckets = func() []byte {
-		b := make([]byte, 0, termBytes<<BucketBits)
-		for i := 0; i < 1<<BucketBits; i++ {
-			b = binary.BigEndian.AppendUint16(b, uint16(i))
-		}
-		return b
-	}()
-	bucketTerms = string(buckets)
-)
-
-// bucketTerm returns the term of bucket b, a slice of buckets that appending cannot overwrite.
-func bucketTerm(b int) []byte {
-	return buckets[b*termBytes : (b+1)*termBytes : (b+1)*termBytes]
-}
-
-func (f *fingerprintField) Analyze() {
-	n := len(f.hashes)
-	tfs := make([]index.TokenFreq, n)
-	freqs := make(index.TokenFrequencies, n)
-	used := 0
-	for i, h := range f.hashes {
-		at := int(h>>lowBits) * termBytes
-		key := bucketTerms[at : at+termBytes]
-		if tf, ok := freqs[key]; ok { // another hash in this bucket: every hash moves to a location
-			if len(tf.Locations) == 0 {
-				first := 0 // the earlier hash's position, for its location
-				for first < i && f.hashes[first] != uint64(tf.Frequency()-1)|h&^lowMask {
-					first++
-				}
-				tf.Locations = []*index.TokenLocation{locationOf(uint64(tf.Frequency()-1), first)}
-			}
-			tf.Locations = append(tf.Locations, locationOf(low(h), i))
-			tf.SetFrequency(len(tf.Locations))
-			continue
-		}
-		tf := &tfs[used]
-		used++
-		tf.Term = bucketTerm(int(h >> lowBits))
-		tf.SetFrequency(int(low(h) + 1))
-		freqs[key] = tf
+// fingerprintValue encodes the fingerprint field's stored value: the hashes, 8 bytes each,
+// big-endian, in order.
+func fingerprintValue(hashes []uint64) []byte {
+	v := make([]byte, 0, 8*len(hashes))
+	for _, h := range hashes {
+		v = binary.BigEndian.AppendUint64(v, h)
 	}
-	f.freqs = freqs
+	return v
 }
-
-// locationOf is the location of the i-th hash of a document, whose bits below its bucket are l.
-func locationOf(l uint64, i int) *index.TokenLocation {
-	start, end := location(l)
-	return &index.TokenLocation{Start: int(start), End: int(end), Position: i + 1}
-}
-
-func (f *fingerprintField) Name() string                                     { return FieldFP }
-func (f *fingerprintField) ArrayPositions() []uint64                         { return nil }
-func (f *fingerprintField) Options() index.FieldIndexingOptions              { return fpOptions }
-func (f *fingerprintField) Value() []byte                                    { return nil } // never stored
-func (f *fingerprintField) NumPlainTextBytes() uint64                        { return uint64(8 * len(f.hashes)) }
-func (f *fingerprintField) Size() int                                        { return 64 + 8*len(f.hashes) }
-func (f *fingerprintField) EncodedFieldType() byte                           { return 't' }
-func (f *fingerprintField) AnalyzedLength() int                              { return len(f.hashes) }
-func (f *fingerprintField) AnalyzedTokenFrequencies() index.TokenFrequencies { return f.freqs }
 
 // Write implements indexer.Index.
 func (x *Index) Write(ctx context.Context, posts []*indexer.Prepared, persisted func(error)) error {

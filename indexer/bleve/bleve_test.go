@@ -2,8 +2,9 @@ package bleveindex
 
 import (
 	"context"
-	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,68 +230,40 @@ func hashes(s string) []uint64 {
 	return out
 }
 
+// TestFingerprintField checks the field's stored value: every hash, 8 bytes big-endian, in
+// order, and nothing indexed.
 func TestFingerprintField(t *testing.T) {
-	hs := []uint64{0, 1, 0xdeadbeef, ^uint64(0), 0xaaaa_ffffff_000001, 0xaaaa_000000_000002}
-	f := &fingerprintField{hashes: hs}
-	f.Analyze()
-	var back []uint64
-	locs := 0
-	for term, tf := range f.AnalyzedTokenFrequencies() {
-		bucket := uint64(binary.BigEndian.Uint16(tf.Term)) << lowBits
-		if string(tf.Term) != term || len(tf.Locations) == 1 {
-			t.Errorf("term %x: %x with %d locations", term, tf.Term, len(tf.Locations))
-		}
-		if len(tf.Locations) == 0 { // one hash, its low bits in the frequency
-			back = append(back, bucket|uint64(tf.Frequency()-1))
+	x := openTemp(t)
+	hs := []uint64{0, 1, 0xdeadbeef, ^uint64(0), 0xaaaa_ffffff_000001}
+	for _, f := range x.Document(withFingerprints("1", "ana", hs...)).Fields {
+		if f.Name() != FieldFP {
 			continue
 		}
-		if tf.Frequency() != len(tf.Locations) {
-			t.Errorf("term %x: frequency %d with %d locations", term, tf.Frequency(), len(tf.Locations))
+		if f.Options() != index.StoreField {
+			t.Errorf("fingerprint field options %v, want stored only", f.Options())
 		}
-		for _, l := range tf.Locations {
-			back = append(back, bucket|uint64(l.Start)<<halfBits|uint64(l.End))
-			if l.Position < 1 || l.Position > len(hs) || hs[l.Position-1] != back[len(back)-1] {
-				t.Errorf("location %+v of %x does not give back hash %d", l, tf.Term, l.Position)
-			}
-			locs++
+		want := "0000000000000000" + "0000000000000001" + "00000000deadbeef" + "ffffffffffffffff" + "aaaaffffff000001"
+		if got := hex.EncodeToString(f.Value()); got != want {
+			t.Errorf("fingerprint field value %s, want %s", got, want)
 		}
-	}
-	if len(back) != len(hs) || locs != 5 || f.AnalyzedLength() != len(hs) || len(f.AnalyzedTokenFrequencies()) != 3 {
-		t.Fatalf("%d hashes back, %d locations, length %d, %d terms; want %d hashes in 3 buckets (0 with 3, the 0xaaaa… with 2, the last with 1)",
-			len(back), locs, f.AnalyzedLength(), len(f.AnalyzedTokenFrequencies()), len(hs))
-	}
-	sort.Slice(back, func(i, j int) bool { return back[i] < back[j] })
-	want := append([]uint64(nil), hs...)
-	sort.Slice(want, func(i, j int) bool { return want[i] < want[j] })
-	if !reflect.DeepEqual(back, want) {
-		t.Errorf("hashes back %x, want %x", back, want)
-	}
-	for _, h := range hs {
-		if tf := f.AnalyzedTokenFrequencies()[string(Term(h))]; tf == nil {
-			t.Errorf("no term %x for hash %x", Term(h), h)
-		}
-	}
-	empty := &fingerprintField{}
-	empty.Analyze()
-	if len(empty.AnalyzedTokenFrequencies()) != 0 {
-		t.Error("no hashes gave terms")
 	}
 }
 
-// TestBucketCollisions indexes fingerprints that share a bucket term, alone in a document (the
-// frequency carries them) and with others (locations do), and checks that retrieval matches
-// whole hashes only.
-func TestBucketCollisions(t *testing.T) {
+// TestFingerprintsMatchWhole indexes fingerprints that share their top bits, which group them in
+// a segment's table while it is built, and checks that retrieval matches whole hashes only,
+// across segments.
+func TestFingerprintsMatchWhole(t *testing.T) {
 	x := openTemp(t)
 	const (
 		a = 0xaaaa_000000_000001
 		b = 0xaaaa_000000_000002
-		c = 0xaaaa_ffffff_000001                       // same bucket and same low half as a
-		d = 0xaaab_000000_000001                       // same bucket as a, differs just below it
-		e = 0x5555_5555_5555_5555&^lowMask | a&lowMask // the same bits below the bucket as a, another bucket
+		c = 0xaaaa_ffffff_000001 // same top bits and same low bits as a
+		d = 0xaaab_000000_000001
+		e = 0x5555_000000_000001 // the same bits below the top 16 as a
 	)
 	mk := withFingerprints
-	write(t, x, mk("1", "ana", a), mk("2", "bo", b, c), mk("3", "chidi", d, a), mk("4", "", a), mk("5", "dee", e), mk("6", "eve", d))
+	write(t, x, mk("1", "ana", a), mk("2", "bo", b, c), mk("3", "chidi", d, a))
+	write(t, x, mk("4", "", a), mk("5", "dee", e), mk("6", "eve", d))
 	ctx := context.Background()
 	tests := []struct {
 		fp     uint64
@@ -321,6 +294,60 @@ func TestBucketCollisions(t *testing.T) {
 		if err != nil || n[0] != tt.author {
 			t.Errorf("%x: %v authors (%v), want %d", tt.fp, n, err, tt.author)
 		}
+	}
+}
+
+// TestBuildFPTable builds the table of one segment of random fingerprints and compares it with
+// the pairs sorted the plain way.
+func TestBuildFPTable(t *testing.T) {
+	x := openTemp(t)
+	rng := rand.New(rand.NewSource(3))
+	var posts []*indexer.Prepared
+	var want []fpPair
+	for i := 0; i < 300; i++ {
+		fps := make([]uint64, rng.Intn(40))
+		for k := range fps {
+			fps[k] = rng.Uint64() >> (rng.Intn(3) * 20) // some with top bits in common
+		}
+		posts = append(posts, withFingerprints(strconv.Itoa(i), "ana", fps...))
+	}
+	write(t, x, posts...)
+	r, err := x.raw.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	segs := snapshotOf(t, r).Segments()
+	if len(segs) != 1 {
+		t.Fatalf("%d segments, want 1", len(segs))
+	}
+	seg := segs[0].Segment()
+	for doc := uint64(0); doc < seg.Count(); doc++ {
+		id, err := seg.DocID(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range posts {
+			if p.Post.ID == string(id) {
+				for _, h := range p.Fingerprints {
+					want = append(want, fpPair{h, uint32(doc)})
+				}
+			}
+		}
+	}
+	sort.Slice(want, func(i, j int) bool {
+		return want[i].hash < want[j].hash || want[i].hash == want[j].hash && want[i].doc < want[j].doc
+	})
+	tab, err := buildFPTable(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []fpPair
+	for i := range tab.hashes {
+		got = append(got, fpPair{tab.hashes[i], tab.docs[i]})
+	}
+	if len(want) < 1000 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("table of %d pairs differs from the %d sorted pairs", len(got), len(want))
 	}
 }
 

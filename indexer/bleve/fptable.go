@@ -2,7 +2,9 @@ package bleveindex
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -10,21 +12,16 @@ import (
 )
 
 // fpTable is the fingerprint field of one segment, decoded: every (hash, document) pair of the
-// segment, sorted by hash, deleted documents included (deletions belong to a snapshot, not to the
-// segment). Segments never change, so a table is built once per segment, at the first retrieval
-// that reads the segment, and then serves every retrieval by binary search: the bucket terms keep
-// Bleve's dictionaries small, which is what makes the field cheap to index and merge, but a
-// bucket's postings are mostly other hashes, and walking them on every retrieval (about
-// N·27/1,024 postings per fingerprint for N posts) cost 23 ms per response over 200,000 posts
-// already at 4,096 buckets, where the goal is 10. A table costs 12 bytes per fingerprint. With
-// the tables, make bench-attribution (161-word posts, 63 fingerprints each) measured attribution
-// at p50 1.1 ms and p99 3.3 ms over 200,000 posts, and 2.2 and 8.0 ms over 1,000,000 with a heap
-// of 1.3 GB, some 760 MB of it tables. A segment's table is built by the first retrieval that
-// reads the segment, which waits for it: BenchmarkBuildFPTable measures about 115 ns per
-// fingerprint, so a merge into a segment of 1,000,000 posts of the real dumps' length (27
-// million fingerprints) makes the next retrieval wait about 3 s. Building tables in the
-// background while retrieval walks the postings of a segment without one would remove that
-// pause; it is not done.
+// segment, sorted by hash and then document, deleted documents included (deletions belong to a
+// snapshot, not to the segment). Segments never change, so a table is built once per segment,
+// at the first retrieval that reads the segment, and then serves every retrieval by binary
+// search. The fingerprints are a stored field (see the package doc), so building a table reads
+// every document's stored fields twice: once to count the fingerprints of each range of hashes,
+// once to put them in place, after which each range is sorted on its own. A table costs 12
+// bytes per fingerprint. A segment's table is built by the first retrieval that reads the
+// segment, which waits for it: BenchmarkBuildFPTable measures the time per fingerprint, from
+// which README.md gives the pause after a merge into a segment of 1,000,000 posts. Building
+// tables in the background would remove that pause; it is not done.
 type fpTable struct {
 	hashes []uint64
 	docs   []uint32 // the segment's own document numbers
@@ -32,64 +29,90 @@ type fpTable struct {
 
 // buildFPTable decodes the fingerprint field of seg.
 func buildFPTable(seg segment.Segment) (*fpTable, error) {
-	dict, err := seg.Dictionary(FieldFP)
+	n := seg.Count()
+	if n > 1<<32 {
+		return nil, fmt.Errorf("a segment of %d documents: beyond 32 bits", n)
+	}
+	// Ranges of hashes by their top bits, about as many as the segment has documents.
+	rangeBits := uint(min(16, max(4, bits.Len64(n))))
+	shift := 64 - rangeBits
+	starts := make([]int, 1<<rangeBits+1)
+	if err := visitFingerprints(seg, func(_ uint32, h uint64) { starts[h>>shift+1]++ }); err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(starts); i++ {
+		starts[i] += starts[i-1]
+	}
+	total := starts[len(starts)-1]
+	t := &fpTable{hashes: make([]uint64, total), docs: make([]uint32, total)}
+	next := slices.Clone(starts[:len(starts)-1])
+	err := visitFingerprints(seg, func(doc uint32, h uint64) {
+		r := h >> shift
+		i := next[r]
+		if i >= starts[r+1] { // the segment changed between the passes, which segments never do
+			return
+		}
+		t.hashes[i], t.docs[i] = h, doc
+		next[r]++
+	})
 	if err != nil {
 		return nil, err
 	}
-	var (
-		pl   segment.PostingsList
-		itr  segment.PostingsIterator
-		pair []fpPair
-		n    uint64
-	)
-	for b := 0; b < 1<<BucketBits; b++ { // the postings, a lower bound of the fingerprints
-		if pl, err = dict.PostingsList(bucketTerm(b), nil, pl); err != nil {
-			return nil, err
+	for r := range next {
+		if next[r] != starts[r+1] {
+			return nil, fmt.Errorf("the fingerprints of the segment changed while its table was built")
 		}
-		n += pl.Count()
 	}
-	n += n / 16 // a posting with several fingerprints is rare: 1 % more at 27 per post, 3 % at 63
-	t := &fpTable{hashes: make([]uint64, 0, n), docs: make([]uint32, 0, n)}
-	for b := 0; b < 1<<BucketBits; b++ { // bucket by bucket, so that sorting each bucket sorts all
-		if pl, err = dict.PostingsList(bucketTerm(b), nil, pl); err != nil {
-			return nil, err
+	// Documents were visited in order, so a range is in document order; sort it by hash, keeping
+	// that order among equal hashes.
+	var pairs []fpPair
+	for r := 0; r+1 < len(starts); r++ {
+		lo, hi := starts[r], starts[r+1]
+		if hi-lo < 2 {
+			continue
 		}
-		itr = pl.Iterator(true, false, true, itr)
-		pair = pair[:0]
-		top := uint64(b) << lowBits
-		for {
-			p, err := itr.Next()
-			if err != nil {
-				return nil, err
-			}
-			if p == nil {
-				break
-			}
-			doc := p.Number()
-			if doc > 1<<32-1 {
-				return nil, fmt.Errorf("fingerprint posting of document %d: beyond 32 bits", doc)
-			}
-			locs := p.Locations()
-			if len(locs) == 0 {
-				pair = append(pair, fpPair{top | (p.Frequency()-1)&lowMask, uint32(doc)})
-			}
-			for _, l := range locs {
-				pair = append(pair, fpPair{top | l.Start()<<halfBits | l.End(), uint32(doc)})
-			}
+		pairs = pairs[:0]
+		for i := lo; i < hi; i++ {
+			pairs = append(pairs, fpPair{t.hashes[i], t.docs[i]})
 		}
-		slices.SortFunc(pair, func(a, b fpPair) int {
+		slices.SortFunc(pairs, func(a, b fpPair) int {
 			if c := cmp.Compare(a.hash, b.hash); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.doc, b.doc)
 		})
-		for _, p := range pair {
-			t.hashes = append(t.hashes, p.hash)
-			t.docs = append(t.docs, p.doc)
+		for k, p := range pairs {
+			t.hashes[lo+k], t.docs[lo+k] = p.hash, p.doc
 		}
 	}
-	t.hashes, t.docs = slices.Clip(t.hashes), slices.Clip(t.docs)
 	return t, nil
+}
+
+// visitFingerprints calls fn with every fingerprint of every document of seg, in document order.
+func visitFingerprints(seg segment.Segment, fn func(doc uint32, h uint64)) error {
+	var bad error
+	for doc := uint64(0); doc < seg.Count(); doc++ {
+		err := seg.VisitStoredFields(doc, func(field string, _ byte, v []byte, _ []uint64) bool {
+			if field != FieldFP {
+				return true
+			}
+			if len(v)%8 != 0 {
+				bad = fmt.Errorf("document %d: a fingerprint field of %d bytes, not a multiple of 8", doc, len(v))
+				return false
+			}
+			for ; len(v) > 0; v = v[8:] {
+				fn(uint32(doc), binary.BigEndian.Uint64(v))
+			}
+			return false // the rest of the document is not needed
+		})
+		if err != nil {
+			return err
+		}
+		if bad != nil {
+			return bad
+		}
+	}
+	return nil
 }
 
 type fpPair struct {
