@@ -8,23 +8,29 @@
 //  1. the baseline: the posts' plain text, already extracted and in memory, into a Bleve index
 //     with only a text field, configured like the pipeline's text field (standard analyzer,
 //     stored, term vectors), with unsafe_batch and waiting for the last batch to persist, and
-//     otherwise scorch's defaults. It runs before and after the pipeline and the mean rate
-//     counts, since other processes share the machine. A third run with the pipeline's scorch
-//     settings (bleveindex.Config) and garbage collector target (indexer.GCPercent, which
-//     Pipeline.Run applies) is logged for reference;
+//     otherwise scorch's defaults. A run with the pipeline's scorch settings
+//     (bleveindex.Config) and garbage collector target (indexer.GCPercent, which Pipeline.Run
+//     applies) is logged for reference;
 //  2. the full pipeline: parse the dump, normalise HTML and Markdown, fingerprint, write Bleve
 //     (text, title, quotations, fingerprints, filters, stored fields) and the posts and
 //     identities tables of a throwaway PostgreSQL with fsync on. The pipeline's index gets the
 //     standard analyzer's tokens from a faster tokenizer of its own (indexer/bleve
 //     tokenizer.go); the baseline keeps Bleve's.
 //
+// Other processes share the machine, and single runs of either side vary by a third, so the
+// two alternate: baseline, pipeline, baseline, … for -rounds pipeline runs (3 by default, each
+// into a new index and a new database). Each round is compared with the mean of the baselines
+// on either side of it, and logged; the RESULT line is the round of the median ratio (the
+// lower of the two middle ones for an even number).
+//
 // It ends with
 //
 //	RESULT ingest posts_per_s=<n> baseline_posts_per_s=<n> ratio=<pipeline/baseline> index_bytes_per_post=<n> peak_rss_mb=<n>
 //
-// where peak_rss_mb is the peak resident set of the pipeline phase (VmHWM, reset before it;
-// PostgreSQL's memory is not in it). The log also shows the CPU time of each phase and the
-// latency of Candidates and AuthorCounts over the pipeline's index. With -breakdown it also
+// where peak_rss_mb is the highest peak resident set of the pipeline rounds (VmHWM, reset before
+// each; PostgreSQL's memory is not in it) and index_bytes_per_post is the last round's. The log
+// also shows the CPU time of each phase and the latency of Candidates and AuthorCounts over the
+// last round's index. With -breakdown it also
 // indexes the corpus in steps from the baseline towards the pipeline (steps.go), each logged
 // with its time and CPU time, to show where the pipeline's time goes.
 package main
@@ -73,11 +79,13 @@ func main() {
 	batch := flag.Int("batch", indexer.DefaultBatchSize, "batch size of both runs")
 	data := flag.String("data", "", "real Stack Exchange dumps to sample lengths and words from (default ../shared/data/stackexchange)")
 	seed := flag.Int64("seed", 1, "random seed of the synthetic corpus")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first pipeline round to this file")
+	flag.IntVar(&rounds, "rounds", 3, "pipeline runs, each between two baseline runs; the medians are compared")
 	flag.BoolVar(&breakdown, "breakdown", false, "also index in steps towards the pipeline, each logged with its CPU time: "+
 		"the text field, text and fingerprints, every field (posts prepared in memory), the pipeline without the database")
 	flag.Parse()
 	profile = *cpuProfile
+	rounds = max(1, rounds)
 	level := slog.LevelInfo
 	if os.Getenv("BENCH_DEBUG") != "" {
 		level = slog.LevelDebug
@@ -91,6 +99,9 @@ func main() {
 
 // profile is the -cpuprofile file.
 var profile string
+
+// rounds is the -rounds flag.
+var rounds int
 
 // breakdown is the -breakdown flag.
 var breakdown bool
@@ -120,13 +131,19 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 	log.Info("synthetic dump written", "posts", n, "took", time.Since(start).Round(time.Millisecond))
 
 	// The baseline indexes texts already in memory, so that it measures Bleve alone. It runs
-	// before and after the pipeline, and the mean of the two is compared, so that a change in the
-	// machine's load during the run (other processes share it) weighs on both sides alike.
+	// before, between and after the rounds of the pipeline, and medians are compared, so that a
+	// change in the machine's load during the run (other processes share it, and single runs of
+	// either side were seen to vary by a third) weighs on both sides alike.
 	texts, err := plainTexts(dump)
 	if err != nil {
 		return err
 	}
 	runBaseline := func(name string, cfg map[string]interface{}) (float64, error) {
+		if texts == nil {
+			if texts, err = plainTexts(dump); err != nil {
+				return 0, err
+			}
+		}
 		cpu0 := cpuTime()
 		d, err := baseline(filepath.Join(work, name), texts, batchSize, cfg)
 		if err != nil {
@@ -137,10 +154,11 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 		return rate, os.RemoveAll(filepath.Join(work, name))
 	}
 	plain := map[string]interface{}{"unsafe_batch": true}
-	before, err := runBaseline("baseline-before", plain)
+	first, err := runBaseline("baseline-1", plain)
 	if err != nil {
 		return err
 	}
+	baseRates := []float64{first}
 	// For reference only: the same text-only index with the settings the pipeline runs with,
 	// scorch's (bleveindex.Config) and the garbage collector's (indexer.GCPercent).
 	gc := debug.SetGCPercent(-1)
@@ -159,77 +177,35 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 		return err
 	}
 	defer pg.Stop()
-	dsn, err := pg.CreateDatabase(ctx, "bench", "")
-	if err != nil {
-		return err
-	}
-	if err := migrations.Up(ctx, dsn, nil); err != nil {
-		return err
-	}
-	pool, err := pgdb.Open(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-
-	texts = nil // read again for the second baseline, so that the pipeline's peak RSS is its own
-	runtime.GC()
-	debug.FreeOSMemory()
-	resetPeakRSS()
-	if profile != "" {
-		f, err := os.Create(profile)
+	var (
+		results   []pipelineResult
+		peak      float64
+		size      int64
+		indexPath string
+		received  int
+	)
+	for round := 1; round <= rounds; round++ {
+		texts = nil // read again for the next baseline, so that the pipeline's peak RSS is its own
+		indexPath = filepath.Join(work, fmt.Sprintf("index-%d", round))
+		r, err := pipeline(ctx, pg, round, dump, indexPath, n, batchSize, log)
 		if err != nil {
 			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		peak, size, received = max(peak, r.peakMB), r.size, r.posts
+		rate, err := runBaseline(fmt.Sprintf("baseline-%d", round+1), plain)
+		if err != nil {
 			return err
 		}
-		defer pprof.StopCPUProfile()
+		r.baseline = (baseRates[len(baseRates)-1] + rate) / 2
+		log.Info("round", "round", round, "posts_per_s", int(r.rate), "baseline_posts_per_s", int(r.baseline), "ratio", fmt.Sprintf("%.2f", r.rate/r.baseline))
+		baseRates = append(baseRates, rate)
+		results = append(results, r)
+		if round < rounds {
+			if err := os.RemoveAll(indexPath); err != nil {
+				return err
+			}
+		}
 	}
-	indexPath := filepath.Join(work, "index")
-	start = time.Now()
-	cpu0 := cpuTime()
-	x, err := bleveindex.Open(indexPath, bleveindex.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-	srcs, err := stackexchange.Sources([]string{dump}, stackexchange.Options{})
-	if err != nil {
-		return err
-	}
-	pipe := indexer.NewPipeline(postgres.New(pool), x, indexer.Options{BatchSize: batchSize, Logger: log})
-	sum, err := pipe.Run(ctx, indexer.Chain(srcs, indexer.Position{}), indexer.RunOptions{})
-	if err != nil {
-		x.Close()
-		return err
-	}
-	if err := x.Close(); err != nil { // waits for the last batch to persist
-		return err
-	}
-	pipeDur := time.Since(start)
-	pipeCPU := cpuTime() - cpu0
-	if profile != "" {
-		pprof.StopCPUProfile()
-	}
-	peak := peakRSSMB()
-	if sum.Received != n || sum.Inserted != n || sum.Rejected != 0 {
-		return fmt.Errorf("pipeline summary %+v, want %d posts inserted", sum, n)
-	}
-	rate := float64(sum.Received) / pipeDur.Seconds()
-	size, err := dirSize(indexPath)
-	if err != nil {
-		return err
-	}
-	log.Info("pipeline", "posts", sum.Received, "identities", sum.Identities, "took", pipeDur.Round(time.Millisecond), "cpu", pipeCPU.Round(time.Millisecond), "posts_per_s", int(rate))
-
-	if texts, err = plainTexts(dump); err != nil {
-		return err
-	}
-	after, err := runBaseline("baseline-after", plain)
-	if err != nil {
-		return err
-	}
-	baseRate := (before + after) / 2
 	texts = nil
 	if err := retrieval(ctx, indexPath, dump, log); err != nil {
 		return err
@@ -239,9 +215,88 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 			return err
 		}
 	}
+	// The round of the median ratio, against the mean of the baselines on either side of it.
+	sort.Slice(results, func(i, j int) bool { return results[i].rate/results[i].baseline < results[j].rate/results[j].baseline })
+	mid := results[(len(results)-1)/2]
+	rate, baseRate := mid.rate, mid.baseline
 	fmt.Printf("RESULT ingest posts_per_s=%.0f baseline_posts_per_s=%.0f ratio=%.2f index_bytes_per_post=%.0f peak_rss_mb=%.0f\n",
-		rate, baseRate, rate/baseRate, float64(size)/float64(sum.Received), peak)
+		rate, baseRate, rate/baseRate, float64(size)/float64(received), peak)
 	return nil
+}
+
+// pipelineResult is what one round of the pipeline measured.
+type pipelineResult struct {
+	rate     float64 // posts per second
+	baseline float64 // the mean rate of the baselines before and after the round
+	peakMB   float64 // peak resident set
+	size     int64   // bytes of the index
+	posts    int
+}
+
+// pipeline runs the full pipeline over the dump into a new index at indexPath and a new
+// database of pg.
+func pipeline(ctx context.Context, pg *pgtmp.Server, round int, dump, indexPath string, n, batchSize int, log *slog.Logger) (pipelineResult, error) {
+	dsn, err := pg.CreateDatabase(ctx, fmt.Sprintf("bench%d", round), "")
+	if err != nil {
+		return pipelineResult{}, err
+	}
+	if err := migrations.Up(ctx, dsn, nil); err != nil {
+		return pipelineResult{}, err
+	}
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		return pipelineResult{}, err
+	}
+	defer pool.Close()
+
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
+	if profile != "" && round == 1 {
+		f, err := os.Create(profile)
+		if err != nil {
+			return pipelineResult{}, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return pipelineResult{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	cpu0 := cpuTime()
+	x, err := bleveindex.Open(indexPath, bleveindex.Options{Logger: log})
+	if err != nil {
+		return pipelineResult{}, err
+	}
+	srcs, err := stackexchange.Sources([]string{dump}, stackexchange.Options{})
+	if err != nil {
+		x.Close()
+		return pipelineResult{}, err
+	}
+	pipe := indexer.NewPipeline(postgres.New(pool), x, indexer.Options{BatchSize: batchSize, Logger: log})
+	sum, err := pipe.Run(ctx, indexer.Chain(srcs, indexer.Position{}), indexer.RunOptions{})
+	if err != nil {
+		x.Close()
+		return pipelineResult{}, err
+	}
+	if err := x.Close(); err != nil { // waits for the last batch to persist
+		return pipelineResult{}, err
+	}
+	dur := time.Since(start)
+	pipeCPU := cpuTime() - cpu0
+	if profile != "" && round == 1 {
+		pprof.StopCPUProfile()
+	}
+	res := pipelineResult{rate: float64(sum.Received) / dur.Seconds(), peakMB: peakRSSMB(), posts: sum.Received}
+	if sum.Received != n || sum.Inserted != n || sum.Rejected != 0 {
+		return res, fmt.Errorf("pipeline summary %+v, want %d posts inserted", sum, n)
+	}
+	if res.size, err = dirSize(indexPath); err != nil {
+		return res, err
+	}
+	log.Info(fmt.Sprintf("pipeline-%d", round), "posts", sum.Received, "identities", sum.Identities, "took", dur.Round(time.Millisecond),
+		"cpu", pipeCPU.Round(time.Millisecond), "posts_per_s", int(res.rate))
+	return res, nil
 }
 
 // shape is what the synthetic corpus copies from a real post: its kind and how many words it
