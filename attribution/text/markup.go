@@ -248,13 +248,13 @@ var plainLineStart = func() (m [256]bool) {
 
 // tidy collapses runs of spaces and tabs, trims every line and drops blank lines beyond one. It
 // is one pass over s: every line, split by Unicode white space, its words joined by one space
-// (strings.Fields and strings.Join per line, without their allocations).
+// (strings.Fields and strings.Join per line, without their allocations); each word is copied
+// whole.
 func tidy(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	blank := true  // what is written ends with a blank line, or nothing is written
 	words := false // the current line has a word written
-	space := false // white space since the current line's last word
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c == '\n' {
@@ -266,27 +266,50 @@ func tidy(s string) string {
 				b.WriteByte('\n')
 				blank = true
 			}
-			words, space = false, false
+			words = false
 			i++
 			continue
 		}
-		r, size := rune(c), 1
-		if c >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
+		if size := spaceAt(s, i); size > 0 {
+			i += size
+			continue
 		}
-		if unicode.IsSpace(r) {
-			space = true
-		} else {
-			if words && space {
-				b.WriteByte(' ')
+		start := i // a word: up to the next white space
+		for i < len(s) && s[i] != '\n' && spaceAt(s, i) == 0 {
+			if s[i] < utf8.RuneSelf {
+				i++
+			} else {
+				_, size := utf8.DecodeRuneInString(s[i:])
+				i += size
 			}
-			b.WriteString(s[i : i+size])
-			words, space = true, false
 		}
-		i += size
+		if words {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s[start:i])
+		words = true
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// spaceAt returns the length of the white space character at s[i], or 0 when there is none.
+func spaceAt(s string, i int) int {
+	c := s[i]
+	if c < utf8.RuneSelf {
+		if asciiSpace[c] {
+			return 1
+		}
+		return 0
+	}
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if unicode.IsSpace(r) {
+		return size
+	}
+	return 0
+}
+
+// asciiSpace marks the ASCII bytes unicode.IsSpace holds white space.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // fastHTML feeds st the tokens of s, and reports true, when s is made of text without
 // carriage returns or NUL bytes and of complete tags that it reads exactly as the tokenizer

@@ -48,3 +48,11 @@ func FuzzTidy(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTidy tidies a paragraph of prose.
+func BenchmarkTidy(b *testing.B) {
+	s := strings.Repeat("Shift to the smallest cog,  then wipe the chain\nwith a rag while you pedal backwards.\n\n", 20)
+	for i := 0; i < b.N; i++ {
+		tidy(s)
+	}
+}
