@@ -1,7 +1,6 @@
 package text
 
 import (
-	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,17 +16,11 @@ func TestWordsFastPathMatchesSegmenter(t *testing.T) {
 	alphabet := []string{"a", "B", "z", "0", "7", ".", ",", ":", ";", "'", "\"", "_", "-", "!", "?", " ", "\t", "\n",
 		"\r", "\v", "\f", "(", ")", "/", "@", "#", "\x00", "\x7f", "é", "\u0301", "\u00a0", "\u2019", "\u200d", "日",
 		"\U0001F600", "\u05d0", "\u30a2"}
-	rng := rand.New(rand.NewSource(5))
-	for trial := 0; trial < 200_000; trial++ {
-		var b strings.Builder
-		for range rng.Intn(16) {
-			b.WriteString(alphabet[rng.Intn(len(alphabet))])
-		}
-		s := b.String()
+	randomTexts(5, alphabet, 200_000, 16, func(s string) {
 		if got, want := Words(s), wordsBySegmenter(s); !reflect.DeepEqual(got, want) {
 			t.Fatalf("Words(%q) = %v, the segmenter says %v", s, got, want)
 		}
-	}
+	})
 	dir := repo.RequireSharedData(t, "stackexchange")
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.xml"))
 	for _, f := range files {

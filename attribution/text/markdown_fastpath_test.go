@@ -2,15 +2,8 @@ package text
 
 import (
 	"bytes"
-	"encoding/xml"
-	"math/rand"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
-
-	"github.com/openroyalty/royalty/internal/repo"
 )
 
 // renderMarkdown is FromMarkdown without its plain-text shortcut.
@@ -68,51 +61,19 @@ func TestPlainMarkdown(t *testing.T) {
 	// Random text of the characters plainMarkdown lets through, at line starts too.
 	alphabet := []string{"a", "Z", "0", "9", " ", "\n", ".", ",", ":", ";", "'", "\"", "(", ")", "?", "!", "@", "/",
 		"$", "%", "#", "-", "+", "=", "^", "{", "}", "www.", "http://", "x.com", "é", "\u00a0", "\u2028", "\u3000", "日", "\U0001F600"}
-	rng := rand.New(rand.NewSource(7))
-	for trial := 0; trial < 100_000; trial++ {
-		var b strings.Builder
-		for range rng.Intn(24) {
-			b.WriteString(alphabet[rng.Intn(len(alphabet))])
-		}
-		checkPlainMarkdown(t, b.String())
-	}
+	randomTexts(7, alphabet, 100_000, 24, func(s string) { checkPlainMarkdown(t, s) })
 }
 
 // TestPlainMarkdownRealDumps holds the shortcut to goldmark on every comment of the real dumps.
 func TestPlainMarkdownRealDumps(t *testing.T) {
-	dir := repo.RequireSharedData(t, "stackexchange")
-	files, _ := filepath.Glob(filepath.Join(dir, "*", "Comments.xml"))
-	if len(files) == 0 {
-		t.Fatalf("no Comments.xml in %s", dir)
-	}
 	comments, plain := 0, 0
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	eachDumpAttr(t, "Comments.xml", []string{"Text"}, func(_, s string) {
+		comments++
+		if checkPlainMarkdown(t, s) {
+			plain++
 		}
-		d := xml.NewDecoder(bytes.NewReader(raw))
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				break
-			}
-			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "row" {
-				for _, a := range se.Attr {
-					if a.Name.Local == "Text" {
-						comments++
-						if checkPlainMarkdown(t, a.Value) {
-							plain++
-						}
-					}
-				}
-			}
-		}
-	}
+	})
 	t.Logf("%d of %d comments are plain Markdown", plain, comments)
-	if comments == 0 {
-		t.Fatal("no comments read")
-	}
 }
 
 func FuzzPlainMarkdown(f *testing.F) {
