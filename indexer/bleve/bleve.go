@@ -24,8 +24,9 @@
 // bits) carrying the rest of the hash in their frequency or locations: 27 postings per post
 // that every build and every merge decoded and encoded again: in interleaved runs of make
 // bench-ingest -breakdown they added 2-5 CPU seconds to the 11-19 of the text field of 100,000
-// posts alone (the machine is shared), where the stored field added none the noise let see; with one term per hash (65,536
-// buckets) the field had cost about as much as the text field (ratio 0.42-0.49).
+// posts alone (the machine is shared), where the stored field added none the noise let see;
+// with one term per hash (65,536 buckets) the field had cost about as much as the text field
+// (ratio 0.42-0.49).
 //
 // Documents are built directly (Batch.IndexAdvanced) rather than through the reflection-based
 // mapping, which is kept so that queries analyze their words like the fields were. The text fields are analyzed with
