@@ -28,11 +28,11 @@
 //	RESULT ingest posts_per_s=<n> baseline_posts_per_s=<n> ratio=<pipeline/baseline> index_bytes_per_post=<n> peak_rss_mb=<n>
 //
 // where peak_rss_mb is the highest peak resident set of the pipeline rounds (VmHWM, reset before
-// each; PostgreSQL's memory is not in it) and index_bytes_per_post is the last round's. The log
-// also shows the CPU time of each phase and the latency of Candidates and AuthorCounts over the
-// last round's index. With -breakdown it also
-// indexes the corpus in steps from the baseline towards the pipeline (steps.go), each logged
-// with its time and CPU time, to show where the pipeline's time goes.
+// each; PostgreSQL's memory is not in it) and index_bytes_per_post is that of the round reported.
+// The log also shows the CPU time of each phase and the latency of Candidates and AuthorCounts
+// over the last round's index. With -breakdown it also indexes the corpus in steps from the
+// baseline towards the pipeline (steps.go), each logged with its time and CPU time, to show
+// where the pipeline's time goes.
 package main
 
 import (
@@ -80,7 +80,7 @@ func main() {
 	data := flag.String("data", "", "real Stack Exchange dumps to sample lengths and words from (default ../shared/data/stackexchange)")
 	seed := flag.Int64("seed", 1, "random seed of the synthetic corpus")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first pipeline round to this file")
-	flag.IntVar(&rounds, "rounds", 3, "pipeline runs, each between two baseline runs; the medians are compared")
+	flag.IntVar(&rounds, "rounds", 3, "pipeline runs, each between two baseline runs; RESULT is the round of the median ratio")
 	flag.BoolVar(&breakdown, "breakdown", false, "also index in steps towards the pipeline, each logged with its CPU time: "+
 		"the text field, text and fingerprints, every field (posts prepared in memory), the pipeline without the database")
 	flag.Parse()
@@ -131,9 +131,10 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 	log.Info("synthetic dump written", "posts", n, "took", time.Since(start).Round(time.Millisecond))
 
 	// The baseline indexes texts already in memory, so that it measures Bleve alone. It runs
-	// before, between and after the rounds of the pipeline, and medians are compared, so that a
-	// change in the machine's load during the run (other processes share it, and single runs of
-	// either side were seen to vary by a third) weighs on both sides alike.
+	// before, between and after the rounds of the pipeline, and each round is compared with the
+	// baselines on either side of it, so that a change in the machine's load during the run
+	// (other processes share it, and single runs of either side were seen to vary by a third)
+	// weighs on both sides alike.
 	texts, err := plainTexts(dump)
 	if err != nil {
 		return err
@@ -180,9 +181,7 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 	var (
 		results   []pipelineResult
 		peak      float64
-		size      int64
 		indexPath string
-		received  int
 	)
 	for round := 1; round <= rounds; round++ {
 		texts = nil // read again for the next baseline, so that the pipeline's peak RSS is its own
@@ -191,7 +190,7 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 		if err != nil {
 			return err
 		}
-		peak, size, received = max(peak, r.peakMB), r.size, r.posts
+		peak = max(peak, r.peakMB)
 		rate, err := runBaseline(fmt.Sprintf("baseline-%d", round+1), plain)
 		if err != nil {
 			return err
@@ -218,9 +217,8 @@ func run(ctx context.Context, n, batchSize int, data string, seed int64, log *sl
 	// The round of the median ratio, against the mean of the baselines on either side of it.
 	sort.Slice(results, func(i, j int) bool { return results[i].rate/results[i].baseline < results[j].rate/results[j].baseline })
 	mid := results[(len(results)-1)/2]
-	rate, baseRate := mid.rate, mid.baseline
 	fmt.Printf("RESULT ingest posts_per_s=%.0f baseline_posts_per_s=%.0f ratio=%.2f index_bytes_per_post=%.0f peak_rss_mb=%.0f\n",
-		rate, baseRate, rate/baseRate, float64(size)/float64(received), peak)
+		mid.rate, mid.baseline, mid.rate/mid.baseline, float64(mid.size)/float64(mid.posts), peak)
 	return nil
 }
 

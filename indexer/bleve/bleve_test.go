@@ -55,7 +55,7 @@ func withFingerprints(id, author string, fps ...uint64) *indexer.Prepared {
 	return p
 }
 
-func write(t *testing.T, x *Index, posts ...*indexer.Prepared) {
+func write(t testing.TB, x *Index, posts ...*indexer.Prepared) {
 	t.Helper()
 	done := make(chan error, 1)
 	if err := x.Write(context.Background(), posts, func(err error) { done <- err }); err != nil {

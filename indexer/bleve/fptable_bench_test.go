@@ -1,7 +1,6 @@
 package bleveindex
 
 import (
-	"context"
 	"math/rand"
 	"strconv"
 	"strings"
@@ -34,13 +33,7 @@ func BenchmarkBuildFPTable(b *testing.B) {
 			p.Fingerprints = fps
 			batch = append(batch, p)
 		}
-		done := make(chan error, 1)
-		if err := x.Write(context.Background(), batch, func(err error) { done <- err }); err != nil {
-			b.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
+		write(b, x, batch...)
 	}
 	time.Sleep(time.Second) // let the merger fold the batches together
 	r, err := x.raw.Reader()
