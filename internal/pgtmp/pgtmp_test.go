@@ -2,6 +2,7 @@ package pgtmp_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -132,7 +133,24 @@ func TestWatchdogCleansUpAfterSIGKILL(t *testing.T) {
 	for _, c := range strings.SplitN(string(pid), "\n", 2)[0] {
 		postmaster = postmaster*10 + int(c-'0')
 	}
-	if err := syscall.Kill(postmaster, 0); err == nil {
+	if running(postmaster) {
 		t.Fatalf("postmaster %d still running after SIGKILL of its owner", postmaster)
 	}
+}
+
+// running reports whether process pid exists and is not a zombie: a postmaster orphaned by its
+// owner's death is reparented to PID 1, which in some containers reaps late, and until then
+// kill(pid, 0) succeeds on what is only an exit status.
+func running(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return !os.IsNotExist(err) // no /proc: trust kill
+	}
+	// The state follows the command name, which is in parentheses and may hold spaces.
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+	fields := strings.Fields(rest)
+	return len(fields) == 0 || (fields[0] != "Z" && fields[0] != "X")
 }
