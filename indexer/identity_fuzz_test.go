@@ -9,9 +9,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/ledger"
-	"github.com/openroyalty/royalty/services/claims"
 )
 
 // FuzzIdentityKey checks that the three places that judge identity keys agree: an identity

@@ -6,7 +6,7 @@
 // yield Records through a Reader; the Pipeline prepares every post (markup to plain text with
 // quotations kept apart, content hash, winnowed fingerprints of the author's own words, all with
 // package attribution/text, the code attribution applies to responses) and writes batches to a
-// Store (indexer/postgres) and an Index (indexer/bleve).
+// Store (indexer/postgres) and an Index (indexer/bleveindex).
 //
 // # Ids
 //

@@ -36,7 +36,7 @@ type WriteCounts struct {
 	Inserted, Updated, Unchanged int
 }
 
-// Index is the search index (indexer/bleve). Implementations are safe for concurrent use.
+// Index is the search index (indexer/bleveindex). Implementations are safe for concurrent use.
 type Index interface {
 	// Write indexes the posts, replacing the documents with the same ids. When it returns nil the
 	// posts are searchable, and persisted is called exactly once, from any goroutine, when they

@@ -4,10 +4,10 @@ import (
 	"context"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/ledger"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services/auth"
-	"github.com/openroyalty/royalty/services/claims"
 )
 
 // adminServer implements AdminService: principals, keys, agreements and claim decisions.

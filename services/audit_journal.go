@@ -10,10 +10,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/ledger"
 	"github.com/openroyalty/royalty/ledger/journal"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services/auth"
 )
 
 // JournalStore is the verifiable journal as the audit calls read it; ledger/journal/postgres's

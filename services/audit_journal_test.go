@@ -9,11 +9,11 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/journal"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
-	"github.com/openroyalty/royalty/services/auth"
 )
 
 // exportCSV drains ExportJournal.

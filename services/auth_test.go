@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/openroyalty/royalty/auth"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
-	"github.com/openroyalty/royalty/services/auth"
 )
 
 // TestEveryMethodHasAPolicy walks the descriptors of every registered service: each method must

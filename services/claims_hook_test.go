@@ -9,11 +9,11 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/indexer"
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
-	"github.com/openroyalty/royalty/services/auth"
 )
 
 // flakyHook fails its first calls, as the claims service does while its database is away.

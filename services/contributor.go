@@ -7,10 +7,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/ledger"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services/auth"
-	"github.com/openroyalty/royalty/services/claims"
 )
 
 // contributorServer implements ContributorService.

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/ledger"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services/auth"
 )
 
 // ingest sends posts through IndexService.IngestPosts as admin and checks none was rejected.

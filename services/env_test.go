@@ -16,8 +16,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/auth"
+	authpg "github.com/openroyalty/royalty/auth/postgres"
+	"github.com/openroyalty/royalty/claims"
+	claimspg "github.com/openroyalty/royalty/claims/postgres"
 	"github.com/openroyalty/royalty/indexer"
-	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
@@ -26,11 +30,7 @@ import (
 	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
-	"github.com/openroyalty/royalty/services/auth"
-	authpg "github.com/openroyalty/royalty/services/auth/postgres"
-	"github.com/openroyalty/royalty/services/claims"
-	claimspg "github.com/openroyalty/royalty/services/claims/postgres"
-	"github.com/openroyalty/royalty/services/usage"
+	"github.com/openroyalty/royalty/usage"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/openroyalty/royalty/auth"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services/auth"
 )
 
 // TestHostileUsage sends malformed, absurd and hostile values to the money paths: usage reports

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services/auth"
 )
 
 // rule says who may call one method.

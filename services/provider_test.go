@@ -16,11 +16,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/ledger/csv"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
-	"github.com/openroyalty/royalty/services/auth"
-	"github.com/openroyalty/royalty/services/usage"
+	"github.com/openroyalty/royalty/usage"
 )
 
 const (

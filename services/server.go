@@ -21,12 +21,12 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/ledger"
 	royaltyv1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services/auth"
-	"github.com/openroyalty/royalty/services/claims"
-	"github.com/openroyalty/royalty/services/usage"
+	"github.com/openroyalty/royalty/usage"
 )
 
 // DefaultMaxMessageBytes bounds every request and response message.

@@ -3,9 +3,9 @@ package services
 import (
 	"context"
 
+	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/ledger"
-	"github.com/openroyalty/royalty/services/claims"
 )
 
 // LedgerReleaser adapts the ledger's escrow release to claims.Releaser.

@@ -1,4 +1,4 @@
-// Command royalty-bench-attribution benchmarks attribution against a real Bleve index (indexer/bleve) of a
+// Command royalty-bench-attribution benchmarks attribution against a real Bleve index (indexer/bleveindex) of a
 // generated, labelled corpus (attribution/eval): it indexes the corpus in stages, and at every
 // checkpoint attributes the same number of responses of about 300 words one at a time,
 // measuring latency and correctness. The baseline, measured in the same run on the same
@@ -31,7 +31,7 @@ import (
 	"github.com/openroyalty/royalty/attribution/eval"
 	"github.com/openroyalty/royalty/attribution/text"
 	"github.com/openroyalty/royalty/indexer"
-	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
 )
 
 type options struct {
@@ -132,7 +132,7 @@ func run(ctx context.Context, o options) error {
 	defer idx.Close()
 
 	acfg := attribution.DefaultConfig()
-	fmt.Printf("algorithm: %s\nindex: Bleve v2.6.1 (indexer/bleve) in %s; GOMAXPROCS=%d\n\n", acfg.Algorithm(), dir, runtime.GOMAXPROCS(0))
+	fmt.Printf("algorithm: %s\nindex: Bleve v2.6.1 (indexer/bleveindex) in %s; GOMAXPROCS=%d\n\n", acfg.Algorithm(), dir, runtime.GOMAXPROCS(0))
 	fmt.Printf("%8s %10s %9s | %14s %14s | %14s %14s %9s | %7s %9s %7s %7s %7s\n",
 		"posts", "index/s", "heap_MB", "retr_p50_ms", "retr_p99_ms", "attr_p50_ms", "attr_p99_ms", "mean_ms",
 		"recall", "precision", "TVp95", "boiler", "repost")

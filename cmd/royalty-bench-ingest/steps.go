@@ -14,7 +14,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 
 	"github.com/openroyalty/royalty/indexer"
-	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
 	"github.com/openroyalty/royalty/indexer/stackexchange"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/internal/soak"
 	"github.com/openroyalty/royalty/ledger"

@@ -13,7 +13,7 @@ import (
 	"github.com/openroyalty/royalty/attribution"
 	"github.com/openroyalty/royalty/attribution/memindex"
 	"github.com/openroyalty/royalty/internal/pgtest"
-	"github.com/openroyalty/royalty/services/usage"
+	"github.com/openroyalty/royalty/usage"
 )
 
 // parseServeFlags parses serve's flags and environment as `royalty serve` does, without serving.

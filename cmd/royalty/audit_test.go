@@ -19,14 +19,14 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/openroyalty/royalty/auth"
+	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
 	"github.com/openroyalty/royalty/ledger"
 	"github.com/openroyalty/royalty/ledger/journal"
 	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services/auth"
-	authpg "github.com/openroyalty/royalty/services/auth/postgres"
 )
 
 // auditEnv is a running server with a signing key over a database with books of every kind of

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openroyalty/royalty/indexer"
-	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
 	"github.com/openroyalty/royalty/indexer/hn"
 	"github.com/openroyalty/royalty/indexer/jsonl"
 	"github.com/openroyalty/royalty/indexer/lines"

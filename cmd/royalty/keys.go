@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openroyalty/royalty/auth"
+	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
-	"github.com/openroyalty/royalty/services/auth"
-	authpg "github.com/openroyalty/royalty/services/auth/postgres"
 )
 
 // keysCommand manages principals and API keys directly in the database, so that an operator can

@@ -8,15 +8,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openroyalty/royalty/attribution"
+	authpg "github.com/openroyalty/royalty/auth/postgres"
+	"github.com/openroyalty/royalty/claims"
+	claimspg "github.com/openroyalty/royalty/claims/postgres"
 	"github.com/openroyalty/royalty/indexer"
-	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	"github.com/openroyalty/royalty/services"
-	authpg "github.com/openroyalty/royalty/services/auth/postgres"
-	"github.com/openroyalty/royalty/services/claims"
-	claimspg "github.com/openroyalty/royalty/services/claims/postgres"
-	"github.com/openroyalty/royalty/services/usage"
+	"github.com/openroyalty/royalty/usage"
 )
 
 // parts are the domain services and adapters a server (or a local ingest) runs on, built from

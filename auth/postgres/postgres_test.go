@@ -5,10 +5,10 @@ import (
 	"testing"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
-	"github.com/openroyalty/royalty/services/auth"
-	"github.com/openroyalty/royalty/services/auth/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -13,7 +13,7 @@ import (
 	"github.com/openroyalty/royalty/attribution/memindex"
 	"github.com/openroyalty/royalty/attribution/text"
 	"github.com/openroyalty/royalty/indexer"
-	bleveindex "github.com/openroyalty/royalty/indexer/bleve"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
 	"github.com/openroyalty/royalty/internal/repo"
 )
 

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/ledger"
-	"github.com/openroyalty/royalty/services/claims"
 )
 
 // FuzzValidateIdentityKey checks that a key a contributor may claim is one the ledger can

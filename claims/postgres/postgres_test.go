@@ -9,12 +9,12 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
+	authpg "github.com/openroyalty/royalty/auth/postgres"
+	"github.com/openroyalty/royalty/claims"
+	"github.com/openroyalty/royalty/claims/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
-	"github.com/openroyalty/royalty/services/auth"
-	authpg "github.com/openroyalty/royalty/services/auth/postgres"
-	"github.com/openroyalty/royalty/services/claims"
-	"github.com/openroyalty/royalty/services/claims/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -15,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/internal/pagetoken"
 	"github.com/openroyalty/royalty/internal/pgdb"
-	"github.com/openroyalty/royalty/services/claims"
 )
 
 // Store implements claims.Store. It is safe for concurrent use by multiple goroutines.

@@ -13,9 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/internal/pagetoken"
 	"github.com/openroyalty/royalty/internal/pgdb"
-	"github.com/openroyalty/royalty/services/auth"
 )
 
 // Store implements auth.Store. It is safe for concurrent use by multiple goroutines.

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openroyalty/royalty"
-	"github.com/openroyalty/royalty/services/auth"
+	"github.com/openroyalty/royalty/auth"
 )
 
 // FuzzValidateName checks principal and contributor names: an accepted name is valid UTF-8 (it
