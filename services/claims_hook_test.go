@@ -10,10 +10,10 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
-	"github.com/openroyalty/royalty/services"
 )
 
 // flakyHook fails its first calls, as the claims service does while its database is away.
@@ -37,7 +37,7 @@ func TestProofPostWhileClaimsFail(t *testing.T) {
 	e := newEnv(t)
 	admin := e.principal("ops", auth.RoleAdmin)
 	ana := e.principal("ana", auth.RoleContributor)
-	hook := &flakyHook{inner: services.ClaimsHook{Claims: e.claims}}
+	hook := &flakyHook{inner: wire.ClaimsHook{Claims: e.claims}}
 	hook.failures.Store(1)
 	store := indexpg.New(e.pool)
 	e.indexSvc.Pipeline = indexer.NewPipeline(store, e.bleve, indexer.Options{Stored: hook})

@@ -19,10 +19,9 @@ import (
 	"github.com/openroyalty/royalty/auth"
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/claims"
-	claimspg "github.com/openroyalty/royalty/claims/postgres"
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/indexer/bleveindex"
-	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
 	"github.com/openroyalty/royalty/ledger/journal"
@@ -30,7 +29,6 @@ import (
 	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
-	"github.com/openroyalty/royalty/usage"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -71,34 +69,20 @@ func newEnvWith(t testing.TB, configure func(*services.Options)) *env {
 	}
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewTextHandler(testLogOutput(), nil))
-	e := &env{t: t, pool: pool, auth: authpg.New(pool)}
-	l, err := ledgerpg.New(pool, log, ledgerpg.Config{})
+	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: t.TempDir(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.Close)
-	e.ledger = l
-	e.claims = claims.NewService(claimspg.New(pool), services.LedgerReleaser{Ledger: l}, log)
-	x, err := bleveindex.Open(t.TempDir(), bleveindex.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
-	e.bleve = x
-	store := indexpg.New(pool)
-	e.indexSvc = &indexer.Service{Store: store, Index: x, Pipeline: indexer.NewPipeline(store, x,
-		indexer.Options{Logger: log, Stored: services.ClaimsHook{Claims: e.claims}})}
-	e.attributor = attribution.New(x, attribution.Config{})
+	t.Cleanup(ps.Close)
+	e := &env{t: t, pool: pool, auth: ps.Auth, ledger: ps.Ledger, claims: ps.Claims, bleve: ps.Index,
+		indexSvc: ps.Indexer, attributor: ps.Attributor, journal: ps.Journal}
 	priv, err := journal.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.journal, e.signer = journalpg.New(pool), journal.NewSigner(priv)
-	e.sealer = journalpg.NewSealer(pool, e.signer, log, journalpg.SealerConfig{Margin: -1})
-	opts := services.Options{
-		Logger: log, Auth: e.auth, Claims: e.claims, Ledger: l, Journal: e.journal, JournalKey: e.signer.PublicKey(), Index: e.indexSvc,
-		Attributor: e.attributor, Usage: usage.NewService(l, e.attributor, usage.Limits{}),
-	}
+	e.signer = journal.NewSigner(priv)
+	e.sealer = ps.Sealer(e.signer, journalpg.SealerConfig{Margin: -1})
+	opts := ps.ServerOptions(nil, e.signer, nil)
 	if configure != nil {
 		configure(&opts)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/openroyalty/royalty/attribution"
 	"github.com/openroyalty/royalty/attribution/eval"
 	"github.com/openroyalty/royalty/attribution/text"
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/indexer/bleveindex"
 )
@@ -125,7 +126,7 @@ func run(ctx context.Context, o options) error {
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	idx, err := bleveindex.Open(dir, bleveindex.Options{Logger: log})
+	idx, err := wire.OpenIndex(dir, log)
 	if err != nil {
 		return err
 	}

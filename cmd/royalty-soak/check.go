@@ -11,7 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/openroyalty/royalty/indexer/bleveindex"
+	"github.com/openroyalty/royalty/cmd/wire"
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/internal/soak"
 	"github.com/openroyalty/royalty/ledger"
@@ -52,7 +52,7 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 
 	// The books, read directly: every transaction balanced, keys unique, reversals exact, no
 	// negative balance, Balances and TrialBalance equal to the sums of the postings.
-	store, err := ledgerpg.New(s.pool, s.log, ledgerpg.Config{GroupCommit: ledgerpg.GroupCommit{Disabled: true}})
+	store, err := wire.OpenLedger(s.pool, s.log, ledgerpg.Config{GroupCommit: ledgerpg.GroupCommit{Disabled: true}})
 	if err != nil {
 		return false, err
 	}
@@ -156,7 +156,7 @@ func (s *soakRun) checkBalances(c *contributor, api []*v1.Balance, books *ledger
 // compareIndex opens the stopped server's index and compares its ids with the posts table's;
 // every post acknowledged during the load must be in both.
 func (s *soakRun) compareIndex(ctx context.Context) (notIndexed, notStored []string, n int, err error) {
-	x, err := bleveindex.Open(filepath.Join(s.dataDir, "index"), bleveindex.Options{Logger: s.log})
+	x, err := wire.OpenIndex(filepath.Join(s.dataDir, "index"), s.log)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("opening the index after the run: %w", err)
 	}

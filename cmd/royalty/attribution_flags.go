@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -20,32 +19,32 @@ const maxResponseBytesLimit = services.DefaultMaxMessageBytes / 2
 // attributionFlag is a serve flag setting one field of attribution.Config, defaulting to its
 // environment variable and otherwise to the library's default.
 type attributionFlag struct {
-	name, env string
-	field     string // the attribution.Config field, as named in its errors
-	usage     string
-	ptr       func(*attribution.Config) *int
+	name  string
+	field string // the attribution.Config field, as named in its errors
+	usage string
+	ptr   func(*attribution.Config) *int
 }
 
 var attributionFlags = []attributionFlag{
-	{"attribution-k", "ROYALTY_ATTRIBUTION_K", "K",
+	{"attribution-k", "K",
 		"words per shingle (k) of the attribution fingerprints; must equal the index's",
 		func(c *attribution.Config) *int { return &c.K }},
-	{"attribution-window", "ROYALTY_ATTRIBUTION_WINDOW", "W",
+	{"attribution-window", "W",
 		"winnowing window (w) of the attribution fingerprints; must equal the index's",
 		func(c *attribution.Config) *int { return &c.W }},
-	{"attribution-min-span", "ROYALTY_ATTRIBUTION_MIN_SPAN", "MinSpanWords",
+	{"attribution-min-span", "MinSpanWords",
 		"fewest words a response must share verbatim with a post to credit its author",
 		func(c *attribution.Config) *int { return &c.MinSpanWords }},
-	{"attribution-max-authors", "ROYALTY_ATTRIBUTION_MAX_AUTHORS", "MaxAuthors",
+	{"attribution-max-authors", "MaxAuthors",
 		"boilerplate threshold: text found in posts of more distinct authors than this credits nobody",
 		func(c *attribution.Config) *int { return &c.MaxAuthors }},
-	{"attribution-candidates", "ROYALTY_ATTRIBUTION_CANDIDATES", "Candidates",
+	{"attribution-candidates", "Candidates",
 		"posts retrieved per chunk of a response",
 		func(c *attribution.Config) *int { return &c.Candidates }},
-	{"max-response-bytes", "ROYALTY_MAX_RESPONSE_BYTES", "MaxResponseBytes",
+	{"max-response-bytes", "MaxResponseBytes",
 		fmt.Sprintf("longest response text (bytes) a usage report or an attribution may carry; at most %d", maxResponseBytesLimit),
 		func(c *attribution.Config) *int { return &c.MaxResponseBytes }},
-	{"max-response-words", "ROYALTY_MAX_RESPONSE_WORDS", "MaxResponseWords",
+	{"max-response-words", "MaxResponseWords",
 		"most words a response text may have",
 		func(c *attribution.Config) *int { return &c.MaxResponseWords }},
 }
@@ -54,23 +53,8 @@ var attributionFlags = []attributionFlag{
 func addAttributionFlags(fs *pflag.FlagSet, c *attribution.Config) {
 	defaults := attribution.DefaultConfig()
 	for _, f := range attributionFlags {
-		fs.IntVar(f.ptr(c), f.name, *f.ptr(&defaults), f.usage+" (env "+f.env+")")
+		fs.IntVar(f.ptr(c), f.name, *f.ptr(&defaults), f.usage)
 	}
-}
-
-// applyAttributionEnv sets the attribution flags not given on the command line from their
-// environment variables.
-func applyAttributionEnv(fs *pflag.FlagSet) error {
-	for _, f := range attributionFlags {
-		v := os.Getenv(f.env)
-		if v == "" || fs.Changed(f.name) {
-			continue
-		}
-		if err := fs.Set(f.name, v); err != nil {
-			return fmt.Errorf("%s=%q (for --%s): want an integer", f.env, v, f.name)
-		}
-	}
-	return nil
 }
 
 // checkAttributionFlags validates the configuration the flags set: every value is at least 1
@@ -79,7 +63,7 @@ func applyAttributionEnv(fs *pflag.FlagSet) error {
 func checkAttributionFlags(c attribution.Config) error {
 	for _, f := range attributionFlags {
 		if v := *f.ptr(&c); v < 1 {
-			return fmt.Errorf("--%s (env %s): must be at least 1, got %d", f.name, f.env, v)
+			return fmt.Errorf("--%s (env %s): must be at least 1, got %d", f.name, envOf(f.name), v)
 		}
 	}
 	if c.MaxResponseBytes > maxResponseBytesLimit {
@@ -99,7 +83,7 @@ func attributionFlagError(err error) error {
 	msg := strings.TrimPrefix(e.Message, e.Field+": ")
 	for _, f := range attributionFlags {
 		if f.field == e.Field {
-			return fmt.Errorf("--%s (env %s): %s", f.name, f.env, msg)
+			return fmt.Errorf("--%s (env %s): %s", f.name, envOf(f.name), msg)
 		}
 	}
 	return fmt.Errorf("attribution configuration: %s", e.Message)

@@ -24,7 +24,7 @@ func parseServeFlags(t *testing.T, args ...string) (attribution.Config, error) {
 	if err := cmd.ParseFlags(args); err != nil {
 		t.Fatal(err)
 	}
-	if err := applyAttributionEnv(cmd.Flags()); err != nil {
+	if err := applyEnv(cmd); err != nil {
 		return cfg.Attribution, err
 	}
 	return cfg.Attribution, checkAttributionFlags(cfg.Attribution)
@@ -127,10 +127,10 @@ func TestResponseLimitWired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ps.close(slog.New(slog.DiscardHandler))
+	defer ps.Close()
 	long := strings.Repeat("spoke ", 20) // 120 bytes
-	_, aerr := ps.attr.Attribute(ctx, long)
-	_, uerr := ps.usage.Report(ctx, usage.Report{ProviderID: "00000000-0000-0000-0000-000000000001", RequestID: "r1", ModelID: "m",
+	_, aerr := ps.Attributor.Attribute(ctx, long)
+	_, uerr := ps.Usage.Report(ctx, usage.Report{ProviderID: "00000000-0000-0000-0000-000000000001", RequestID: "r1", ModelID: "m",
 		Revenue: "1", Currency: "USD", ResponseText: long})
 	for name, err := range map[string]error{"attribution": aerr, "usage report": uerr} {
 		var e *royalty.Error
@@ -138,7 +138,7 @@ func TestResponseLimitWired(t *testing.T) {
 			t.Errorf("%s of 120 bytes with a limit of 100: %v", name, err)
 		}
 	}
-	if _, err := ps.attr.Attribute(ctx, long[:96]); err != nil {
+	if _, err := ps.Attributor.Attribute(ctx, long[:96]); err != nil {
 		t.Errorf("attribution of 96 bytes with a limit of 100: %v", err)
 	}
 }

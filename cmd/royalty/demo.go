@@ -54,7 +54,8 @@ func demoCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 			return runDemo(cmd.Context(), cfg, o, stdout, stderr)
 		},
 	}
-	cmd.Flags().StringVar(&o.data, "data", os.Getenv("ROYALTY_SAMPLE_DATA"), "folder of Stack Exchange dumps, one subfolder per site, or \"sample\" for the in-repo sample corpus (env ROYALTY_SAMPLE_DATA; default ../shared/data/stackexchange when present, else the sample)")
+	cmd.Flags().StringVar(&o.data, "data", "", "folder of Stack Exchange dumps, one subfolder per site, or \"sample\" for the in-repo sample corpus (default ../shared/data/stackexchange when present, else the sample)")
+	setFlagEnv(cmd.Flags(), "data", "ROYALTY_SAMPLE_DATA")
 	cmd.Flags().StringVar(&o.out, "out", "out", "folder for the audit CSV, which the demo keeps")
 	return cmd
 }
@@ -511,7 +512,7 @@ func (d *demo) printBalances(ctx context.Context, identities ...string) error {
 	}
 	// Escrows are no principal's account: read them straight from the ledger.
 	for i, id := range identities {
-		bs, err := d.srv.parts.ledger.Balances(ctx, ledger.EscrowAccount(id), time.Time{})
+		bs, err := d.srv.parts.Ledger.Balances(ctx, ledger.EscrowAccount(id), time.Time{})
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/cmd/wire"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 	"github.com/openroyalty/royalty/services"
 )
@@ -36,7 +36,7 @@ func exportCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			if cfg.DatabaseURL == "" {
-				return errors.New("no database: set --database-url or ROYALTY_DATABASE_URL")
+				return wire.ErrNoDatabase
 			}
 			if out == "" {
 				return errors.New("--out is required")
@@ -53,14 +53,11 @@ func exportCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
+			pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, true)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			if err := checkSchema(ctx, pool); err != nil {
-				return err
-			}
 			log.Debug("exporting the journal", "since", from, "until", to)
 			return writeFileAtomically(out, func(w io.Writer) error {
 				return services.WriteJournal(ctx, journalpg.New(pool), from, to, w)

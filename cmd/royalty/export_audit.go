@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/ledger"
 	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/hledger"
@@ -40,17 +40,11 @@ func auditExportCommands(cfg *config, stdout, stderr io.Writer) []*cobra.Command
 
 // withPool opens the database at --database-url and checks its schema.
 func withPool(ctx context.Context, cfg *config, fn func(*pgxpool.Pool) error) error {
-	if cfg.DatabaseURL == "" {
-		return errors.New("no database: set --database-url or ROYALTY_DATABASE_URL")
-	}
-	pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
+	pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, true)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := checkSchema(ctx, pool); err != nil {
-		return err
-	}
 	return fn(pool)
 }
 
@@ -146,7 +140,7 @@ func exportStatementCommand(cfg *config, stdout io.Writer) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
-				l, err := ledgerpg.New(pool, nil, ledgerpg.Config{GroupCommit: ledgerpg.GroupCommit{Disabled: true}})
+				l, err := wire.OpenLedger(pool, nil, ledgerpg.Config{GroupCommit: ledgerpg.GroupCommit{Disabled: true}})
 				if err != nil {
 					return err
 				}
@@ -201,7 +195,7 @@ func exportTrialBalanceCommand(cfg *config, stdout io.Writer) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
-				l, err := ledgerpg.New(pool, nil, ledgerpg.Config{GroupCommit: ledgerpg.GroupCommit{Disabled: true}})
+				l, err := wire.OpenLedger(pool, nil, ledgerpg.Config{GroupCommit: ledgerpg.GroupCommit{Disabled: true}})
 				if err != nil {
 					return err
 				}
@@ -266,6 +260,6 @@ func exportProofCommand(cfg *config, stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "proof file to write (required)")
 	cmd.Flags().StringVar(&transaction, "transaction", "", "the transaction to prove (required)")
 	cmd.Flags().Uint64Var(&size, "checkpoint-size", 0, "prove under the checkpoint of this size; the newest when 0")
-	cmd.Flags().StringVar(&apiKey, "api-key", os.Getenv("ROYALTY_API_KEY"), "API key (env ROYALTY_API_KEY)")
+	cmd.Flags().StringVar(&apiKey, "api-key", "", "API key")
 	return cmd
 }

@@ -16,15 +16,14 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
-	"github.com/openroyalty/royalty/indexer/bleveindex"
 	"github.com/openroyalty/royalty/indexer/hn"
 	"github.com/openroyalty/royalty/indexer/jsonl"
 	"github.com/openroyalty/royalty/indexer/lines"
 	"github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/indexer/pushshift"
 	"github.com/openroyalty/royalty/indexer/stackexchange"
-	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
 type ingestOptions struct {
@@ -95,7 +94,7 @@ rebuilds a lost index from the database.`,
 	f.StringVar(&o.site, "site", "", "site name for --format stackexchange (default: from the folder name)")
 	f.IntVar(&o.batchSize, "batch-size", indexer.DefaultBatchSize, "records per batch; memory grows with it (two batches are built into the index at once)")
 	f.StringVar(&o.server, "server", "", "send the posts to the running server at this gRPC address instead of opening the index")
-	f.StringVar(&o.apiKey, "api-key", os.Getenv("ROYALTY_API_KEY"), "API key for --server (env ROYALTY_API_KEY)")
+	f.StringVar(&o.apiKey, "api-key", "", "API key for --server")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	f.DurationVar(&o.logEvery, "log-every", 10*time.Second, "interval of progress log lines")
 	f.BoolVar(&o.restart, "restart", false, "ignore recorded progress and read the input from the start")
@@ -132,18 +131,12 @@ func sourcesFor(format, site string, paths []string) ([]indexer.Source, error) {
 
 // reconcile runs indexer.Reconcile on the local index and the database.
 func reconcile(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
-	if cfg.DatabaseURL == "" {
-		return errors.New("no database: set --database-url or ROYALTY_DATABASE_URL")
-	}
-	pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
+	pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, true)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := checkSchema(ctx, pool); err != nil {
-		return err
-	}
-	x, err := bleveindex.Open(indexDir(cfg.DataDir), bleveindex.Options{Logger: log})
+	x, err := wire.OpenIndex(indexDir(cfg.DataDir), log)
 	if err != nil {
 		return err
 	}
@@ -162,23 +155,19 @@ func reconcile(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 func indexDir(dataDir string) string { return filepath.Join(dataDir, "index") }
 
 func ingestLocal(ctx context.Context, cfg *config, o *ingestOptions, job string, srcs []indexer.Source, log *slog.Logger, stdout, stderr io.Writer) error {
-	if cfg.DatabaseURL == "" {
-		return errors.New("no database: set --database-url or ROYALTY_DATABASE_URL (or use --server)")
-	}
-	pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
+	pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, true)
+	if errors.Is(err, wire.ErrNoDatabase) {
+		return fmt.Errorf("%w (or use --server)", err)
+	} else if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := checkSchema(ctx, pool); err != nil {
-		return err
-	}
 	ps, err := openParts(ctx, pool, cfg, o.batchSize, log)
 	if err != nil {
 		return err
 	}
-	defer ps.close(log)
-	pipe := ps.indexer.Pipeline
+	defer ps.Close()
+	pipe := ps.Indexer.Pipeline
 	cps := indexer.Checkpoints{Dir: filepath.Join(indexDir(cfg.DataDir), "checkpoints")}
 	run := func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error) {
 		return pipe.Run(ctx, indexer.Chain(srcs, from), ro)

@@ -5,8 +5,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/ledger/journal"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 )
@@ -47,12 +46,12 @@ func writeSigningKey(path string) (*journal.Signer, error) {
 // startSealer starts the background sealer of a server that has a signing key. Without one the
 // server seals nothing: exports then list every transaction as not sealed, and GetPublicKey and
 // VerifyJournal answer FAILED_PRECONDITION.
-func startSealer(cfg *config, signer *journal.Signer, pool *pgxpool.Pool, log *slog.Logger) *journalpg.Sealer {
+func startSealer(cfg *config, signer *journal.Signer, ps *wire.Parts, log *slog.Logger) *journalpg.Sealer {
 	if signer == nil {
 		log.Warn("journal sealing is off: no --signing-key-file (ROYALTY_SIGNING_KEY_FILE); exports will not be verifiable")
 		return nil
 	}
-	s := journalpg.NewSealer(pool, signer, log, journalpg.SealerConfig{Interval: cfg.SealInterval})
+	s := ps.Sealer(signer, journalpg.SealerConfig{Interval: cfg.SealInterval})
 	s.Start()
 	log.Info("sealing the journal", "key_id", signer.KeyID(), "interval", cfg.SealInterval)
 	return s

@@ -12,7 +12,7 @@ import (
 
 	"github.com/openroyalty/royalty/auth"
 	authpg "github.com/openroyalty/royalty/auth/postgres"
-	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/cmd/wire"
 )
 
 // keysCommand manages principals and API keys directly in the database, so that an operator can
@@ -25,10 +25,7 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 			"to create the first admin key. A key is shown once; only its SHA-256 is stored.",
 	}
 	withStore := func(ctx context.Context, fn func(auth.Store) error) error {
-		if cfg.DatabaseURL == "" {
-			return errors.New("no database: set --database-url or ROYALTY_DATABASE_URL")
-		}
-		pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
+		pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, false)
 		if err != nil {
 			return err
 		}

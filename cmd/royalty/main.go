@@ -58,13 +58,6 @@ type config struct {
 	Attribution attribution.Config
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 // run executes the command line args; tests call it to run the real program in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := &config{}
@@ -74,17 +67,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Long:          "royalty measures how much of each model response came from whose posts and books that share\nof the response's revenue to them, exactly and verifiably.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd)
+		},
 	}
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
-	pf.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("ROYALTY_DATABASE_URL"), "PostgreSQL or CockroachDB URL (env ROYALTY_DATABASE_URL)")
-	pf.StringVar(&cfg.GRPCAddr, "grpc-addr", envOr("ROYALTY_GRPC_ADDR", "127.0.0.1:7070"), "gRPC listen or target address (env ROYALTY_GRPC_ADDR)")
-	pf.StringVar(&cfg.MetricsAddr, "metrics-addr", envOr("ROYALTY_METRICS_ADDR", "127.0.0.1:9090"), "Prometheus /metrics listen address (env ROYALTY_METRICS_ADDR)")
-	pf.StringVar(&cfg.DataDir, "data-dir", envOr("ROYALTY_DATA_DIR", "royalty-data"), "directory for the search index and local state (env ROYALTY_DATA_DIR)")
-	pf.StringVar(&cfg.LogFormat, "log-format", envOr("ROYALTY_LOG_FORMAT", "text"), "log format: text or json (env ROYALTY_LOG_FORMAT)")
-	pf.StringVar(&cfg.LogLevel, "log-level", envOr("ROYALTY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env ROYALTY_LOG_LEVEL)")
+	pf.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL or CockroachDB URL")
+	pf.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7070", "gRPC listen or target address")
+	pf.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9090", "Prometheus /metrics listen address")
+	pf.StringVar(&cfg.DataDir, "data-dir", "royalty-data", "directory for the search index and local state")
+	pf.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
+	pf.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 
 	root.AddCommand(
 		serveCommand(cfg, stderr),
@@ -95,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		exportCommand(cfg, stdout, stderr),
 		verifyCommand(stdout),
 	)
+	documentEnv(root)
 	return root.ExecuteContext(ctx)
 }
 

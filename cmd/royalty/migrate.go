@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/migrations"
 )
 
@@ -21,7 +21,7 @@ func migrateCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			if cfg.DatabaseURL == "" {
-				return errors.New("no database: set --database-url or ROYALTY_DATABASE_URL")
+				return wire.ErrNoDatabase
 			}
 			res, err := migrations.Apply(cmd.Context(), cfg.DatabaseURL, log)
 			if err != nil {

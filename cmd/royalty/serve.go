@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,10 +18,9 @@ import (
 	"github.com/spf13/cobra"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/ledger/journal"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
-	"github.com/openroyalty/royalty/migrations"
 	"github.com/openroyalty/royalty/services"
 )
 
@@ -38,9 +37,6 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := applyAttributionEnv(cmd.Flags()); err != nil {
-				return err
-			}
 			if err := checkAttributionFlags(cfg.Attribution); err != nil {
 				return err
 			}
@@ -54,7 +50,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
-	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", os.Getenv("ROYALTY_SIGNING_KEY_FILE"), "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed (env ROYALTY_SIGNING_KEY_FILE); without it nothing is sealed")
+	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", "", "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed; without it nothing is sealed")
 	cmd.Flags().DurationVar(&cfg.SealInterval, "seal-interval", journalpg.DefaultInterval, "how often the journal sealer looks for committed transactions to seal")
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
@@ -69,7 +65,7 @@ type runningServer struct {
 	metrics  *http.Server
 	metLis   net.Listener
 	pool     *pgxpool.Pool
-	parts    *parts
+	parts    *wire.Parts
 	sealer   *journalpg.Sealer
 	served   chan error
 	shutdown bool
@@ -83,10 +79,7 @@ func (s *runningServer) MetricsAddr() string { return s.metLis.Addr().String() }
 
 // startServer connects to the database, checks that its schema is current and starts serving.
 func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *runningServer, err error) {
-	if cfg.DatabaseURL == "" {
-		return nil, errors.New("no database: set --database-url or ROYALTY_DATABASE_URL")
-	}
-	pool, err := pgdb.Open(ctx, cfg.DatabaseURL)
+	pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, true)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +88,6 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			pool.Close()
 		}
 	}()
-	if err := checkSchema(ctx, pool); err != nil {
-		return nil, err
-	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -107,7 +97,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	}
 	defer func() {
 		if err != nil {
-			ps.close(log)
+			ps.Close()
 		}
 	}()
 	var signer *journal.Signer
@@ -116,23 +106,17 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			return nil, err
 		}
 	}
-	opts := services.Options{
-		Logger: log, Registerer: reg, Auth: ps.auth, Claims: ps.claims,
-		Ledger: ps.ledger, Journal: journalpg.New(pool), Index: ps.indexer, Attributor: ps.attr, Usage: ps.usage,
-	}
-	if signer != nil {
-		opts.JournalKey = signer.PublicKey()
-	}
+	var trusted []ed25519.PublicKey
 	if len(cfg.TrustedKeys) > 0 {
 		keys, err := trustedKeys(cfg.TrustedKeys)
 		if err != nil {
 			return nil, fmt.Errorf("--trusted-pubkey: %w", err)
 		}
 		for _, k := range keys {
-			opts.JournalTrusted = append(opts.JournalTrusted, k)
+			trusted = append(trusted, k)
 		}
 	}
-	gs := services.NewServer(opts)
+	gs := services.NewServer(ps.ServerOptions(reg, signer, trusted))
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -161,7 +145,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			s.served <- err
 		}
 	}()
-	s.sealer = startSealer(cfg, signer, pool, log)
+	s.sealer = startSealer(cfg, signer, ps, log)
 	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	log.Info("serving", "grpc", s.GRPCAddr(), "metrics", s.MetricsAddr())
 	return s, nil
@@ -190,25 +174,8 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	if s.sealer != nil {
 		s.sealer.Stop()
 	}
-	s.parts.close(s.log)
+	s.parts.Close()
 	s.pool.Close()
 	s.log.Info("stopped")
 	return err
-}
-
-// checkSchema refuses to serve a database whose schema is older than this binary.
-func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
-	var version int64
-	var dirty bool
-	err := pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
-	if err != nil {
-		return fmt.Errorf("reading schema version (has `royalty migrate` run?): %w", err)
-	}
-	if dirty {
-		return fmt.Errorf("schema migration %d is dirty; fix it before serving", version)
-	}
-	if latest := migrations.Latest(); uint(version) < latest {
-		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `royalty migrate`", version, latest)
-	}
-	return nil
 }

@@ -1,0 +1,227 @@
+// Package wire is royalty's composition root: the one place that decides which store, which
+// index and which signer the domain runs on. The server, the demo, the local ingest, the soak's
+// checker, the benchmarks and the transport tests build their parts here, so that they all run
+// the same assembly.
+//
+// Today every part is PostgreSQL-backed (ledger/postgres, auth/postgres, claims/postgres,
+// indexer/postgres, ledger/journal/postgres) with a Bleve index in a local directory
+// (indexer/bleveindex). The adapters between domain packages that must not import each other
+// (claims releasing escrow through the ledger, the indexer's pipeline verifying claims) live here
+// too.
+package wire
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openroyalty/royalty/attribution"
+	authpg "github.com/openroyalty/royalty/auth/postgres"
+	"github.com/openroyalty/royalty/claims"
+	claimspg "github.com/openroyalty/royalty/claims/postgres"
+	"github.com/openroyalty/royalty/indexer"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
+	indexpg "github.com/openroyalty/royalty/indexer/postgres"
+	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/ledger"
+	"github.com/openroyalty/royalty/ledger/journal"
+	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
+	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
+	"github.com/openroyalty/royalty/migrations"
+	"github.com/openroyalty/royalty/services"
+	"github.com/openroyalty/royalty/usage"
+)
+
+// ErrNoDatabase is returned by OpenDatabase when no database URL is configured.
+var ErrNoDatabase = errors.New("no database configured: set --database-url or ROYALTY_DATABASE_URL")
+
+// OpenDatabase opens a pool on url. With checkSchema, a database whose schema is older than this
+// binary is refused with the command that migrates it.
+func OpenDatabase(ctx context.Context, url string, checkSchema bool) (*pgxpool.Pool, error) {
+	if url == "" {
+		return nil, ErrNoDatabase
+	}
+	pool, err := pgdb.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if checkSchema {
+		if err := CheckSchema(ctx, pool); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return pool, nil
+}
+
+// CheckSchema refuses a database whose schema is older than this binary.
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	var version int64
+	var dirty bool
+	err := pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
+	if err != nil {
+		return fmt.Errorf("reading schema version (has `royalty migrate` run?): %w", err)
+	}
+	if dirty {
+		return fmt.Errorf("schema migration %d is dirty; fix it before serving", version)
+	}
+	if latest := migrations.Latest(); uint(version) < latest {
+		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `royalty migrate`", version, latest)
+	}
+	return nil
+}
+
+// Config says how to build Parts.
+type Config struct {
+	// IndexDir is the Bleve index's directory; required.
+	IndexDir string
+	// Attribution configures the attributor; it must match the index's fingerprint parameters.
+	Attribution attribution.Config
+	// BatchSize is the ingest pipeline's batch size; 0 means the pipeline's default.
+	BatchSize int
+	// Ledger configures the ledger store (group commit).
+	Ledger ledgerpg.Config
+	// Logger receives the parts' logs; required.
+	Logger *slog.Logger
+}
+
+// IndexMismatchError is returned by Open when the attribution configuration does not match the
+// parameters the index's fingerprints were computed with. Err is the attribution.Config error,
+// naming the field.
+type IndexMismatchError struct{ Err error }
+
+func (e *IndexMismatchError) Error() string {
+	return fmt.Sprintf("%v (royalty ingest builds every index with k=%d and w=%d)", e.Err, indexer.FingerprintK, indexer.FingerprintW)
+}
+
+func (e *IndexMismatchError) Unwrap() error { return e.Err }
+
+// Parts are the domain services and the adapters they run on, built from one pool and one
+// index directory.
+type Parts struct {
+	Pool       *pgxpool.Pool
+	Auth       *authpg.Store
+	Ledger     *ledgerpg.Store
+	Journal    *journalpg.Store
+	Claims     *claims.Service
+	Index      *bleveindex.Index
+	Indexer    *indexer.Service
+	Attributor *attribution.Attributor
+	Usage      *usage.Service
+
+	log *slog.Logger
+}
+
+// Open builds the parts. The Bleve index in cfg.IndexDir is held by this process until Close.
+// An attribution configuration that attribution.Config.Validate rejects is returned as that
+// error; one that differs from the index's fingerprint parameters as *IndexMismatchError.
+// Escrow releases that a crash interrupted are finished before Open returns.
+func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err error) {
+	if err := cfg.Attribution.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	p := &Parts{Pool: pool, Auth: authpg.New(pool), Journal: journalpg.New(pool), log: log}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if p.Ledger, err = ledgerpg.New(pool, log, cfg.Ledger); err != nil {
+		return nil, err
+	}
+	p.Claims = claims.NewService(claimspg.New(pool), LedgerReleaser{Ledger: p.Ledger}, log)
+	if p.Index, err = OpenIndex(cfg.IndexDir, log); err != nil {
+		return nil, err
+	}
+	if err := cfg.Attribution.CheckIndex(p.Index); err != nil {
+		return nil, &IndexMismatchError{Err: err}
+	}
+	store := indexpg.New(pool)
+	pipe := indexer.NewPipeline(store, p.Index, indexer.Options{BatchSize: cfg.BatchSize, Logger: log, Stored: ClaimsHook{Claims: p.Claims}})
+	p.Indexer = &indexer.Service{Store: store, Index: p.Index, Pipeline: pipe}
+	p.Attributor = attribution.New(p.Index, cfg.Attribution)
+	// A usage report's response text has the attributor's limit.
+	p.Usage = usage.NewService(p.Ledger, p.Attributor, usage.Limits{MaxResponseTextBytes: p.Attributor.Config().MaxResponseBytes})
+	if n, err := p.Claims.Resume(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("finished interrupted escrow releases", "claims", n)
+	}
+	return p, nil
+}
+
+// Close stops the ledger's group commit and closes the index. It does not close the pool.
+func (p *Parts) Close() {
+	if p.Ledger != nil {
+		p.Ledger.Close()
+	}
+	if p.Index != nil {
+		if err := p.Index.Close(); err != nil {
+			p.log.Error("closing the index", "err", err)
+		}
+	}
+}
+
+// ServerOptions are the gRPC server's options over these parts. signer may be nil (the server
+// then signs nothing); trusted are further keys whose checkpoints VerifyJournal accepts.
+func (p *Parts) ServerOptions(reg prometheus.Registerer, signer *journal.Signer, trusted []ed25519.PublicKey) services.Options {
+	opts := services.Options{
+		Logger: p.log, Registerer: reg, Auth: p.Auth, Claims: p.Claims, Ledger: p.Ledger, Journal: p.Journal,
+		Index: p.Indexer, Attributor: p.Attributor, Usage: p.Usage, JournalTrusted: trusted,
+	}
+	if signer != nil {
+		opts.JournalKey = signer.PublicKey()
+	}
+	return opts
+}
+
+// Sealer returns the journal sealer of a server that signs with signer, not yet started.
+func (p *Parts) Sealer(signer *journal.Signer, cfg journalpg.SealerConfig) *journalpg.Sealer {
+	return journalpg.NewSealer(p.Pool, signer, p.log, cfg)
+}
+
+// OpenIndex opens (or creates) the Bleve index in dir.
+func OpenIndex(dir string, log *slog.Logger) (*bleveindex.Index, error) {
+	return bleveindex.Open(dir, bleveindex.Options{Logger: log})
+}
+
+// OpenLedger opens the ledger store alone, for tools that book or read money without the rest
+// (the audit exports, the soak's checker, the ledger benchmark).
+func OpenLedger(pool *pgxpool.Pool, log *slog.Logger, cfg ledgerpg.Config) (*ledgerpg.Store, error) {
+	return ledgerpg.New(pool, log, cfg)
+}
+
+// LedgerReleaser adapts the ledger's escrow release to claims.Releaser.
+type LedgerReleaser struct{ Ledger ledger.Ledger }
+
+// ReleaseEscrow implements claims.Releaser.
+func (r LedgerReleaser) ReleaseEscrow(ctx context.Context, identityKey, contributorID string) (claims.Release, error) {
+	rel, err := r.Ledger.ReleaseEscrow(ctx, ledger.EscrowReleaseRequest{IdentityKey: identityKey, ContributorID: contributorID})
+	if err != nil {
+		return claims.Release{}, err
+	}
+	out := claims.Release{TransactionID: rel.TransactionID, Amounts: []claims.Money{}}
+	for _, m := range rel.Released {
+		out.Amounts = append(out.Amounts, claims.Money{Amount: m.Amount, Currency: m.Currency})
+	}
+	return out, nil
+}
+
+// ClaimsHook lets the indexer's pipeline verify claims: give it to indexer.Options.Stored.
+type ClaimsHook struct{ Claims *claims.Service }
+
+// PostsStored implements indexer.PostsHook.
+func (h ClaimsHook) PostsStored(ctx context.Context, posts []*indexer.Post) error {
+	in := make([]claims.Post, 0, len(posts))
+	for _, p := range posts {
+		in = append(in, claims.Post{ID: p.ID, AuthorKey: p.AuthorKey(), Text: p.Text})
+	}
+	_, err := h.Claims.PostsIngested(ctx, in)
+	return err
+}
