@@ -73,7 +73,7 @@ func Tx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(ctx con
 			}
 		}
 		attempt++
-		err := runOnce(ctx, pool, txOpts, fn)
+		err := runOnce(ctx, pool, opts.Op, txOpts, fn)
 		if err != nil && IsRetryable(err) {
 			last = err
 			return markRetryable(err)
@@ -96,10 +96,10 @@ func Tx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(ctx con
 }
 
 // runOnce is one attempt: BEGIN, fn, COMMIT.
-func runOnce(ctx context.Context, pool *pgxpool.Pool, txOpts pgx.TxOptions, fn func(ctx context.Context, tx pgx.Tx) error) error {
+func runOnce(ctx context.Context, pool *pgxpool.Pool, op string, txOpts pgx.TxOptions, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	tx, err := pool.BeginTx(ctx, txOpts)
 	if err != nil {
-		return fmt.Errorf("beginning a transaction: %w", err)
+		return fmt.Errorf("%s: beginning a transaction: %w", op, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	if err := fn(ctx, tx); err != nil {
@@ -107,7 +107,7 @@ func runOnce(ctx context.Context, pool *pgxpool.Pool, txOpts pgx.TxOptions, fn f
 	}
 	// The COMMIT's error is returned, never dropped.
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("committing: %w", err)
+		return fmt.Errorf("%s: committing: %w", op, err)
 	}
 	return nil
 }
