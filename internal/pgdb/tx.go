@@ -66,6 +66,7 @@ func Tx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(ctx con
 	}
 	attempt := 0
 	var last error // the last retryable error
+	// ExecuteCtx makes 1 + WithMaxRetries attempts (TestTxReturnsCommitFailure checks 1).
 	err := crdb.ExecuteCtx(crdb.WithMaxRetries(ctx, opts.MaxAttempts-1), func(ctx context.Context, _ ...any) error {
 		if attempt > 0 {
 			if err := opts.wait(ctx, attempt, last); err != nil {
@@ -196,15 +197,16 @@ func (e *RetriesExhaustedError) Unwrap() []error {
 // not report, such as a unique key taken by a transaction this one cannot see.
 func Retryable(err error) error { return &retryableError{err} }
 
-// IsRetryable reports whether err is a serialization failure (40001), a deadlock (40P01) or
-// marked with Retryable: whether Tx runs the transaction again after it.
+// IsRetryable reports whether err is a serialization failure (40001, or CockroachDB's legacy
+// CR000), a deadlock (40P01) or marked with Retryable: whether Tx runs the transaction again
+// after it.
 func IsRetryable(err error) bool {
 	var r *retryableError
 	if errors.As(err, &r) {
 		return true
 	}
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "CR000")
 }
 
 // markRetryable makes a retryable err look like a serialization failure to crdb.ExecuteCtx,
