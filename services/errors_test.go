@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
 func TestToStatus(t *testing.T) {
@@ -26,6 +27,7 @@ func TestToStatus(t *testing.T) {
 		{"precondition", royalty.Errorf(royalty.EPRECONDITION, "already reversed"), codes.FailedPrecondition, "already reversed"},
 		{"plain error hides its text", errors.New("pq: password authentication failed for root"), codes.Internal, "internal error"},
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "deadline exceeded"},
+		{"transaction retries exhausted", fmt.Errorf("booking: %w", &pgdb.RetriesExhaustedError{Op: "posting usage", Attempts: 10, Err: errors.New("40001")}), codes.Unavailable, "posting usage: too much contention, gave up after 10 attempts; retry later"},
 		{"status passes through", status.Error(codes.Unauthenticated, "no key"), codes.Unauthenticated, "no key"},
 	}
 	for _, tt := range tests {

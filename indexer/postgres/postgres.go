@@ -1,7 +1,7 @@
 // Package postgres stores posts and identities in PostgreSQL or CockroachDB (tables posts and
 // identities, migrations 0200–0299) and implements indexer.Store.
 //
-// Every write runs in one SERIALIZABLE transaction retried whole on 40001 (DESIGN.md §3), and
+// Every write runs in one SERIALIZABLE transaction retried whole on conflicts (pgdb.Tx), and
 // is an idempotent upsert by post id and identity key, so that replaying a batch after a crash
 // changes nothing.
 package postgres
@@ -14,12 +14,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/indexer"
+	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
 // Store is the posts and identities tables. It is safe for concurrent use.
@@ -32,21 +32,11 @@ var _ indexer.Store = (*Store)(nil)
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// serializable runs fn in a SERIALIZABLE transaction and retries the whole transaction on
-// serialization failures; the closure returns COMMIT's error, so a failed commit is never
-// acknowledged. fn must have no effects outside the transaction and wrap errors with %w.
+// serializable runs fn in a SERIALIZABLE transaction retried whole on serialization failures
+// and deadlocks (pgdb.Tx); a failed COMMIT is never acknowledged. fn must have no effects
+// outside the transaction and wrap errors with %w.
 func (s *Store) serializable(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
-	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
-		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
-		if err := fn(ctx, tx); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
-	})
+	return pgdb.Serializable(ctx, s.pool, fn)
 }
 
 // upsertIdentities keeps known display names and profile URLs when the new ones are empty, and

@@ -1,5 +1,11 @@
 // Package pgdb opens connection pools to PostgreSQL or CockroachDB configured the way every
-// royalty adapter expects: NUMERIC columns scan into and bind from shopspring/decimal values.
+// royalty adapter expects (NUMERIC columns scan into and bind from shopspring/decimal values),
+// and runs transactions on them: Tx is the one transaction-retry loop of royalty. It runs a
+// SERIALIZABLE transaction, read-write or read-only, and retries it whole, BEGIN to COMMIT, on
+// serialization failures and deadlocks with a capped, jittered backoff, a bounded number of
+// attempts and the context's deadline as limits. A COMMIT's error is always returned or
+// retried, never dropped; running out of attempts is a RetriesExhaustedError, which carries the
+// code royalty.EUNAVAILABLE.
 package pgdb
 
 import (

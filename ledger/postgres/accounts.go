@@ -6,9 +6,8 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/cockroachdb/cockroach-go/v2/crdb"
-
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/openroyalty/royalty"
@@ -114,14 +113,14 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 			identities[i] = &a.IdentityKey
 		}
 	}
-	err := crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
-		_, err := q.Exec(ctx, `
+	err := s.serializable(ctx, "creating ledger accounts", func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
 			INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
 			SELECT id, address, type, principal_id, identity_key
 			FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
 			     AS a (id, address, type, principal_id, identity_key)
 			ON CONFLICT DO NOTHING`, ids, addrs, types, principals, identities)
-		return retryable(err)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("creating ledger accounts: %w", err)

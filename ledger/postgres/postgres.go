@@ -1,10 +1,9 @@
 // Package postgres implements ledger.Ledger on PostgreSQL and CockroachDB with pgx.
 //
 // Every write runs as one SERIALIZABLE transaction that is retried as a whole (BEGIN … COMMIT)
-// on serialization failures with crdb.ExecuteCtx, whose closure returns tx.Commit's error:
-// crdbpgx.ExecuteTx is not used because on PostgreSQL it ignores the error of the final COMMIT
-// (on CockroachDB its RELEASE SAVEPOINT has already committed), so a transaction that failed at
-// commit — which is where PostgreSQL reports most serialization failures — would be acknowledged.
+// on serialization failures and deadlocks by pgdb.Tx, which returns the COMMIT's error: a
+// transaction that failed at commit — which is where PostgreSQL reports most serialization
+// failures — is retried or reported, never acknowledged.
 //
 // Nothing is updated per report: transactions and postings are appended with multi-row inserts
 // (INSERT … SELECT FROM unnest(…), valid on both engines), balances are derived from postings by
@@ -32,13 +31,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/ledger"
 )
 
@@ -153,60 +151,17 @@ func (s *Store) Scale() int32 { return s.scale }
 // clock returns the time to stamp a transaction with, at the database's precision.
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// serializable runs fn in a SERIALIZABLE transaction and retries the whole transaction on
-// serialization failures (40001; deadlocks, 40P01, are treated alike). fn must be safe to run
-// again: it must reset whatever it computes, and it must wrap errors with %w so that the retry
-// loop sees the SQLSTATE.
+// serializable runs fn in a SERIALIZABLE transaction retried whole on serialization failures
+// and deadlocks (pgdb.Tx, up to Config.MaxRetries retries). fn must be safe to run again: it
+// must reset whatever it computes, and it must wrap errors with %w so that the retry loop sees
+// the SQLSTATE. Running out of attempts is EUNAVAILABLE.
 func (s *Store) serializable(ctx context.Context, op string, fn func(ctx context.Context, tx pgx.Tx) error) error {
-	attempt := 0
-	ctx = crdb.WithMaxRetries(ctx, s.maxRetries)
-	err := crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
-		attempt++
-		if attempt > 1 {
-			s.log.Debug("ledger: retrying transaction", "op", op, "attempt", attempt)
-		}
-		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-		if err != nil {
-			return retryable(fmt.Errorf("%s: beginning a transaction: %w", op, err))
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-		if err := fn(ctx, tx); err != nil {
-			return retryable(err)
-		}
-		// The COMMIT's error is returned, not dropped: PostgreSQL reports serialization
-		// failures of SERIALIZABLE transactions at commit.
-		if err := tx.Commit(ctx); err != nil {
-			return retryable(fmt.Errorf("%s: committing: %w", op, err))
-		}
-		return nil
-	})
-	var maxErr *crdb.MaxRetriesExceededError
-	if errors.As(err, &maxErr) {
-		return royalty.Errorf(royalty.EUNAVAILABLE, "%s: too much contention, gave up after %d attempts; retry later", op, attempt)
-	}
-	return err
-}
-
-// retryErr marks an error as a serialization failure for crdb's retry loop.
-type retryErr struct{ err error }
-
-func (e retryErr) Error() string    { return e.err.Error() }
-func (e retryErr) Unwrap() error    { return e.err }
-func (e retryErr) SQLState() string { return "40001" }
-
-// retryable makes deadlocks (40P01) retryable like serialization failures. A deadlock between
-// ledger transactions is resolved by running the aborted one again.
-func retryable(err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
-		return retryErr{err}
-	}
-	return err
+	return pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: op, MaxAttempts: s.maxRetries + 1, Logger: s.log}, fn)
 }
 
 // errConcurrentKey is returned inside a transaction that found its idempotency key taken by a
 // transaction it cannot see; retrying lets it see that transaction.
-var errConcurrentKey = retryErr{errors.New("idempotency key taken by a concurrent transaction")}
+var errConcurrentKey = pgdb.Retryable(errors.New("idempotency key taken by a concurrent transaction"))
 
 // querier is what reads need from a pool or a transaction.
 type querier interface {
