@@ -1,5 +1,6 @@
-// Package ledger is royalty's double-entry bookkeeping: the domain types, the rules and the
-// interface of the ledger; ledger/postgres implements it on PostgreSQL and CockroachDB.
+// Package ledger is royalty's double-entry bookkeeping: the domain types, the money rules and
+// the interface of the ledger (Ledger); ledger/postgres implements it on PostgreSQL and
+// CockroachDB. docs/design.md describes the accounting model.
 //
 // Every money movement is one Transaction of two or more Postings whose signed amounts (debit
 // positive, credit negative) sum to exactly zero per currency. Transactions are append-only: a
@@ -9,10 +10,20 @@
 // claimed, else to the identity's escrow) and the unattributed remainder are credited, split
 // exactly to the ledger quantum by Split. Every write carries an idempotency key.
 //
+// The rules of every movement are pure functions of this package, without I/O: PlanUsage,
+// PlanReversal (with ReversalPlan.CheckCovered), PlanPayout and PlanEscrowRelease take plain
+// values (the request, and the balances, owners or original transaction the movement depends
+// on) and return the postings to book, or a *royalty.Error refusing the movement (an error of
+// any other type is a broken invariant). An implementation of Ledger validates the request,
+// reads those inputs in the database transaction that books the movement, calls the planner and
+// writes its plan unchanged: it adds ids, times and metadata, never postings. Every plan
+// balances per currency; no plan takes a contributor's or an escrow's balance below zero.
+//
 // Amounts are shopspring/decimal values with at most the ledger scale of fractional digits
 // (ParseAmount); rates and attribution shares are exact (decimal, *big.Rat). Currencies are the
-// current ISO 4217 codes with a minor unit (ParseCurrency). The package imports nothing beyond the
-// standard library, decimal and github.com/bojanz/currency (the ISO 4217 List One table).
+// current ISO 4217 codes with a minor unit (ParseCurrency); payouts are whole minor units
+// (MinorUnitScale, Available). The package imports nothing beyond the standard library, decimal,
+// github.com/bojanz/currency (the ISO 4217 List One table) and the royalty error type.
 package ledger
 
 import (

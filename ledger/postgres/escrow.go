@@ -3,21 +3,21 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/ledger"
 )
 
 // ReleaseEscrow records the identity's owner and moves its escrow to the owner in one
-// transaction. Usage reports read the owners inside their own transactions, so under
-// SERIALIZABLE a report either credits the escrow before the release (and the release moves
-// that credit too) or credits the contributor after it: nothing is stranded in a released
-// escrow.
+// transaction, as ledger.PlanEscrowRelease plans it. Usage reports read the owners inside their
+// own transactions, so under SERIALIZABLE a report either credits the escrow before the release
+// (and the release moves that credit too) or credits the contributor after it: nothing is
+// stranded in a released escrow.
 func (s *Store) ReleaseEscrow(ctx context.Context, req ledger.EscrowReleaseRequest) (ledger.EscrowRelease, error) {
 	if err := ledger.CheckIdentityKey("identity_key", req.IdentityKey); err != nil {
 		return ledger.EscrowRelease{}, err
@@ -66,31 +66,19 @@ func (s *Store) ReleaseEscrow(ctx context.Context, req ledger.EscrowReleaseReque
 		if err != nil {
 			return err
 		}
-		currencies := make([]string, 0, len(sums))
+		balances := make(map[string]decimal.Decimal, len(sums))
 		for cur, sum := range sums {
-			if sum.Sign() > 0 { // an escrow is credit-normal: its postings sum to zero or less
-				return fmt.Errorf("escrow %s has a debit balance of %s %s", escrow, sum, cur)
-			}
-			if sum.Sign() != 0 {
-				currencies = append(currencies, cur)
-			}
+			balances[cur] = sum.Neg() // an escrow is credit-normal
 		}
-		if len(currencies) == 0 {
-			return nil
-		}
-		sort.Strings(currencies)
-		var postings []ledger.Posting
-		for _, cur := range currencies {
-			amount := sums[cur].Neg()
-			postings = append(postings,
-				ledger.Posting{Account: escrow, Type: ledger.AccountIdentityEscrow, Currency: cur, Amount: amount},
-				ledger.Posting{Account: account, Type: ledger.AccountContributor, Currency: cur, Amount: amount.Neg()})
+		plan, err := ledger.PlanEscrowRelease(req, balances)
+		if err != nil || len(plan.Postings) == 0 {
+			return err
 		}
 		id := uuid.NewString()
 		ok, err := s.insertTx(ctx, tx, now, newTx{
 			id: id, kind: ledger.KindEscrowRelease, principal: req.ContributorID, request: req.IdentityKey,
 			hash: ledger.HashEscrowRelease(req.IdentityKey, req.ContributorID),
-			meta: meta{IdentityKey: req.IdentityKey, ContributorID: req.ContributorID}, postings: postings,
+			meta: meta{IdentityKey: req.IdentityKey, ContributorID: req.ContributorID}, postings: plan.Postings,
 		})
 		if err != nil {
 			return err
@@ -98,7 +86,7 @@ func (s *Store) ReleaseEscrow(ctx context.Context, req ledger.EscrowReleaseReque
 		if !ok {
 			return errConcurrentKey
 		}
-		res.TransactionID, res.Released = id, released(postings, escrow)
+		res.TransactionID, res.Released = id, plan.Released
 		return nil
 	})
 	if err != nil {

@@ -7,9 +7,10 @@
 //
 // Nothing is updated per report: transactions and postings are appended with multi-row inserts
 // (INSERT … SELECT FROM unnest(…), valid on both engines), balances are derived from postings by
-// summing them in Go (no decimal arithmetic in SQL, DESIGN.md §3), and account rows are created
-// once and remembered. Concurrent single PostUsage calls are coalesced into shared database
-// transactions (group commit) unless Config.GroupCommit.Disabled is set.
+// summing them in Go (no decimal arithmetic in SQL: CockroachDB's is less precise than the
+// amount column), and account rows are created once and remembered. Concurrent single PostUsage
+// calls are coalesced into shared database transactions (group commit) unless
+// Config.GroupCommit.Disabled is set.
 //
 // Idempotency keys are enforced by the unique index on (principal, kind, request id): inserts
 // use ON CONFLICT DO NOTHING, and a key that turns out to be taken is answered from the stored
@@ -22,6 +23,10 @@
 // one without a counter row that every posting would update (a hot row) or a bound on
 // transaction duration. Only payouts, reversals, releases and balance reads pay for the scan; the
 // usage path never reads a balance.
+//
+// The money rules are package ledger's planners (PlanUsage, PlanReversal, PlanPayout,
+// PlanEscrowRelease): each write reads the planner's inputs in its transaction, calls it and
+// writes the plan. This package computes no amount and no posting itself.
 package postgres
 
 import (

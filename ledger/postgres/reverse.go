@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +21,11 @@ import (
 // contributor or an escrow with a negative balance — the money was already paid out — is
 // refused with EPRECONDITION naming the shortfall; the provider must settle it outside the
 // ledger. So no contributor balance is ever negative.
+//
+// Those rules are ledger.PlanReversal's and ledger.ReversalPlan.CheckCovered's: this reads
+// their inputs (the report, the reversal already booked under its key, the owners of its
+// identities, the balances of the accounts the plan debits) in one SERIALIZABLE transaction and
+// writes the plan in it.
 func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (ledger.ReversalResult, error) {
 	if err := ledger.CheckID("provider_id", req.ProviderID); err != nil {
 		return ledger.ReversalResult{}, err
@@ -65,31 +68,44 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 			return royalty.FieldErrorf(royalty.ENOTFOUND, "request_id", "no usage report %q of this provider", req.RequestID)
 		}
 		orig := txs[0]
-		if orig.Kind != ledger.KindUsage {
-			return royalty.Errorf(royalty.EPRECONDITION, "transaction %s is a %s; only usage reports can be reversed", orig.ID, orig.Kind)
+		in := ledger.ReversalInput{Original: orig.Transaction, Reason: req.Reason}
+		keys := make([]string, len(orig.meta.Credits))
+		for i, c := range orig.meta.Credits {
+			in.Credits = append(in.Credits, ledger.CreditRef{PostingIndex: c.N, IdentityKey: c.IdentityKey})
+			keys[i] = c.IdentityKey
 		}
-		hash := ledger.HashReversal(orig.ID, req.Reason)
-		if prev, err := txByKey(ctx, tx, req.ProviderID, ledger.KindReversal, orig.ID); err != nil {
-			return err
-		} else if prev != nil {
-			if !bytes.Equal(prev.PayloadHash, hash) {
-				return royalty.Errorf(royalty.EPRECONDITION, "usage %s was already reversed (transaction %s) with a different reason: %q", orig.ID, prev.ID, prev.meta.Reason)
-			}
-			return reversalResult(orig, *prev, true, &res)
-		}
-
-		postings, credits, err := reversalPostings(ctx, tx, orig)
+		prev, err := txByKey(ctx, tx, req.ProviderID, ledger.KindReversal, orig.ID)
 		if err != nil {
 			return err
 		}
-		if err := checkCovered(ctx, tx, postings); err != nil {
+		if prev != nil {
+			in.Previous = &ledger.PriorReversal{TransactionID: prev.ID, Reason: prev.meta.Reason, PayloadHash: prev.PayloadHash}
+		} else if in.Owners, err = identityOwners(ctx, tx, keys); err != nil {
 			return err
+		}
+		plan, err := ledger.PlanReversal(in)
+		if err != nil {
+			return err
+		}
+		if plan.Replayed {
+			return reversalResult(orig, *prev, true, &res)
+		}
+		balances, err := debitedBalances(ctx, tx, plan.Debits)
+		if err != nil {
+			return err
+		}
+		if err := plan.CheckCovered(balances); err != nil {
+			return err
+		}
+		credits := make([]creditMeta, len(plan.Credits))
+		for i, c := range plan.Credits {
+			credits[i] = creditMeta{N: c.PostingIndex, IdentityKey: c.IdentityKey, Contributor: c.ContributorID}
 		}
 		now := s.clock()
 		rev := newTx{
 			id: uuid.NewString(), kind: ledger.KindReversal, principal: req.ProviderID, request: orig.ID,
-			reverses: orig.ID, hash: hash, meta: meta{Reason: req.Reason, Credits: credits, Currency: orig.meta.Currency},
-			postings: postings,
+			reverses: orig.ID, hash: plan.PayloadHash, meta: meta{Reason: req.Reason, Credits: credits, Currency: orig.meta.Currency},
+			postings: plan.Postings,
 		}
 		ok, err := s.insertTx(ctx, tx, now, rev)
 		if err != nil {
@@ -99,7 +115,7 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 			return errConcurrentKey
 		}
 		stored := storedTx{Transaction: ledger.Transaction{ID: rev.id, Kind: rev.kind, CreatedAt: now, PrincipalID: rev.principal,
-			RequestID: rev.request, PayloadHash: hash, Reverses: orig.ID, Postings: postings}, meta: rev.meta}
+			RequestID: rev.request, PayloadHash: rev.hash, Reverses: orig.ID, Postings: rev.postings}, meta: rev.meta}
 		return reversalResult(orig, stored, false, &res)
 	})
 	if err != nil {
@@ -118,67 +134,25 @@ func reversalResult(orig, rev storedTx, replayed bool, res *ledger.ReversalResul
 	return nil
 }
 
-// reversalPostings negates the usage's postings, redirecting released escrow credits to the
-// identity's owner, and maps the new postings to the identities behind them.
-func reversalPostings(ctx context.Context, tx pgx.Tx, orig storedTx) ([]ledger.Posting, []creditMeta, error) {
-	identityOf := map[int]string{}
-	var keys []string
-	for _, c := range orig.meta.Credits {
-		identityOf[c.N] = c.IdentityKey
-		keys = append(keys, c.IdentityKey)
-	}
-	owners, err := identityOwners(ctx, tx, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	postings := make([]ledger.Posting, len(orig.Postings))
-	var credits []creditMeta
-	for n, p := range orig.Postings {
-		q := ledger.Posting{Account: p.Account, Type: p.Type, Currency: p.Currency, Amount: p.Amount.Neg()}
-		if key, ok := identityOf[n]; ok {
-			cm := creditMeta{N: n, IdentityKey: key}
-			if p.Type == ledger.AccountIdentityEscrow {
-				if owner, ok := owners[key]; ok {
-					q.Account, q.Type = ledger.ContributorAccount(owner), ledger.AccountContributor
-				}
-			}
-			if q.Type == ledger.AccountContributor {
-				a, _ := ledger.ParseAccount("account", q.Account)
-				cm.Contributor = a.PrincipalID
-			}
-			credits = append(credits, cm)
+// debitedBalances reads the balances, in their normal direction, of the accounts a plan debits.
+func debitedBalances(ctx context.Context, q querier, debits []ledger.Debit) (map[ledger.AccountCurrency]decimal.Decimal, error) {
+	balances := map[ledger.AccountCurrency]decimal.Decimal{}
+	read := map[string]bool{}
+	for _, d := range debits {
+		if read[d.Account] {
+			continue
 		}
-		postings[n] = q
-	}
-	return postings, credits, nil
-}
-
-// checkCovered refuses postings that would leave a contributor or an escrow below zero.
-func checkCovered(ctx context.Context, q querier, postings []ledger.Posting) error {
-	type key struct{ account, currency string }
-	debit := map[key]decimal.Decimal{}
-	var order []key
-	for _, p := range postings {
-		if (p.Type == ledger.AccountContributor || p.Type == ledger.AccountIdentityEscrow) && p.Amount.Sign() > 0 {
-			k := key{p.Account, p.Currency}
-			if _, ok := debit[k]; !ok {
-				order = append(order, k)
-			}
-			debit[k] = debit[k].Add(p.Amount)
-		}
-	}
-	sort.Slice(order, func(i, j int) bool { return order[i].account < order[j].account })
-	for _, k := range order {
-		sums, err := sumAccount(ctx, q, k.account, time.Time{})
+		read[d.Account] = true
+		sums, err := sumAccount(ctx, q, d.Account, time.Time{})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		balance := sums[k.currency].Neg()
-		if after := balance.Sub(debit[k]); after.Sign() < 0 {
-			return royalty.Errorf(royalty.EPRECONDITION,
-				"reversal would leave %s at %s %s: %s %s of it was already paid out or moved; settle the shortfall outside the ledger",
-				k.account, after, k.currency, after.Neg(), k.currency)
+		for cur, sum := range sums {
+			if !d.Type.DebitNormal() {
+				sum = sum.Neg()
+			}
+			balances[ledger.AccountCurrency{Account: d.Account, Currency: cur}] = sum
 		}
 	}
-	return nil
+	return balances, nil
 }
