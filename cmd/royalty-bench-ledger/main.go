@@ -38,6 +38,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/ledger"
@@ -109,7 +110,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer pool.Close()
-	store, err := postgres.New(pool, log, postgres.Config{GroupCommit: postgres.GroupCommit{Flushers: o.flushers}})
+	store, err := wire.OpenLedger(pool, log, postgres.Config{GroupCommit: postgres.GroupCommit{Flushers: o.flushers}})
 	if err != nil {
 		return err
 	}
