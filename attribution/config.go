@@ -27,7 +27,7 @@ const (
 // Config{} is the default configuration.
 type Config struct {
 	// K is the number of words per shingle and W the winnowing window. Both must equal the
-	// parameters the index was built with (text.DefaultK and text.DefaultW for indexer/bleve), or
+	// parameters the index was built with (text.DefaultK and text.DefaultW for indexer/bleveindex), or
 	// retrieval finds nothing; CheckIndex checks them against an index that knows its own.
 	K, W int
 	// MinSpanWords is the fewest words a span must share with a source, verbatim, to be credited.

@@ -36,7 +36,7 @@ type WriteCounts struct {
 	Inserted, Updated, Unchanged int
 }
 
-// Index is the search index (indexer/bleve). Implementations are safe for concurrent use.
+// Index is the search index (indexer/bleveindex). Implementations are safe for concurrent use.
 type Index interface {
 	// Write indexes the posts, replacing the documents with the same ids. When it returns nil the
 	// posts are searchable, and persisted is called exactly once, from any goroutine, when they
@@ -48,7 +48,7 @@ type Index interface {
 }
 
 // DefaultBatchSize is the number of records written per batch. It bounds memory: Bleve's peak
-// heap grows with the batch (DESIGN.md §4: ≈ 180 MB at 100 docs, 440 MB at 1000).
+// heap grows with the batch (docs/design.md §4).
 const DefaultBatchSize = 500
 
 // DefaultMaxErrors bounds the rejected records a Summary lists (IngestPostsResponse's cap).

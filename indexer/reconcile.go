@@ -16,7 +16,7 @@ type ReconcileStore interface {
 	Posts(ctx context.Context, ids []string) ([]*Post, error)
 }
 
-// ReconcileIndex is what Reconcile needs of the index (indexer/bleve implements it).
+// ReconcileIndex is what Reconcile needs of the index (indexer/bleveindex implements it).
 type ReconcileIndex interface {
 	Index
 	// ForEachID calls fn with every document id.

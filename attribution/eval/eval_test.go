@@ -50,7 +50,7 @@ func setup(t *testing.T) (*eval.Corpus, *memindex.Index) {
 }
 
 // TestThresholds asserts the correctness thresholds of the issue (Scenario.Check) on the default
-// corpus with the default configuration, indexed in memory. indexer/bleve's TestEvalOnBleve
+// corpus with the default configuration, indexed in memory. indexer/bleveindex's TestEvalOnBleve
 // asserts the same on the Bleve index.
 func TestThresholds(t *testing.T) {
 	c, idx := setup(t)

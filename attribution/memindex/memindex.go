@@ -1,5 +1,5 @@
 // Package memindex is an in-memory attribution.Index for tests, the evaluation harness and small
-// deployments. It models the rules of the Bleve index (indexer/bleve):
+// deployments. It models the rules of the Bleve index (indexer/bleveindex):
 //
 //   - only the winnowed fingerprints of a post's own text are indexed; quoted text is kept with
 //     the post but never fingerprinted, so a quotation can neither retrieve nor credit its quoter;

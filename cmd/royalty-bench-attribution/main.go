@@ -1,4 +1,4 @@
-// Command royalty-bench-attribution benchmarks attribution against a real Bleve index (indexer/bleve) of a
+// Command royalty-bench-attribution benchmarks attribution against a real Bleve index (indexer/bleveindex) of a
 // generated, labelled corpus (attribution/eval): it indexes the corpus in stages, and at every
 // checkpoint attributes the same number of responses of about 300 words one at a time,
 // measuring latency and correctness. The baseline, measured in the same run on the same

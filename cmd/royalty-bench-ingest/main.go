@@ -14,7 +14,7 @@
 //  2. the full pipeline: parse the dump, normalise HTML and Markdown, fingerprint, write Bleve
 //     (text, title, quotations, fingerprints, filters, stored fields) and the posts and
 //     identities tables of a throwaway PostgreSQL with fsync on. The pipeline's index gets the
-//     standard analyzer's tokens from a faster tokenizer of its own (indexer/bleve
+//     standard analyzer's tokens from a faster tokenizer of its own (indexer/bleveindex
 //     tokenizer.go); the baseline keeps Bleve's.
 //
 // Other processes share the machine, and single runs of either side vary by a third, so the

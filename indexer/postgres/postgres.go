@@ -1,7 +1,7 @@
 // Package postgres stores posts and identities in PostgreSQL or CockroachDB (tables posts and
 // identities, migrations 0200–0299) and implements indexer.Store.
 //
-// Every write runs in one SERIALIZABLE transaction retried whole on 40001 (DESIGN.md §3), and
+// Every write runs in one SERIALIZABLE transaction retried whole on 40001 (docs/design.md §3), and
 // is an idempotent upsert by post id and identity key, so that replaying a batch after a crash
 // changes nothing.
 package postgres

@@ -12,7 +12,7 @@ import (
 // Serializable runs fn in a SERIALIZABLE transaction and retries the whole transaction, BEGIN to
 // COMMIT, on serialization failures (SQLSTATE 40001) with crdb.ExecuteCtx. The closure returns
 // the COMMIT's error so that a transaction that fails at commit is retried or reported, never
-// acknowledged (DESIGN.md §3). fn must have no side effects outside the transaction and must
+// acknowledged (docs/design.md §3). fn must have no side effects outside the transaction and must
 // wrap errors with %w so that retryable errors stay visible.
 func Serializable(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {

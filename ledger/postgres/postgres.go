@@ -1,14 +1,13 @@
 // Package postgres implements ledger.Ledger on PostgreSQL and CockroachDB with pgx.
 //
-// Every write runs as one SERIALIZABLE transaction that is retried as a whole (BEGIN … COMMIT)
-// on serialization failures with crdb.ExecuteCtx, whose closure returns tx.Commit's error:
-// crdbpgx.ExecuteTx is not used because on PostgreSQL it ignores the error of the final COMMIT
-// (on CockroachDB its RELEASE SAVEPOINT has already committed), so a transaction that failed at
-// commit — which is where PostgreSQL reports most serialization failures — would be acknowledged.
+// Every write runs as one SERIALIZABLE transaction through internal/pgdb, which retries it as a
+// whole (BEGIN … COMMIT) and never acknowledges a transaction whose COMMIT failed (docs/design.md
+// §3). The rules are the pure planners of package ledger; this package reads their inputs, calls
+// them and writes the plan.
 //
 // Nothing is updated per report: transactions and postings are appended with multi-row inserts
 // (INSERT … SELECT FROM unnest(…), valid on both engines), balances are derived from postings by
-// summing them in Go (no decimal arithmetic in SQL, DESIGN.md §3), and account rows are created
+// summing them in Go (no decimal arithmetic in SQL, docs/design.md §3), and account rows are created
 // once and remembered. Concurrent single PostUsage calls are coalesced into shared database
 // transactions (group commit) unless Config.GroupCommit.Disabled is set.
 //
