@@ -1,6 +1,6 @@
 // Package attribution decides who wrote the words of a model response: it retrieves candidate
 // posts by shared fingerprints, aligns the response against them exactly, and credits every
-// response word to the authors whose posts it came from, with evidence (DESIGN.md §4).
+// response word to the authors whose posts it came from, with evidence (docs/design.md §4).
 //
 // The scorer depends on the Index interface, not on Bleve; indexer/bleveindex implements it.
 package attribution

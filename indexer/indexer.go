@@ -1,6 +1,6 @@
 // Package indexer turns crawled posts into what royalties are paid for: posts with the identity
 // that wrote them, stored in the posts and identities tables and in a search index whose
-// fingerprint field attribution retrieves candidates from (DESIGN.md §4–5).
+// fingerprint field attribution retrieves candidates from (docs/design.md §4–5).
 //
 // Parsers for the crawl formats live in subpackages (stackexchange, pushshift, hn, jsonl) and
 // yield Records through a Reader; the Pipeline prepares every post (markup to plain text with

@@ -48,7 +48,7 @@ type Index interface {
 }
 
 // DefaultBatchSize is the number of records written per batch. It bounds memory: Bleve's peak
-// heap grows with the batch (DESIGN.md §4: ≈ 180 MB at 100 docs, 440 MB at 1000).
+// heap grows with the batch (docs/design.md §4).
 const DefaultBatchSize = 500
 
 // DefaultMaxErrors bounds the rejected records a Summary lists (IngestPostsResponse's cap).

@@ -21,7 +21,7 @@ const (
 )
 
 // DefaultScale is the default ledger scale: the quantum is 10^-12, far below any currency's minor
-// unit, because a single response earns fractions of a cent.
+// unit, because a single response earns fractions of a cent (docs/design.md §2).
 const DefaultScale = 12
 
 // ParseAmount parses a decimal string in the wire format: an optional minus sign, digits, and an

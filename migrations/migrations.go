@@ -2,7 +2,7 @@
 // golang-migrate.
 //
 // Every file holds exactly one DDL statement, because CockroachDB runs schema changes outside
-// explicit transactions (DESIGN.md §3), and every statement runs unchanged on PostgreSQL and
+// explicit transactions (docs/design.md §3), and every statement runs unchanged on PostgreSQL and
 // CockroachDB. The engine is detected from the server's version string: PostgreSQL uses
 // golang-migrate's pgx/v5 driver (advisory lock), CockroachDB its cockroachdb driver (a lock
 // table, since advisory locks are no-ops there).

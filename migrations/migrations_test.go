@@ -90,7 +90,7 @@ func TestSourceVariants(t *testing.T) {
 	}
 }
 
-// TestMigrationsPortable checks every migration file against the rules of DESIGN.md §3 that a
+// TestMigrationsPortable checks every migration file against the rules of docs/design.md §3 that a
 // text can show: one statement per file, and none of the constructs that break or silently
 // change meaning on CockroachDB.
 func TestMigrationsPortable(t *testing.T) {

@@ -24,7 +24,7 @@ import (
 
 // The tests of this file send hostile input over loopback gRPC to a real server on a real
 // PostgreSQL: each request must fail with the exact code, a message naming the field at fault,
-// and no change to any table. README.md (Reliability) lists what is tried.
+// and no change to any table. The case tables below are the list of what is tried.
 
 // Hostile strings used across the cases.
 const (

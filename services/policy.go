@@ -36,7 +36,7 @@ var (
 // policy is the one table of who may call what, checked before any handler runs. A method that
 // is missing from it is denied to everyone (TestEveryMethodHasAPolicy keeps it complete).
 // Whose data a caller may touch (own versus other principals') is checked in the handlers with
-// the helpers in access.go.
+// ownContributor and canSeeAll below.
 var policy = map[string]rule{
 	v1.IndexService_IngestPosts_FullMethodName: {roles: adminOnly},
 	v1.IndexService_SearchPosts_FullMethodName: {roles: anyRole},

@@ -16,7 +16,7 @@ import (
 var fieldMessage = regexp.MustCompile(`^[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*: `)
 
 // FuzzRequestValidation sends fuzzed fields through the real server to the RPCs whose requests
-// carry free text and amounts beyond usage reports (FuzzValidate in usage covers
+// carry free text and amounts beyond usage reports (FuzzValidate in package usage covers
 // those): RequestPayout, ReverseUsage, SetProviderAgreement and SearchPosts. Whatever the
 // input, the answer is a result or a client error (never INTERNAL or UNKNOWN), an
 // INVALID_ARGUMENT names its field, and an error leaves the books as they were. Strings that

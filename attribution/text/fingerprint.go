@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// Default fingerprint parameters (DESIGN.md §4): 5-word shingles, winnowing window 4, so every
+// Default fingerprint parameters (docs/design.md §4): 5-word shingles, winnowing window 4, so every
 // shared run of at least 8 words shares a fingerprint.
 const (
 	DefaultK = 5

@@ -1,6 +1,6 @@
 // Package text turns posts and model responses into the word sequences and fingerprints that
 // attribution compares. The indexer and the attribution scorer both use it, so that the two sides
-// are normalised identically (DESIGN.md §4):
+// are normalised identically (docs/design.md §4):
 //
 //   - FromHTML and FromMarkdown strip markup and keep quoted text (<blockquote>, `>` lines) apart
 //     from the author's own words.

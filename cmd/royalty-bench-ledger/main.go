@@ -1,6 +1,6 @@
 // Command royalty-bench-ledger measures how many usage reports per second the ledger books on
 // a throwaway, durable PostgreSQL, and compares it in the same run with pgbench's TPC-B-like
-// workload against the same server (DESIGN.md §6).
+// workload against the same server (docs/design.md §6).
 //
 // It starts its own server (fsync on) and initialises pgbench's tables (`pgbench -i -s 10`) in
 // another database of it. It runs `pgbench -c 8 -j 2 -T <duration>` there, then books reports of

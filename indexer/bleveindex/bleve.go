@@ -13,38 +13,25 @@
 //	site, platform  keyword filters
 //	created, url, hash  stored only
 //
-// The fingerprint field is why indexing stays fast (DESIGN.md §4). Bleve's shingle filter turns
-// every 5-word window into a new term and indexes ten times slower; here attribution/text
-// computes the k-gram hashes once, winnowing keeps about 2/(w+1) of them, and the field stores
-// them as one value, which costs a segment build a copy into the document's stored data and a
-// merge a byte copy of that data. Retrieval never asks Bleve for them: each segment's
-// fingerprints are read from its stored fields once into a table sorted by hash (fptable.go;
-// segments never change), which retrieval binary-searches, at 12 bytes of memory per
-// fingerprint. Earlier layouts indexed them, as postings of bucket terms (the hash's top 10
-// bits) carrying the rest of the hash in their frequency or locations: 27 postings per post
-// that every build and every merge decoded and encoded again: in interleaved runs of make
-// bench-ingest -breakdown they added 2-5 CPU seconds to the 11-19 of the text field of 100,000
-// posts alone (the machine is shared), where the stored field added none the noise let see;
-// with one term per hash (65,536 buckets) the field had cost about as much as the text field
-// (ratio 0.42-0.49).
+// Fingerprints are stored, not indexed, because as terms nearly every one is new and the term
+// dictionary dominates indexing (docs/design.md §4). Retrieval (Candidates, AuthorCounts) reads
+// each segment's fingerprints once into a table sorted by hash (fptable.go) and binary-searches
+// it; segments never change. Documents are built directly (Batch.IndexAdvanced); the text fields
+// get the standard analyzer's tokens from a faster tokenizer (tokenizer.go), queries use the
+// standard analyzer itself. Every document has every field, so segments merge by copying.
 //
-// Documents are built directly (Batch.IndexAdvanced) rather than through the reflection-based
-// mapping, which is kept so that queries analyze their words like the fields were. The text fields are analyzed with
-// the standard analyzer's filters behind a faster tokenizer that gives exactly the unicode
-// tokenizer's tokens (tokenizer.go); queries use the standard analyzer itself. Every document
-// has every field, absent values as fields without terms, so that segments merge by copying
-// their postings and stored data. The index records its Layout, and Open refuses an index of another.
+// Contract:
+//   - The index records its Layout; Open refuses an index of another layout rather than misread
+//     its fingerprints (rebuild it with royalty ingest --reconcile).
+//   - Write returns once the batch is applied; its persisted callback runs when the batch is on
+//     disk, and the pipeline records progress only then. Close waits for every outstanding
+//     callback, so the last batch is never lost.
+//   - An index belongs to one process: Open takes an exclusive lock on holder.pid in the index
+//     directory and fails at once, naming the holder, when another process has it (Bleve's bolt
+//     lock has a timeout as a second guard).
+//   - An Index is safe for concurrent use; retrieval may run while batches are written and merged.
 //
-// Batches are written with unsafe_batch (the persister writes them in the background) and a
-// persisted callback, which the pipeline waits for before it records progress; Close waits for
-// every outstanding callback, so the last batch is never lost (DESIGN.md §4). The persister naps
-// up to PersisterNap between persists, so that it writes the batches of that interval as one
-// segment instead of one small file each, which the merger would otherwise rewrite again and
-// again.
-//
-// An index belongs to one process. Open takes an exclusive lock on holder.pid in the index
-// directory, writes its pid there, and fails at once, naming the holder, when another process
-// has it; Bleve's own bolt lock is given a timeout (bolt_timeout) as a second guard.
+// Measurements are in docs/benchmarks.md.
 package bleveindex
 
 import (

@@ -20,7 +20,7 @@ import (
 // once to put them in place, after which each range is sorted on its own. A table costs 12
 // bytes per fingerprint. A segment's table is built by the first retrieval that reads the
 // segment, which waits for it: BenchmarkBuildFPTable measures the time per fingerprint, from
-// which README.md gives the pause after a merge into a segment of 1,000,000 posts. Building
+// which docs/benchmarks.md gives the pause after a merge into a segment of 1,000,000 posts. Building
 // tables in the background would remove that pause; it is not done.
 type fpTable struct {
 	hashes []uint64

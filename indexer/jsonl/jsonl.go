@@ -1,4 +1,4 @@
-// Package jsonl reads the generic JSON lines crawl format (DESIGN.md §5), one post per line:
+// Package jsonl reads the generic JSON lines crawl format (docs/design.md §5), one post per line:
 //
 //	{"id": "42", "platform": "blog", "site": "example.org", "author_id": "ana",
 //	 "author_name": "Ana", "author_url": "https://example.org/ana",

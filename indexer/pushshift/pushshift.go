@@ -1,4 +1,4 @@
-// Package pushshift reads Reddit dumps in the Pushshift JSON lines format (DESIGN.md §5), plain
+// Package pushshift reads Reddit dumps in the Pushshift JSON lines format (docs/design.md §5), plain
 // or zstd-compressed (.zst, with the 2 GiB window Pushshift uses): comments (id, author, body,
 // created_utc, subreddit, link_id, parent_id, permalink) and submissions (id, author, title,
 // selftext, url, created_utc, permalink). A line with a "body" is a comment; one with a

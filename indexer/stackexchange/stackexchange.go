@@ -1,5 +1,5 @@
 // Package stackexchange reads Stack Exchange data dump folders (Users.xml, Posts.xml,
-// Comments.xml; DESIGN.md §5) as indexer records: users become identities, questions and
+// Comments.xml; docs/design.md §5) as indexer records: users become identities, questions and
 // answers become posts with HTML text, comments become posts with Markdown text.
 //
 // The dumps hold one <row …/> per line, so rows are parsed line by line: memory stays constant

@@ -1,5 +1,6 @@
 // Package repo finds the repository root and the shared data beside it, for tests and
-// benchmarks that read ../shared/data (HELPERS.md: never copied into the repository).
+// benchmarks that read the real crawl dumps kept outside the repository, in ../shared/data
+// beside its root, and never copied into it.
 package repo
 
 import (

@@ -1,16 +1,15 @@
 // Package postgres implements ledger.Ledger on PostgreSQL and CockroachDB with pgx.
 //
-// Every write runs as one SERIALIZABLE transaction that is retried as a whole (BEGIN … COMMIT)
-// on serialization failures and deadlocks by pgdb.Tx, which returns the COMMIT's error: a
-// transaction that failed at commit — which is where PostgreSQL reports most serialization
-// failures — is retried or reported, never acknowledged.
+// Every write runs as one SERIALIZABLE transaction through internal/pgdb, which retries it as a
+// whole (BEGIN … COMMIT) and never acknowledges a transaction whose COMMIT failed (docs/design.md
+// §3). The rules are the pure planners of package ledger; this package reads their inputs, calls
+// them and writes the plan.
 //
 // Nothing is updated per report: transactions and postings are appended with multi-row inserts
 // (INSERT … SELECT FROM unnest(…), valid on both engines), balances are derived from postings by
-// summing them in Go (no decimal arithmetic in SQL: CockroachDB's is less precise than the
-// amount column), and account rows are created once and remembered. Concurrent single PostUsage
-// calls are coalesced into shared database transactions (group commit) unless
-// Config.GroupCommit.Disabled is set.
+// summing them in Go (no decimal arithmetic in SQL, docs/design.md §3), and account rows are created
+// once and remembered. Concurrent single PostUsage calls are coalesced into shared database
+// transactions (group commit) unless Config.GroupCommit.Disabled is set.
 //
 // Idempotency keys are enforced by the unique index on (principal, kind, request id): inserts
 // use ON CONFLICT DO NOTHING, and a key that turns out to be taken is answered from the stored

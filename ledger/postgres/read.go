@@ -246,8 +246,8 @@ func identityOwners(ctx context.Context, q querier, keys []string) (map[string]s
 }
 
 // sumAccount sums an account's postings per currency as of a time (zero: everything), in Go:
-// CockroachDB computes SQL decimal arithmetic at lower precision than the amount column. The
-// result is signed (debit positive).
+// CockroachDB computes SQL decimal arithmetic at lower precision (docs/design.md §3). The result is
+// signed (debit positive).
 func sumAccount(ctx context.Context, q querier, address string, asOf time.Time) (map[string]decimal.Decimal, error) {
 	sql := `SELECT currency, amount FROM ledger_postings WHERE account_id = $1`
 	args := []any{accountID(address)}

@@ -45,7 +45,7 @@ const (
 // then the transactions not sealed yet, by (created_at, id), without chain fields. fn must not
 // keep the row: it is reused. Export stops at fn's first error and returns it.
 //
-// The export is consistent without holding a snapshot open (DESIGN.md §3, export by
+// The export is consistent without holding a snapshot open (docs/design.md §3, export by
 // watermark): it reads the journal's size S first; the leaves at positions below S, with the
 // leaf data stored at sealing, and their checkpoints are append-only and never change, so they
 // are read in chunks of positions, ahead, on several connections, and decoded and hashed there;
