@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/openroyalty/royalty"
-	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/access"
 	"github.com/openroyalty/royalty/ledger"
 	"github.com/openroyalty/royalty/ledger/journal"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
@@ -107,15 +107,12 @@ func (s *auditServer) GetInclusionProof(ctx context.Context, req *v1.GetInclusio
 		return nil, toStatus(err)
 	}
 	entry, perr := journal.ParseLeafData(p.LeafData)
-	if c := caller(ctx); c.Role == auth.RoleContributor {
-		own := ledger.ContributorAccount(c.ID)
-		mine := false
-		for _, posting := range entry.Postings {
-			mine = mine || posting.Account == own
-		}
-		if !mine {
-			return nil, toStatus(royalty.FieldErrorf(royalty.ENOTFOUND, "transaction_id", "transaction %s is not in the journal (it does not exist or is not sealed yet; sealing takes a few seconds)", req.GetTransactionId()))
-		}
+	accounts := make([]string, len(entry.Postings))
+	for i, posting := range entry.Postings {
+		accounts[i] = posting.Account
+	}
+	if err := access.CheckProof(caller(ctx), req.GetTransactionId(), accounts); err != nil {
+		return nil, toStatus(err)
 	}
 	out := &v1.GetInclusionProofResponse{
 		Index: p.Index, LeafHash: p.LeafHash.String(), LeafData: p.LeafData, Checkpoint: checkpointToProto(p.Checkpoint),

@@ -6,7 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/access"
 	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/ledger"
@@ -19,6 +19,7 @@ type contributorServer struct {
 	auth   auth.Store
 	claims *claims.Service
 	ledger ledger.Ledger
+	access access.Rules
 }
 
 func (s *contributorServer) RegisterContributor(ctx context.Context, req *v1.RegisterContributorRequest) (*v1.RegisterContributorResponse, error) {
@@ -42,9 +43,8 @@ func (s *contributorServer) StartClaim(ctx context.Context, req *v1.StartClaimRe
 
 func (s *contributorServer) GetClaim(ctx context.Context, req *v1.GetClaimRequest) (*v1.GetClaimResponse, error) {
 	c, err := s.claims.Get(ctx, req.GetClaimId())
-	if err == nil && !canSeeAll(ctx) && c.ContributorID != caller(ctx).ID {
-		// Another contributor's claim reads as absent: its existence is not the caller's business.
-		err = royalty.FieldErrorf(royalty.ENOTFOUND, "claim_id", "no claim %q", req.GetClaimId())
+	if err == nil {
+		err = access.CheckClaim(caller(ctx), req.GetClaimId(), c.ContributorID)
 	}
 	if err != nil {
 		return nil, toStatus(err)
@@ -53,12 +53,9 @@ func (s *contributorServer) GetClaim(ctx context.Context, req *v1.GetClaimReques
 }
 
 func (s *contributorServer) ListClaims(ctx context.Context, req *v1.ListClaimsRequest) (*v1.ListClaimsResponse, error) {
-	contributor := req.GetContributorId()
-	if !canSeeAll(ctx) {
-		var err error
-		if contributor, err = ownContributor(ctx, "contributor_id", contributor); err != nil {
-			return nil, toStatus(err)
-		}
+	contributor, err := access.ClaimsOf(caller(ctx), req.GetContributorId())
+	if err != nil {
+		return nil, toStatus(err)
 	}
 	status, err := claimStatusFromProto(req.GetStatus())
 	if err != nil {
@@ -75,25 +72,8 @@ func (s *contributorServer) ListClaims(ctx context.Context, req *v1.ListClaimsRe
 	return out, nil
 }
 
-// contributorFor resolves and checks the contributor a read or payout is about: a contributor
-// is always itself; an auditor or admin must name an existing contributor.
-func (s *contributorServer) contributorFor(ctx context.Context, requested string) (string, error) {
-	id, err := ownContributor(ctx, "contributor_id", requested)
-	if err != nil {
-		return "", err
-	}
-	if caller(ctx).ID == id {
-		return id, nil
-	}
-	p, err := s.auth.GetPrincipal(ctx, id)
-	if err != nil || p.Role != auth.RoleContributor {
-		return "", royalty.FieldErrorf(royalty.ENOTFOUND, "contributor_id", "no contributor %q", requested)
-	}
-	return id, nil
-}
-
 func (s *contributorServer) GetBalance(ctx context.Context, req *v1.GetBalanceRequest) (*v1.GetBalanceResponse, error) {
-	id, err := s.contributorFor(ctx, req.GetContributorId())
+	id, err := s.access.Contributor(ctx, caller(ctx), req.GetContributorId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -116,7 +96,7 @@ func (s *contributorServer) GetBalance(ctx context.Context, req *v1.GetBalanceRe
 }
 
 func (s *contributorServer) ListStatement(ctx context.Context, req *v1.ListStatementRequest) (*v1.ListStatementResponse, error) {
-	account, err := s.statementAccount(ctx, req)
+	account, err := s.access.StatementAccount(ctx, caller(ctx), req.GetContributorId(), req.GetIdentityKey())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -138,38 +118,8 @@ func (s *contributorServer) ListStatement(ctx context.Context, req *v1.ListState
 	return out, nil
 }
 
-// statementAccount is the account a ListStatement request reads: the contributor's, or the
-// escrow of an identity the caller may read (its own, for a contributor).
-func (s *contributorServer) statementAccount(ctx context.Context, req *v1.ListStatementRequest) (string, error) {
-	key := req.GetIdentityKey()
-	if key == "" {
-		id, err := s.contributorFor(ctx, req.GetContributorId())
-		if err != nil {
-			return "", err
-		}
-		return ledger.ContributorAccount(id), nil
-	}
-	if req.GetContributorId() != "" {
-		return "", royalty.FieldErrorf(royalty.EINVALID, "identity_key", "give contributor_id or identity_key, not both")
-	}
-	if err := ledger.CheckIdentityKey("identity_key", key); err != nil {
-		return "", err
-	}
-	if me := caller(ctx); me.Role == auth.RoleContributor {
-		owners, err := s.ledger.IdentityOwners(ctx, []string{key})
-		if err != nil {
-			return "", err
-		}
-		if owners[key] != me.ID {
-			// Unclaimed, or another contributor's: the same answer, so that nothing leaks.
-			return "", royalty.FieldErrorf(royalty.ENOTFOUND, "identity_key", "no identity %q of yours", key)
-		}
-	}
-	return ledger.EscrowAccount(key), nil
-}
-
 func (s *contributorServer) RequestPayout(ctx context.Context, req *v1.RequestPayoutRequest) (*v1.RequestPayoutResponse, error) {
-	id, err := s.contributorFor(ctx, req.GetContributorId())
+	id, err := s.access.Contributor(ctx, caller(ctx), req.GetContributorId())
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/auth"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 )
@@ -35,8 +34,8 @@ var (
 
 // policy is the one table of who may call what, checked before any handler runs. A method that
 // is missing from it is denied to everyone (TestEveryMethodHasAPolicy keeps it complete).
-// Whose data a caller may touch (own versus other principals') is checked in the handlers with
-// ownContributor and canSeeAll below.
+// Whose data a caller may touch (own versus other principals') is decided by package access,
+// which the handlers call.
 var policy = map[string]rule{
 	v1.IndexService_IngestPosts_FullMethodName: {roles: adminOnly},
 	v1.IndexService_SearchPosts_FullMethodName: {roles: anyRole},
@@ -133,25 +132,4 @@ func needsAuth(_ context.Context, c interceptors.CallMeta) bool { return !isOpen
 func caller(ctx context.Context) auth.Principal {
 	p, _ := auth.FromContext(ctx)
 	return p
-}
-
-// ownContributor resolves the contributor a call is about: a contributor may name only itself
-// (or leave the field empty); auditors and admins must name one.
-func ownContributor(ctx context.Context, field, requested string) (string, error) {
-	p := caller(ctx)
-	switch {
-	case p.Role == auth.RoleContributor && (requested == "" || requested == p.ID):
-		return p.ID, nil
-	case p.Role == auth.RoleContributor:
-		return "", royalty.FieldErrorf(royalty.EPERMISSION, field, "a contributor may only name itself")
-	case requested == "":
-		return "", royalty.FieldErrorf(royalty.EINVALID, field, "required")
-	}
-	return requested, nil
-}
-
-// canSeeAll reports whether the caller reads everything (auditors and admins).
-func canSeeAll(ctx context.Context) bool {
-	r := caller(ctx).Role
-	return r == auth.RoleAuditor || r == auth.RoleAdmin
 }

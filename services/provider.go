@@ -7,18 +7,19 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/openroyalty/royalty"
-	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/access"
 	"github.com/openroyalty/royalty/ledger"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/usage"
 )
 
 // providerServer implements ProviderService. A provider reports as itself and sees only its own
-// reports; another provider's report reads as NOT_FOUND.
+// reports (access.Rules.Usage); another provider's report reads as NOT_FOUND.
 type providerServer struct {
 	v1.UnimplementedProviderServiceServer
 	usage  *usage.Service
 	ledger ledger.Ledger
+	access access.Rules
 }
 
 func reportFromProto(providerID string, r *v1.ReportUsageRequest) usage.Report {
@@ -67,36 +68,9 @@ func (s *providerServer) ReverseUsage(ctx context.Context, req *v1.ReverseUsageR
 }
 
 func (s *providerServer) GetUsage(ctx context.Context, req *v1.GetUsageRequest) (*v1.GetUsageResponse, error) {
-	me := caller(ctx)
-	var u ledger.Usage
-	var err error
-	switch {
-	case req.GetTransactionId() != "":
-		u, err = s.ledger.GetUsage(ctx, req.GetTransactionId())
-		if royalty.ErrorCode(err) == royalty.ENOTFOUND || err == nil && me.Role == auth.RoleProvider && u.ProviderID != me.ID {
-			// Absent, or another provider's report: one answer, so that a provider cannot
-			// tell another provider's reports from ids that do not exist.
-			err = royalty.FieldErrorf(royalty.ENOTFOUND, "transaction_id", "no usage report %q", req.GetTransactionId())
-		}
-	case req.GetRequestId() != "":
-		provider := req.GetProviderId()
-		switch {
-		case me.Role == auth.RoleProvider && provider != "" && provider != me.ID:
-			err = royalty.FieldErrorf(royalty.EPERMISSION, "provider_id", "a provider may only name itself")
-		case me.Role == auth.RoleProvider:
-			provider = me.ID
-		case provider == "":
-			err = royalty.FieldErrorf(royalty.EINVALID, "provider_id", "required with request_id")
-		}
-		if err == nil {
-			u, err = s.ledger.UsageByRequest(ctx, provider, req.GetRequestId())
-			if royalty.ErrorCode(err) == royalty.ENOTFOUND {
-				err = royalty.FieldErrorf(royalty.ENOTFOUND, "request_id", "no usage report %q of provider %s", req.GetRequestId(), provider)
-			}
-		}
-	default:
-		err = royalty.FieldErrorf(royalty.EINVALID, "transaction_id", "give transaction_id or request_id")
-	}
+	u, err := s.access.Usage(ctx, caller(ctx), access.UsageQuery{
+		TransactionID: req.GetTransactionId(), RequestID: req.GetRequestId(), ProviderID: req.GetProviderId(),
+	})
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/openroyalty/royalty/access"
 	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/claims"
 	"github.com/openroyalty/royalty/indexer"
@@ -115,8 +116,9 @@ func NewServer(opts Options) *Server {
 	} else {
 		royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
 	}
-	royaltyv1.RegisterProviderServiceServer(g, &providerServer{usage: opts.Usage, ledger: opts.Ledger})
-	royaltyv1.RegisterContributorServiceServer(g, &contributorServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
+	rules := access.Rules{Principals: opts.Auth, Owners: opts.Ledger, Usages: opts.Ledger}
+	royaltyv1.RegisterProviderServiceServer(g, &providerServer{usage: opts.Usage, ledger: opts.Ledger, access: rules})
+	royaltyv1.RegisterContributorServiceServer(g, &contributorServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger, access: rules})
 	royaltyv1.RegisterAuditServiceServer(g, &auditServer{ledger: opts.Ledger, verifiable: opts.Journal,
 		publicKey: opts.JournalKey, trusted: trustedKeys(opts.JournalKey, opts.JournalTrusted)})
 	royaltyv1.RegisterAdminServiceServer(g, &adminServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
