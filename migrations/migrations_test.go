@@ -111,7 +111,7 @@ func TestMigrationsPortable(t *testing.T) {
 			t.Errorf("%s: want exactly one statement ending in ';', found %d semicolons", f, n)
 		}
 		if m := forbidden.FindString(sql); m != "" {
-			t.Errorf("%s: %q is not portable to CockroachDB (DESIGN.md §3)", f, m)
+			t.Errorf("%s: %q is not portable to CockroachDB (docs/design.md §3)", f, m)
 		}
 		if strings.Contains(strings.ToUpper(sql), "USING HASH") && !strings.HasPrefix(f, "cockroachdb/") {
 			t.Errorf("%s: USING HASH belongs in a CockroachDB variant; PostgreSQL has no hash-sharded indexes", f)

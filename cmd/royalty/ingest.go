@@ -46,7 +46,7 @@ func ingestCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 		Long: `Ingest crawled posts with their authors into the search index (<data-dir>/index) and the
 posts and identities tables.
 
-Formats (DESIGN.md §5): stackexchange (dump folders holding Users.xml, Posts.xml and
+Formats (docs/design.md §5): stackexchange (dump folders holding Users.xml, Posts.xml and
 Comments.xml; the site is the folder name unless --site is given), pushshift (Reddit comments and
 submissions as JSON lines, plain or .zst), hn (Hacker News items as JSON lines) and jsonl (the
 generic format). A malformed record is reported with its position and skipped.
