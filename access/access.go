@@ -5,7 +5,8 @@
 //   - auditors and admins read everything, and name what they read;
 //   - a contributor reads and moves only its own: its account, the escrow of identities it owns,
 //     its claims, and inclusion proofs of transactions that post to its account;
-//   - a provider reads only its own usage reports;
+//   - a provider reads only its own usage reports and proves only transactions that post to its
+//     own accounts;
 //   - anyone else (another role, or the zero Principal of an anonymous call) is refused; the
 //     policy table never lets them this far, and the rules fail closed rather than rely on it.
 //
@@ -133,7 +134,14 @@ func CanProve(caller auth.Principal, accounts []string) bool {
 	if CanSeeAll(caller) {
 		return true
 	}
-	return isContributor(caller) && slices.Contains(accounts, ledger.ContributorAccount(caller.ID))
+	switch {
+	case isContributor(caller):
+		return slices.Contains(accounts, ledger.ContributorAccount(caller.ID))
+	case isProvider(caller):
+		return slices.Contains(accounts, ledger.ProviderAccount(caller.ID)) ||
+			slices.Contains(accounts, ledger.ProviderRetainedAccount(caller.ID))
+	}
+	return false
 }
 
 // CheckProof is CanProve as an error: a transaction the caller may not prove reads as one that

@@ -165,7 +165,9 @@ func TestProof(t *testing.T) {
 		{"contributor, no postings (leaf data unreadable)", contributor, nil, false},
 		{"auditor, any", auditor, theirs, true},
 		{"admin, any", admin, nil, true},
-		{"provider, its own report", provider, mine, false},
+		{"provider, its own report", provider, mine, true},
+		{"provider, its retained share", provider, []string{ledger.ProviderRetainedAccount("prov-1")}, true},
+		{"provider, another provider's report", provider, []string{ledger.ContributorAccount("cont-1"), ledger.ProviderAccount("prov-2")}, false},
 		{"anonymous", anonymous, mine, false},
 		{"anonymous, empty contributor account", anonymous, []string{ledger.ContributorAccount("")}, false},
 	} {

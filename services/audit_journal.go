@@ -99,10 +99,17 @@ func (s *auditServer) ListCheckpoints(ctx context.Context, req *v1.ListCheckpoin
 }
 
 // GetInclusionProof proves that a transaction is in the journal under a signed checkpoint.
-// A contributor may ask only for transactions with a posting on its own account; any other
-// transaction reads as NOT_FOUND, as if it did not exist.
+// Whose transactions a caller may prove is access.CheckProof's rule; any other transaction reads
+// as NOT_FOUND, as if it did not exist. The rule is applied before anything about the
+// transaction's place in the journal can reach the caller: a proof under an older checkpoint is
+// asked for only once the newest one has shown the transaction to be the caller's.
 func (s *auditServer) GetInclusionProof(ctx context.Context, req *v1.GetInclusionProofRequest) (*v1.GetInclusionProofResponse, error) {
-	p, err := s.verifiable.InclusionProof(ctx, req.GetTransactionId(), req.GetCheckpointSize())
+	me := caller(ctx)
+	size := req.GetCheckpointSize()
+	if !access.CanSeeAll(me) {
+		size = 0
+	}
+	p, err := s.verifiable.InclusionProof(ctx, req.GetTransactionId(), size)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -111,8 +118,13 @@ func (s *auditServer) GetInclusionProof(ctx context.Context, req *v1.GetInclusio
 	for i, posting := range entry.Postings {
 		accounts[i] = posting.Account
 	}
-	if err := access.CheckProof(caller(ctx), req.GetTransactionId(), accounts); err != nil {
+	if err := access.CheckProof(me, req.GetTransactionId(), accounts); err != nil {
 		return nil, toStatus(err)
+	}
+	if size != req.GetCheckpointSize() {
+		if p, err = s.verifiable.InclusionProof(ctx, req.GetTransactionId(), req.GetCheckpointSize()); err != nil {
+			return nil, toStatus(err)
+		}
 	}
 	out := &v1.GetInclusionProofResponse{
 		Index: p.Index, LeafHash: p.LeafHash.String(), LeafData: p.LeafData, Checkpoint: checkpointToProto(p.Checkpoint),

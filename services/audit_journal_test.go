@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/ledger/csv"
@@ -188,5 +189,60 @@ func TestJournalWithoutSigningKey(t *testing.T) {
 	// The export works without a key; it just has nothing sealed.
 	if _, err := verifyCSV(e.exportCSV(t, auditor), nil, journal.VerifyOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInclusionProofLeaksNothing asks for proofs of transactions that are not the caller's,
+// under checkpoints signed before them: the answer must be the one for a transaction that does
+// not exist. (It used to be FAILED_PRECONDITION naming the transaction's journal index, which
+// told any contributor that another principal's transaction existed and where it was.) A
+// provider proves its own reports, and only those.
+func TestInclusionProofLeaksNothing(t *testing.T) {
+	e := newEnv(t)
+	admin := e.principal("ops", auth.RoleAdmin)
+	acme := e.principal("acme", auth.RoleProvider)
+	other := e.principal("other", auth.RoleProvider)
+	ana := e.principal("ana", auth.RoleContributor)
+	e.ingest(admin, post("1", "ana", anaText), post("2", "bo", boText))
+	first, err := e.provider.ReportUsage(acme.ctx(), usageReq("r1", "1", boText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.seal() // checkpoint of size 1
+	later, err := e.provider.ReportUsage(acme.ctx(), usageReq("r2", "1", boText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.seal() // checkpoint of size 2
+
+	absent := "00000000-0000-0000-0000-000000000042"
+	for _, tc := range []struct {
+		who  principal
+		name string
+	}{{ana, "a contributor"}, {other, "another provider"}} {
+		_, want := e.audit.GetInclusionProof(tc.who.ctx(), &v1.GetInclusionProofRequest{TransactionId: absent})
+		if status.Code(want) != codes.NotFound {
+			t.Fatalf("%s asking for a transaction that does not exist: %v", tc.name, want)
+		}
+		wantMsg := strings.ReplaceAll(status.Convert(want).Message(), absent, later.GetUsage().GetTransactionId())
+		for _, size := range []uint64{0, 1, 2} {
+			_, err := e.audit.GetInclusionProof(tc.who.ctx(), &v1.GetInclusionProofRequest{
+				TransactionId: later.GetUsage().GetTransactionId(), CheckpointSize: size})
+			if status.Code(err) != codes.NotFound || status.Convert(err).Message() != wantMsg {
+				t.Errorf("%s asking for acme's transaction under checkpoint %d: %v; want NOT_FOUND %q", tc.name, size, err, wantMsg)
+			}
+		}
+	}
+
+	// acme proves its own reports, and an older checkpoint that predates one is still
+	// explained to the provider whose transaction it is.
+	for _, tx := range []string{first.GetUsage().GetTransactionId(), later.GetUsage().GetTransactionId()} {
+		if _, err := e.audit.GetInclusionProof(acme.ctx(), &v1.GetInclusionProofRequest{TransactionId: tx}); err != nil {
+			t.Fatalf("acme's own proof of %s: %v", tx, err)
+		}
+	}
+	_, err = e.audit.GetInclusionProof(acme.ctx(), &v1.GetInclusionProofRequest{TransactionId: later.GetUsage().GetTransactionId(), CheckpointSize: 1})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("acme's proof under a checkpoint before its transaction: %v", err)
 	}
 }

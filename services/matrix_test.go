@@ -218,7 +218,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{v1.AuditService_GetInclusionProof_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.audit.GetInclusionProof(ctx, &v1.GetInclusionProofRequest{TransactionId: proofOf(s)})
 			return err
-		}, expect(denied, contributorOwn, ok, contributorOther, notFound, auditorAny, ok, adminAny, ok)},
+		}, expect(denied, providerOwn, ok, providerOther, notFound, contributorOwn, ok, contributorOther, notFound, auditorAny, ok, adminAny, ok)},
 
 		{v1.AdminService_CreatePrincipal_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.admin.CreatePrincipal(ctx, &v1.CreatePrincipalRequest{Name: "x", Role: v1.Role_ROLE_AUDITOR})

@@ -63,7 +63,7 @@ var policy = map[string]rule{
 	// against; a contributor proves its own credits (the handler hides other transactions).
 	v1.AuditService_GetPublicKey_FullMethodName:      {roles: anyRole},
 	v1.AuditService_ListCheckpoints_FullMethodName:   {roles: anyRole},
-	v1.AuditService_GetInclusionProof_FullMethodName: {roles: append(slices.Clone(contributor), readers...)},
+	v1.AuditService_GetInclusionProof_FullMethodName: {roles: append(append(slices.Clone(contributor), provider...), readers...)},
 
 	v1.AdminService_CreatePrincipal_FullMethodName:      {roles: adminOnly},
 	v1.AdminService_ListPrincipals_FullMethodName:       {roles: adminOnly},
