@@ -555,7 +555,7 @@ func TestPlanReversal(t *testing.T) {
 			k := ledger.AccountCurrency{Account: last.Account, Currency: last.Currency}
 			exact[k] = exact[k].Sub(decimal.New(1, -12))
 			wantError(t, plan.CheckCovered(exact), royalty.EPRECONDITION, "",
-				"reversal would leave "+last.Account+" at -0.000000000001 USD: 0.000000000001 USD of it was already paid out or moved; settle the shortfall outside the ledger")
+				"the reversal cannot be booked: part of what the report credited was already paid out or moved; settle it outside the ledger")
 		})
 	}
 }
@@ -597,7 +597,7 @@ func TestPlanReversalRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantError(t, first.CheckCovered(nil), royalty.EPRECONDITION, "",
-			"reversal would leave escrow:stackexchange:bicycles/1 at -0.00003 USD: 0.00003 USD of it was already paid out or moved; settle the shortfall outside the ledger")
+			"the reversal cannot be booked: part of what the report credited was already paid out or moved; settle it outside the ledger")
 	})
 	t.Run("a usage without identity credits debits nobody", func(t *testing.T) {
 		req := validUsage()

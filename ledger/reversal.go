@@ -157,19 +157,21 @@ func debits(postings []Posting) []Debit {
 	return out
 }
 
-// CheckCovered refuses the plan with EPRECONDITION, naming the account and the shortfall, when a
-// debited account's balance does not cover its debit: the money was already paid out (or, for
-// an escrow, moved), and the provider must settle the shortfall outside the ledger. So no
-// contributor or escrow balance ever goes negative. balances holds the balance of every
-// account of Debits in its normal direction, per currency; a missing balance is zero. The
-// first account in Debits' order that falls short is named.
+// shortfallMessage is what a provider learns when its reversal is refused for want of funds:
+// that, and what to do. Which contributor or escrow fell short, and by how much, is another
+// principal's balance and payouts, so it is not said.
+const shortfallMessage = "the reversal cannot be booked: part of what the report credited was already paid out or moved; settle it outside the ledger"
+
+// CheckCovered refuses the plan with EPRECONDITION (shortfallMessage) when a debited account's
+// balance does not cover its debit: the money was already paid out (or, for an escrow, moved),
+// and the provider must settle the shortfall outside the ledger. So no contributor or escrow
+// balance ever goes negative. balances holds the balance of every account of Debits in its
+// normal direction, per currency; a missing balance is zero.
 func (p ReversalPlan) CheckCovered(balances map[AccountCurrency]decimal.Decimal) error {
 	for _, d := range p.Debits {
 		balance := balances[AccountCurrency{d.Account, d.Currency}]
 		if after := balance.Sub(d.Amount); after.Sign() < 0 {
-			return royalty.Errorf(royalty.EPRECONDITION,
-				"reversal would leave %s at %s %s: %s %s of it was already paid out or moved; settle the shortfall outside the ledger",
-				d.Account, after, d.Currency, after.Neg(), d.Currency)
+			return royalty.Errorf(royalty.EPRECONDITION, shortfallMessage)
 		}
 	}
 	return nil
