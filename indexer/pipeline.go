@@ -185,6 +185,20 @@ type Summary struct {
 	SkipReasons map[string]int
 }
 
+// Clone returns a copy of s that shares no list or map with it, so that adding to one does
+// not change the other.
+func (s Summary) Clone() Summary {
+	s.Errors = append([]*RecordError(nil), s.Errors...)
+	if s.SkipReasons != nil {
+		m := make(map[string]int, len(s.SkipReasons))
+		for r, n := range s.SkipReasons {
+			m[r] = n
+		}
+		s.SkipReasons = m
+	}
+	return s
+}
+
 // Add adds the counts of d to s, listing up to maxErrors rejected records in total.
 func (s *Summary) Add(d *Summary, maxErrors int) {
 	s.Records += d.Records
@@ -242,8 +256,9 @@ type batch struct {
 func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, error) {
 	defer r.Close()
 	defer raiseGC()()
-	totals := ro.Start
-	totals.Errors = append([]*RecordError(nil), ro.Start.Errors...)
+	// totals and the progress counts below each own their map of skip reasons: sharing
+	// ro.Start's would count every skipped record twice when resuming, and change ro.Start.
+	totals := ro.Start.Clone()
 	g, ctx := errgroup.WithContext(ctx)
 	read := make(chan *batch, 1)
 	prepared := make(chan *batch, 1)
@@ -278,7 +293,7 @@ func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, e
 		return nil
 	})
 	g.Go(func() error {
-		soFar := ro.Start
+		soFar := ro.Start.Clone()
 		soFar.Errors = nil
 		for b := range written {
 			select {

@@ -46,7 +46,7 @@ func ingestRemote(ctx context.Context, cfg *config, o *ingestOptions, job string
 // sendAll sends r to the server in chunks of ten batches.
 func sendAll(ctx context.Context, client royaltyv1.IndexServiceClient, batchSize int, r indexer.Reader, ro indexer.RunOptions) (indexer.Summary, error) {
 	defer r.Close()
-	totals := ro.Start
+	totals := ro.Start.Clone()
 	for {
 		var (
 			reqs    = []*royaltyv1.IngestPostsRequest{{}}
