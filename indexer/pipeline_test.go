@@ -179,3 +179,26 @@ func TestPipelineResumeSkipReasons(t *testing.T) {
 		t.Errorf("the resumed run changed its Start: %s, was %s", got, before)
 	}
 }
+
+// TestIdentitySetCounts checks that identity records and posts' authors count once each.
+func TestIdentitySetCounts(t *testing.T) {
+	ana := &Identity{Platform: "x", Site: "s", AuthorID: "ana"}
+	bo := &Identity{Platform: "x", Site: "s", AuthorID: "bo"}
+	recs := []Record{
+		{Identity: ana},
+		{Post: &Post{ID: "x:s/1", Author: ana}},
+		{Post: &Post{ID: "x:s/2", Author: bo}},
+		{Post: &Post{ID: "x:s/3", Author: bo}},
+		{Post: &Post{ID: "x:s/4"}}, // deleted author
+		{Skip: "tag wiki"},
+		{Identity: &Identity{Platform: "x", Site: "t", AuthorID: "ana"}}, // another site
+	}
+	var s IdentitySet
+	n := 0
+	for _, r := range recs {
+		n += s.Count(r)
+	}
+	if n != 3 {
+		t.Fatalf("counted %d identities, want 3", n)
+	}
+}

@@ -44,6 +44,10 @@ func TestIngestSampleCorpus(t *testing.T) {
 	if !strings.Contains(out, "posts:      16 read, 16 new, 0 updated, 0 unchanged") {
 		t.Errorf("first run:\n%s", out)
 	}
+	// The JSON lines format names identities as the posts' authors: 4 distinct ones.
+	if !strings.Contains(out, "identities: 4 read") {
+		t.Errorf("first run does not count the posts' authors:\n%s", out)
+	}
 	// The same input again is an update of nothing, not a copy.
 	out, err = runCmd(t, context.Background(), args...)
 	if err != nil {
