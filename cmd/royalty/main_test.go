@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/internal/pgtest"
 	"github.com/openroyalty/royalty/ledger/csv"
 )
@@ -229,5 +232,60 @@ func TestKeysAndExportCommands(t *testing.T) {
 	}
 	if _, err := runCmd(t, ctx, "export", "journal", "--database-url", dsn); err == nil {
 		t.Error("export journal without --out succeeded")
+	}
+}
+
+// TestKeysCreateUnmigrated runs `keys create` on a database without the schema: the error must
+// name the fix, not a missing relation.
+func TestKeysCreateUnmigrated(t *testing.T) {
+	srv := pgtest.Server(t)
+	dsn, err := srv.CreateDatabase(context.Background(), "keys_unmigrated", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, context.Background(), "keys", "create", "--role", "admin", "--name", "ops", "--database-url", dsn)
+	if !errors.Is(err, wire.ErrNotMigrated) || !strings.HasPrefix(err.Error(), "schema not migrated; run royalty migrate") {
+		t.Fatalf("keys create before migrate: %v\n%s", err, out)
+	}
+}
+
+// TestKeysCreateJSON checks that `keys create -o json` prints the key for scripts.
+func TestKeysCreateJSON(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	var first struct{ PrincipalID, Name, Role, KeyID, Key string }
+	for _, args := range [][]string{
+		{"keys", "create", "--role", "provider", "--name", "acme", "-o", "json"},
+		{"keys", "create", "--principal", "", "--output", "json"},
+	} {
+		if args[2] == "--principal" {
+			args[3] = first.PrincipalID
+		}
+		out, err := runCmd(t, ctx, append(args, "--database-url", dsn)...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		var got struct {
+			PrincipalID string `json:"principal_id"`
+			Name, Role  string
+			KeyID       string `json:"key_id"`
+			Key         string
+		}
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil || strings.Count(out, "\n") != 1 {
+			t.Fatalf("%v: not one JSON line: %v\n%s", args, err, out)
+		}
+		if got.PrincipalID == "" || got.Name != "acme" || got.Role != "provider" || got.KeyID == "" || !strings.HasPrefix(got.Key, "rty_") {
+			t.Errorf("%v: %+v", args, got)
+		}
+		if first.PrincipalID == "" {
+			first.PrincipalID = got.PrincipalID
+		} else if got.PrincipalID != first.PrincipalID {
+			t.Errorf("--principal %s made a key for %s", first.PrincipalID, got.PrincipalID)
+		}
+	}
+	if _, err := runCmd(t, ctx, "keys", "create", "--role", "admin", "--name", "x", "-o", "yaml", "--database-url", dsn); err == nil {
+		t.Error("-o yaml succeeded")
 	}
 }
