@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/internal/version"
 )
 
 func main() {
@@ -65,12 +66,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Use:           "royalty",
 		Short:         "royalty pays the people whose writing feeds AI models",
 		Long:          "royalty measures how much of each model response came from whose posts and books that share\nof the response's revenue to them, exactly and verifiably.",
+		Version:       version.String("royalty"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return applyEnv(cmd)
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -289,3 +289,14 @@ func TestKeysCreateJSON(t *testing.T) {
 		t.Error("-o yaml succeeded")
 	}
 }
+
+// TestVersion checks --version: the build's description, on stdout, and nothing else runs.
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "royalty ") || strings.Count(got, "\n") != 1 || errOut.Len() != 0 {
+		t.Errorf("--version printed %q and %q", got, errOut.String())
+	}
+}
