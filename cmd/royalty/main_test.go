@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -26,7 +27,51 @@ import (
 	"github.com/openroyalty/royalty/ledger/csv"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	clearEnvironment()
+	pgtest.Main(m)
+}
+
+// clearEnvironment unsets the ROYALTY_* variables the flags default to: the tests run the
+// commands in-process, and a developer's exported ROYALTY_DATA_DIR or ROYALTY_DATABASE_URL (a
+// real database) must not reach them. The tests' own variables (ROYALTY_TEST_*, pgtest's) and
+// ROYALTY_PG_BINDIR (where pgtmp finds PostgreSQL) stay.
+func clearEnvironment() {
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "ROYALTY_") && !strings.HasPrefix(name, "ROYALTY_TEST_") && name != "ROYALTY_PG_BINDIR" {
+			os.Unsetenv(name)
+		}
+	}
+}
+
+// TestDeveloperEnvironmentIgnored runs this test binary again with a developer's variables
+// exported: the commands the tests run must not see them.
+func TestDeveloperEnvironmentIgnored(t *testing.T) {
+	if os.Getenv("ROYALTY_TEST_ENV_CHILD") != "" {
+		for _, kv := range os.Environ() {
+			if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "ROYALTY_") && !strings.HasPrefix(name, "ROYALTY_TEST_") {
+				t.Errorf("the tests see %s", kv)
+			}
+		}
+		cfg := &config{}
+		root := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+		root.Flags().StringVar(&cfg.DataDir, "data-dir", "royalty-data", "")
+		root.Flags().StringVar(&cfg.DatabaseURL, "database-url", "", "")
+		root.SetArgs(nil)
+		root.PreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
+		if err := root.Execute(); err != nil || cfg.DataDir != "royalty-data" || cfg.DatabaseURL != "" {
+			t.Errorf("flags took the developer's environment: %+v, %v", cfg, err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDeveloperEnvironmentIgnored$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "ROYALTY_TEST_ENV_CHILD=1",
+		"ROYALTY_DATA_DIR=/home/developer/royalty-data", "ROYALTY_DATABASE_URL=postgres://developer@real-database.invalid/royalty")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
 
 func runCmd(t *testing.T, ctx context.Context, args ...string) (string, error) {
 	t.Helper()
