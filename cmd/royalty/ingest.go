@@ -25,6 +25,7 @@ import (
 	"github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/indexer/pushshift"
 	"github.com/openroyalty/royalty/indexer/stackexchange"
+	"github.com/openroyalty/royalty/internal/termtext"
 )
 
 type ingestOptions struct {
@@ -338,20 +339,25 @@ func printSummary(w io.Writer, s indexer.Summary, postsThisRun int, took time.Du
 	}
 	sort.Strings(reasons)
 	for _, r := range reasons {
-		fmt.Fprintf(w, "    %6d  %s\n", s.SkipReasons[r], r)
+		fmt.Fprintf(w, "    %6d  %s\n", s.SkipReasons[r], termtext.Clean(r))
 	}
 	fmt.Fprintf(w, "  rejected:   %d\n", s.Rejected)
 	for _, e := range s.Errors {
+		// The ids, messages and file names come from the input (or a server): no escape
+		// sequences reach the terminal, and one error stays on one line.
 		msg := e.Message
 		if e.PostID != "" {
 			msg = e.PostID + ": " + msg
 		}
-		fmt.Fprintf(w, "    %s: %s\n", e.Pos, msg)
+		fmt.Fprintf(w, "    %s\n", oneLine(termtext.Clean(e.Pos.String()+": "+msg)))
 	}
 	if s.Rejected > len(s.Errors) {
 		fmt.Fprintf(w, "    … and %d more\n", s.Rejected-len(s.Errors))
 	}
 }
+
+// oneLine replaces the line breaks and tabs of s with spaces.
+func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\t", " ").Replace(s) }
 
 // progress shows how far an ingest is: a bar with posts/s and an ETA on a terminal, periodic
 // log lines otherwise. It measures bytes of the files on disk: of a plain file the offset

@@ -14,6 +14,7 @@ import (
 	"github.com/openroyalty/royalty/auth"
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/cmd/wire"
+	"github.com/openroyalty/royalty/internal/termtext"
 )
 
 // keysCommand manages principals and API keys directly in the database, so that an operator can
@@ -82,7 +83,7 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 						Key         string `json:"key"`
 					}{p.ID, p.Name, string(p.Role), k.ID, secret})
 				}
-				fmt.Fprintf(stdout, "principal %s (%s, %s)\nkey id    %s\napi key   %s\n", p.ID, p.Name, p.Role, k.ID, secret)
+				fmt.Fprintf(stdout, "principal %s (%s, %s)\nkey id    %s\napi key   %s\n", p.ID, oneLine(termtext.Clean(p.Name)), p.Role, k.ID, secret)
 				fmt.Fprintln(stdout, "The key is shown only now; send it as `authorization: Bearer <key>`.")
 				return nil
 			})
@@ -119,7 +120,8 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 					if k.RevokedAt != nil {
 						revoked = k.RevokedAt.UTC().Format(time.RFC3339)
 					}
-					fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.PrincipalID, p.Name, p.Role, k.CreatedAt.UTC().Format(time.RFC3339), revoked)
+					// Names are set over AdminService by anyone with the admin role.
+					fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.PrincipalID, oneLine(termtext.Clean(p.Name)), p.Role, k.CreatedAt.UTC().Format(time.RFC3339), revoked)
 				}
 				return tw.Flush()
 			})

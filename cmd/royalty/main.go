@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/internal/termtext"
 	"github.com/openroyalty/royalty/internal/version"
 )
 
@@ -38,7 +39,8 @@ func reportError(err error, verbose bool, stderr io.Writer) int {
 	if errors.As(err, &ec) {
 		return int(ec)
 	}
-	fmt.Fprintln(stderr, "royalty:", userMessage(err, verbose))
+	// Error messages may quote input files and servers: no escape sequences on the terminal.
+	fmt.Fprintln(stderr, "royalty:", termtext.Clean(userMessage(err, verbose)))
 	return 1
 }
 
