@@ -10,7 +10,7 @@ TESTFLAGS ?= -count=1 -timeout 60m
 demo:
 	$(GO) run ./cmd/royalty demo
 
-## test: every test, against a throwaway PostgreSQL (or ROYALTY_DATABASE_URL)
+## test: every test, against a throwaway PostgreSQL (or ROYALTY_TEST_DATABASE_URL)
 test:
 	$(GO) test $(TESTFLAGS) $(PKGS)
 

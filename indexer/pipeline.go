@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"runtime"
@@ -171,18 +172,70 @@ func NewPipeline(store Store, index Index, opts Options) *Pipeline {
 
 // Summary counts what a run did.
 type Summary struct {
-	Records    int // records read: posts, identities, skipped and rejected
-	Received   int // posts read
-	Inserted   int // posts new to the store
-	Updated    int // posts whose id was known and whose content changed
-	Unchanged  int // posts whose id was known with identical content
-	Rejected   int // malformed records, reported and skipped
-	Skipped    int // records deliberately not ingested (e.g. tag wikis, deleted comments)
-	Identities int // identity records read (Stack Exchange Users.xml)
+	Records   int // records read: posts, identities, skipped and rejected
+	Received  int // posts read
+	Inserted  int // posts new to the store
+	Updated   int // posts whose id was known and whose content changed
+	Unchanged int // posts whose id was known with identical content
+	Rejected  int // malformed records, reported and skipped
+	Skipped   int // records deliberately not ingested (e.g. tag wikis, deleted comments)
+	// Identities counts the distinct identities read: identity records (Stack Exchange
+	// Users.xml) and the authors named by posts (JSON lines formats), each once per run
+	// (IdentitySet); a resumed run counts again those it meets that an earlier run had counted.
+	Identities int
 	// Errors lists the first rejected records (up to Options.MaxErrors).
 	Errors []*RecordError
 	// SkipReasons counts skipped records by reason.
 	SkipReasons map[string]int
+}
+
+// IdentitySet counts the distinct identities of the records of a run. The zero value is
+// empty; it is not safe for concurrent use.
+type IdentitySet struct {
+	seen map[uint64]struct{} // FNV-1a of the keys
+}
+
+// maxCountedIdentities bounds an IdentitySet's memory (about 40 MB); when full it is emptied,
+// so that a run with more distinct identities counts some twice.
+const maxCountedIdentities = 1 << 20
+
+// Count returns how many identities of rec the set had not seen, 0 or 1: its identity record's,
+// or else its post's author's, and remembers it.
+func (s *IdentitySet) Count(rec Record) int {
+	var key string
+	switch {
+	case rec.Identity != nil:
+		key = rec.Identity.Key()
+	case rec.Post != nil && rec.Post.Author != nil:
+		key = rec.Post.Author.Key()
+	default:
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	k := h.Sum64()
+	if _, ok := s.seen[k]; ok {
+		return 0
+	}
+	if s.seen == nil || len(s.seen) >= maxCountedIdentities {
+		s.seen = map[uint64]struct{}{}
+	}
+	s.seen[k] = struct{}{}
+	return 1
+}
+
+// Clone returns a copy of s that shares no list or map with it, so that adding to one does
+// not change the other.
+func (s Summary) Clone() Summary {
+	s.Errors = append([]*RecordError(nil), s.Errors...)
+	if s.SkipReasons != nil {
+		m := make(map[string]int, len(s.SkipReasons))
+		for r, n := range s.SkipReasons {
+			m[r] = n
+		}
+		s.SkipReasons = m
+	}
+	return s
 }
 
 // Add adds the counts of d to s, listing up to maxErrors rejected records in total.
@@ -242,8 +295,9 @@ type batch struct {
 func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, error) {
 	defer r.Close()
 	defer raiseGC()()
-	totals := ro.Start
-	totals.Errors = append([]*RecordError(nil), ro.Start.Errors...)
+	// totals and the progress counts below each own their map of skip reasons: sharing
+	// ro.Start's would count every skipped record twice when resuming, and change ro.Start.
+	totals := ro.Start.Clone()
 	g, ctx := errgroup.WithContext(ctx)
 	read := make(chan *batch, 1)
 	prepared := make(chan *batch, 1)
@@ -278,7 +332,7 @@ func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, e
 		return nil
 	})
 	g.Go(func() error {
-		soFar := ro.Start
+		soFar := ro.Start.Clone()
 		soFar.Errors = nil
 		for b := range written {
 			select {
@@ -336,6 +390,7 @@ func (p *Pipeline) Run(ctx context.Context, r Reader, ro RunOptions) (Summary, e
 // read groups records into batches of up to BatchSize records.
 func (p *Pipeline) read(ctx context.Context, r Reader, out chan<- *batch) error {
 	b := &batch{}
+	var identities IdentitySet
 	send := func() error {
 		select {
 		case out <- b:
@@ -366,12 +421,10 @@ func (p *Pipeline) read(ctx context.Context, r Reader, out chan<- *batch) error 
 		default:
 			b.delta.Records++
 			b.resume = rec.Next
+			b.delta.Identities += identities.Count(rec)
 			switch {
-			case rec.Post != nil:
+			case rec.Post != nil, rec.Identity != nil:
 				b.recs = append(b.recs, rec)
-			case rec.Identity != nil:
-				b.recs = append(b.recs, rec)
-				b.delta.Identities++
 			default:
 				b.delta.Skipped++
 				if b.delta.SkipReasons == nil {

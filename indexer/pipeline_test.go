@@ -131,3 +131,74 @@ func TestPipelineOrderPerPost(t *testing.T) {
 		t.Errorf("%d index writes at once, want at most IndexWriters (3)", idx.most)
 	}
 }
+
+// TestPipelineResumeSkipReasons runs an input in one go and in two runs, the second resuming
+// from the first's totals with a progress callback (as `royalty ingest` does): the skipped
+// records' breakdown must be the same, and the second run must leave its Start alone.
+func TestPipelineResumeSkipReasons(t *testing.T) {
+	var recs []Record
+	for i := 0; i < 40; i++ {
+		rec := Record{Pos: Position{Line: int64(i + 1)}, Next: Position{Line: int64(i + 2)}}
+		switch i % 4 {
+		case 0:
+			rec.Skip = "tag wiki"
+		case 1:
+			rec.Skip = "deleted comment"
+		default:
+			rec.Post = &Post{ID: fmt.Sprintf("x:s/%d", i), Platform: "x", Site: "s", Kind: KindArticle,
+				CreatedAt: time.Unix(1, 0), Text: fmt.Sprintf("post number %d", i)}
+		}
+		recs = append(recs, rec)
+	}
+	ctx := context.Background()
+	progress := func(Position, Summary) {}
+	newPipeline := func() *Pipeline { return NewPipeline(&orderStore{}, &orderIndex{}, Options{BatchSize: 5}) }
+
+	whole, err := newPipeline().Run(ctx, &sliceReader{recs: recs}, RunOptions{Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := newPipeline().Run(ctx, &sliceReader{recs: recs[:20]}, RunOptions{Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fmt.Sprint(first.SkipReasons)
+	var durable Summary
+	resumed, err := newPipeline().Run(ctx, &sliceReader{recs: recs[20:]}, RunOptions{Start: first, Progress: progress,
+		Durable: func(_ Position, totals Summary) error { durable = totals; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(resumed.SkipReasons) != fmt.Sprint(whole.SkipReasons) || resumed.Skipped != whole.Skipped {
+		t.Errorf("resumed run: %d skipped %v; one run: %d skipped %v", resumed.Skipped, resumed.SkipReasons, whole.Skipped, whole.SkipReasons)
+	}
+	if fmt.Sprint(durable.SkipReasons) != fmt.Sprint(whole.SkipReasons) {
+		t.Errorf("last checkpoint of the resumed run: %v, one run: %v", durable.SkipReasons, whole.SkipReasons)
+	}
+	if got := fmt.Sprint(first.SkipReasons); got != before {
+		t.Errorf("the resumed run changed its Start: %s, was %s", got, before)
+	}
+}
+
+// TestIdentitySetCounts checks that identity records and posts' authors count once each.
+func TestIdentitySetCounts(t *testing.T) {
+	ana := &Identity{Platform: "x", Site: "s", AuthorID: "ana"}
+	bo := &Identity{Platform: "x", Site: "s", AuthorID: "bo"}
+	recs := []Record{
+		{Identity: ana},
+		{Post: &Post{ID: "x:s/1", Author: ana}},
+		{Post: &Post{ID: "x:s/2", Author: bo}},
+		{Post: &Post{ID: "x:s/3", Author: bo}},
+		{Post: &Post{ID: "x:s/4"}}, // deleted author
+		{Skip: "tag wiki"},
+		{Identity: &Identity{Platform: "x", Site: "t", AuthorID: "ana"}}, // another site
+	}
+	var s IdentitySet
+	n := 0
+	for _, r := range recs {
+		n += s.Count(r)
+	}
+	if n != 3 {
+		t.Fatalf("counted %d identities, want 3", n)
+	}
+}

@@ -337,13 +337,16 @@ type TrialBalanceLine struct {
 	Debits, Credits, Balance decimal.Decimal
 	// Accounts counts the accounts of this type with postings in this currency.
 	Accounts int
+	// Postings counts the postings summed in this line.
+	Postings int64
 }
 
 // TrialBalance sums every posting per account type and currency.
 type TrialBalance struct {
 	Lines []TrialBalanceLine
 	// Totals is the sum of all balances per currency: zero in a balanced ledger.
-	Totals   []Money
+	Totals []Money
+	// Postings counts every posting summed, in all currencies; each line has its own count.
 	Postings int64
 }
 

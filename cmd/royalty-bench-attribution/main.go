@@ -33,6 +33,7 @@ import (
 	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/indexer/bleveindex"
+	"github.com/openroyalty/royalty/internal/version"
 )
 
 type options struct {
@@ -63,6 +64,7 @@ func main() {
 	flag.BoolVar(&o.reuse, "reuse", false, "with -dir: reuse an index of exactly -posts posts built by an earlier run with the same seed (measures only the largest size)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the attribution at the largest checkpoint")
 	flag.StringVar(&o.data, "data", "", "Stack Exchange dumps for the word model (default ../shared/data/stackexchange)")
+	version.Flag("royalty-bench-attribution")
 	flag.Parse()
 	for _, s := range strings.Split(cps, ",") {
 		if s = strings.TrimSpace(s); s == "" {

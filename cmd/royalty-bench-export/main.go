@@ -46,6 +46,7 @@ import (
 
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
+	"github.com/openroyalty/royalty/internal/version"
 	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/journal"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
@@ -82,6 +83,7 @@ func main() {
 	flag.StringVar(&o.childOut, "child-out", "", "internal: the file the child writes")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the last export (the child process) to this file")
 	flag.StringVar(&o.trace, "trace", "", "write an execution trace of the last export (the child process) to this file")
+	version.Flag("royalty-bench-export")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -71,6 +71,7 @@ import (
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/internal/repo"
+	"github.com/openroyalty/royalty/internal/version"
 	"github.com/openroyalty/royalty/migrations"
 )
 
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&rounds, "rounds", 3, "pipeline runs, each between two baseline runs; RESULT is the round of the median ratio")
 	flag.BoolVar(&breakdown, "breakdown", false, "also index in steps towards the pipeline, each logged with its CPU time: "+
 		"the text field, text and fingerprints, every field (posts prepared in memory), the pipeline without the database")
+	version.Flag("royalty-bench-ingest")
 	flag.Parse()
 	profile = *cpuProfile
 	rounds = max(1, rounds)

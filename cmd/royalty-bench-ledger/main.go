@@ -41,6 +41,7 @@ import (
 	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
+	"github.com/openroyalty/royalty/internal/version"
 	"github.com/openroyalty/royalty/ledger"
 	"github.com/openroyalty/royalty/ledger/postgres"
 	"github.com/openroyalty/royalty/migrations"
@@ -75,6 +76,7 @@ func main() {
 	flag.IntVar(&o.flushers, "flushers", 0, "group-commit transactions in flight for single PostUsage calls (0: the ledger's default)")
 	flag.BoolVar(&o.evidence, "evidence", true, "attach an evidence span per credited identity, as attribution does")
 	flag.BoolVar(&o.statements, "statements", false, "load pg_stat_statements and print where the server's time went")
+	version.Flag("royalty-bench-ledger")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -13,6 +13,7 @@ import (
 	"github.com/openroyalty/royalty/attribution"
 	"github.com/openroyalty/royalty/attribution/eval"
 	"github.com/openroyalty/royalty/attribution/memindex"
+	"github.com/openroyalty/royalty/internal/version"
 )
 
 func main() {
@@ -36,6 +37,7 @@ func run() error {
 	flag.IntVar(&acfg.MinContentWords, "min-content", 0, "content words per span (0: default, -1: off)")
 	flag.IntVar(&acfg.Candidates, "candidates", 0, "candidates per chunk (0: default)")
 	real := flag.Bool("real", false, "also attribute every real Stack Exchange post against the others and show what the filters remove")
+	version.Flag("royalty-eval-attribution")
 	flag.Parse()
 	if data == "" {
 		var err error

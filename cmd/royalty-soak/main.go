@@ -42,6 +42,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/openroyalty/royalty/internal/version"
 )
 
 type options struct {
@@ -75,6 +77,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
 	flag.BoolVar(&o.verbose, "v", false, "log every fault, claim and failed export")
 	flag.StringVar(&o.keepLogs, "keep-logs", "", "on failure, copy the server's and PostgreSQL's logs into this directory (they are removed with the run's temporary directory otherwise)")
+	version.Flag("royalty-soak")
 	flag.Parse()
 	if o.rounds == 0 {
 		o.rounds = max(1, int(o.duration/(40*time.Second)))

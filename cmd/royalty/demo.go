@@ -26,6 +26,7 @@ import (
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/internal/repo"
+	"github.com/openroyalty/royalty/internal/termtext"
 	"github.com/openroyalty/royalty/ledger"
 	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/migrations"
@@ -75,11 +76,16 @@ type demo struct {
 	contributorID                         string
 }
 
-func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.stdout, format+"\n", args...) }
+// say prints a line. Its arguments hold text from posts and from the server (post texts,
+// evidence, identity keys, error messages), so control characters and escape sequences are
+// removed (termtext.Clean) before it reaches the terminal.
+func (d *demo) say(format string, args ...any) {
+	fmt.Fprintln(d.stdout, termtext.Clean(fmt.Sprintf(format, args...)))
+}
 
 func (d *demo) head(format string, args ...any) {
 	d.step++
-	fmt.Fprintf(d.stdout, "\n%2d. "+format+"\n", append([]any{d.step}, args...)...)
+	fmt.Fprint(d.stdout, "\n", termtext.Clean(fmt.Sprintf("%2d. "+format, append([]any{d.step}, args...)...)), "\n")
 }
 
 // as returns a context that calls with key, bounded so that a stuck call fails the demo.
@@ -561,7 +567,7 @@ func (d *demo) audit(ctx context.Context) error {
 	want := map[string]string{}
 	for _, l := range tb.GetLines() {
 		typ := strings.ToLower(strings.TrimPrefix(l.GetAccountType().String(), "ACCOUNT_TYPE_"))
-		fmt.Fprintf(tw, "    %s\t%s\t%d\t%s\t%s\t%s\t\n", typ, l.GetCurrency(), l.GetAccounts(), l.GetDebits(), l.GetCredits(), l.GetBalance())
+		fmt.Fprintf(tw, "    %s\t%s\t%d\t%s\t%s\t%s\t\n", typ, termtext.Clean(l.GetCurrency()), l.GetAccounts(), l.GetDebits(), l.GetCredits(), l.GetBalance())
 		want[typ+"/"+l.GetCurrency()] = l.GetBalance()
 	}
 	tw.Flush()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/openroyalty/royalty/indexer/postgres"
 	"github.com/openroyalty/royalty/indexer/pushshift"
 	"github.com/openroyalty/royalty/indexer/stackexchange"
+	"github.com/openroyalty/royalty/internal/termtext"
 )
 
 type ingestOptions struct {
@@ -74,6 +76,9 @@ rebuilds a lost index from the database.`,
 			}
 			if len(args) == 0 {
 				return errors.New("give the crawl files or folders to ingest")
+			}
+			if err := checkFormat(o.format, args); err != nil {
+				return err
 			}
 			srcs, err := sourcesFor(o.format, o.site, args)
 			if err != nil {
@@ -217,6 +222,96 @@ func ingestJob(ctx context.Context, o *ingestOptions, job string, srcs []indexer
 		return err
 	}
 	printSummary(stdout, sum, sum.Received-start.Received, time.Since(began))
+	if sum.Records > 0 && sum.Rejected == sum.Records {
+		// Nothing was ingested: most likely the wrong --format, which must not look like success.
+		msg := fmt.Sprintf("all %d records were rejected", sum.Records)
+		if len(srcs) > 0 {
+			if f, _ := sniffFormat(srcs[0].Name()); f != "" && f != o.format {
+				return fmt.Errorf("%s: %s looks like %s: use --format %s", msg, srcs[0].Name(), f, f)
+			}
+		}
+		return fmt.Errorf("%s: is --format %s right?", msg, o.format)
+	}
+	return nil
+}
+
+// sniffLines is how many non-blank lines of a file sniffFormat tries.
+const sniffLines = 20
+
+// lineFormats are the parsers of the formats whose files are JSON lines.
+var lineFormats = []struct {
+	name  string
+	parse lines.ParseFunc
+}{{"jsonl", jsonl.Parse}, {"pushshift", pushshift.Parse}, {"hn", hn.Parse}}
+
+// sniffFormat guesses the crawl format of path: stackexchange for a folder holding Posts.xml,
+// else the JSON lines format that parses the most of the file's first non-blank lines, with how
+// many of them each JSON lines format parsed. It returns "" when it cannot tell.
+func sniffFormat(path string) (format string, parsed map[string]int) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", nil
+	}
+	if st.IsDir() {
+		for _, name := range []string{"Posts.xml", "Posts.xml.zst", "Posts.xml.gz"} {
+			if _, err := os.Stat(filepath.Join(path, name)); err == nil {
+				return "stackexchange", nil
+			}
+		}
+		return "", nil
+	}
+	f, err := lines.Open(path, 0)
+	if err != nil {
+		return "", nil
+	}
+	defer f.Close()
+	parsed = map[string]int{}
+	r := lines.NewReader(io.LimitReader(f, 64<<20), 0, 1, 0)
+	for tried := 0; tried < sniffLines; {
+		l, err := r.Next()
+		if errors.Is(err, lines.ErrTooLong) {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		if len(strings.TrimSpace(string(l.Bytes))) == 0 {
+			continue
+		}
+		tried++
+		for _, lf := range lineFormats {
+			if rec, err := lf.parse(l.Bytes); err == nil && (rec.Post != nil || rec.Identity != nil || rec.Skip != "") {
+				parsed[lf.name]++
+			}
+		}
+	}
+	best := 0
+	for _, lf := range lineFormats {
+		if parsed[lf.name] > best {
+			format, best = lf.name, parsed[lf.name]
+		}
+	}
+	return format, parsed
+}
+
+// checkFormat refuses, before anything is read, a --format that the first input is plainly not
+// in and says which format it looks like.
+func checkFormat(format string, paths []string) error {
+	if len(paths) == 0 || format != "" && !slices.Contains(Formats, format) {
+		return nil // sourcesFor reports an unknown format
+	}
+	guess, parsed := sniffFormat(paths[0])
+	switch {
+	case guess == "" || guess == format:
+		return nil
+	case format == "":
+		return fmt.Errorf("--format is required: %s looks like %s: use --format %s", paths[0], guess, guess)
+	case guess == "stackexchange":
+		return fmt.Errorf("%s looks like a Stack Exchange dump folder: use --format stackexchange", paths[0])
+	case format == "stackexchange" || parsed[format] == 0:
+		// None of the first records is in the given format, and some are in another one.
+		return fmt.Errorf("%s looks like %s, not %s: use --format %s", paths[0], guess, format, guess)
+	}
 	return nil
 }
 
@@ -244,20 +339,25 @@ func printSummary(w io.Writer, s indexer.Summary, postsThisRun int, took time.Du
 	}
 	sort.Strings(reasons)
 	for _, r := range reasons {
-		fmt.Fprintf(w, "    %6d  %s\n", s.SkipReasons[r], r)
+		fmt.Fprintf(w, "    %6d  %s\n", s.SkipReasons[r], termtext.Clean(r))
 	}
 	fmt.Fprintf(w, "  rejected:   %d\n", s.Rejected)
 	for _, e := range s.Errors {
+		// The ids, messages and file names come from the input (or a server): no escape
+		// sequences reach the terminal, and one error stays on one line.
 		msg := e.Message
 		if e.PostID != "" {
 			msg = e.PostID + ": " + msg
 		}
-		fmt.Fprintf(w, "    %s: %s\n", e.Pos, msg)
+		fmt.Fprintf(w, "    %s\n", oneLine(termtext.Clean(e.Pos.String()+": "+msg)))
 	}
 	if s.Rejected > len(s.Errors) {
 		fmt.Fprintf(w, "    … and %d more\n", s.Rejected-len(s.Errors))
 	}
 }
+
+// oneLine replaces the line breaks and tabs of s with spaces.
+func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\t", " ").Replace(s) }
 
 // progress shows how far an ingest is: a bar with posts/s and an ETA on a terminal, periodic
 // log lines otherwise. It measures bytes of the files on disk: of a plain file the offset

@@ -46,7 +46,8 @@ func ingestRemote(ctx context.Context, cfg *config, o *ingestOptions, job string
 // sendAll sends r to the server in chunks of ten batches.
 func sendAll(ctx context.Context, client royaltyv1.IndexServiceClient, batchSize int, r indexer.Reader, ro indexer.RunOptions) (indexer.Summary, error) {
 	defer r.Close()
-	totals := ro.Start
+	totals := ro.Start.Clone()
+	var identities indexer.IdentitySet
 	for {
 		var (
 			reqs    = []*royaltyv1.IngestPostsRequest{{}}
@@ -88,13 +89,13 @@ func sendAll(ctx context.Context, client royaltyv1.IndexServiceClient, batchSize
 			}
 			delta.Records++
 			resume = rec.Next
+			delta.Identities += identities.Count(rec)
 			switch {
 			case rec.Post != nil:
 				delta.Received++
 				postPos = append(postPos, rec.Pos)
 				add(services.PostToProto(rec.Post), nil)
 			case rec.Identity != nil:
-				delta.Identities++
 				add(nil, services.IdentityToProto(rec.Identity))
 			default:
 				delta.Skipped++

@@ -44,6 +44,10 @@ func TestIngestSampleCorpus(t *testing.T) {
 	if !strings.Contains(out, "posts:      16 read, 16 new, 0 updated, 0 unchanged") {
 		t.Errorf("first run:\n%s", out)
 	}
+	// The JSON lines format names identities as the posts' authors: 4 distinct ones.
+	if !strings.Contains(out, "identities: 4 read") {
+		t.Errorf("first run does not count the posts' authors:\n%s", out)
+	}
 	// The same input again is an update of nothing, not a copy.
 	out, err = runCmd(t, context.Background(), args...)
 	if err != nil {
@@ -462,5 +466,63 @@ func TestIngestZstdProgress(t *testing.T) {
 	}
 	if logs < 2 || withETA == 0 || last < 90 {
 		t.Errorf("%d progress lines, %d with an eta, last at %.1f%%:\n%s", logs, withETA, last, out)
+	}
+}
+
+// TestIngestWrongFormat gives ingest inputs in another format than --format says: it must fail
+// before reading when the first records show the right format, and say which.
+func TestIngestWrongFormat(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hnFile := write("items.jsonl", `{"id":1,"by":"pg","time":1160418111,"type":"story","title":"Y Combinator","text":"hello"}`+"\n"+
+		`{"id":2,"by":"sama","time":1160418112,"type":"comment","parent":1,"text":"hi"}`+"\n")
+	redditFile := write("RC_2020-01", `{"id":"abc","author":"ana","body":"words","created_utc":1577836800,"subreddit":"test"}`+"\n")
+	generic := filepath.Join("..", "..", "indexer", "testdata", "sample", "posts.jsonl")
+	seDump := filepath.Join("..", "..", "indexer", "stackexchange", "testdata", "tiny.stackexchange.com")
+	tests := []struct {
+		format, path, want string
+	}{
+		{"jsonl", hnFile, "looks like hn, not jsonl: use --format hn"},
+		{"hn", redditFile, "looks like pushshift, not hn: use --format pushshift"},
+		{"pushshift", generic, "looks like jsonl, not pushshift: use --format jsonl"},
+		{"stackexchange", generic, "looks like jsonl, not stackexchange: use --format jsonl"},
+		{"jsonl", seDump, "looks like a Stack Exchange dump folder: use --format stackexchange"},
+		{"", hnFile, "--format is required: " + hnFile + " looks like hn: use --format hn"},
+	}
+	for _, tt := range tests {
+		// No database: the format is checked before anything is opened.
+		out, err := runCmd(t, context.Background(), "ingest", "--data-dir", t.TempDir(), "--format", tt.format, tt.path)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("--format %q %s: %v, want %q\n%s", tt.format, tt.path, err, tt.want, out)
+		}
+	}
+	// The right format passes the check.
+	for format, path := range map[string]string{"hn": hnFile, "pushshift": redditFile, "jsonl": generic, "stackexchange": seDump} {
+		if err := checkFormat(format, []string{path}); err != nil {
+			t.Errorf("--format %s %s: %v", format, path, err)
+		}
+	}
+}
+
+// TestIngestEverythingRejected ingests a file none of whose records parse in any format: the
+// summary is printed and the command fails, instead of exiting 0 having ingested nothing.
+func TestIngestEverythingRejected(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	path := filepath.Join(t.TempDir(), "odd.jsonl")
+	if err := os.WriteFile(path, []byte("{\"id\":\"1\"}\n{\"id\":\"2\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, context.Background(), "ingest", "--database-url", dsn, "--data-dir", t.TempDir(), "--format", "jsonl", "--progress", "none", path)
+	if err == nil || !strings.Contains(err.Error(), "all 2 records were rejected: is --format jsonl right?") {
+		t.Errorf("err = %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "rejected:   2") {
+		t.Errorf("no summary:\n%s", out)
 	}
 }

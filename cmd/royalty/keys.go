@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/openroyalty/royalty/auth"
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/cmd/wire"
+	"github.com/openroyalty/royalty/internal/termtext"
 )
 
 // keysCommand manages principals and API keys directly in the database, so that an operator can
@@ -25,7 +27,8 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 			"to create the first admin key. A key is shown once; only its SHA-256 is stored.",
 	}
 	withStore := func(ctx context.Context, fn func(auth.Store) error) error {
-		pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, false)
+		// The schema check turns "relation does not exist" into "run royalty migrate".
+		pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, true)
 		if err != nil {
 			return err
 		}
@@ -33,7 +36,7 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 		return fn(authpg.New(pool))
 	}
 
-	var role, name, principal string
+	var role, name, principal, output string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a principal with a role and its first key, or another key for --principal",
@@ -41,6 +44,9 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 			"  royalty keys create --principal 5b0c…",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output: want text or json, got %q", output)
+			}
 			return withStore(cmd.Context(), func(s auth.Store) error {
 				var p auth.Principal
 				var k auth.APIKey
@@ -67,7 +73,17 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout, "principal %s (%s, %s)\nkey id    %s\napi key   %s\n", p.ID, p.Name, p.Role, k.ID, secret)
+				if output == "json" {
+					// For scripts: one JSON object on one line.
+					return json.NewEncoder(stdout).Encode(struct {
+						PrincipalID string `json:"principal_id"`
+						Name        string `json:"name"`
+						Role        string `json:"role"`
+						KeyID       string `json:"key_id"`
+						Key         string `json:"key"`
+					}{p.ID, p.Name, string(p.Role), k.ID, secret})
+				}
+				fmt.Fprintf(stdout, "principal %s (%s, %s)\nkey id    %s\napi key   %s\n", p.ID, oneLine(termtext.Clean(p.Name)), p.Role, k.ID, secret)
 				fmt.Fprintln(stdout, "The key is shown only now; send it as `authorization: Bearer <key>`.")
 				return nil
 			})
@@ -76,6 +92,7 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 	create.Flags().StringVar(&role, "role", "", "provider, contributor, auditor or admin")
 	create.Flags().StringVar(&name, "name", "", "principal name")
 	create.Flags().StringVar(&principal, "principal", "", "add a key to this existing principal id")
+	create.Flags().StringVarP(&output, "output", "o", "text", "output format: text, or json ({\"principal_id\", \"name\", \"role\", \"key_id\", \"key\"} on one line)")
 
 	var listPrincipal string
 	list := &cobra.Command{
@@ -103,7 +120,8 @@ func keysCommand(cfg *config, stdout io.Writer) *cobra.Command {
 					if k.RevokedAt != nil {
 						revoked = k.RevokedAt.UTC().Format(time.RFC3339)
 					}
-					fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.PrincipalID, p.Name, p.Role, k.CreatedAt.UTC().Format(time.RFC3339), revoked)
+					// Names are set over AdminService by anyone with the admin role.
+					fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.PrincipalID, oneLine(termtext.Clean(p.Name)), p.Role, k.CreatedAt.UTC().Format(time.RFC3339), revoked)
 				}
 				return tw.Flush()
 			})

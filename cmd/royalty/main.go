@@ -17,20 +17,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/internal/termtext"
+	"github.com/openroyalty/royalty/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	verbose, err := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		var ec exitCode
-		if errors.As(err, &ec) {
-			os.Exit(int(ec))
-		}
-		fmt.Fprintln(os.Stderr, "royalty:", err)
-		os.Exit(1)
+	if code := reportError(err, verbose, os.Stderr); code != 0 {
+		os.Exit(code)
 	}
+}
+
+// reportError prints err for people (userMessage) and returns the process's exit code.
+func reportError(err error, verbose bool, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return int(ec)
+	}
+	// Error messages may quote input files and servers: no escape sequences on the terminal.
+	fmt.Fprintln(stderr, "royalty:", termtext.Clean(userMessage(err, verbose)))
+	return 1
 }
 
 // exitCode is returned by commands that have already reported their failure and only need the
@@ -60,17 +71,25 @@ type config struct {
 
 // run executes the command line args; tests call it to run the real program in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	_, err := execute(ctx, args, stdout, stderr)
+	return err
+}
+
+// execute is run, also saying whether --verbose was given.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (verbose bool, err error) {
 	cfg := &config{}
 	root := &cobra.Command{
 		Use:           "royalty",
 		Short:         "royalty pays the people whose writing feeds AI models",
 		Long:          "royalty measures how much of each model response came from whose posts and books that share\nof the response's revenue to them, exactly and verifiably.",
+		Version:       version.String("royalty"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return applyEnv(cmd)
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -81,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pf.StringVar(&cfg.DataDir, "data-dir", "royalty-data", "directory for the search index and local state")
 	pf.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.BoolVar(&verbose, "verbose", false, "print errors with all their details (the wrapped causes, SQLSTATEs)")
 
 	root.AddCommand(
 		serveCommand(cfg, stderr),
@@ -92,7 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		verifyCommand(stdout),
 	)
 	documentEnv(root)
-	return root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
+	return verbose, err
 }
 
 func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {

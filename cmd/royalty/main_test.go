@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,16 +16,62 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/internal/pgtest"
 	"github.com/openroyalty/royalty/ledger/csv"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	clearEnvironment()
+	pgtest.Main(m)
+}
+
+// clearEnvironment unsets the ROYALTY_* variables the flags default to: the tests run the
+// commands in-process, and a developer's exported ROYALTY_DATA_DIR or ROYALTY_DATABASE_URL (a
+// real database) must not reach them. The tests' own variables (ROYALTY_TEST_*, pgtest's) and
+// ROYALTY_PG_BINDIR (where pgtmp finds PostgreSQL) stay.
+func clearEnvironment() {
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "ROYALTY_") && !strings.HasPrefix(name, "ROYALTY_TEST_") && name != "ROYALTY_PG_BINDIR" {
+			os.Unsetenv(name)
+		}
+	}
+}
+
+// TestDeveloperEnvironmentIgnored runs this test binary again with a developer's variables
+// exported: the commands the tests run must not see them.
+func TestDeveloperEnvironmentIgnored(t *testing.T) {
+	if os.Getenv("ROYALTY_TEST_ENV_CHILD") != "" {
+		for _, kv := range os.Environ() {
+			if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "ROYALTY_") && !strings.HasPrefix(name, "ROYALTY_TEST_") {
+				t.Errorf("the tests see %s", kv)
+			}
+		}
+		cfg := &config{}
+		root := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+		root.Flags().StringVar(&cfg.DataDir, "data-dir", "royalty-data", "")
+		root.Flags().StringVar(&cfg.DatabaseURL, "database-url", "", "")
+		root.SetArgs(nil)
+		root.PreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
+		if err := root.Execute(); err != nil || cfg.DataDir != "royalty-data" || cfg.DatabaseURL != "" {
+			t.Errorf("flags took the developer's environment: %+v, %v", cfg, err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDeveloperEnvironmentIgnored$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "ROYALTY_TEST_ENV_CHILD=1",
+		"ROYALTY_DATA_DIR=/home/developer/royalty-data", "ROYALTY_DATABASE_URL=postgres://developer@real-database.invalid/royalty")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
 
 func runCmd(t *testing.T, ctx context.Context, args ...string) (string, error) {
 	t.Helper()
@@ -229,5 +277,71 @@ func TestKeysAndExportCommands(t *testing.T) {
 	}
 	if _, err := runCmd(t, ctx, "export", "journal", "--database-url", dsn); err == nil {
 		t.Error("export journal without --out succeeded")
+	}
+}
+
+// TestKeysCreateUnmigrated runs `keys create` on a database without the schema: the error must
+// name the fix, not a missing relation.
+func TestKeysCreateUnmigrated(t *testing.T) {
+	srv := pgtest.Server(t)
+	dsn, err := srv.CreateDatabase(context.Background(), "keys_unmigrated", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, context.Background(), "keys", "create", "--role", "admin", "--name", "ops", "--database-url", dsn)
+	if !errors.Is(err, wire.ErrNotMigrated) || !strings.HasPrefix(err.Error(), "schema not migrated; run royalty migrate") {
+		t.Fatalf("keys create before migrate: %v\n%s", err, out)
+	}
+}
+
+// TestKeysCreateJSON checks that `keys create -o json` prints the key for scripts.
+func TestKeysCreateJSON(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	var first struct{ PrincipalID, Name, Role, KeyID, Key string }
+	for _, args := range [][]string{
+		{"keys", "create", "--role", "provider", "--name", "acme", "-o", "json"},
+		{"keys", "create", "--principal", "", "--output", "json"},
+	} {
+		if args[2] == "--principal" {
+			args[3] = first.PrincipalID
+		}
+		out, err := runCmd(t, ctx, append(args, "--database-url", dsn)...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		var got struct {
+			PrincipalID string `json:"principal_id"`
+			Name, Role  string
+			KeyID       string `json:"key_id"`
+			Key         string
+		}
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil || strings.Count(out, "\n") != 1 {
+			t.Fatalf("%v: not one JSON line: %v\n%s", args, err, out)
+		}
+		if got.PrincipalID == "" || got.Name != "acme" || got.Role != "provider" || got.KeyID == "" || !strings.HasPrefix(got.Key, "rty_") {
+			t.Errorf("%v: %+v", args, got)
+		}
+		if first.PrincipalID == "" {
+			first.PrincipalID = got.PrincipalID
+		} else if got.PrincipalID != first.PrincipalID {
+			t.Errorf("--principal %s made a key for %s", first.PrincipalID, got.PrincipalID)
+		}
+	}
+	if _, err := runCmd(t, ctx, "keys", "create", "--role", "admin", "--name", "x", "-o", "yaml", "--database-url", dsn); err == nil {
+		t.Error("-o yaml succeeded")
+	}
+}
+
+// TestVersion checks --version: the build's description, on stdout, and nothing else runs.
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "royalty ") || strings.Count(got, "\n") != 1 || errOut.Len() != 0 {
+		t.Errorf("--version printed %q and %q", got, errOut.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openroyalty/royalty/internal/termtext"
 	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/journal"
 )
@@ -42,7 +43,7 @@ func verifyCommand(stdout io.Writer) *cobra.Command {
 			}
 			sum, err := verifyExport(args[0], keys, journal.VerifyOptions{AllowUnsealed: allowUnsealed, MinSize: minSize})
 			if re, ok := journal.IsRowError(err); ok {
-				fmt.Fprintf(stdout, "FAILED %s: row %d: %s\n", args[0], re.Row, re.Msg)
+				fmt.Fprintf(stdout, "FAILED %s: row %d: %s\n", args[0], re.Row, termtext.Clean(re.Msg))
 				fmt.Fprintf(stdout, "read %d rows\n", sum.Rows)
 				return exitCode(1)
 			}
@@ -83,15 +84,17 @@ func verifyProofCommand(stdout io.Writer, pubkeys *[]string) *cobra.Command {
 			}
 			e, err := p.Verify(keys)
 			if err != nil {
-				fmt.Fprintf(stdout, "FAILED %s: %v\n", args[0], err)
+				fmt.Fprintf(stdout, "FAILED %s: %s\n", args[0], termtext.Clean(err.Error()))
 				return exitCode(1)
 			}
+			// The proof file's text fields are printed through termtext.Clean: the file may come
+			// from anyone.
 			fmt.Fprintf(stdout, "ok: transaction %s is entry %d of the journal under checkpoint %d (root %s, signed %s by key %s)\n",
-				e.TransactionID, p.Index, p.Checkpoint.Size, p.Checkpoint.Root, p.Checkpoint.Time.Format("2006-01-02T15:04:05Z07:00"), p.Checkpoint.KeyID)
-			fmt.Fprintf(stdout, "  %s, created %s, idempotency key %s\n", e.Kind, e.CreatedAt.Format("2006-01-02T15:04:05.000000Z"), e.IdempotencyKey)
+				termtext.Clean(e.TransactionID), p.Index, p.Checkpoint.Size, p.Checkpoint.Root, p.Checkpoint.Time.Format("2006-01-02T15:04:05Z07:00"), termtext.Clean(p.Checkpoint.KeyID))
+			fmt.Fprintf(stdout, "  %s, created %s, idempotency key %s\n", termtext.Clean(e.Kind), e.CreatedAt.Format("2006-01-02T15:04:05.000000Z"), termtext.Clean(e.IdempotencyKey))
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			for _, posting := range e.Postings {
-				fmt.Fprintf(tw, "  %s\t%s\t%s %s\n", posting.Account, posting.AccountType, journal.FormatAmount(posting.Amount), posting.Currency)
+				fmt.Fprintf(tw, "  %s\t%s\t%s %s\n", oneLine(termtext.Clean(posting.Account)), oneLine(termtext.Clean(posting.AccountType)), journal.FormatAmount(posting.Amount), termtext.Clean(posting.Currency))
 			}
 			return tw.Flush()
 		},

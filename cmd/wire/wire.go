@@ -40,6 +40,9 @@ import (
 // ErrNoDatabase is returned by OpenDatabase when no database URL is configured.
 var ErrNoDatabase = errors.New("no database configured: set --database-url or ROYALTY_DATABASE_URL")
 
+// ErrNotMigrated is returned by CheckSchema for a database that has no schema yet.
+var ErrNotMigrated = errors.New("schema not migrated; run royalty migrate")
+
 // OpenDatabase opens a pool on url. With checkSchema, a database whose schema is older than this
 // binary is refused with the command that migrates it.
 func OpenDatabase(ctx context.Context, url string, checkSchema bool) (*pgxpool.Pool, error) {
@@ -64,6 +67,9 @@ func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	var version int64
 	var dirty bool
 	err := pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
+	if pgdb.IsUndefinedTable(err) {
+		return fmt.Errorf("%w (reading the schema version: %w)", ErrNotMigrated, err)
+	}
 	if err != nil {
 		return fmt.Errorf("reading schema version (has `royalty migrate` run?): %w", err)
 	}

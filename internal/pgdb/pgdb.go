@@ -10,10 +10,12 @@ package pgdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -36,4 +38,11 @@ func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("connecting to the database: %w", err)
 	}
 	return pool, nil
+}
+
+// IsUndefinedTable reports whether err is undefined_table (SQLSTATE 42P01, on both engines): a
+// query named a table that does not exist, as in a database `royalty migrate` has not run on.
+func IsUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
 }

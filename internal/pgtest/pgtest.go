@@ -2,9 +2,10 @@
 //
 // By default each test binary starts one throwaway PostgreSQL server (package pgtmp) the first
 // time a test asks for a database, and each test gets a fresh database copied from a migrated
-// template. When ROYALTY_DATABASE_URL is set, that cluster is used instead (this is how the
+// template. When ROYALTY_TEST_DATABASE_URL is set, that cluster is used instead (this is how the
 // suite runs against CockroachDB): each test gets a new database in it, migrated from scratch and
-// dropped afterwards.
+// dropped afterwards. ROYALTY_DATABASE_URL, the commands' database, is never used: a developer who
+// exported it for `royalty serve` must not have the tests create databases in it.
 //
 // When no database can be had, tests are skipped, except under CI=true, where they fail.
 package pgtest
@@ -36,6 +37,9 @@ var (
 	serverErr error
 )
 
+// EnvURL names the variable that points the tests at another cluster.
+const EnvURL = "ROYALTY_TEST_DATABASE_URL"
+
 // Main runs the tests of a package and stops the throwaway server afterwards. Call it from
 // TestMain: `func TestMain(m *testing.M) { pgtest.Main(m) }`.
 func Main(m *testing.M) {
@@ -59,11 +63,11 @@ func stop() {
 
 // Server returns the process-wide throwaway server, starting it on first use. It fails or skips
 // the test (see the package comment) when no server can be started, and it is an error to call
-// it when ROYALTY_DATABASE_URL is set.
+// it when ROYALTY_TEST_DATABASE_URL is set.
 func Server(t testing.TB) *pgtmp.Server {
 	t.Helper()
-	if os.Getenv("ROYALTY_DATABASE_URL") != "" {
-		t.Fatal("pgtest.Server: a throwaway server is not used when ROYALTY_DATABASE_URL is set")
+	if os.Getenv(EnvURL) != "" {
+		t.Fatal("pgtest.Server: a throwaway server is not used when " + EnvURL + " is set")
 	}
 	once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -90,7 +94,7 @@ func NewDatabase(t testing.TB) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	name := "royalty_test_" + randomSuffix()
-	if base := os.Getenv("ROYALTY_DATABASE_URL"); base != "" {
+	if base := os.Getenv(EnvURL); base != "" {
 		dsn, err := createExternal(ctx, base, name)
 		if err != nil {
 			unavailable(t, err)
@@ -117,7 +121,7 @@ func unavailable(t testing.TB, err error) {
 func createExternal(ctx context.Context, base, name string) (string, error) {
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		return "", fmt.Errorf("connecting to ROYALTY_DATABASE_URL: %w", err)
+		return "", fmt.Errorf("connecting to %s: %w", EnvURL, err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
@@ -125,7 +129,7 @@ func createExternal(ctx context.Context, base, name string) (string, error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil {
-		return "", fmt.Errorf("ROYALTY_DATABASE_URL must be a URL: %w", err)
+		return "", fmt.Errorf("%s must be a URL: %w", EnvURL, err)
 	}
 	u.Path = "/" + name
 	dsn := u.String()

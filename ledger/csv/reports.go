@@ -97,8 +97,9 @@ func (e *StatementEncoder) Close() error {
 }
 
 // TrialBalanceColumns are the header of a trial balance export. Debits are the sum of the
-// positive postings, credits of the negative ones, balance their sum; the last rows, with
-// account_type "total", sum every balance of a currency, which is zero in balanced books.
+// positive postings, credits of the negative ones, balance their sum, postings their number;
+// the last rows, with account_type "total", sum every balance of a currency, which is zero in
+// balanced books, and count that currency's postings.
 var TrialBalanceColumns = []string{"account_type", "currency", "accounts", "debits", "credits", "balance", "postings"}
 
 // WriteTrialBalance writes a trial balance as CSV.
@@ -108,13 +109,15 @@ func WriteTrialBalance(w io.Writer, tb ledger.TrialBalance) error {
 	if err := cw.Write(TrialBalanceColumns); err != nil {
 		return err
 	}
+	postings := map[string]int64{} // per currency
 	for _, l := range tb.Lines {
-		if err := cw.Write([]string{string(l.Type), Neutralize(l.Currency), strconv.Itoa(l.Accounts), l.Debits.String(), l.Credits.String(), l.Balance.String(), ""}); err != nil {
+		postings[l.Currency] += l.Postings
+		if err := cw.Write([]string{string(l.Type), Neutralize(l.Currency), strconv.Itoa(l.Accounts), l.Debits.String(), l.Credits.String(), l.Balance.String(), strconv.FormatInt(l.Postings, 10)}); err != nil {
 			return err
 		}
 	}
 	for _, t := range tb.Totals {
-		if err := cw.Write([]string{"total", Neutralize(t.Currency), "", "", "", t.Amount.String(), strconv.FormatInt(tb.Postings, 10)}); err != nil {
+		if err := cw.Write([]string{"total", Neutralize(t.Currency), "", "", "", t.Amount.String(), strconv.FormatInt(postings[t.Currency], 10)}); err != nil {
 			return err
 		}
 	}

@@ -202,6 +202,13 @@ func Check(ctx context.Context, l Ledger) (*Books, error) {
 	if tb.Postings != int64(b.Postings) {
 		bad("trial balance counts %d postings, the journal %d", tb.Postings, b.Postings)
 	}
+	var linePostings int64
+	for _, line := range tb.Lines {
+		linePostings += line.Postings
+	}
+	if linePostings != tb.Postings {
+		bad("trial balance lines count %d postings, the trial balance %d", linePostings, tb.Postings)
+	}
 	for _, t := range tb.Totals {
 		if !t.Amount.IsZero() {
 			bad("trial balance does not balance: %s %s", t.Amount, t.Currency)

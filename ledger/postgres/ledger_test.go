@@ -487,10 +487,16 @@ func TestTrialBalanceAndAgreements(t *testing.T) {
 	if len(tb.Totals) != 2 || tb.Postings != 10 {
 		t.Fatalf("trial balance = %+v", tb)
 	}
+	perCurrency := map[string]int64{}
 	for _, l := range tb.Lines {
-		if l.Type == ledger.AccountProvider && l.Currency == "USD" && (!l.Debits.Equal(d("100")) || l.Accounts != 1) {
+		if l.Type == ledger.AccountProvider && l.Currency == "USD" && (!l.Debits.Equal(d("100")) || l.Accounts != 1 || l.Postings != 1) {
 			t.Fatalf("provider line = %+v", l)
 		}
+		perCurrency[l.Currency] += l.Postings
+	}
+	// Each usage posts 5 postings in its own currency.
+	if perCurrency["USD"] != 5 || perCurrency["EUR"] != 5 {
+		t.Fatalf("postings per currency = %v, want 5 USD and 5 EUR", perCurrency)
 	}
 	e.check()
 }

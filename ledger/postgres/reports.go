@@ -180,6 +180,7 @@ func (s *Store) TrialBalance(ctx context.Context, asOf time.Time) (ledger.TrialB
 			l.Credits = l.Credits.Add(amount)
 		}
 		accounts[k][account] = true
+		l.Postings++
 		tb.Postings++
 	}
 	if err := rows.Err(); err != nil {
