@@ -32,8 +32,8 @@ import (
 type rawCodec struct{}
 
 func (rawCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
-func (rawCodec) Unmarshal([]byte, any) error  { return nil }
-func (rawCodec) Name() string                 { return "proto" }
+func (rawCodec) Unmarshal([]byte, any) error   { return nil }
+func (rawCodec) Name() string                  { return "proto" }
 
 // TestUnauthenticatedFloodStaysSmall is issue 17's reproduction: 100 concurrent calls that carry
 // no valid key and an 8 MiB message each. A server that reads a message before it checks the key
@@ -183,5 +183,9 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
