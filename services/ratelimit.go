@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/openroyalty/royalty/auth"
-	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 )
 
 // RateLimit allows a method PerSecond calls per second on average, with bursts of Burst, to
@@ -24,13 +23,6 @@ import (
 type RateLimit struct {
 	PerSecond float64
 	Burst     int
-}
-
-// RateLimitedMethods are the methods serve rate limits: RegisterContributor, which anyone may
-// call, and Attribute, which costs 100 to 270 ms of CPU per 64 KiB of response text.
-var RateLimitedMethods = []string{
-	v1.ContributorService_RegisterContributor_FullMethodName,
-	v1.AttributionService_Attribute_FullMethodName,
 }
 
 // maxLimiters bounds the limiter table; beyond it, limiters that are full again (idle long
