@@ -29,7 +29,7 @@ func (c limitsConfig) apply(o *services.Options) {
 	o.RateLimits = map[string]services.RateLimit{}
 	for method, l := range map[string]services.RateLimit{
 		v1.ContributorService_RegisterContributor_FullMethodName: c.Register,
-		v1.AttributionService_Attribute_FullMethodName:          c.Attribute,
+		v1.AttributionService_Attribute_FullMethodName:           c.Attribute,
 	} {
 		if l.PerSecond > 0 {
 			o.RateLimits[method] = l
