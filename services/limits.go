@@ -58,7 +58,11 @@ const (
 
 // serverOptions are the transport limits of a server with opts (defaults applied).
 func serverOptions(opts Options) []grpc.ServerOption {
-	return []grpc.ServerOption{
+	var creds []grpc.ServerOption
+	if opts.Credentials != nil {
+		creds = append(creds, grpc.Creds(opts.Credentials))
+	}
+	return append(creds,
 		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
 		grpc.MaxSendMsgSize(opts.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
@@ -70,7 +74,7 @@ func serverOptions(opts Options) []grpc.ServerOption {
 		// connections without calls for 15 minutes.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}),
-	}
+	)
 }
 
 // tapHandle refuses, from a new stream's headers alone, calls that could not pass the

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -64,6 +65,8 @@ type Options struct {
 	// Usage books usage reports; required.
 	Usage *usage.Service
 
+	// Credentials secure the transport (TLS); nil serves plaintext.
+	Credentials credentials.TransportCredentials
 	// MaxConcurrentStreams bounds the calls in flight on one connection;
 	// DefaultMaxConcurrentStreams when zero.
 	MaxConcurrentStreams uint32

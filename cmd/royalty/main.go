@@ -58,6 +58,8 @@ type config struct {
 	Attribution attribution.Config
 	// Limits are serve's limits on calls (limits.go).
 	Limits limitsConfig
+	// TLS is serve's transport security (tls.go).
+	TLS serverTLS
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

@@ -54,6 +54,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
 	addLimitFlags(cmd.Flags(), &cfg.Limits)
+	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
 	return cmd
 }
 
@@ -116,6 +117,9 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	}
 	opts := ps.ServerOptions(reg, signer, trusted)
 	cfg.Limits.apply(&opts)
+	if opts.Credentials, err = cfg.TLS.credentials(cfg.GRPCAddr, log); err != nil {
+		return nil, err
+	}
 	gs := services.NewServer(opts)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
