@@ -235,13 +235,14 @@ func (rawCodec) Name() string { return "proto" }
 
 // TestInvalidUTF8InEveryStringField sends, to every method of every royalty service, a request
 // whose string field (each in turn, including those of nested messages one level down) holds
-// invalid UTF-8. grpc-go refuses such a message when it unmarshals it (for a unary call before
-// any interceptor runs, for a stream when the handler receives it) with INTERNAL ("grpc:
-// failed to unmarshal the received message: … invalid UTF-8"): that is the code a client gets,
-// and nothing is written.
+// invalid UTF-8. The key and role are checked before a message is read, so each method is called
+// with a role it allows; then grpc-go refuses the message when it unmarshals it with INTERNAL
+// ("grpc: failed to unmarshal the received message: … invalid UTF-8"): that is the code a
+// client gets, and nothing is written.
 func TestInvalidUTF8InEveryStringField(t *testing.T) {
 	e := newEnv(t)
 	admin := e.principal("admin", auth.RoleAdmin)
+	callers := []principal{admin, e.principal("provider", auth.RoleProvider), e.principal("contributor", auth.RoleContributor)}
 	services := []string{"royalty.v1.ProviderService", "royalty.v1.ContributorService", "royalty.v1.AdminService",
 		"royalty.v1.AuditService", "royalty.v1.IndexService", "royalty.v1.AttributionService"}
 	before := snapshot(t, e.pool)
@@ -262,10 +263,15 @@ func TestInvalidUTF8InEveryStringField(t *testing.T) {
 			}
 			for _, payload := range invalidUTF8Payloads(m.Input()) {
 				tried++
-				ctx, cancel := context.WithTimeout(withKey(context.Background(), admin), 30e9)
-				err := sendRaw(ctx, e.conn, m, method, payload.bytes)
-				cancel()
-				st, _ := status.FromError(err)
+				var st *status.Status
+				for _, p := range callers { // the first role the policy allows
+					ctx, cancel := context.WithTimeout(withKey(context.Background(), p), 30e9)
+					err := sendRaw(ctx, e.conn, m, method, payload.bytes)
+					cancel()
+					if st, _ = status.FromError(err); st.Code() != codes.PermissionDenied {
+						break
+					}
+				}
 				if st.Code() != codes.Internal || !strings.Contains(st.Message(), "invalid UTF-8") {
 					t.Errorf("%s with invalid UTF-8 in %s: %v %q, want INTERNAL about invalid UTF-8", method, payload.field, st.Code(), st.Message())
 				}

@@ -5,9 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -95,6 +93,7 @@ type authenticator struct {
 	store auth.Store
 }
 
+// authenticate runs in the gate (limits.go) before the call's message is read.
 func (a authenticator) authenticate(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
 	r, known := policy[method]
@@ -103,7 +102,7 @@ func (a authenticator) authenticate(ctx context.Context) (context.Context, error
 		if known && r.anonymous {
 			return ctx, nil
 		}
-		return nil, status.Error(codes.Unauthenticated, "missing API key: send the metadata `authorization: Bearer <key>`")
+		return nil, errMissingKey
 	}
 	p, err := a.store.Authenticate(ctx, token)
 	if err != nil {
@@ -117,16 +116,6 @@ func (a authenticator) authenticate(ctx context.Context) (context.Context, error
 	}
 	return auth.WithPrincipal(ctx, p), nil
 }
-
-func (a authenticator) unary() grpc.UnaryServerInterceptor {
-	return selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(a.authenticate), selector.MatchFunc(needsAuth))
-}
-
-func (a authenticator) stream() grpc.StreamServerInterceptor {
-	return selector.StreamServerInterceptor(grpcauth.StreamServerInterceptor(a.authenticate), selector.MatchFunc(needsAuth))
-}
-
-func needsAuth(_ context.Context, c interceptors.CallMeta) bool { return !isOpen(c.FullMethod()) }
 
 // caller returns the authenticated principal; the zero Principal for anonymous calls.
 func caller(ctx context.Context) auth.Principal {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -64,6 +65,23 @@ type Options struct {
 	Attributor Attributor
 	// Usage books usage reports; required.
 	Usage *usage.Service
+
+	// Credentials secure the transport (TLS); nil serves plaintext.
+	Credentials credentials.TransportCredentials
+	// MaxConcurrentStreams bounds the calls in flight on one connection;
+	// DefaultMaxConcurrentStreams when zero.
+	MaxConcurrentStreams uint32
+	// SmallMessageBytes bounds the requests of every method but IngestPosts, Attribute and
+	// ReportUsage(Batch), which take up to MaxMessageBytes; DefaultSmallMessageBytes when zero.
+	SmallMessageBytes int
+	// MaxAnonymousCallsPerAddress bounds the calls without an API key (health, reflection,
+	// RegisterContributor) in flight from one client address;
+	// DefaultMaxAnonymousCallsPerAddress when zero.
+	MaxAnonymousCallsPerAddress int
+	// RateLimits maps full method names to their rate limits; methods not in it are not rate
+	// limited. serve limits RegisterContributor, which anyone may call, and Attribute, which
+	// costs 100 to 270 ms of CPU per 64 KiB (its --rate-* flags).
+	RateLimits map[string]RateLimit
 }
 
 // Server is royalty's gRPC server: the six royalty.v1 services, gRPC health checking and server
@@ -80,7 +98,20 @@ func NewServer(opts Options) *Server {
 	if opts.MaxMessageBytes == 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
 	}
-	authn := authenticator{store: opts.Auth}
+	if opts.MaxConcurrentStreams == 0 {
+		opts.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if opts.SmallMessageBytes == 0 {
+		opts.SmallMessageBytes = DefaultSmallMessageBytes
+	}
+	if opts.MaxAnonymousCallsPerAddress == 0 {
+		opts.MaxAnonymousCallsPerAddress = DefaultMaxAnonymousCallsPerAddress
+	}
+	gt := &gate{authn: authenticator{store: opts.Auth}, anon: newInflight(opts.MaxAnonymousCallsPerAddress),
+		small: opts.SmallMessageBytes}
+	if len(opts.RateLimits) > 0 {
+		gt.limiter = newRateLimiter(opts.RateLimits)
+	}
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(metrics)
@@ -90,42 +121,42 @@ func NewServer(opts Options) *Server {
 		opts.Logger.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})}
-	g := grpc.NewServer(
-		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
-		grpc.MaxSendMsgSize(opts.MaxMessageBytes),
+	// Unary calls are authenticated by their gated handlers (limits.go), before their message is
+	// read and so before these interceptors run; streams by the gate's stream interceptor.
+	g := grpc.NewServer(append(serverOptions(opts),
 		grpc.ChainUnaryInterceptor(
 			metrics.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(interceptorLogger(opts.Logger), logOpts...),
 			recovery.UnaryServerInterceptor(recoverOpts...),
-			authn.unary(),
 		),
 		grpc.ChainStreamInterceptor(
 			metrics.StreamServerInterceptor(),
 			logging.StreamServerInterceptor(interceptorLogger(opts.Logger), logOpts...),
 			recovery.StreamServerInterceptor(recoverOpts...),
-			authn.stream(),
+			gt.stream(),
 		),
-	)
+	)...)
+	reg := gatedRegistrar{server: g, gate: gt}
 	if opts.Index != nil {
-		royaltyv1.RegisterIndexServiceServer(g, NewIndexServer(opts.Index, opts.Logger))
+		royaltyv1.RegisterIndexServiceServer(reg, NewIndexServer(opts.Index, opts.Logger))
 	} else {
-		royaltyv1.RegisterIndexServiceServer(g, royaltyv1.UnimplementedIndexServiceServer{})
+		royaltyv1.RegisterIndexServiceServer(reg, royaltyv1.UnimplementedIndexServiceServer{})
 	}
 	if opts.Attributor != nil {
-		royaltyv1.RegisterAttributionServiceServer(g, NewAttributionService(opts.Attributor))
+		royaltyv1.RegisterAttributionServiceServer(reg, NewAttributionService(opts.Attributor))
 	} else {
-		royaltyv1.RegisterAttributionServiceServer(g, royaltyv1.UnimplementedAttributionServiceServer{})
+		royaltyv1.RegisterAttributionServiceServer(reg, royaltyv1.UnimplementedAttributionServiceServer{})
 	}
 	rules := access.Rules{Principals: opts.Auth, Owners: opts.Ledger, Usages: opts.Ledger}
-	royaltyv1.RegisterProviderServiceServer(g, &providerServer{usage: opts.Usage, ledger: opts.Ledger, access: rules})
-	royaltyv1.RegisterContributorServiceServer(g, &contributorServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger, access: rules})
-	royaltyv1.RegisterAuditServiceServer(g, &auditServer{ledger: opts.Ledger, verifiable: opts.Journal,
+	royaltyv1.RegisterProviderServiceServer(reg, &providerServer{usage: opts.Usage, ledger: opts.Ledger, access: rules})
+	royaltyv1.RegisterContributorServiceServer(reg, &contributorServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger, access: rules})
+	royaltyv1.RegisterAuditServiceServer(reg, &auditServer{ledger: opts.Ledger, verifiable: opts.Journal,
 		publicKey: opts.JournalKey, trusted: trustedKeys(opts.JournalKey, opts.JournalTrusted)})
-	royaltyv1.RegisterAdminServiceServer(g, &adminServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
+	royaltyv1.RegisterAdminServiceServer(reg, &adminServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
 
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(g, hs)
-	reflection.Register(g)
+	healthpb.RegisterHealthServer(reg, hs)
+	reflection.Register(g) // streams only: the gate's stream interceptor covers them
 	metrics.InitializeMetrics(g)
 	return &Server{GRPC: g, Health: hs}
 }

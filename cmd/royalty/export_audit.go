@@ -12,9 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/ledger"
@@ -214,7 +211,8 @@ func exportTrialBalanceCommand(cfg *config, stdout io.Writer) *cobra.Command {
 }
 
 func exportProofCommand(cfg *config, stdout io.Writer) *cobra.Command {
-	var out, transaction, apiKey string
+	var out, transaction string
+	var client clientOptions
 	var size uint64
 	cmd := &cobra.Command{
 		Use:   "proof --transaction ID --out FILE.json",
@@ -222,22 +220,22 @@ func exportProofCommand(cfg *config, stdout io.Writer) *cobra.Command {
 		Long: "Ask the server at --grpc-addr (AuditService.GetInclusionProof) for the proof that a transaction is\n" +
 			"in the journal under a signed checkpoint, and write it as a file that `royalty verify proof`\n" +
 			"checks offline. A contributor's key may prove the transactions that credit it.",
-		Example: "  royalty export proof --transaction 7a3c5e0e-… --api-key rty_… --out proof.json\n" +
+		Example: "  royalty export proof --transaction 7a3c5e0e-… --api-key-file key.txt --out proof.json\n" +
 			"  royalty verify proof proof.json --pubkey <key from GetPublicKey>",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" || transaction == "" {
 				return errors.New("--transaction and --out are required")
 			}
-			conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			conn, err := client.dial(cfg.GRPCAddr)
 			if err != nil {
 				return fmt.Errorf("--grpc-addr: %w", err)
 			}
 			defer conn.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			if apiKey != "" {
-				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+apiKey)
+			if ctx, err = client.withKey(ctx); err != nil {
+				return err
 			}
 			resp, err := v1.NewAuditServiceClient(conn).GetInclusionProof(ctx, &v1.GetInclusionProofRequest{TransactionId: transaction, CheckpointSize: size})
 			if err != nil {
@@ -260,6 +258,6 @@ func exportProofCommand(cfg *config, stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "proof file to write (required)")
 	cmd.Flags().StringVar(&transaction, "transaction", "", "the transaction to prove (required)")
 	cmd.Flags().Uint64Var(&size, "checkpoint-size", 0, "prove under the checkpoint of this size; the newest when 0")
-	cmd.Flags().StringVar(&apiKey, "api-key", "", "API key")
+	addClientFlags(cmd.Flags(), &client)
 	return cmd
 }

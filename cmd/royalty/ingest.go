@@ -33,7 +33,7 @@ type ingestOptions struct {
 	site      string
 	batchSize int
 	server    string
-	apiKey    string
+	client    clientOptions
 	progress  string
 	logEvery  time.Duration
 	restart   bool
@@ -99,7 +99,7 @@ rebuilds a lost index from the database.`,
 	f.StringVar(&o.site, "site", "", "site name for --format stackexchange (default: from the folder name)")
 	f.IntVar(&o.batchSize, "batch-size", indexer.DefaultBatchSize, "records per batch; memory grows with it (two batches are built into the index at once)")
 	f.StringVar(&o.server, "server", "", "send the posts to the running server at this gRPC address instead of opening the index")
-	f.StringVar(&o.apiKey, "api-key", "", "API key for --server")
+	addClientFlags(f, &o.client)
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	f.DurationVar(&o.logEvery, "log-every", 10*time.Second, "interval of progress log lines")
 	f.BoolVar(&o.restart, "restart", false, "ignore recorded progress and read the input from the start")

@@ -10,9 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/openroyalty/royalty/indexer"
@@ -27,14 +24,14 @@ const maxRequestBytes = 4 << 20
 // per chunk of records. The server answers a stream only when its posts are durable, so the
 // progress recorded here after each answer is safe to resume from.
 func ingestRemote(ctx context.Context, cfg *config, o *ingestOptions, job string, srcs []indexer.Source, log *slog.Logger, stdout, stderr io.Writer) error {
-	conn, err := grpc.NewClient(o.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := o.client.dial(o.server)
 	if err != nil {
 		return fmt.Errorf("--server: %w", err)
 	}
 	defer conn.Close()
 	client := royaltyv1.NewIndexServiceClient(conn)
-	if o.apiKey != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+o.apiKey)
+	if ctx, err = o.client.withKey(ctx); err != nil {
+		return err
 	}
 	cps := indexer.Checkpoints{Dir: filepath.Join(cfg.DataDir, "ingest-client")}
 	run := func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error) {

@@ -67,6 +67,10 @@ type config struct {
 	// Attribution configures the attributor (serve's --attribution-* and --max-response-*
 	// flags); zero fields take the library's defaults.
 	Attribution attribution.Config
+	// Limits are serve's limits on calls (limits.go).
+	Limits limitsConfig
+	// TLS is serve's transport security (tls.go).
+	TLS serverTLS
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

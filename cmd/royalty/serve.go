@@ -19,7 +19,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/openroyalty/royalty/cmd/wire"
-	"github.com/openroyalty/royalty/ledger/journal"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 	"github.com/openroyalty/royalty/services"
 )
@@ -50,10 +49,12 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
-	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", "", "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed; without it nothing is sealed")
+	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", "", "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed, mode 0600; without it, <data-dir>/signing-key.pem, created on first start")
 	cmd.Flags().DurationVar(&cfg.SealInterval, "seal-interval", journalpg.DefaultInterval, "how often the journal sealer looks for committed transactions to seal")
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
+	addLimitFlags(cmd.Flags(), &cfg.Limits)
+	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
 	return cmd
 }
 
@@ -100,11 +101,9 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			ps.Close()
 		}
 	}()
-	var signer *journal.Signer
-	if cfg.SigningKeyFile != "" {
-		if signer, err = loadSigner(cfg.SigningKeyFile, log); err != nil {
-			return nil, err
-		}
+	signer, err := serverSigner(cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	var trusted []ed25519.PublicKey
 	if len(cfg.TrustedKeys) > 0 {
@@ -116,7 +115,12 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			trusted = append(trusted, k)
 		}
 	}
-	gs := services.NewServer(ps.ServerOptions(reg, signer, trusted))
+	opts := ps.ServerOptions(reg, signer, trusted)
+	cfg.Limits.apply(&opts)
+	if opts.Credentials, err = cfg.TLS.credentials(cfg.GRPCAddr, log); err != nil {
+		return nil, err
+	}
+	gs := services.NewServer(opts)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
