@@ -138,6 +138,9 @@ func describe(e *ledger.StatementEntry, n int64, m meta) {
 			continue
 		}
 		e.IdentityKey = c.IdentityKey
+		if e.Kind == ledger.KindUsage && m.Index != nil {
+			e.Index = &ledger.IndexVersion{Posts: m.Index.Posts, Mark: m.Index.Mark}
+		}
 		if e.Kind == ledger.KindUsage {
 			for _, ev := range m.Evidence {
 				if ev.IdentityKey == c.IdentityKey {
