@@ -68,12 +68,16 @@ func (w *healthWatcher) start(ctx context.Context) {
 	}()
 }
 
-// close stops the background checks and waits for them.
+// close stops the background checks and waits for them; /readyz says the server is shutting
+// down from then on.
 func (w *healthWatcher) close() {
 	if w.stop != nil {
 		w.stop()
 		<-w.done
 	}
+	w.mu.Lock()
+	w.reason, w.known = "shutting down", true
+	w.mu.Unlock()
 }
 
 // check finds whether the server is ready now and publishes it.

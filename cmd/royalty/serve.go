@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/cmd/wire"
@@ -130,6 +131,8 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		}
 	}
 	gs := services.NewServer(ps.ServerOptions(reg, signer, trusted))
+	// Not ready until the health watcher has seen the database and the index.
+	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
