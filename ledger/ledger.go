@@ -106,6 +106,14 @@ type Evidence struct {
 	Text string
 }
 
+// IndexVersion identifies the search index a usage was attributed against: how many posts it
+// held and its high-water mark (the batches written to it since it was created). A statement
+// shows it, so that a credit can be traced to what the index knew when it was booked.
+type IndexVersion struct {
+	Posts uint64
+	Mark  uint64
+}
+
 // UsageRequest is one usage report to book.
 type UsageRequest struct {
 	// ProviderID is the reporting provider's principal id; with RequestID the idempotency key.
@@ -127,6 +135,10 @@ type UsageRequest struct {
 	// AttributionRef and Algorithm identify the attribution that produced the shares.
 	AttributionRef string
 	Algorithm      string
+	// Index is the version of the search index the shares were attributed against, when known;
+	// it is recorded with the booking and is not part of the payload hash (a retry attributed
+	// against a newer index is the same report).
+	Index *IndexVersion
 	// RequestHash is the hash of the caller's full request (including what the ledger does not
 	// see, such as the response text). The same key with a different hash is a conflict. When
 	// empty, the ledger hashes the canonical form of this UsageRequest instead.
@@ -178,8 +190,11 @@ type Usage struct {
 	Evidence       []Evidence
 	AttributionRef string
 	Algorithm      string
-	PayloadHash    []byte
-	CreatedAt      time.Time
+	// Index is the version of the search index the report was attributed against; nil for
+	// reports booked before versions were recorded, or without one.
+	Index       *IndexVersion
+	PayloadHash []byte
+	CreatedAt   time.Time
 	// Reversal is set once the report has been reversed.
 	Reversal *Reversal
 	// Postings are the complete postings of the transaction.
@@ -320,6 +335,9 @@ type StatementEntry struct {
 	// Reverses and Reason are set for reversals.
 	Reverses string
 	Reason   string
+	// Index is the version of the search index a usage credit was attributed against, when
+	// it was recorded.
+	Index *IndexVersion
 }
 
 // StatementPage is one page of a statement.

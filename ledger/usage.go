@@ -328,6 +328,7 @@ func PlanUsage(req UsageRequest, terms Terms, owners map[string]string, scale in
 		Evidence:         req.Evidence,
 		AttributionRef:   req.AttributionRef,
 		Algorithm:        req.Algorithm,
+		Index:            req.Index,
 	}
 	u.Royalty = req.Revenue.Sub(u.Retained)
 	u.Postings = make([]Posting, 0, len(shares)+4)

@@ -113,6 +113,7 @@ func (s *contributorServer) ListStatement(ctx context.Context, req *v1.ListState
 			TransactionId: e.TransactionID, CreatedAt: timestamppb.New(e.CreatedAt), Kind: string(e.Kind),
 			Amount: money(e.Amount, e.Currency), ModelId: e.ModelID, IdentityKey: e.IdentityKey,
 			Evidence: evidenceToProto(e.Evidence), Reverses: e.Reverses, Reason: e.Reason,
+			IndexVersion: indexVersionToProto(e.Index),
 		})
 	}
 	return out, nil

@@ -69,7 +69,8 @@ func newEnvWith(t testing.TB, configure func(*services.Options)) *env {
 	}
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewTextHandler(testLogOutput(), nil))
-	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: t.TempDir(), Logger: log})
+	// Most tests report against an empty index on purpose; index_ready_test.go checks the gate.
+	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: t.TempDir(), Logger: log, AllowEmptyIndex: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
 // codeOf is the one table that maps domain error codes to gRPC status codes. Anything not in it
@@ -25,7 +26,8 @@ var codeOf = map[string]codes.Code{
 }
 
 // toStatus translates a domain error into a gRPC status error. Context errors keep their meaning
-// (the caller's deadline or cancellation), and errors that already are statuses pass through.
+// (the caller's deadline or cancellation), errors that already are statuses pass through, and a
+// database that cannot be reached (pgdb.Unavailable) is UNAVAILABLE, never INTERNAL.
 func toStatus(err error) error {
 	if err == nil {
 		return nil
@@ -39,6 +41,9 @@ func toStatus(err error) error {
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "canceled")
 	}
+	// A database that cannot be reached is UNAVAILABLE wherever the error comes from: pgdb.Tx
+	// classifies its own, and this catches the single statements run outside a transaction.
+	err = pgdb.Classify(err)
 	code, ok := codeOf[royalty.ErrorCode(err)]
 	if !ok {
 		return internalError{cause: err}

@@ -84,6 +84,7 @@ func usageToProto(u ledger.Usage) *v1.Usage {
 		Revenue: money(u.Revenue, u.Currency), RoyaltyRate: u.RoyaltyRate.String(), Royalty: money(u.Royalty, u.Currency),
 		Retained: money(u.Retained, u.Currency), Unattributed: money(u.Unattributed, u.Currency),
 		Evidence: evidenceToProto(u.Evidence), CreatedAt: timestamppb.New(u.CreatedAt), Postings: postingsToProto(u.Postings),
+		IndexVersion: indexVersionToProto(u.Index),
 	}
 	for _, c := range u.Credits {
 		out.Credits = append(out.Credits, &v1.Credit{
@@ -95,6 +96,14 @@ func usageToProto(u ledger.Usage) *v1.Usage {
 		out.ReversalTransactionId, out.ReversalReason = u.Reversal.TransactionID, u.Reversal.Reason
 	}
 	return out
+}
+
+// indexVersionToProto is nil for nil: a report booked before versions were recorded.
+func indexVersionToProto(v *ledger.IndexVersion) *v1.IndexVersion {
+	if v == nil {
+		return nil
+	}
+	return &v1.IndexVersion{Posts: v.Posts, Mark: v.Mark}
 }
 
 // shareString renders an exact share for display, rounded to 12 places; the ledger split with

@@ -16,6 +16,14 @@ type Attributor interface {
 	Attribute(ctx context.Context, response string) (*attribution.Result, error)
 }
 
+// IndexGate says whether the index the attributor reads is fit to book usage against, and
+// which version of it that is; indexer.Readiness implements it (through cmd/wire).
+type IndexGate interface {
+	// Ready returns the index's version, or why no report may be attributed now:
+	// EPRECONDITION (empty or stale; the message names the fix) or EUNAVAILABLE (catching up).
+	Ready(ctx context.Context) (ledger.IndexVersion, error)
+}
+
 // MaxBatch is the most reports one ReportBatch call may carry.
 const MaxBatch = ledger.MaxBatch
 
@@ -24,6 +32,7 @@ type Service struct {
 	ledger ledger.Ledger
 	attr   Attributor
 	lim    Limits
+	gate   IndexGate
 }
 
 // NewService returns a Service booking into l what attr attributes.
@@ -31,12 +40,35 @@ func NewService(l ledger.Ledger, attr Attributor, lim Limits) *Service {
 	return &Service{ledger: l, attr: attr, lim: lim}
 }
 
+// WithIndexGate makes s ask g before it attributes a report, refusing every report while the
+// index is not ready, and record the index's version with each booking; it returns s. Call it
+// before s is used. Without a gate every report is attributed against the index as it is.
+func (s *Service) WithIndexGate(g IndexGate) *Service {
+	s.gate = g
+	return s
+}
+
+// indexVersion asks the gate, if there is one, whether reports may be attributed now.
+func (s *Service) indexVersion(ctx context.Context) (*ledger.IndexVersion, error) {
+	if s.gate == nil {
+		return nil, nil
+	}
+	v, err := s.gate.Ready(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // Report validates a report, returns the original result if the provider booked the same
 // request id with the same payload before, and otherwise attributes the response and books it
 // in one ledger transaction that keeps the evidence. Retries and concurrent duplicates book once:
 // the ledger's unique key decides, and every caller gets the booked usage.
+// A report that was not booked before is refused, and nothing is written, while the index
+// gate says the index is not ready; the original result of one that was is still returned.
 // Errors: EINVALID (naming the field), ENOTFOUND (not a provider), ECONFLICT (the request id was
-// booked with a different payload), and the context's error when it ends first.
+// booked with a different payload), EPRECONDITION and EUNAVAILABLE from the index gate, and
+// the context's error when it ends first.
 func (s *Service) Report(ctx context.Context, r Report) (ledger.UsageResult, error) {
 	v, err := r.Validate("", s.lim)
 	if err != nil {
@@ -45,15 +77,21 @@ func (s *Service) Report(ctx context.Context, r Report) (ledger.UsageResult, err
 	if u, ok, err := s.replay(ctx, v); err != nil || ok {
 		return ledger.UsageResult{Usage: u, Replayed: ok}, err
 	}
+	index, err := s.indexVersion(ctx)
+	if err != nil {
+		return ledger.UsageResult{}, err
+	}
 	req, err := s.prepare(ctx, "", v)
 	if err != nil {
 		return ledger.UsageResult{}, err
 	}
+	req.Index = index
 	return s.ledger.PostUsage(ctx, req)
 }
 
 // ReportBatch books many reports in one database transaction, all or nothing, and returns one
-// result per report in order. Errors name the report's index ("reports[3].revenue: …").
+// result per report in order; the whole batch is refused while the index gate says the index
+// is not ready. Errors name the report's index ("reports[3].revenue: …").
 func (s *Service) ReportBatch(ctx context.Context, rs []Report) ([]ledger.UsageResult, error) {
 	switch {
 	case len(rs) == 0:
@@ -69,12 +107,17 @@ func (s *Service) ReportBatch(ctx context.Context, rs []Report) ([]ledger.UsageR
 		}
 		vs[i] = v
 	}
+	index, err := s.indexVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
 	reqs := make([]ledger.UsageRequest, len(vs))
 	for i, v := range vs {
 		req, err := s.prepare(ctx, fmt.Sprintf("reports[%d].", i), v)
 		if err != nil {
 			return nil, err
 		}
+		req.Index = index
 		reqs[i] = req
 	}
 	return s.ledger.PostUsageBatch(ctx, reqs)

@@ -109,6 +109,8 @@ func runDemo(ctx context.Context, cfg *config, o *demoOptions, stdout, stderr io
 	}
 	defer os.RemoveAll(dataDir)
 	demoCfg.DataDir = dataDir
+	// The server refuses usage reports until the demo has ingested the corpus.
+	demoCfg.MaxIndexLag = indexer.DefaultMaxIndexLag
 	d.cfg = &demoCfg
 	d.say("royalty demo: providers pay for model responses, contributors are paid for their words, auditors check the books.")
 
@@ -163,9 +165,14 @@ func runDemo(ctx context.Context, cfg *config, o *demoOptions, stdout, stderr io
 	}
 	resp.Body.Close()
 	d.say("    /metrics answers: %s", resp.Status)
+	status, body, err := httpGet("http://" + d.srv.MetricsAddr() + "/readyz")
+	if err != nil {
+		return fmt.Errorf("readyz: %w", err)
+	}
+	d.say("    /readyz answers: %s, %s (no usage report is booked against an empty index)", status, body)
 
 	steps := []func(context.Context) error{
-		d.bootstrapKeys, d.ingest, d.story,
+		d.bootstrapKeys, d.ingest, d.awaitReady, d.story,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -241,6 +248,44 @@ func (d *demo) ingest(ctx context.Context) error {
 		d.say("    %s", line)
 	}
 	return nil
+}
+
+// awaitReady waits until the server, now that the index holds the posts, says SERVING.
+func (d *demo) awaitReady(ctx context.Context) error {
+	health := healthpb.NewHealthClient(d.conn)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		hr, err := health.Check(hctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && hr.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			status, body, err := httpGet("http://" + d.srv.MetricsAddr() + "/readyz")
+			if err != nil {
+				return fmt.Errorf("readyz: %w", err)
+			}
+			d.say("    health check: %s, /readyz: %s, %s (the index holds the posts table's posts)", hr.GetStatus(), status, body)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server is not ready 30 s after the ingest: %v %v", hr.GetStatus(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// httpGet returns the status and the trimmed body of a GET.
+func httpGet(url string) (string, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.Status, strings.TrimSpace(string(b)), err
 }
 
 // corpus finds the crawl to ingest: --data, then ../shared/data/stackexchange, then the sample.

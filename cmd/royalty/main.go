@@ -64,6 +64,13 @@ type config struct {
 	// TrustedKeys are further public keys VerifyJournal accepts (checkpoints signed before a
 	// key rotation).
 	TrustedKeys []string
+	// Index readiness (serve): an empty index is refused unless AllowEmptyIndex; one that
+	// holds more than MaxIndexLag posts fewer than the posts table too. The index is compared
+	// with the table every IndexCheckInterval, and health is updated every HealthInterval.
+	AllowEmptyIndex    bool
+	MaxIndexLag        int64
+	IndexCheckInterval time.Duration
+	HealthInterval     time.Duration
 	// Attribution configures the attributor (serve's --attribution-* and --max-response-*
 	// flags); zero fields take the library's defaults.
 	Attribution attribution.Config

@@ -119,7 +119,7 @@ func TestServeEndToEnd(t *testing.T) {
 	grpcAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "ROYALTY_DATABASE_URL="+dsn, "ROYALTY_GRPC_ADDR="+grpcAddr,
-		"ROYALTY_METRICS_ADDR="+metricsAddr, "ROYALTY_DATA_DIR="+t.TempDir())
+		"ROYALTY_METRICS_ADDR="+metricsAddr, "ROYALTY_DATA_DIR="+t.TempDir(), "ROYALTY_ALLOW_EMPTY_INDEX=true")
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

@@ -18,7 +18,9 @@ import (
 	"github.com/spf13/cobra"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/cmd/wire"
+	"github.com/openroyalty/royalty/indexer"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 	"github.com/openroyalty/royalty/services"
 )
@@ -27,9 +29,15 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	var shutdownTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the gRPC API, health checking, reflection and /metrics",
-		Long: "Serve the gRPC API on --grpc-addr and Prometheus metrics on --metrics-addr until SIGTERM or\n" +
-			"SIGINT; then in-flight calls finish (up to --shutdown-timeout) and the process exits 0.",
+		Short: "Serve the gRPC API, health checking, reflection, /metrics, /healthz and /readyz",
+		Long: "Serve the gRPC API on --grpc-addr and Prometheus metrics, /healthz (liveness) and /readyz\n" +
+			"(readiness) on --metrics-addr until SIGTERM or SIGINT; then in-flight calls finish (up to\n" +
+			"--shutdown-timeout) and the process exits 0.\n\n" +
+			"The server is ready (gRPC health SERVING, /readyz 200) while the database answers and the\n" +
+			"index holds the posts of the posts table, within --max-index-lag. Until then usage reports are\n" +
+			"refused (FAILED_PRECONDITION naming the fix, or UNAVAILABLE while the index catches up), so\n" +
+			"that nothing is booked as unattributed for want of an index; --allow-empty-index accepts an\n" +
+			"empty index on a fresh deployment.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(cfg, stderr)
@@ -51,6 +59,10 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", "", "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed, mode 0600; without it, <data-dir>/signing-key.pem, created on first start")
 	cmd.Flags().DurationVar(&cfg.SealInterval, "seal-interval", journalpg.DefaultInterval, "how often the journal sealer looks for committed transactions to seal")
+	cmd.Flags().BoolVar(&cfg.AllowEmptyIndex, "allow-empty-index", false, "serve and book usage reports even when the index holds no posts (a fresh deployment); reports then book the whole royalty as unattributed")
+	cmd.Flags().Int64Var(&cfg.MaxIndexLag, "max-index-lag", indexer.DefaultMaxIndexLag, "how many posts the index may hold fewer than the posts table before usage reports are refused and health says NOT_SERVING")
+	cmd.Flags().DurationVar(&cfg.IndexCheckInterval, "index-check-interval", indexer.DefaultCheckInterval, "how often the index is compared with the posts table (while it is not ready, usage reports and health checks compare it again every second)")
+	cmd.Flags().DurationVar(&cfg.HealthInterval, "health-interval", defaultHealthInterval, "how often the database is pinged and the index's readiness read for gRPC health and /readyz")
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
 	addLimitFlags(cmd.Flags(), &cfg.Limits)
@@ -68,6 +80,8 @@ type runningServer struct {
 	pool     *pgxpool.Pool
 	parts    *wire.Parts
 	sealer   *journalpg.Sealer
+	watcher  *healthWatcher
+	stopBg   context.CancelFunc // stops the index checks
 	served   chan error
 	shutdown bool
 }
@@ -121,6 +135,8 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		return nil, err
 	}
 	gs := services.NewServer(opts)
+	// Not ready until the health watcher has seen the database and the index.
+	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -131,8 +147,15 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		grpcLis.Close()
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
+	// The index is compared with the posts table now, then every --index-check-interval.
+	if err := ps.Readiness.Check(ctx); err != nil && royalty.ErrorCode(err) != royalty.EPRECONDITION && royalty.ErrorCode(err) != royalty.EUNAVAILABLE {
+		log.Warn("checking the index against the posts table", "err", err)
+	}
+	watcher := newHealthWatcher(pool, ps.Readiness, gs.Health, log, cfg.HealthInterval)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", healthz)
+	mux.HandleFunc("/readyz", watcher.readyz)
 	s := &runningServer{
 		log:     log,
 		grpc:    gs,
@@ -142,6 +165,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		pool:    pool,
 		parts:   ps,
 		served:  make(chan error, 2),
+		watcher: watcher,
 	}
 	go func() { s.served <- gs.GRPC.Serve(grpcLis) }()
 	go func() {
@@ -150,7 +174,10 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		}
 	}()
 	s.sealer = startSealer(cfg, signer, ps, log)
-	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopBg = stopBg
+	go ps.Readiness.Run(bg, cfg.IndexCheckInterval)
+	watcher.start(ctx) // health SERVING only when the database answers and the index is ready
 	log.Info("serving", "grpc", s.GRPCAddr(), "metrics", s.MetricsAddr())
 	return s, nil
 }
@@ -162,6 +189,8 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 		return nil
 	}
 	s.shutdown = true
+	s.watcher.close()
+	s.stopBg()
 	s.grpc.Health.Shutdown() // tell load balancers first
 	done := make(chan struct{})
 	go func() { s.grpc.GRPC.GracefulStop(); close(done) }()

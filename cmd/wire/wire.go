@@ -92,6 +92,11 @@ type Config struct {
 	BatchSize int
 	// Ledger configures the ledger store (group commit).
 	Ledger ledgerpg.Config
+	// MaxIndexLag is how many posts the index may hold fewer than the posts table before usage
+	// reports are refused (0: none); AllowEmptyIndex lets an index without documents be used
+	// (a fresh deployment). See indexer.Readiness.
+	MaxIndexLag     int64
+	AllowEmptyIndex bool
 	// Logger receives the parts' logs; required.
 	Logger *slog.Logger
 }
@@ -119,6 +124,9 @@ type Parts struct {
 	Indexer    *indexer.Service
 	Attributor *attribution.Attributor
 	Usage      *usage.Service
+	// Readiness says whether the index is fit to book usage against; Usage asks it before
+	// every report. Nothing checks it periodically until Readiness.Run is started.
+	Readiness *indexer.Readiness
 
 	log *slog.Logger
 }
@@ -153,7 +161,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	p.Indexer = &indexer.Service{Store: store, Index: p.Index, Pipeline: pipe}
 	p.Attributor = attribution.New(p.Index, cfg.Attribution)
 	// A usage report's response text has the attributor's limit.
-	p.Usage = usage.NewService(p.Ledger, p.Attributor, usage.Limits{MaxResponseTextBytes: p.Attributor.Config().MaxResponseBytes})
+	p.Readiness = indexer.NewReadiness(store, p.Index, indexer.ReadinessConfig{MaxLag: cfg.MaxIndexLag, AllowEmpty: cfg.AllowEmptyIndex, Logger: log})
+	p.Usage = usage.NewService(p.Ledger, p.Attributor, usage.Limits{MaxResponseTextBytes: p.Attributor.Config().MaxResponseBytes}).
+		WithIndexGate(IndexGate{Readiness: p.Readiness})
 	if n, err := p.Claims.Resume(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -217,6 +227,15 @@ func (r LedgerReleaser) ReleaseEscrow(ctx context.Context, identityKey, contribu
 		out.Amounts = append(out.Amounts, claims.Money{Amount: m.Amount, Currency: m.Currency})
 	}
 	return out, nil
+}
+
+// IndexGate adapts the index's readiness to usage.IndexGate.
+type IndexGate struct{ Readiness *indexer.Readiness }
+
+// Ready implements usage.IndexGate.
+func (g IndexGate) Ready(ctx context.Context) (ledger.IndexVersion, error) {
+	v, err := g.Readiness.Ready(ctx)
+	return ledger.IndexVersion{Posts: v.Posts, Mark: v.Mark}, err
 }
 
 // ClaimsHook lets the indexer's pipeline verify claims: give it to indexer.Options.Stored.

@@ -44,6 +44,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -105,12 +106,16 @@ type Index struct {
 	log     *slog.Logger
 	pending sync.WaitGroup // batches written but not yet persisted
 	tables  fpTables       // the fingerprint table of each segment retrieval reads
+	mark    atomic.Uint64  // the last high-water mark given to a batch (markKey)
 
 	mu     sync.Mutex
 	closed bool
 }
 
-var _ indexer.Index = (*Index)(nil)
+var (
+	_ indexer.Index          = (*Index)(nil)
+	_ indexer.VersionedIndex = (*Index)(nil)
+)
 
 // Open opens the index in dir, creating it when dir holds none. It fails with EUNAVAILABLE,
 // naming the holder, when another process has the index open.
@@ -182,7 +187,14 @@ func Open(dir string, opts Options) (_ *Index, err error) {
 		idx.Close()
 		return nil, errors.New("the standard analyzer is not registered")
 	}
-	return &Index{dir: dir, idx: idx, raw: raw, std: textAnalyzer(std), lock: lk, log: opts.Logger}, nil
+	x := &Index{dir: dir, idx: idx, raw: raw, std: textAnalyzer(std), lock: lk, log: opts.Logger}
+	v, err := x.Version()
+	if err != nil {
+		idx.Close()
+		return nil, fmt.Errorf("reading the high-water mark of %s: %w", path, err)
+	}
+	x.mark.Store(v.Mark)
+	return x, nil
 }
 
 // create makes a new index at path durably. Bleve stores the mapping with an internal write,
@@ -231,6 +243,41 @@ const Layout = "royalty/fp-stored/v3"
 
 // layoutKey is the internal key under which the index records its Layout.
 const layoutKey = "royalty_layout"
+
+// markKey is the internal key of the index's high-water mark: the number of batches written to
+// it since it was created, 8 bytes big-endian, set in each batch itself (Bleve applies a batch's
+// internal values with its documents), so that it never runs ahead of the documents.
+const markKey = "royalty_mark"
+
+// Version returns what the index holds now, from one snapshot: its documents and its
+// high-water mark.
+func (x *Index) Version() (indexer.IndexVersion, error) {
+	r, err := x.raw.Reader()
+	if err != nil {
+		return indexer.IndexVersion{}, err
+	}
+	defer r.Close()
+	n, err := r.DocCount()
+	if err != nil {
+		return indexer.IndexVersion{}, err
+	}
+	b, err := r.GetInternal([]byte(markKey))
+	if err != nil {
+		return indexer.IndexVersion{}, err
+	}
+	v := indexer.IndexVersion{Posts: n}
+	if len(b) == 8 {
+		v.Mark = binary.BigEndian.Uint64(b)
+	}
+	return v, nil
+}
+
+// stamp sets the next high-water mark in b. Batches written at once may be applied in another
+// order than they were stamped, so the stored mark can trail the last stamp by the batches in
+// flight; it never runs ahead of the documents.
+func (x *Index) stamp(b *bleve.Batch) {
+	b.SetInternal([]byte(markKey), binary.BigEndian.AppendUint64(nil, x.mark.Add(1)))
+}
 
 // PersisterNap is the longest the persister waits to gather batches into one segment file.
 const PersisterNap = 200 * time.Millisecond
@@ -358,6 +405,7 @@ func (x *Index) Write(ctx context.Context, posts []*indexer.Prepared, persisted 
 			return fmt.Errorf("indexing %s: %w", p.Post.ID, err)
 		}
 	}
+	x.stamp(b)
 	var once sync.Once
 	x.pending.Add(1)
 	b.SetPersistedCallback(func(err error) {
@@ -472,6 +520,7 @@ func (x *Index) Delete(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		b.Delete(id)
 	}
+	x.stamp(b)
 	done := make(chan error, 1)
 	x.pending.Add(1)
 	var once sync.Once

@@ -609,3 +609,39 @@ func TestConcurrentRetrieval(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionMark checks the index's version: its documents and its high-water mark, which
+// every batch (writes and deletes) advances, which is stored with the documents and survives a
+// reopen.
+func TestVersionMark(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := x.Version(); err != nil || v != (indexer.IndexVersion{}) {
+		t.Fatalf("new index: %+v, %v", v, err)
+	}
+	write(t, x, post("1", "ana", "s", chain, t0), post("2", "bo", "s", lube, t0))
+	write(t, x, post("3", "ana", "s", footer, t0))
+	if err := x.Delete(context.Background(), []string{"forum:s/2"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := x.Version(); err != nil || v != (indexer.IndexVersion{Posts: 2, Mark: 3}) {
+		t.Fatalf("after two writes and a delete: %+v, %v", v, err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if x, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if v, err := x.Version(); err != nil || v != (indexer.IndexVersion{Posts: 2, Mark: 3}) {
+		t.Fatalf("reopened: %+v, %v", v, err)
+	}
+	write(t, x, post("4", "bo", "s", unrelated, t0))
+	if v, err := x.Version(); err != nil || v != (indexer.IndexVersion{Posts: 3, Mark: 4}) {
+		t.Fatalf("after a write to the reopened index: %+v, %v", v, err)
+	}
+}

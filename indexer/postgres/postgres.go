@@ -27,7 +27,10 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ indexer.Store = (*Store)(nil)
+var (
+	_ indexer.Store       = (*Store)(nil)
+	_ indexer.PostCounter = (*Store)(nil)
+)
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
@@ -402,4 +405,14 @@ func (s *Store) Count(ctx context.Context) (posts, identities int64, err error) 
 		return 0, 0, fmt.Errorf("counting posts: %w", err)
 	}
 	return posts, identities, nil
+}
+
+// CountPosts returns the number of posts (indexer.PostCounter): what the index is compared
+// with to tell whether it is ready.
+func (s *Store) CountPosts(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM posts`).Scan(&n); err != nil {
+		return 0, pgdb.Classify(fmt.Errorf("counting posts: %w", err))
+	}
+	return n, nil
 }

@@ -2,16 +2,19 @@
 // royalty adapter expects (NUMERIC columns scan into and bind from shopspring/decimal values),
 // and runs transactions on them: Tx is the one transaction-retry loop of royalty. It runs a
 // SERIALIZABLE transaction, read-write or read-only, and retries it whole, BEGIN to COMMIT, on
-// serialization failures and deadlocks with a capped, jittered backoff, a bounded number of
-// attempts and the context's deadline as limits. A COMMIT's error is always returned or
-// retried, never dropped; running out of attempts is a RetriesExhaustedError, which carries the
-// code royalty.EUNAVAILABLE.
+// serialization failures, deadlocks and connection failures before COMMIT with a capped,
+// jittered backoff, a bounded number of attempts and the context's deadline as limits. A
+// COMMIT's error is always returned or retried, never dropped; running out of attempts is a
+// RetriesExhaustedError, which carries the code royalty.EUNAVAILABLE. Unavailable tells an
+// unreachable database from a failed statement, and Classify gives such errors the code
+// royalty.EUNAVAILABLE, so that callers see UNAVAILABLE, never INTERNAL.
 package pgdb
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
 	"github.com/jackc/pgx/v5"
@@ -19,11 +22,19 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// DefaultConnectTimeout bounds a connection attempt when the URL sets no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Open connects a pool to dsn and checks that the server answers.
 func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// A database host that does not answer fails a connection attempt in seconds instead
+		// of hanging a call without a deadline (connect_timeout in the URL overrides it).
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		pgxdecimal.Register(conn.TypeMap())

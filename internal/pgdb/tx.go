@@ -27,8 +27,12 @@ const (
 type TxOptions struct {
 	// Op names the operation in errors and logs ("posting usage").
 	Op string
-	// ReadOnly makes the transaction READ ONLY (still SERIALIZABLE, and retried alike).
+	// ReadOnly makes the transaction READ ONLY (still SERIALIZABLE unless Isolation says
+	// otherwise, and retried alike).
 	ReadOnly bool
+	// Isolation is the isolation level; SERIALIZABLE when empty. A read-only transaction that
+	// only needs one consistent snapshot may ask for pgx.RepeatableRead.
+	Isolation pgx.TxIsoLevel
 	// MaxAttempts bounds the attempts, the first included; 0 means DefaultMaxAttempts.
 	MaxAttempts int
 	// BaseDelay is the backoff before the second attempt, doubled for each further one up to
@@ -40,7 +44,9 @@ type TxOptions struct {
 
 // Tx runs fn in a SERIALIZABLE transaction and retries the whole transaction, BEGIN to COMMIT,
 // with crdb.ExecuteCtx when it fails with a serialization failure (SQLSTATE 40001), a deadlock
-// (40P01), or an error marked with Retryable. This is the one transaction-retry loop of royalty:
+// (40P01), or an error marked with Retryable, and when the database could not be reached or
+// went away before COMMIT was sent (Unavailable: a restart, a terminated session, a refused
+// connection). A connection lost during COMMIT is returned, never retried. This is the one transaction-retry loop of royalty:
 // every store runs its transactions through it.
 //
 // The closure given to crdb.ExecuteCtx returns tx.Commit's error, so a transaction that fails at
@@ -54,13 +60,17 @@ type TxOptions struct {
 // done, it returns at once with an error wrapping the context's error (context.DeadlineExceeded
 // when the deadline is the reason). When the attempts run out it returns a
 // *RetriesExhaustedError, whose chain holds a *royalty.Error with code EUNAVAILABLE and the last
-// database error. Any other error of fn, BEGIN or COMMIT is returned as it is after one attempt.
+// database error. Any other error of fn, BEGIN or COMMIT is returned after one attempt, as it
+// is or, when Unavailable, classified by Classify (code EUNAVAILABLE).
 //
 // fn must have no effects outside the transaction, must reset whatever it computes (it may run
 // several times), and must wrap errors with %w so that the SQLSTATE stays visible.
 func Tx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	opts = opts.withDefaults()
 	txOpts := pgx.TxOptions{IsoLevel: pgx.Serializable}
+	if opts.Isolation != "" {
+		txOpts.IsoLevel = opts.Isolation
+	}
 	if opts.ReadOnly {
 		txOpts.AccessMode = pgx.ReadOnly
 	}
@@ -75,7 +85,7 @@ func Tx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(ctx con
 		}
 		attempt++
 		err := runOnce(ctx, pool, opts.Op, txOpts, fn)
-		if err != nil && IsRetryable(err) {
+		if err != nil && (IsRetryable(err) || retryUnavailable(err)) {
 			last = err
 			return markRetryable(err)
 		}
@@ -93,24 +103,42 @@ func Tx(ctx context.Context, pool *pgxpool.Pool, opts TxOptions, fn func(ctx con
 		}
 		return fmt.Errorf("%s: %w", opts.Op, err)
 	}
-	return err
+	return Classify(err)
 }
 
 // runOnce is one attempt: BEGIN, fn, COMMIT.
 func runOnce(ctx context.Context, pool *pgxpool.Pool, op string, txOpts pgx.TxOptions, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	tx, err := pool.BeginTx(ctx, txOpts)
 	if err != nil {
-		return fmt.Errorf("%s: beginning a transaction: %w", op, err)
+		return &beforeCommitError{fmt.Errorf("%s: beginning a transaction: %w", op, err)}
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	if err := fn(ctx, tx); err != nil {
-		return err
+		return &beforeCommitError{err}
 	}
-	// The COMMIT's error is returned, never dropped.
+	// The COMMIT's error is returned, never dropped, and never retried when the connection
+	// failed: the transaction may have committed.
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("%s: committing: %w", op, err)
 	}
 	return nil
+}
+
+// beforeCommitError marks an error of BEGIN or of fn: the transaction did not commit, so a
+// connection lost then may be retried with a new one.
+type beforeCommitError struct{ err error }
+
+func (e *beforeCommitError) Error() string { return e.err.Error() }
+func (e *beforeCommitError) Unwrap() error { return e.err }
+
+// retryUnavailable reports whether err is a failure to reach the database before COMMIT was
+// sent (see Unavailable): the transaction is retried on a new connection, so that a database
+// restart or a terminated session costs a delay rather than an error. A connection lost at
+// COMMIT is not retried: whether the transaction committed is unknown, and the caller decides
+// (every royalty write has an idempotency key).
+func retryUnavailable(err error) bool {
+	var b *beforeCommitError
+	return errors.As(err, &b) && Unavailable(err)
 }
 
 // Serializable is Tx with the default options: a read-write SERIALIZABLE transaction retried
@@ -186,8 +214,12 @@ func (e *RetriesExhaustedError) Error() string {
 
 // Unwrap returns the *royalty.Error that classifies e and the last attempt's error.
 func (e *RetriesExhaustedError) Unwrap() []error {
+	why := "too much contention"
+	if Unavailable(e.Err) {
+		why = "the database is unavailable"
+	}
 	return []error{
-		royalty.Errorf(royalty.EUNAVAILABLE, "%s: too much contention, gave up after %d attempts; retry later", e.Op, e.Attempts),
+		royalty.Errorf(royalty.EUNAVAILABLE, "%s: %s, gave up after %d attempts; retry later", e.Op, why, e.Attempts),
 		e.Err,
 	}
 }

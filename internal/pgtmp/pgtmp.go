@@ -143,15 +143,24 @@ func (s *Server) CreateDatabase(ctx context.Context, name, template string) (str
 // Restart stops the server (fast shutdown, as on a planned restart; with immediate set, as
 // after a crash) and starts it again on the same port and data.
 func (s *Server) Restart(ctx context.Context, immediate bool) error {
+	if err := s.Halt(immediate); err != nil {
+		return err
+	}
+	return s.Resume(ctx)
+}
+
+// Halt stops the server like Restart does but leaves it stopped, keeping its data and port,
+// until Resume: for tests of what clients see while the database is down.
+func (s *Server) Halt(immediate bool) error {
 	sig := syscall.SIGINT
 	if immediate {
 		sig = syscall.SIGQUIT
 	}
-	if err := s.stopPostgres(sig, 30*time.Second); err != nil {
-		return err
-	}
-	return s.start(ctx)
+	return s.stopPostgres(sig, 30*time.Second)
 }
+
+// Resume starts a halted server again on the same port and data.
+func (s *Server) Resume(ctx context.Context) error { return s.start(ctx) }
 
 // Stop shuts the server down and removes its directory. It is safe to call more than once.
 func (s *Server) Stop() error {

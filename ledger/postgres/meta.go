@@ -31,6 +31,8 @@ type meta struct {
 	AttributionRef   string       `json:"attribution_ref,omitempty"`
 	Algorithm        string       `json:"algorithm,omitempty"`
 	Credits          []creditMeta `json:"credits,omitempty"` // usage and reversal
+	// Index is the version of the search index the usage was attributed against.
+	Index *indexMeta `json:"index,omitempty"`
 	// Evidence is stored apart, compressed, in the evidence column (encodeEvidence).
 	Evidence []evidenceMeta `json:"-"`
 	// usage and payout
@@ -53,6 +55,12 @@ type creditMeta struct {
 	Contributor string `json:"contributor_id,omitempty"`
 	Share       string `json:"share,omitempty"`
 	Words       string `json:"words,omitempty"`
+}
+
+// indexMeta is a ledger.IndexVersion.
+type indexMeta struct {
+	Posts uint64 `json:"posts"`
+	Mark  uint64 `json:"mark"`
 }
 
 type evidenceMeta struct {
@@ -80,6 +88,9 @@ func usageMeta(u ledger.Usage) meta {
 		PlatformFee:      u.PlatformFeeRate.String(),
 		AttributionRef:   u.AttributionRef,
 		Algorithm:        u.Algorithm,
+	}
+	if u.Index != nil {
+		m.Index = &indexMeta{Posts: u.Index.Posts, Mark: u.Index.Mark}
 	}
 	m.Credits = make([]creditMeta, 0, len(u.Credits))
 	m.Evidence = make([]evidenceMeta, 0, len(u.Evidence))
@@ -249,6 +260,9 @@ func usageFrom(t ledger.Transaction, m meta) (ledger.Usage, error) {
 		Retained:         decimal.Zero,
 		PlatformFee:      decimal.Zero,
 		Unattributed:     decimal.Zero,
+	}
+	if m.Index != nil {
+		u.Index = &ledger.IndexVersion{Posts: m.Index.Posts, Mark: m.Index.Mark}
 	}
 	var err error
 	if u.Revenue, err = decimal.NewFromString(m.Revenue); err != nil {

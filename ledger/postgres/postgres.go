@@ -163,6 +163,14 @@ func (s *Store) serializable(ctx context.Context, op string, fn func(ctx context
 	return pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: op, MaxAttempts: s.maxRetries + 1, Logger: s.log}, fn)
 }
 
+// readOnly runs fn in a read-only REPEATABLE READ transaction (one snapshot; on PostgreSQL it
+// takes no SIREAD locks, so reports never make a booking's SERIALIZABLE transaction fail),
+// retried like the others by pgdb.Tx: a database that is briefly unreachable costs a retry
+// rather than an error, and one that stays down is EUNAVAILABLE.
+func (s *Store) readOnly(ctx context.Context, op string, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: op, ReadOnly: true, Isolation: pgx.RepeatableRead, MaxAttempts: s.maxRetries + 1, Logger: s.log}, fn)
+}
+
 // errConcurrentKey is returned inside a transaction that found its idempotency key taken by a
 // transaction it cannot see; retrying lets it see that transaction.
 var errConcurrentKey = pgdb.Retryable(errors.New("idempotency key taken by a concurrent transaction"))

@@ -281,7 +281,11 @@ func (s *Store) Balances(ctx context.Context, account string, asOf time.Time) ([
 	if err != nil {
 		return nil, err
 	}
-	sums, err := sumAccount(ctx, s.pool, account, asOf)
+	var sums map[string]decimal.Decimal
+	err = s.readOnly(ctx, "reading balances", func(ctx context.Context, tx pgx.Tx) (err error) {
+		sums, err = sumAccount(ctx, tx, account, asOf)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -77,45 +77,52 @@ func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.
 	// The transaction id only breaks ties between postings of the same instant, so that pages
 	// neither skip nor repeat entries; it says nothing about order.
 	sql += fmt.Sprintf(` ORDER BY p.created_at DESC, p.transaction_id DESC, p.n DESC LIMIT %d`, size+1)
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return ledger.StatementPage{}, fmt.Errorf("reading the statement of %s: %w", q.Account, err)
-	}
-	defer rows.Close()
 	var page ledger.StatementPage
-	var last pageToken
-	for rows.Next() {
-		var e ledger.StatementEntry
-		var n int64
-		var amount decimal.Decimal
-		var kind string
-		var reverses *string
-		var raw, evidence []byte
-		if err := rows.Scan(&e.TransactionID, &n, &e.Currency, &amount, &e.CreatedAt, &kind, &reverses, &raw, &evidence); err != nil {
-			return ledger.StatementPage{}, fmt.Errorf("reading the statement of %s: %w", q.Account, err)
-		}
-		if len(page.Entries) == size {
-			page.NextPageToken = last.encode()
-			break
-		}
-		e.CreatedAt, e.Kind = e.CreatedAt.UTC(), ledger.Kind(kind)
-		e.Amount = ledger.Posting{Type: acct.Type, Amount: amount}.Normal()
-		if reverses != nil {
-			e.Reverses = *reverses
-		}
-		m, err := decodeMeta(raw)
-		if err == nil {
-			m.Evidence, err = decodeEvidence(evidence)
-		}
+	err = s.readOnly(ctx, "reading a statement", func(ctx context.Context, tx pgx.Tx) error {
+		page = ledger.StatementPage{}
+		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
-			return ledger.StatementPage{}, fmt.Errorf("transaction %s: %w", e.TransactionID, err)
+			return fmt.Errorf("reading the statement of %s: %w", q.Account, err)
 		}
-		describe(&e, n, m)
-		page.Entries = append(page.Entries, e)
-		last = pageToken{CreatedAt: e.CreatedAt.UnixMicro(), TxID: e.TransactionID, N: n}
-	}
-	if err := rows.Err(); err != nil {
-		return ledger.StatementPage{}, fmt.Errorf("reading the statement of %s: %w", q.Account, err)
+		defer rows.Close()
+		var last pageToken
+		for rows.Next() {
+			var e ledger.StatementEntry
+			var n int64
+			var amount decimal.Decimal
+			var kind string
+			var reverses *string
+			var raw, evidence []byte
+			if err := rows.Scan(&e.TransactionID, &n, &e.Currency, &amount, &e.CreatedAt, &kind, &reverses, &raw, &evidence); err != nil {
+				return fmt.Errorf("reading the statement of %s: %w", q.Account, err)
+			}
+			if len(page.Entries) == size {
+				page.NextPageToken = last.encode()
+				break
+			}
+			e.CreatedAt, e.Kind = e.CreatedAt.UTC(), ledger.Kind(kind)
+			e.Amount = ledger.Posting{Type: acct.Type, Amount: amount}.Normal()
+			if reverses != nil {
+				e.Reverses = *reverses
+			}
+			m, err := decodeMeta(raw)
+			if err == nil {
+				m.Evidence, err = decodeEvidence(evidence)
+			}
+			if err != nil {
+				return fmt.Errorf("transaction %s: %w", e.TransactionID, err)
+			}
+			describe(&e, n, m)
+			page.Entries = append(page.Entries, e)
+			last = pageToken{CreatedAt: e.CreatedAt.UnixMicro(), TxID: e.TransactionID, N: n}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading the statement of %s: %w", q.Account, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return ledger.StatementPage{}, err
 	}
 	return page, nil
 }
@@ -131,6 +138,9 @@ func describe(e *ledger.StatementEntry, n int64, m meta) {
 			continue
 		}
 		e.IdentityKey = c.IdentityKey
+		if e.Kind == ledger.KindUsage && m.Index != nil {
+			e.Index = &ledger.IndexVersion{Posts: m.Index.Posts, Mark: m.Index.Mark}
+		}
 		if e.Kind == ledger.KindUsage {
 			for _, ev := range m.Evidence {
 				if ev.IdentityKey == c.IdentityKey {

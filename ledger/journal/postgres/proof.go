@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/ledger/journal"
 )
 
@@ -22,16 +23,22 @@ func (s *Store) InclusionProof(ctx context.Context, transactionID string, size u
 	if err := checkTxID(transactionID); err != nil {
 		return journal.InclusionProof{}, err
 	}
-	// One snapshot, so that the checkpoint, the nodes and the leaf agree.
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return journal.InclusionProof{}, fmt.Errorf("starting a snapshot: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only
+	// One snapshot, so that the checkpoint, the nodes and the leaf agree: a read-only REPEATABLE
+	// READ transaction, retried like every other when the database is briefly unreachable.
+	var p journal.InclusionProof
+	err := pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: "building an inclusion proof", ReadOnly: true, Isolation: pgx.RepeatableRead},
+		func(ctx context.Context, tx pgx.Tx) (err error) {
+			p, err = inclusionProof(ctx, tx, transactionID, size)
+			return err
+		})
+	return p, err
+}
+
+func inclusionProof(ctx context.Context, tx pgx.Tx, transactionID string, size uint64) (journal.InclusionProof, error) {
 	p := journal.InclusionProof{TransactionID: transactionID}
 	var idx int64
 	var leaf []byte
-	err = tx.QueryRow(ctx, `SELECT idx, leaf_hash FROM journal_leaves WHERE transaction_id = $1`, transactionID).Scan(&idx, &leaf)
+	err := tx.QueryRow(ctx, `SELECT idx, leaf_hash FROM journal_leaves WHERE transaction_id = $1`, transactionID).Scan(&idx, &leaf)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, royalty.FieldErrorf(royalty.ENOTFOUND, "transaction_id", "transaction %s is not in the journal (it does not exist or is not sealed yet; sealing takes a few seconds)", transactionID)
 	}
@@ -87,7 +94,7 @@ func (s *Store) InclusionProof(ctx context.Context, transactionID string, size u
 	if p.LeafData, err = journal.LeafData(&es[0]); err != nil {
 		return p, err
 	}
-	return p, tx.Commit(ctx)
+	return p, nil
 }
 
 // Verify checks the journal as stored, exactly as `royalty verify` checks an export of it

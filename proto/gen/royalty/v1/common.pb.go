@@ -483,6 +483,62 @@ func (x *Post) GetTextFormat() string {
 	return ""
 }
 
+// IndexVersion identifies the search index a usage report was attributed against, so that a
+// credit can be traced to what the index knew when it was booked.
+type IndexVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Posts the index held.
+	Posts uint64 `protobuf:"varint,1,opt,name=posts,proto3" json:"posts,omitempty"`
+	// The index's high-water mark: batches written to it since it was created.
+	Mark          uint64 `protobuf:"varint,2,opt,name=mark,proto3" json:"mark,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexVersion) Reset() {
+	*x = IndexVersion{}
+	mi := &file_royalty_v1_common_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexVersion) ProtoMessage() {}
+
+func (x *IndexVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_common_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexVersion.ProtoReflect.Descriptor instead.
+func (*IndexVersion) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_common_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *IndexVersion) GetPosts() uint64 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
+func (x *IndexVersion) GetMark() uint64 {
+	if x != nil {
+		return x.Mark
+	}
+	return 0
+}
+
 // EvidenceSpan says which words of a response came from which post: the proof behind a credit.
 type EvidenceSpan struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -508,7 +564,7 @@ type EvidenceSpan struct {
 
 func (x *EvidenceSpan) Reset() {
 	*x = EvidenceSpan{}
-	mi := &file_royalty_v1_common_proto_msgTypes[3]
+	mi := &file_royalty_v1_common_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +576,7 @@ func (x *EvidenceSpan) String() string {
 func (*EvidenceSpan) ProtoMessage() {}
 
 func (x *EvidenceSpan) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_common_proto_msgTypes[3]
+	mi := &file_royalty_v1_common_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +589,7 @@ func (x *EvidenceSpan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvidenceSpan.ProtoReflect.Descriptor instead.
 func (*EvidenceSpan) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_common_proto_rawDescGZIP(), []int{3}
+	return file_royalty_v1_common_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EvidenceSpan) GetIdentityKey() string {
@@ -624,7 +680,7 @@ type AuthorShare struct {
 
 func (x *AuthorShare) Reset() {
 	*x = AuthorShare{}
-	mi := &file_royalty_v1_common_proto_msgTypes[4]
+	mi := &file_royalty_v1_common_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +692,7 @@ func (x *AuthorShare) String() string {
 func (*AuthorShare) ProtoMessage() {}
 
 func (x *AuthorShare) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_common_proto_msgTypes[4]
+	mi := &file_royalty_v1_common_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +705,7 @@ func (x *AuthorShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorShare.ProtoReflect.Descriptor instead.
 func (*AuthorShare) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_common_proto_rawDescGZIP(), []int{4}
+	return file_royalty_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AuthorShare) GetIdentity() *Identity {
@@ -698,7 +754,7 @@ type Posting struct {
 
 func (x *Posting) Reset() {
 	*x = Posting{}
-	mi := &file_royalty_v1_common_proto_msgTypes[5]
+	mi := &file_royalty_v1_common_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +766,7 @@ func (x *Posting) String() string {
 func (*Posting) ProtoMessage() {}
 
 func (x *Posting) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_common_proto_msgTypes[5]
+	mi := &file_royalty_v1_common_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +779,7 @@ func (x *Posting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posting.ProtoReflect.Descriptor instead.
 func (*Posting) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_common_proto_rawDescGZIP(), []int{5}
+	return file_royalty_v1_common_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Posting) GetAccount() string {
@@ -782,7 +838,10 @@ const file_royalty_v1_common_proto_rawDesc = "" +
 	"\fcontent_hash\x18\f \x01(\tR\vcontentHash\x12\x1b\n" +
 	"\tparent_id\x18\r \x01(\tR\bparentId\x12\x1f\n" +
 	"\vtext_format\x18\x0e \x01(\tR\n" +
-	"textFormat\"\xe1\x02\n" +
+	"textFormat\"8\n" +
+	"\fIndexVersion\x12\x14\n" +
+	"\x05posts\x18\x01 \x01(\x04R\x05posts\x12\x12\n" +
+	"\x04mark\x18\x02 \x01(\x04R\x04mark\"\xe1\x02\n" +
 	"\fEvidenceSpan\x12!\n" +
 	"\fidentity_key\x18\x01 \x01(\tR\videntityKey\x12\x17\n" +
 	"\apost_id\x18\x02 \x01(\tR\x06postId\x12\x19\n" +
@@ -835,22 +894,23 @@ func file_royalty_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_royalty_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_royalty_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_royalty_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_royalty_v1_common_proto_goTypes = []any{
 	(PostKind)(0),                 // 0: royalty.v1.PostKind
 	(AccountType)(0),              // 1: royalty.v1.AccountType
 	(*Money)(nil),                 // 2: royalty.v1.Money
 	(*Identity)(nil),              // 3: royalty.v1.Identity
 	(*Post)(nil),                  // 4: royalty.v1.Post
-	(*EvidenceSpan)(nil),          // 5: royalty.v1.EvidenceSpan
-	(*AuthorShare)(nil),           // 6: royalty.v1.AuthorShare
-	(*Posting)(nil),               // 7: royalty.v1.Posting
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*IndexVersion)(nil),          // 5: royalty.v1.IndexVersion
+	(*EvidenceSpan)(nil),          // 6: royalty.v1.EvidenceSpan
+	(*AuthorShare)(nil),           // 7: royalty.v1.AuthorShare
+	(*Posting)(nil),               // 8: royalty.v1.Posting
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_royalty_v1_common_proto_depIdxs = []int32{
 	0, // 0: royalty.v1.Post.kind:type_name -> royalty.v1.PostKind
 	3, // 1: royalty.v1.Post.author:type_name -> royalty.v1.Identity
-	8, // 2: royalty.v1.Post.created_at:type_name -> google.protobuf.Timestamp
+	9, // 2: royalty.v1.Post.created_at:type_name -> google.protobuf.Timestamp
 	3, // 3: royalty.v1.AuthorShare.identity:type_name -> royalty.v1.Identity
 	1, // 4: royalty.v1.Posting.account_type:type_name -> royalty.v1.AccountType
 	2, // 5: royalty.v1.Posting.amount:type_name -> royalty.v1.Money
@@ -872,7 +932,7 @@ func file_royalty_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_royalty_v1_common_proto_rawDesc), len(file_royalty_v1_common_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

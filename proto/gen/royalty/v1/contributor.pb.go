@@ -931,8 +931,10 @@ type StatementEntry struct {
 	// For usage credits: the response spans and source posts behind the credit.
 	Evidence []*EvidenceSpan `protobuf:"bytes,7,rep,name=evidence,proto3" json:"evidence,omitempty"`
 	// For reversals: the reversed transaction and the reason.
-	Reverses      string `protobuf:"bytes,8,opt,name=reverses,proto3" json:"reverses,omitempty"`
-	Reason        string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reverses string `protobuf:"bytes,8,opt,name=reverses,proto3" json:"reverses,omitempty"`
+	Reason   string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	// For usage credits: the search index the usage was attributed against, when recorded.
+	IndexVersion  *IndexVersion `protobuf:"bytes,10,opt,name=index_version,json=indexVersion,proto3" json:"index_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1028,6 +1030,13 @@ func (x *StatementEntry) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *StatementEntry) GetIndexVersion() *IndexVersion {
+	if x != nil {
+		return x.IndexVersion
+	}
+	return nil
 }
 
 // ListStatementResponse is one page of the statement.
@@ -1342,7 +1351,7 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\x12!\n" +
-	"\fidentity_key\x18\x05 \x01(\tR\videntityKey\"\xd9\x02\n" +
+	"\fidentity_key\x18\x05 \x01(\tR\videntityKey\"\x98\x03\n" +
 	"\x0eStatementEntry\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x129\n" +
 	"\n" +
@@ -1353,7 +1362,9 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\fidentity_key\x18\x06 \x01(\tR\videntityKey\x124\n" +
 	"\bevidence\x18\a \x03(\v2\x18.royalty.v1.EvidenceSpanR\bevidence\x12\x1a\n" +
 	"\breverses\x18\b \x01(\tR\breverses\x12\x16\n" +
-	"\x06reason\x18\t \x01(\tR\x06reason\"u\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12=\n" +
+	"\rindex_version\x18\n" +
+	" \x01(\v2\x18.royalty.v1.IndexVersionR\findexVersion\"u\n" +
 	"\x15ListStatementResponse\x124\n" +
 	"\aentries\x18\x01 \x03(\v2\x1a.royalty.v1.StatementEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
@@ -1427,6 +1438,7 @@ var file_royalty_v1_contributor_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
 	(*Money)(nil),                       // 21: royalty.v1.Money
 	(*EvidenceSpan)(nil),                // 22: royalty.v1.EvidenceSpan
+	(*IndexVersion)(nil),                // 23: royalty.v1.IndexVersion
 }
 var file_royalty_v1_contributor_proto_depIdxs = []int32{
 	20, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
@@ -1446,30 +1458,31 @@ var file_royalty_v1_contributor_proto_depIdxs = []int32{
 	20, // 14: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
 	21, // 15: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
 	22, // 16: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
-	15, // 17: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
-	21, // 18: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
-	21, // 19: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
-	20, // 20: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
-	18, // 21: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
-	2,  // 22: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
-	5,  // 23: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
-	7,  // 24: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
-	9,  // 25: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
-	11, // 26: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
-	14, // 27: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
-	17, // 28: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
-	3,  // 29: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
-	6,  // 30: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
-	8,  // 31: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
-	10, // 32: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
-	13, // 33: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
-	16, // 34: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
-	19, // 35: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	23, // 17: royalty.v1.StatementEntry.index_version:type_name -> royalty.v1.IndexVersion
+	15, // 18: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
+	21, // 19: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
+	21, // 20: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
+	20, // 21: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
+	18, // 22: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
+	2,  // 23: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
+	5,  // 24: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
+	7,  // 25: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
+	9,  // 26: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
+	11, // 27: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
+	14, // 28: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
+	17, // 29: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
+	3,  // 30: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
+	6,  // 31: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
+	8,  // 32: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
+	10, // 33: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
+	13, // 34: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
+	16, // 35: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
+	19, // 36: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
+	30, // [30:37] is the sub-list for method output_type
+	23, // [23:30] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_contributor_proto_init() }

@@ -291,7 +291,10 @@ type Usage struct {
 	ReversalTransactionId string `protobuf:"bytes,16,opt,name=reversal_transaction_id,json=reversalTransactionId,proto3" json:"reversal_transaction_id,omitempty"`
 	ReversalReason        string `protobuf:"bytes,17,opt,name=reversal_reason,json=reversalReason,proto3" json:"reversal_reason,omitempty"`
 	// The complete postings of the transaction.
-	Postings      []*Posting `protobuf:"bytes,18,rep,name=postings,proto3" json:"postings,omitempty"`
+	Postings []*Posting `protobuf:"bytes,18,rep,name=postings,proto3" json:"postings,omitempty"`
+	// The search index the report was attributed against; unset for reports booked before
+	// versions were recorded.
+	IndexVersion  *IndexVersion `protobuf:"bytes,19,opt,name=index_version,json=indexVersion,proto3" json:"index_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -448,6 +451,13 @@ func (x *Usage) GetReversalReason() string {
 func (x *Usage) GetPostings() []*Posting {
 	if x != nil {
 		return x.Postings
+	}
+	return nil
+}
+
+func (x *Usage) GetIndexVersion() *IndexVersion {
+	if x != nil {
+		return x.IndexVersion
 	}
 	return nil
 }
@@ -904,7 +914,7 @@ const file_royalty_v1_provider_proto_rawDesc = "" +
 	"\x06amount\x18\x03 \x01(\tR\x06amount\x12!\n" +
 	"\fidentity_key\x18\x04 \x01(\tR\videntityKey\x12%\n" +
 	"\x0econtributor_id\x18\x05 \x01(\tR\rcontributorId\x12\x14\n" +
-	"\x05share\x18\x06 \x01(\tR\x05share\"\x93\x06\n" +
+	"\x05share\x18\x06 \x01(\tR\x05share\"\xd2\x06\n" +
 	"\x05Usage\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x1d\n" +
 	"\n" +
@@ -927,7 +937,8 @@ const file_royalty_v1_provider_proto_rawDesc = "" +
 	"created_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
 	"\x17reversal_transaction_id\x18\x10 \x01(\tR\x15reversalTransactionId\x12'\n" +
 	"\x0freversal_reason\x18\x11 \x01(\tR\x0ereversalReason\x12/\n" +
-	"\bpostings\x18\x12 \x03(\v2\x13.royalty.v1.PostingR\bpostings\"Z\n" +
+	"\bpostings\x18\x12 \x03(\v2\x13.royalty.v1.PostingR\bpostings\x12=\n" +
+	"\rindex_version\x18\x13 \x01(\v2\x18.royalty.v1.IndexVersionR\findexVersion\"Z\n" +
 	"\x13ReportUsageResponse\x12'\n" +
 	"\x05usage\x18\x01 \x01(\v2\x11.royalty.v1.UsageR\x05usage\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\bR\breplayed\"S\n" +
@@ -988,6 +999,7 @@ var file_royalty_v1_provider_proto_goTypes = []any{
 	(*EvidenceSpan)(nil),             // 12: royalty.v1.EvidenceSpan
 	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
 	(*Posting)(nil),                  // 14: royalty.v1.Posting
+	(*IndexVersion)(nil),             // 15: royalty.v1.IndexVersion
 }
 var file_royalty_v1_provider_proto_depIdxs = []int32{
 	10, // 0: royalty.v1.Credit.account_type:type_name -> royalty.v1.AccountType
@@ -999,24 +1011,25 @@ var file_royalty_v1_provider_proto_depIdxs = []int32{
 	12, // 6: royalty.v1.Usage.evidence:type_name -> royalty.v1.EvidenceSpan
 	13, // 7: royalty.v1.Usage.created_at:type_name -> google.protobuf.Timestamp
 	14, // 8: royalty.v1.Usage.postings:type_name -> royalty.v1.Posting
-	2,  // 9: royalty.v1.ReportUsageResponse.usage:type_name -> royalty.v1.Usage
-	0,  // 10: royalty.v1.ReportUsageBatchRequest.reports:type_name -> royalty.v1.ReportUsageRequest
-	3,  // 11: royalty.v1.ReportUsageBatchResponse.results:type_name -> royalty.v1.ReportUsageResponse
-	2,  // 12: royalty.v1.ReverseUsageResponse.usage:type_name -> royalty.v1.Usage
-	2,  // 13: royalty.v1.GetUsageResponse.usage:type_name -> royalty.v1.Usage
-	0,  // 14: royalty.v1.ProviderService.ReportUsage:input_type -> royalty.v1.ReportUsageRequest
-	4,  // 15: royalty.v1.ProviderService.ReportUsageBatch:input_type -> royalty.v1.ReportUsageBatchRequest
-	6,  // 16: royalty.v1.ProviderService.ReverseUsage:input_type -> royalty.v1.ReverseUsageRequest
-	8,  // 17: royalty.v1.ProviderService.GetUsage:input_type -> royalty.v1.GetUsageRequest
-	3,  // 18: royalty.v1.ProviderService.ReportUsage:output_type -> royalty.v1.ReportUsageResponse
-	5,  // 19: royalty.v1.ProviderService.ReportUsageBatch:output_type -> royalty.v1.ReportUsageBatchResponse
-	7,  // 20: royalty.v1.ProviderService.ReverseUsage:output_type -> royalty.v1.ReverseUsageResponse
-	9,  // 21: royalty.v1.ProviderService.GetUsage:output_type -> royalty.v1.GetUsageResponse
-	18, // [18:22] is the sub-list for method output_type
-	14, // [14:18] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	15, // 9: royalty.v1.Usage.index_version:type_name -> royalty.v1.IndexVersion
+	2,  // 10: royalty.v1.ReportUsageResponse.usage:type_name -> royalty.v1.Usage
+	0,  // 11: royalty.v1.ReportUsageBatchRequest.reports:type_name -> royalty.v1.ReportUsageRequest
+	3,  // 12: royalty.v1.ReportUsageBatchResponse.results:type_name -> royalty.v1.ReportUsageResponse
+	2,  // 13: royalty.v1.ReverseUsageResponse.usage:type_name -> royalty.v1.Usage
+	2,  // 14: royalty.v1.GetUsageResponse.usage:type_name -> royalty.v1.Usage
+	0,  // 15: royalty.v1.ProviderService.ReportUsage:input_type -> royalty.v1.ReportUsageRequest
+	4,  // 16: royalty.v1.ProviderService.ReportUsageBatch:input_type -> royalty.v1.ReportUsageBatchRequest
+	6,  // 17: royalty.v1.ProviderService.ReverseUsage:input_type -> royalty.v1.ReverseUsageRequest
+	8,  // 18: royalty.v1.ProviderService.GetUsage:input_type -> royalty.v1.GetUsageRequest
+	3,  // 19: royalty.v1.ProviderService.ReportUsage:output_type -> royalty.v1.ReportUsageResponse
+	5,  // 20: royalty.v1.ProviderService.ReportUsageBatch:output_type -> royalty.v1.ReportUsageBatchResponse
+	7,  // 21: royalty.v1.ProviderService.ReverseUsage:output_type -> royalty.v1.ReverseUsageResponse
+	9,  // 22: royalty.v1.ProviderService.GetUsage:output_type -> royalty.v1.GetUsageResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_provider_proto_init() }
