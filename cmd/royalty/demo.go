@@ -464,8 +464,10 @@ func (d *demo) ingestProof(ctx context.Context, identity, challenge string) erro
 	}
 	p := &v1.Post{
 		Id: id, Platform: platform, Site: site, Kind: v1.PostKind_POST_KIND_COMMENT,
-		Author:    &v1.Identity{Platform: platform, Site: site, AuthorId: author},
-		CreatedAt: timestamppb.Now(), Url: "https://example.invalid/" + id, License: "CC BY-SA 4.0",
+		Author: &v1.Identity{Platform: platform, Site: site, AuthorId: author},
+		// The identity wrote this comment itself: only such a version proves a claim.
+		LastEditorId: author,
+		CreatedAt:    timestamppb.Now(), Url: "https://example.invalid/" + id, License: "CC BY-SA 4.0",
 		Text: "I am claiming my royalty account: " + challenge,
 	}
 	if err := stream.Send(&v1.IngestPostsRequest{Posts: []*v1.Post{p}}); err != nil {

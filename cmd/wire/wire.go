@@ -213,14 +213,16 @@ func (r LedgerReleaser) ReleaseEscrow(ctx context.Context, identityKey, contribu
 	return out, nil
 }
 
-// ClaimsHook lets the indexer's pipeline verify claims: give it to indexer.Options.Stored.
+// ClaimsHook lets the indexer's pipeline verify claims: give it to indexer.Options.Stored. It
+// passes each post's kind and last editor, so that claims accept only versions the claimed
+// identity wrote itself (claims.PostProof).
 type ClaimsHook struct{ Claims *claims.Service }
 
 // PostsStored implements indexer.PostsHook.
 func (h ClaimsHook) PostsStored(ctx context.Context, posts []*indexer.Post) error {
 	in := make([]claims.Post, 0, len(posts))
 	for _, p := range posts {
-		in = append(in, claims.Post{ID: p.ID, AuthorKey: p.AuthorKey(), Text: p.Text})
+		in = append(in, claims.Post{ID: p.ID, AuthorKey: p.AuthorKey(), Kind: string(p.Kind), LastEditorKey: p.LastEditorKey, Text: p.Text})
 	}
 	_, err := h.Claims.PostsIngested(ctx, in)
 	return err

@@ -78,6 +78,73 @@ func (ClaimStatus) EnumDescriptor() ([]byte, []int) {
 	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{0}
 }
 
+// ProofKind is what verified a claim. A challenge counts only in what the claimed identity
+// alone can write: a post version someone else edited never proves anything.
+type ProofKind int32
+
+const (
+	ProofKind_PROOF_KIND_UNSPECIFIED ProofKind = 0
+	// The identity's public profile text (about me, Reddit profile description), read by
+	// CheckClaim.
+	ProofKind_PROOF_KIND_PROFILE ProofKind = 1
+	// A comment the identity wrote.
+	ProofKind_PROOF_KIND_COMMENT ProofKind = 2
+	// A post version whose last editor is the identity itself.
+	ProofKind_PROOF_KIND_OWN_EDIT_POST ProofKind = 3
+	// An admin's approval.
+	ProofKind_PROOF_KIND_ADMIN ProofKind = 4
+	// A post, before the post's last editor was checked: the proof may have been planted by
+	// someone else's edit and deserves review.
+	ProofKind_PROOF_KIND_LEGACY_POST ProofKind = 5
+)
+
+// Enum value maps for ProofKind.
+var (
+	ProofKind_name = map[int32]string{
+		0: "PROOF_KIND_UNSPECIFIED",
+		1: "PROOF_KIND_PROFILE",
+		2: "PROOF_KIND_COMMENT",
+		3: "PROOF_KIND_OWN_EDIT_POST",
+		4: "PROOF_KIND_ADMIN",
+		5: "PROOF_KIND_LEGACY_POST",
+	}
+	ProofKind_value = map[string]int32{
+		"PROOF_KIND_UNSPECIFIED":   0,
+		"PROOF_KIND_PROFILE":       1,
+		"PROOF_KIND_COMMENT":       2,
+		"PROOF_KIND_OWN_EDIT_POST": 3,
+		"PROOF_KIND_ADMIN":         4,
+		"PROOF_KIND_LEGACY_POST":   5,
+	}
+)
+
+func (x ProofKind) Enum() *ProofKind {
+	p := new(ProofKind)
+	*p = x
+	return p
+}
+
+func (x ProofKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProofKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_royalty_v1_contributor_proto_enumTypes[1].Descriptor()
+}
+
+func (ProofKind) Type() protoreflect.EnumType {
+	return &file_royalty_v1_contributor_proto_enumTypes[1]
+}
+
+func (x ProofKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProofKind.Descriptor instead.
+func (ProofKind) EnumDescriptor() ([]byte, []int) {
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{1}
+}
+
 // Contributor is a person who can own identities.
 type Contributor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -250,7 +317,7 @@ type Claim struct {
 	Challenge string                 `protobuf:"bytes,5,opt,name=challenge,proto3" json:"challenge,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
-	// How it was decided: "post:<post id>" or "admin:<principal id>".
+	// How it was decided: "post:<post id>", "profile:<profile URL>" or "admin:<principal id>".
 	DecidedBy string `protobuf:"bytes,8,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
 	// Note given by an admin.
 	Note string `protobuf:"bytes,9,opt,name=note,proto3" json:"note,omitempty"`
@@ -258,8 +325,10 @@ type Claim struct {
 	Released []*Money `protobuf:"bytes,10,rep,name=released,proto3" json:"released,omitempty"`
 	// Ledger transaction of the release, if any money was waiting.
 	ReleaseTransactionId string `protobuf:"bytes,11,opt,name=release_transaction_id,json=releaseTransactionId,proto3" json:"release_transaction_id,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// What verified the claim; unspecified unless verified.
+	ProofKind     ProofKind `protobuf:"varint,12,opt,name=proof_kind,json=proofKind,proto3,enum=royalty.v1.ProofKind" json:"proof_kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Claim) Reset() {
@@ -367,6 +436,13 @@ func (x *Claim) GetReleaseTransactionId() string {
 		return x.ReleaseTransactionId
 	}
 	return ""
+}
+
+func (x *Claim) GetProofKind() ProofKind {
+	if x != nil {
+		return x.ProofKind
+	}
+	return ProofKind_PROOF_KIND_UNSPECIFIED
 }
 
 // StartClaimRequest names the identity to claim.
@@ -1294,7 +1370,7 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"q\n" +
 	"\x1bRegisterContributorResponse\x129\n" +
 	"\vcontributor\x18\x01 \x01(\v2\x17.royalty.v1.ContributorR\vcontributor\x12\x17\n" +
-	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\"\xbe\x03\n" +
+	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\"\xf4\x03\n" +
 	"\x05Claim\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x0econtributor_id\x18\x02 \x01(\tR\rcontributorId\x12!\n" +
@@ -1310,7 +1386,9 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x04note\x18\t \x01(\tR\x04note\x12-\n" +
 	"\breleased\x18\n" +
 	" \x03(\v2\x11.royalty.v1.MoneyR\breleased\x124\n" +
-	"\x16release_transaction_id\x18\v \x01(\tR\x14releaseTransactionId\"6\n" +
+	"\x16release_transaction_id\x18\v \x01(\tR\x14releaseTransactionId\x124\n" +
+	"\n" +
+	"proof_kind\x18\f \x01(\x0e2\x15.royalty.v1.ProofKindR\tproofKind\"6\n" +
 	"\x11StartClaimRequest\x12!\n" +
 	"\fidentity_key\x18\x01 \x01(\tR\videntityKey\"=\n" +
 	"\x12StartClaimResponse\x12'\n" +
@@ -1376,7 +1454,14 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x18CLAIM_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLAIM_STATUS_PENDING\x10\x01\x12\x19\n" +
 	"\x15CLAIM_STATUS_VERIFIED\x10\x02\x12\x19\n" +
-	"\x15CLAIM_STATUS_REJECTED\x10\x032\xd6\x04\n" +
+	"\x15CLAIM_STATUS_REJECTED\x10\x03*\xa7\x01\n" +
+	"\tProofKind\x12\x1a\n" +
+	"\x16PROOF_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12PROOF_KIND_PROFILE\x10\x01\x12\x16\n" +
+	"\x12PROOF_KIND_COMMENT\x10\x02\x12\x1c\n" +
+	"\x18PROOF_KIND_OWN_EDIT_POST\x10\x03\x12\x14\n" +
+	"\x10PROOF_KIND_ADMIN\x10\x04\x12\x1a\n" +
+	"\x16PROOF_KIND_LEGACY_POST\x10\x052\xd6\x04\n" +
 	"\x12ContributorService\x12f\n" +
 	"\x13RegisterContributor\x12&.royalty.v1.RegisterContributorRequest\x1a'.royalty.v1.RegisterContributorResponse\x12K\n" +
 	"\n" +
@@ -1401,75 +1486,77 @@ func file_royalty_v1_contributor_proto_rawDescGZIP() []byte {
 	return file_royalty_v1_contributor_proto_rawDescData
 }
 
-var file_royalty_v1_contributor_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_royalty_v1_contributor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_royalty_v1_contributor_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_royalty_v1_contributor_proto_goTypes = []any{
 	(ClaimStatus)(0),                    // 0: royalty.v1.ClaimStatus
-	(*Contributor)(nil),                 // 1: royalty.v1.Contributor
-	(*RegisterContributorRequest)(nil),  // 2: royalty.v1.RegisterContributorRequest
-	(*RegisterContributorResponse)(nil), // 3: royalty.v1.RegisterContributorResponse
-	(*Claim)(nil),                       // 4: royalty.v1.Claim
-	(*StartClaimRequest)(nil),           // 5: royalty.v1.StartClaimRequest
-	(*StartClaimResponse)(nil),          // 6: royalty.v1.StartClaimResponse
-	(*GetClaimRequest)(nil),             // 7: royalty.v1.GetClaimRequest
-	(*GetClaimResponse)(nil),            // 8: royalty.v1.GetClaimResponse
-	(*ListClaimsRequest)(nil),           // 9: royalty.v1.ListClaimsRequest
-	(*ListClaimsResponse)(nil),          // 10: royalty.v1.ListClaimsResponse
-	(*GetBalanceRequest)(nil),           // 11: royalty.v1.GetBalanceRequest
-	(*Balance)(nil),                     // 12: royalty.v1.Balance
-	(*GetBalanceResponse)(nil),          // 13: royalty.v1.GetBalanceResponse
-	(*ListStatementRequest)(nil),        // 14: royalty.v1.ListStatementRequest
-	(*StatementEntry)(nil),              // 15: royalty.v1.StatementEntry
-	(*ListStatementResponse)(nil),       // 16: royalty.v1.ListStatementResponse
-	(*RequestPayoutRequest)(nil),        // 17: royalty.v1.RequestPayoutRequest
-	(*Payout)(nil),                      // 18: royalty.v1.Payout
-	(*RequestPayoutResponse)(nil),       // 19: royalty.v1.RequestPayoutResponse
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
-	(*Money)(nil),                       // 21: royalty.v1.Money
-	(*EvidenceSpan)(nil),                // 22: royalty.v1.EvidenceSpan
+	(ProofKind)(0),                      // 1: royalty.v1.ProofKind
+	(*Contributor)(nil),                 // 2: royalty.v1.Contributor
+	(*RegisterContributorRequest)(nil),  // 3: royalty.v1.RegisterContributorRequest
+	(*RegisterContributorResponse)(nil), // 4: royalty.v1.RegisterContributorResponse
+	(*Claim)(nil),                       // 5: royalty.v1.Claim
+	(*StartClaimRequest)(nil),           // 6: royalty.v1.StartClaimRequest
+	(*StartClaimResponse)(nil),          // 7: royalty.v1.StartClaimResponse
+	(*GetClaimRequest)(nil),             // 8: royalty.v1.GetClaimRequest
+	(*GetClaimResponse)(nil),            // 9: royalty.v1.GetClaimResponse
+	(*ListClaimsRequest)(nil),           // 10: royalty.v1.ListClaimsRequest
+	(*ListClaimsResponse)(nil),          // 11: royalty.v1.ListClaimsResponse
+	(*GetBalanceRequest)(nil),           // 12: royalty.v1.GetBalanceRequest
+	(*Balance)(nil),                     // 13: royalty.v1.Balance
+	(*GetBalanceResponse)(nil),          // 14: royalty.v1.GetBalanceResponse
+	(*ListStatementRequest)(nil),        // 15: royalty.v1.ListStatementRequest
+	(*StatementEntry)(nil),              // 16: royalty.v1.StatementEntry
+	(*ListStatementResponse)(nil),       // 17: royalty.v1.ListStatementResponse
+	(*RequestPayoutRequest)(nil),        // 18: royalty.v1.RequestPayoutRequest
+	(*Payout)(nil),                      // 19: royalty.v1.Payout
+	(*RequestPayoutResponse)(nil),       // 20: royalty.v1.RequestPayoutResponse
+	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
+	(*Money)(nil),                       // 22: royalty.v1.Money
+	(*EvidenceSpan)(nil),                // 23: royalty.v1.EvidenceSpan
 }
 var file_royalty_v1_contributor_proto_depIdxs = []int32{
-	20, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 1: royalty.v1.RegisterContributorResponse.contributor:type_name -> royalty.v1.Contributor
+	21, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 1: royalty.v1.RegisterContributorResponse.contributor:type_name -> royalty.v1.Contributor
 	0,  // 2: royalty.v1.Claim.status:type_name -> royalty.v1.ClaimStatus
-	20, // 3: royalty.v1.Claim.created_at:type_name -> google.protobuf.Timestamp
-	20, // 4: royalty.v1.Claim.decided_at:type_name -> google.protobuf.Timestamp
-	21, // 5: royalty.v1.Claim.released:type_name -> royalty.v1.Money
-	4,  // 6: royalty.v1.StartClaimResponse.claim:type_name -> royalty.v1.Claim
-	4,  // 7: royalty.v1.GetClaimResponse.claim:type_name -> royalty.v1.Claim
-	0,  // 8: royalty.v1.ListClaimsRequest.status:type_name -> royalty.v1.ClaimStatus
-	4,  // 9: royalty.v1.ListClaimsResponse.claims:type_name -> royalty.v1.Claim
-	20, // 10: royalty.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	21, // 11: royalty.v1.Balance.balance:type_name -> royalty.v1.Money
-	21, // 12: royalty.v1.Balance.available:type_name -> royalty.v1.Money
-	12, // 13: royalty.v1.GetBalanceResponse.balances:type_name -> royalty.v1.Balance
-	20, // 14: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
-	21, // 15: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
-	22, // 16: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
-	15, // 17: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
-	21, // 18: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
-	21, // 19: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
-	20, // 20: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
-	18, // 21: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
-	2,  // 22: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
-	5,  // 23: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
-	7,  // 24: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
-	9,  // 25: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
-	11, // 26: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
-	14, // 27: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
-	17, // 28: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
-	3,  // 29: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
-	6,  // 30: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
-	8,  // 31: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
-	10, // 32: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
-	13, // 33: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
-	16, // 34: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
-	19, // 35: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	21, // 3: royalty.v1.Claim.created_at:type_name -> google.protobuf.Timestamp
+	21, // 4: royalty.v1.Claim.decided_at:type_name -> google.protobuf.Timestamp
+	22, // 5: royalty.v1.Claim.released:type_name -> royalty.v1.Money
+	1,  // 6: royalty.v1.Claim.proof_kind:type_name -> royalty.v1.ProofKind
+	5,  // 7: royalty.v1.StartClaimResponse.claim:type_name -> royalty.v1.Claim
+	5,  // 8: royalty.v1.GetClaimResponse.claim:type_name -> royalty.v1.Claim
+	0,  // 9: royalty.v1.ListClaimsRequest.status:type_name -> royalty.v1.ClaimStatus
+	5,  // 10: royalty.v1.ListClaimsResponse.claims:type_name -> royalty.v1.Claim
+	21, // 11: royalty.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	22, // 12: royalty.v1.Balance.balance:type_name -> royalty.v1.Money
+	22, // 13: royalty.v1.Balance.available:type_name -> royalty.v1.Money
+	13, // 14: royalty.v1.GetBalanceResponse.balances:type_name -> royalty.v1.Balance
+	21, // 15: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
+	22, // 16: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
+	23, // 17: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
+	16, // 18: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
+	22, // 19: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
+	22, // 20: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
+	21, // 21: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
+	19, // 22: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
+	3,  // 23: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
+	6,  // 24: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
+	8,  // 25: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
+	10, // 26: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
+	12, // 27: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
+	15, // 28: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
+	18, // 29: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
+	4,  // 30: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
+	7,  // 31: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
+	9,  // 32: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
+	11, // 33: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
+	14, // 34: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
+	17, // 35: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
+	20, // 36: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
+	30, // [30:37] is the sub-list for method output_type
+	23, // [23:30] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_contributor_proto_init() }
@@ -1483,7 +1570,7 @@ func file_royalty_v1_contributor_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_royalty_v1_contributor_proto_rawDesc), len(file_royalty_v1_contributor_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
