@@ -17,6 +17,7 @@ import (
 type Service struct {
 	store    Store
 	releaser Releaser
+	profiles ProfileFetcher
 	log      *slog.Logger
 }
 
@@ -29,11 +30,20 @@ func NewService(store Store, releaser Releaser, log *slog.Logger) *Service {
 	return &Service{store: store, releaser: releaser, log: log}
 }
 
+// WithProfiles sets the fetcher Check reads profile texts with, and returns s. Without one,
+// Check fails with EUNIMPLEMENTED and claims are proved by posts and admins only. Call it
+// before s is used.
+func (s *Service) WithProfiles(f ProfileFetcher) *Service {
+	s.profiles = f
+	return s
+}
+
 // Start opens a claim by a contributor on an identity and returns it with its challenge. Asking
 // again while a claim is pending returns the same claim. Errors: EINVALID, ENOTFOUND,
 // EPRECONDITION (the identity already has an owner).
 func (s *Service) Start(ctx context.Context, contributorID, identityKey string) (Claim, error) {
-	if err := ValidateIdentityKey("identity_key", identityKey); err != nil {
+	identityKey, err := NormalizeIdentityKey("identity_key", identityKey)
+	if err != nil {
 		return Claim{}, err
 	}
 	owner, owned, err := s.store.Owner(ctx, identityKey)

@@ -35,6 +35,7 @@ func auditExportCommands(cfg *config, stdout, stderr io.Writer) []*cobra.Command
 		exportStatementCommand(cfg, stdout),
 		exportTrialBalanceCommand(cfg, stdout),
 		exportProofCommand(cfg, stdout),
+		exportClaimsCommand(cfg, stdout),
 	}
 }
 

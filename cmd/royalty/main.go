@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/claims/profile"
 )
 
 func main() {
@@ -56,6 +57,8 @@ type config struct {
 	// Attribution configures the attributor (serve's --attribution-* and --max-response-*
 	// flags); zero fields take the library's defaults.
 	Attribution attribution.Config
+	// Profiles configures the profile fetchers of CheckClaim (serve's --profile-* flags).
+	Profiles profile.Config
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

@@ -54,6 +54,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().DurationVar(&cfg.SealInterval, "seal-interval", journalpg.DefaultInterval, "how often the journal sealer looks for committed transactions to seal")
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
+	addProfileFlags(cmd.Flags(), &cfg.Profiles)
 	return cmd
 }
 

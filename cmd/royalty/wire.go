@@ -20,7 +20,7 @@ func openParts(ctx context.Context, pool *pgxpool.Pool, cfg *config, batchSize i
 	if err := attributionFlagError(cfg.Attribution.Validate()); err != nil {
 		return nil, err
 	}
-	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: indexDir(cfg.DataDir), Attribution: cfg.Attribution, BatchSize: batchSize, Logger: log})
+	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: indexDir(cfg.DataDir), Attribution: cfg.Attribution, BatchSize: batchSize, Profiles: cfg.Profiles, Logger: log})
 	var mismatch *wire.IndexMismatchError
 	if errors.As(err, &mismatch) {
 		return nil, fmt.Errorf("%w (royalty ingest builds every index with k=%d and w=%d)",

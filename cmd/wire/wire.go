@@ -24,6 +24,7 @@ import (
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/claims"
 	claimspg "github.com/openroyalty/royalty/claims/postgres"
+	"github.com/openroyalty/royalty/claims/profile"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/indexer/bleveindex"
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
@@ -86,6 +87,9 @@ type Config struct {
 	BatchSize int
 	// Ledger configures the ledger store (group commit).
 	Ledger ledgerpg.Config
+	// Profiles configures the fetchers that read identities' public profiles for CheckClaim;
+	// zero fields take the defaults (the real sites).
+	Profiles profile.Config
 	// Logger receives the parts' logs; required.
 	Logger *slog.Logger
 }
@@ -135,7 +139,11 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	if p.Ledger, err = ledgerpg.New(pool, log, cfg.Ledger); err != nil {
 		return nil, err
 	}
-	p.Claims = claims.NewService(claimspg.New(pool), LedgerReleaser{Ledger: p.Ledger}, log)
+	profiles, err := profile.New(cfg.Profiles)
+	if err != nil {
+		return nil, err
+	}
+	p.Claims = claims.NewService(claimspg.New(pool), LedgerReleaser{Ledger: p.Ledger}, log).WithProfiles(profiles)
 	if p.Index, err = OpenIndex(cfg.IndexDir, log); err != nil {
 		return nil, err
 	}
