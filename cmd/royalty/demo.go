@@ -378,7 +378,7 @@ func (d *demo) story(ctx context.Context) error {
 		return fmt.Errorf("StartClaim: %w", err)
 	}
 	d.say("    contributor %s, claim %s: %s, challenge %s", d.contributorID, sc.GetClaim().GetId(), claimStatus(sc.GetClaim()), sc.GetClaim().GetChallenge())
-	d.say("    → publish the challenge in a post as %s; the claim is verified when that post is ingested", identity)
+	d.say("    → publish the challenge in a comment written as %s (a post counts only if its last edit is the identity's own); the claim is verified when it is ingested", identity)
 
 	d.head("the crawler picks up a new comment by %s containing the challenge", identity)
 	if err := d.ingestProof(ctx, identity, sc.GetClaim().GetChallenge()); err != nil {
@@ -392,7 +392,8 @@ func (d *demo) story(ctx context.Context) error {
 	if cl.GetStatus() != v1.ClaimStatus_CLAIM_STATUS_VERIFIED {
 		return fmt.Errorf("the claim was not verified by the proof post: %v", cl)
 	}
-	d.say("    claim %s by %s; escrow released to the contributor: %s in transaction %s", claimStatus(cl), cl.GetDecidedBy(), moneys(cl.GetReleased()), cl.GetReleaseTransactionId())
+	d.say("    claim %s by %s (proof: %s); escrow released to the contributor: %s in transaction %s", claimStatus(cl), cl.GetDecidedBy(),
+		strings.ToLower(strings.TrimPrefix(cl.GetProofKind().String(), "PROOF_KIND_")), moneys(cl.GetReleased()), cl.GetReleaseTransactionId())
 
 	d.head("provider reports two more responses reusing posts, and one that reuses nothing")
 	for _, r := range reports[1:] {
