@@ -1,8 +1,24 @@
 // Package claims decides who owns an identity: a contributor claims an identity such as
-// `stackexchange:bicycles.meta/123`, receives a challenge token, and the claim is verified when a
-// post by that identity containing the token is ingested (the way Keybase-style proofs work) or
-// when an admin approves it. On verification the identity's escrow is released to the
+// `stackexchange:bicycles.meta/123`, receives a challenge token, and the claim is verified when
+// the token appears in something only that identity can write (the way Keybase-style proofs
+// work) or when an admin approves it. On verification the identity's escrow is released to the
 // contributor by the ledger. An identity has at most one owner.
+//
+// # What proves a claim
+//
+// Other people can edit posts: on Stack Exchange anyone can suggest an edit, on wikis and most
+// forums moderators and editors can. A challenge in a post therefore proves nothing unless the
+// claimed identity wrote that version of the text itself. A claim is verified only by
+//   - ProofProfile: the identity's public profile text (the "about me" on Stack Exchange and
+//     Hacker News, the Reddit profile description), fetched on demand by CheckClaim through a
+//     ProfileFetcher;
+//   - ProofComment: a comment whose last editor is the identity (the indexer records, per
+//     source, who wrote the stored version: Stack Exchange comments can be edited only by their
+//     author and moderators, Reddit and Hacker News text only by its author);
+//   - ProofOwnEditPost: any other post version whose last editor is the identity itself;
+//   - ProofAdmin: an admin's approval.
+//
+// A post whose last editor is another identity, or unknown, never counts (PostProof).
 //
 // It is a domain package: the claims table lives behind Store (claims/postgres) and the money
 // behind Releaser (the ledger). The gRPC handlers in services only translate.
@@ -57,14 +73,30 @@ type Claim struct {
 	Challenge string
 	CreatedAt time.Time
 	DecidedAt *time.Time
-	// DecidedBy is "post:<post id>" or "admin:<principal id>".
+	// DecidedBy is "post:<post id>", "profile:<profile URL>" or "admin:<principal id>".
 	DecidedBy string
+	// ProofKind is what verified the claim; empty unless verified.
+	ProofKind ProofKind
 	Note      string
 	// Released is nil until the escrow release is recorded; empty when nothing was waiting.
 	Released []Money
 	// ReleaseTransactionID is the ledger transaction of the release, if money was waiting.
 	ReleaseTransactionID string
 }
+
+// ProofKind is what verified a claim.
+type ProofKind string
+
+// The kinds of proof. ProofLegacyPost marks claims verified by a post before the post's last
+// editor was checked: such a proof may have been planted by someone else's edit, and an auditor
+// should review it.
+const (
+	ProofProfile     ProofKind = "profile"
+	ProofComment     ProofKind = "comment"
+	ProofOwnEditPost ProofKind = "own_edit_post"
+	ProofAdmin       ProofKind = "admin"
+	ProofLegacyPost  ProofKind = "legacy_post"
+)
 
 // ReleasePending reports whether a verified claim still waits for its escrow release.
 func (c Claim) ReleasePending() bool { return c.Status == StatusVerified && c.Released == nil }
@@ -106,10 +138,10 @@ type Store interface {
 	Pending(ctx context.Context, identityKeys []string) ([]Claim, error)
 	// ReleasePending returns verified claims whose release is not recorded yet.
 	ReleasePending(ctx context.Context) ([]Claim, error)
-	// MarkVerified moves a pending claim to verified and rejects the other pending claims on the
-	// identity as superseded, in one transaction. Errors: ENOTFOUND, EPRECONDITION (not pending,
-	// or the identity already has an owner).
-	MarkVerified(ctx context.Context, id, decidedBy, note string) (Claim, error)
+	// MarkVerified moves a pending claim to verified by a proof of kind, and rejects the other
+	// pending claims on the identity as superseded, in one transaction. Errors: ENOTFOUND,
+	// EPRECONDITION (not pending, or the identity already has an owner).
+	MarkVerified(ctx context.Context, id string, kind ProofKind, decidedBy, note string) (Claim, error)
 	// MarkRejected moves a pending claim to rejected. Errors: ENOTFOUND, EPRECONDITION.
 	MarkRejected(ctx context.Context, id, decidedBy, note string) (Claim, error)
 	// RecordRelease stores the release of a verified claim; the first recorded release stays.
@@ -141,7 +173,25 @@ func ValidateIdentityKey(field, key string) error {
 type Post struct {
 	ID        string
 	AuthorKey string // identity key; empty for deleted authors
-	Text      string // the author's own words
+	// Kind is the post's kind ("comment", "answer", …; indexer.Kind).
+	Kind string
+	// LastEditorKey is the identity that wrote this version of the text; empty when unknown.
+	LastEditorKey string
+	Text          string // the author's own words
+}
+
+// PostProof says whether a post version may prove a claim on its author's identity, and as
+// which kind: only when the identity wrote the version itself. A version last edited by anyone
+// else, or by an unknown editor, never counts: someone else's edit would otherwise hand them the
+// identity (and its escrow).
+func PostProof(p Post) (ProofKind, bool) {
+	if p.AuthorKey == "" || p.LastEditorKey != p.AuthorKey {
+		return "", false
+	}
+	if p.Kind == "comment" {
+		return ProofComment, true
+	}
+	return ProofOwnEditPost, true
 }
 
 // ContainsChallenge reports whether text carries the challenge token. Matching ignores case, as

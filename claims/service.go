@@ -17,6 +17,7 @@ import (
 type Service struct {
 	store    Store
 	releaser Releaser
+	profiles ProfileFetcher
 	log      *slog.Logger
 }
 
@@ -29,11 +30,20 @@ func NewService(store Store, releaser Releaser, log *slog.Logger) *Service {
 	return &Service{store: store, releaser: releaser, log: log}
 }
 
+// WithProfiles sets the fetcher Check reads profile texts with, and returns s. Without one,
+// Check fails with EUNIMPLEMENTED and claims are proved by posts and admins only. Call it
+// before s is used.
+func (s *Service) WithProfiles(f ProfileFetcher) *Service {
+	s.profiles = f
+	return s
+}
+
 // Start opens a claim by a contributor on an identity and returns it with its challenge. Asking
 // again while a claim is pending returns the same claim. Errors: EINVALID, ENOTFOUND,
 // EPRECONDITION (the identity already has an owner).
 func (s *Service) Start(ctx context.Context, contributorID, identityKey string) (Claim, error) {
-	if err := ValidateIdentityKey("identity_key", identityKey); err != nil {
+	identityKey, err := NormalizeIdentityKey("identity_key", identityKey)
+	if err != nil {
 		return Claim{}, err
 	}
 	owner, owned, err := s.store.Owner(ctx, identityKey)
@@ -66,7 +76,7 @@ func (s *Service) Approve(ctx context.Context, claimID, adminID, note string) (C
 	if err := validateNote(note); err != nil {
 		return Claim{}, err
 	}
-	return s.verify(ctx, claimID, "admin:"+adminID, note)
+	return s.verify(ctx, claimID, ProofAdmin, "admin:"+adminID, note)
 }
 
 // Reject rejects a pending claim. Errors: ENOTFOUND, EINVALID, EPRECONDITION (not pending).
@@ -77,13 +87,14 @@ func (s *Service) Reject(ctx context.Context, claimID, adminID, note string) (Cl
 	return s.store.MarkRejected(ctx, claimID, "admin:"+adminID, note)
 }
 
-// PostsIngested verifies the pending claims whose challenge appears in a post by the claimed
-// identity. The indexer calls it after the posts are durably stored; calling it again with the
-// same posts is harmless. It returns the claims it verified.
+// PostsIngested verifies the pending claims whose challenge appears in a post version that the
+// claimed identity wrote itself (PostProof); versions edited by anyone else are ignored. The
+// indexer calls it after the posts are durably stored; calling it again with the same posts is
+// harmless. It returns the claims it verified.
 func (s *Service) PostsIngested(ctx context.Context, posts []Post) ([]Claim, error) {
 	byAuthor := map[string][]Post{}
 	for _, p := range posts {
-		if p.AuthorKey != "" && strings.Contains(strings.ToLower(p.Text), ChallengePrefix) {
+		if _, ok := PostProof(p); ok && strings.Contains(strings.ToLower(p.Text), ChallengePrefix) {
 			byAuthor[p.AuthorKey] = append(byAuthor[p.AuthorKey], p)
 		}
 	}
@@ -119,7 +130,8 @@ func (s *Service) PostsIngested(ctx context.Context, posts []Post) ([]Claim, err
 			if !ContainsChallenge(p.Text, c.Challenge) {
 				continue
 			}
-			v, err := s.verify(ctx, c.ID, "post:"+p.ID, "")
+			kind, _ := PostProof(p)
+			v, err := s.verify(ctx, c.ID, kind, "post:"+p.ID, "")
 			if royalty.ErrorCode(err) == royalty.EPRECONDITION {
 				// Another claim won the identity first; this one is now rejected.
 				break
@@ -127,7 +139,7 @@ func (s *Service) PostsIngested(ctx context.Context, posts []Post) ([]Claim, err
 				errs = append(errs, fmt.Errorf("verifying claim %s by post %s: %w", c.ID, p.ID, err))
 				break
 			}
-			s.log.InfoContext(ctx, "claim verified by post", "claim", c.ID, "identity", c.IdentityKey, "post", p.ID)
+			s.log.InfoContext(ctx, "claim verified by post", "claim", c.ID, "identity", c.IdentityKey, "post", p.ID, "proof", kind)
 			verified = append(verified, v)
 			break
 		}
@@ -150,7 +162,7 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 	return len(cs), nil
 }
 
-func (s *Service) verify(ctx context.Context, claimID, decidedBy, note string) (Claim, error) {
+func (s *Service) verify(ctx context.Context, claimID string, kind ProofKind, decidedBy, note string) (Claim, error) {
 	c, err := s.store.Get(ctx, claimID)
 	if err != nil {
 		return Claim{}, err
@@ -159,7 +171,7 @@ func (s *Service) verify(ctx context.Context, claimID, decidedBy, note string) (
 	case StatusRejected:
 		return Claim{}, royalty.FieldErrorf(royalty.EPRECONDITION, "claim_id", "claim %s was rejected", claimID)
 	case StatusPending:
-		if c, err = s.store.MarkVerified(ctx, claimID, decidedBy, note); err != nil {
+		if c, err = s.store.MarkVerified(ctx, claimID, kind, decidedBy, note); err != nil {
 			return Claim{}, err
 		}
 	}

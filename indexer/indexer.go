@@ -153,16 +153,22 @@ func (i Identity) Validate(prefix string) error {
 
 // Post is one crawled piece of writing with its author.
 type Post struct {
-	ID        string // see the package doc
-	Platform  string
-	Site      string
-	Kind      Kind
-	Author    *Identity // nil when the author is deleted: the post earns for nobody
-	CreatedAt time.Time
-	URL       string
-	Title     string
-	License   string // e.g. "CC BY-SA 4.0"; empty when the source states none
-	ParentID  string // the question of an answer, the post of a comment; may be empty
+	ID       string // see the package doc
+	Platform string
+	Site     string
+	Kind     Kind
+	Author   *Identity // nil when the author is deleted: the post earns for nobody
+	// LastEditorKey is the identity key of whoever wrote this version of the text: the author's
+	// own key when nobody else has changed it, another identity's when someone else edited it
+	// (Stack Exchange lets anyone suggest an edit), and empty when the source does not say.
+	// Claims accept a challenge only from a version the author's identity wrote itself
+	// (claims.PostProof); each parser documents its rule.
+	LastEditorKey string
+	CreatedAt     time.Time
+	URL           string
+	Title         string
+	License       string // e.g. "CC BY-SA 4.0"; empty when the source states none
+	ParentID      string // the question of an answer, the post of a comment; may be empty
 
 	// Text is the post's text in Format as read; after Prepare it is the author's own words as
 	// plain text (evidence offsets point into it) and Format is FormatText.
@@ -217,6 +223,14 @@ func (p *Post) Validate() error {
 	if p.Author != nil {
 		if err := p.Author.Validate("author."); err != nil {
 			return err
+		}
+	}
+	if p.LastEditorKey != "" {
+		if err := ledger.CheckIdentityKey("last_editor", p.LastEditorKey); err != nil {
+			return err
+		}
+		if editorPlatform, _, _, err := ParseKey(p.LastEditorKey); err != nil || editorPlatform != p.Platform {
+			return royalty.FieldErrorf(royalty.EINVALID, "last_editor", "%q is not an identity on platform %q", p.LastEditorKey, p.Platform)
 		}
 	}
 	if p.CreatedAt.IsZero() {

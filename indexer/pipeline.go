@@ -667,5 +667,10 @@ func (p *Post) Digest() []byte {
 		field(q)
 	}
 	field(p.ContentHash)
+	// Last, and only when known, so that the digests of posts stored before the editor was
+	// recorded stay the same.
+	if p.LastEditorKey != "" {
+		field(p.LastEditorKey)
+	}
 	return h.Sum(nil)
 }

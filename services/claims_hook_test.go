@@ -47,6 +47,7 @@ func TestProofPostWhileClaimsFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	proof := post("proof", "ana", "Verifying my royalty account: "+sc.GetClaim().GetChallenge())
+	proof.LastEditorId = "ana"
 	stream, err := e.index.IngestPosts(admin.ctx())
 	if err != nil {
 		t.Fatal(err)

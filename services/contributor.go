@@ -38,7 +38,22 @@ func (s *contributorServer) StartClaim(ctx context.Context, req *v1.StartClaimRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &v1.StartClaimResponse{Claim: claimToProto(c)}, nil
+	return &v1.StartClaimResponse{Claim: s.claimToProto(c)}, nil
+}
+
+func (s *contributorServer) CheckClaim(ctx context.Context, req *v1.CheckClaimRequest) (*v1.CheckClaimResponse, error) {
+	c, err := s.claims.Check(ctx, caller(ctx).ID, req.GetClaimId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &v1.CheckClaimResponse{Claim: s.claimToProto(c)}, nil
+}
+
+// claimToProto translates a claim with the instructions for proving it.
+func (s *contributorServer) claimToProto(c claims.Claim) *v1.Claim {
+	pb := claimToProto(c)
+	pb.Instructions = s.claims.Instructions(c)
+	return pb
 }
 
 func (s *contributorServer) GetClaim(ctx context.Context, req *v1.GetClaimRequest) (*v1.GetClaimResponse, error) {
@@ -49,7 +64,7 @@ func (s *contributorServer) GetClaim(ctx context.Context, req *v1.GetClaimReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &v1.GetClaimResponse{Claim: claimToProto(c)}, nil
+	return &v1.GetClaimResponse{Claim: s.claimToProto(c)}, nil
 }
 
 func (s *contributorServer) ListClaims(ctx context.Context, req *v1.ListClaimsRequest) (*v1.ListClaimsResponse, error) {
@@ -67,7 +82,7 @@ func (s *contributorServer) ListClaims(ctx context.Context, req *v1.ListClaimsRe
 	}
 	out := &v1.ListClaimsResponse{NextPageToken: next}
 	for _, c := range cs {
-		out.Claims = append(out.Claims, claimToProto(c))
+		out.Claims = append(out.Claims, s.claimToProto(c))
 	}
 	return out, nil
 }

@@ -86,7 +86,15 @@ func TestClaimVerifiedByIngestedPostReleasesEscrow(t *testing.T) {
 	if g, err := e.contributor.GetClaim(ana.ctx(), &v1.GetClaimRequest{ClaimId: c.GetId()}); err != nil || g.GetClaim().GetStatus() != v1.ClaimStatus_CLAIM_STATUS_PENDING {
 		t.Fatalf("claim after unrelated posts = %v, %v", g, err)
 	}
-	e.ingest(admin, post("3", "ana", "Verifying my royalty account: "+c.GetChallenge()))
+	// A version someone else edited proves nothing; one ana wrote herself does.
+	edited := post("3", "ana", "Verifying my royalty account: "+c.GetChallenge())
+	edited.LastEditorId = "bo"
+	e.ingest(admin, edited)
+	if g, err := e.contributor.GetClaim(ana.ctx(), &v1.GetClaimRequest{ClaimId: c.GetId()}); err != nil || g.GetClaim().GetStatus() != v1.ClaimStatus_CLAIM_STATUS_PENDING {
+		t.Fatalf("claim after bo's edit of ana's post = %v, %v; want pending", g, err)
+	}
+	edited.LastEditorId = "ana"
+	e.ingest(admin, edited)
 	g, err := e.contributor.GetClaim(ana.ctx(), &v1.GetClaimRequest{ClaimId: c.GetId()})
 	if err != nil {
 		t.Fatal(err)

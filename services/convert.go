@@ -70,11 +70,20 @@ func claimStatusFromProto(s v1.ClaimStatus) (claims.Status, error) {
 	return "", royalty.FieldErrorf(royalty.EINVALID, "status", "unknown status %d", s)
 }
 
+var proofKindToProto = map[claims.ProofKind]v1.ProofKind{
+	claims.ProofProfile:     v1.ProofKind_PROOF_KIND_PROFILE,
+	claims.ProofComment:     v1.ProofKind_PROOF_KIND_COMMENT,
+	claims.ProofOwnEditPost: v1.ProofKind_PROOF_KIND_OWN_EDIT_POST,
+	claims.ProofAdmin:       v1.ProofKind_PROOF_KIND_ADMIN,
+	claims.ProofLegacyPost:  v1.ProofKind_PROOF_KIND_LEGACY_POST,
+}
+
 func claimToProto(c claims.Claim) *v1.Claim {
 	out := &v1.Claim{
 		Id: c.ID, ContributorId: c.ContributorID, IdentityKey: c.IdentityKey, Status: claimStatusToProto[c.Status],
 		Challenge: c.Challenge, CreatedAt: timestamppb.New(c.CreatedAt), DecidedAt: tsOrNil(c.DecidedAt),
 		DecidedBy: c.DecidedBy, Note: c.Note, ReleaseTransactionId: c.ReleaseTransactionID,
+		ProofKind: proofKindToProto[c.ProofKind],
 	}
 	for _, m := range c.Released {
 		out.Released = append(out.Released, &v1.Money{Amount: m.Amount.String(), Currency: m.Currency})

@@ -172,6 +172,11 @@ func PostToProto(p *indexer.Post) *royaltyv1.Post {
 		Url: p.URL, Title: p.Title, License: p.License, Text: p.Text, QuotedText: p.Quoted,
 		ContentHash: p.ContentHash, ParentId: p.ParentID, TextFormat: string(p.Format),
 	}
+	if p.Author != nil && p.LastEditorKey != "" {
+		if _, _, editor, err := indexer.ParseKey(p.LastEditorKey); err == nil {
+			pb.LastEditorId = editor
+		}
+	}
 	if !p.CreatedAt.IsZero() {
 		pb.CreatedAt = timestamppb.New(p.CreatedAt)
 	}
@@ -197,6 +202,11 @@ func PostFromProto(pb *royaltyv1.Post) (*indexer.Post, error) {
 	if pb.GetAuthor() != nil {
 		id := IdentityFromProto(pb.GetAuthor())
 		p.Author = &id
+		// The editor is an identity on the author's platform and site; without an author it
+		// does not matter (nobody can claim a deleted author).
+		if e := pb.GetLastEditorId(); e != "" {
+			p.LastEditorKey = indexer.IdentityKey(id.Platform, id.Site, e)
+		}
 	}
 	ts := pb.GetCreatedAt()
 	if ts == nil {

@@ -175,6 +175,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			_, err := e.contributor.StartClaim(ctx, &v1.StartClaimRequest{IdentityKey: "hn:/matrix"})
 			return err
 		}, expect(denied, contributorOwn, ok, contributorOther, ok)},
+		{v1.ContributorService_CheckClaim_FullMethodName, func(ctx context.Context, s subject) error {
+			// The matrix's server reads no profiles: the caller's own claim is verified already
+			// (OK); another's reads as absent.
+			_, err := e.contributor.CheckClaim(ctx, &v1.CheckClaimRequest{ClaimId: s.claimID})
+			return err
+		}, expect(denied, contributorOwn, ok, contributorOther, notFound)},
 		{v1.ContributorService_GetClaim_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.contributor.GetClaim(ctx, &v1.GetClaimRequest{ClaimId: s.claimID})
 			return err

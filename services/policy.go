@@ -48,6 +48,7 @@ var policy = map[string]rule{
 
 	v1.ContributorService_RegisterContributor_FullMethodName: {roles: adminOnly, anonymous: true},
 	v1.ContributorService_StartClaim_FullMethodName:          {roles: contributor},
+	v1.ContributorService_CheckClaim_FullMethodName:          {roles: contributor},
 	v1.ContributorService_GetClaim_FullMethodName:            {roles: append(slices.Clone(contributor), readers...)},
 	v1.ContributorService_ListClaims_FullMethodName:          {roles: append(slices.Clone(contributor), readers...)},
 	v1.ContributorService_GetBalance_FullMethodName:          {roles: append(slices.Clone(contributor), readers...)},

@@ -30,18 +30,18 @@ var _ claims.Store = (*Store)(nil)
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-const columns = `id, contributor_id, identity_key, status, challenge, created_at, decided_at, decided_by, note, released, release_transaction_id`
+const columns = `id, contributor_id, identity_key, status, challenge, created_at, decided_at, decided_by, note, released, release_transaction_id, proof_kind`
 
 func scanClaim(row pgx.Row) (claims.Claim, error) {
 	var c claims.Claim
-	var status string
+	var status, proof string
 	var released []byte
 	err := row.Scan(&c.ID, &c.ContributorID, &c.IdentityKey, &status, &c.Challenge, &c.CreatedAt, &c.DecidedAt,
-		&c.DecidedBy, &c.Note, &released, &c.ReleaseTransactionID)
+		&c.DecidedBy, &c.Note, &released, &c.ReleaseTransactionID, &proof)
 	if err != nil {
 		return claims.Claim{}, err
 	}
-	c.Status = claims.Status(status)
+	c.Status, c.ProofKind = claims.Status(status), claims.ProofKind(proof)
 	if released != nil {
 		c.Released = []claims.Money{}
 		if err := json.Unmarshal(released, &c.Released); err != nil {
@@ -195,7 +195,7 @@ func (s *Store) ReleasePending(ctx context.Context) ([]claims.Claim, error) {
 }
 
 // MarkVerified implements claims.Store.
-func (s *Store) MarkVerified(ctx context.Context, id, decidedBy, note string) (claims.Claim, error) {
+func (s *Store) MarkVerified(ctx context.Context, id string, kind claims.ProofKind, decidedBy, note string) (claims.Claim, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return claims.Claim{}, notFound(id)
 	}
@@ -208,7 +208,7 @@ func (s *Store) MarkVerified(ctx context.Context, id, decidedBy, note string) (c
 		if err != nil {
 			return fmt.Errorf("locking pending claims: %w", err)
 		}
-		c, err = decide(ctx, tx, id, claims.StatusVerified, decidedBy, note)
+		c, err = decide(ctx, tx, id, claims.StatusVerified, kind, decidedBy, note)
 		if err != nil {
 			return err
 		}
@@ -234,16 +234,16 @@ func (s *Store) MarkRejected(ctx context.Context, id, decidedBy, note string) (c
 	var c claims.Claim
 	err := pgdb.Serializable(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		c, err = decide(ctx, tx, id, claims.StatusRejected, decidedBy, note)
+		c, err = decide(ctx, tx, id, claims.StatusRejected, "", decidedBy, note)
 		return err
 	})
 	return c, err
 }
 
 // decide moves a pending claim to status; any other current state is EPRECONDITION.
-func decide(ctx context.Context, tx pgx.Tx, id string, status claims.Status, decidedBy, note string) (claims.Claim, error) {
-	c, err := scanClaim(tx.QueryRow(ctx, `UPDATE claims SET status = $2, decided_at = now(), decided_by = $3, note = $4
-		WHERE id = $1 AND status = 'pending' RETURNING `+columns, id, string(status), decidedBy, note))
+func decide(ctx context.Context, tx pgx.Tx, id string, status claims.Status, kind claims.ProofKind, decidedBy, note string) (claims.Claim, error) {
+	c, err := scanClaim(tx.QueryRow(ctx, `UPDATE claims SET status = $2, decided_at = now(), decided_by = $3, note = $4, proof_kind = $5
+		WHERE id = $1 AND status = 'pending' RETURNING `+columns, id, string(status), decidedBy, note, string(kind)))
 	if err == nil {
 		return c, nil
 	} else if !errors.Is(err, pgx.ErrNoRows) {

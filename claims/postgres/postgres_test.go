@@ -92,16 +92,16 @@ func TestClaimVerifiedByPost(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("PostsIngested without a proof = %+v, %v", got, err)
 	}
-	got, err = f.svc.PostsIngested(ctx, []claims.Post{{ID: "p3", AuthorKey: f.identity, Text: "It's me: " + c.Challenge + "."}})
+	got, err = f.svc.PostsIngested(ctx, []claims.Post{{ID: "p3", AuthorKey: f.identity, LastEditorKey: f.identity, Text: "It's me: " + c.Challenge + "."}})
 	if err != nil || len(got) != 1 || got[0].ID != c.ID {
 		t.Fatalf("PostsIngested with the proof = %+v, %v", got, err)
 	}
 	v := got[0]
-	if v.Status != claims.StatusVerified || v.DecidedBy != "post:p3" || v.ReleaseTransactionID != "tx-"+f.identity+"→"+f.alice || len(v.Released) != 1 || !v.Released[0].Amount.Equal(decimal.RequireFromString("1.25")) {
+	if v.Status != claims.StatusVerified || v.DecidedBy != "post:p3" || v.ProofKind != claims.ProofOwnEditPost || v.ReleaseTransactionID != "tx-"+f.identity+"→"+f.alice || len(v.Released) != 1 || !v.Released[0].Amount.Equal(decimal.RequireFromString("1.25")) {
 		t.Fatalf("verified claim = %+v", v)
 	}
 	// Re-ingesting the proof changes nothing and releases nothing twice.
-	if got, err := f.svc.PostsIngested(ctx, []claims.Post{{ID: "p3", AuthorKey: f.identity, Text: c.Challenge}}); err != nil || len(got) != 0 {
+	if got, err := f.svc.PostsIngested(ctx, []claims.Post{{ID: "p3", AuthorKey: f.identity, LastEditorKey: f.identity, Text: c.Challenge}}); err != nil || len(got) != 0 {
 		t.Fatalf("re-ingest = %+v, %v", got, err)
 	}
 	if n := f.rel.calls[f.identity+"→"+f.alice]; n != 1 {
@@ -198,7 +198,7 @@ func TestReingestedProofFinishesInterruptedRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proof := []claims.Post{{ID: "p1", AuthorKey: f.identity, Text: c.Challenge}}
+	proof := []claims.Post{{ID: "p1", AuthorKey: f.identity, Kind: "comment", LastEditorKey: f.identity, Text: c.Challenge}}
 	f.rel.fail = true
 	if _, err := f.svc.PostsIngested(ctx, proof); err == nil {
 		t.Fatal("verification with the ledger down reported no error")
@@ -208,7 +208,7 @@ func TestReingestedProofFinishesInterruptedRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := f.svc.Get(ctx, c.ID)
-	if got.Status != claims.StatusVerified || got.ReleasePending() || got.DecidedBy != "post:p1" {
+	if got.Status != claims.StatusVerified || got.ReleasePending() || got.DecidedBy != "post:p1" || got.ProofKind != claims.ProofComment {
 		t.Fatalf("claim after re-ingest = %+v", got)
 	}
 }

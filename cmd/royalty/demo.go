@@ -429,7 +429,7 @@ func (d *demo) story(ctx context.Context) error {
 		return fmt.Errorf("StartClaim: %w", err)
 	}
 	d.say("    contributor %s, claim %s: %s, challenge %s", d.contributorID, sc.GetClaim().GetId(), claimStatus(sc.GetClaim()), sc.GetClaim().GetChallenge())
-	d.say("    → publish the challenge in a post as %s; the claim is verified when that post is ingested", identity)
+	d.say("    → publish the challenge in a comment written as %s (a post counts only if its last edit is the identity's own); the claim is verified when it is ingested", identity)
 
 	d.head("the crawler picks up a new comment by %s containing the challenge", identity)
 	if err := d.ingestProof(ctx, identity, sc.GetClaim().GetChallenge()); err != nil {
@@ -443,7 +443,8 @@ func (d *demo) story(ctx context.Context) error {
 	if cl.GetStatus() != v1.ClaimStatus_CLAIM_STATUS_VERIFIED {
 		return fmt.Errorf("the claim was not verified by the proof post: %v", cl)
 	}
-	d.say("    claim %s by %s; escrow released to the contributor: %s in transaction %s", claimStatus(cl), cl.GetDecidedBy(), moneys(cl.GetReleased()), cl.GetReleaseTransactionId())
+	d.say("    claim %s by %s (proof: %s); escrow released to the contributor: %s in transaction %s", claimStatus(cl), cl.GetDecidedBy(),
+		strings.ToLower(strings.TrimPrefix(cl.GetProofKind().String(), "PROOF_KIND_")), moneys(cl.GetReleased()), cl.GetReleaseTransactionId())
 
 	d.head("provider reports two more responses reusing posts, and one that reuses nothing")
 	for _, r := range reports[1:] {
@@ -515,8 +516,10 @@ func (d *demo) ingestProof(ctx context.Context, identity, challenge string) erro
 	}
 	p := &v1.Post{
 		Id: id, Platform: platform, Site: site, Kind: v1.PostKind_POST_KIND_COMMENT,
-		Author:    &v1.Identity{Platform: platform, Site: site, AuthorId: author},
-		CreatedAt: timestamppb.Now(), Url: "https://example.invalid/" + id, License: "CC BY-SA 4.0",
+		Author: &v1.Identity{Platform: platform, Site: site, AuthorId: author},
+		// The identity wrote this comment itself: only such a version proves a claim.
+		LastEditorId: author,
+		CreatedAt:    timestamppb.Now(), Url: "https://example.invalid/" + id, License: "CC BY-SA 4.0",
 		Text: "I am claiming my royalty account: " + challenge,
 	}
 	if err := stream.Send(&v1.IngestPostsRequest{Posts: []*v1.Post{p}}); err != nil {

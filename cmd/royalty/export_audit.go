@@ -32,6 +32,7 @@ func auditExportCommands(cfg *config, stdout, stderr io.Writer) []*cobra.Command
 		exportStatementCommand(cfg, stdout),
 		exportTrialBalanceCommand(cfg, stdout),
 		exportProofCommand(cfg, stdout),
+		exportClaimsCommand(cfg, stdout),
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/openroyalty/royalty/attribution"
 	"github.com/openroyalty/royalty/internal/termtext"
 	"github.com/openroyalty/royalty/internal/version"
+	"github.com/openroyalty/royalty/claims/profile"
 )
 
 func main() {
@@ -78,6 +79,8 @@ type config struct {
 	Limits limitsConfig
 	// TLS is serve's transport security (tls.go).
 	TLS serverTLS
+	// Profiles configures the profile fetchers of CheckClaim (serve's --profile-* flags).
+	Profiles profile.Config
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

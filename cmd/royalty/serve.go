@@ -67,6 +67,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
 	addLimitFlags(cmd.Flags(), &cfg.Limits)
 	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
+	addProfileFlags(cmd.Flags(), &cfg.Profiles)
 	return cmd
 }
 

@@ -24,6 +24,7 @@ import (
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/claims"
 	claimspg "github.com/openroyalty/royalty/claims/postgres"
+	"github.com/openroyalty/royalty/claims/profile"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/indexer/bleveindex"
 	indexpg "github.com/openroyalty/royalty/indexer/postgres"
@@ -97,6 +98,9 @@ type Config struct {
 	// (a fresh deployment). See indexer.Readiness.
 	MaxIndexLag     int64
 	AllowEmptyIndex bool
+	// Profiles configures the fetchers that read identities' public profiles for CheckClaim;
+	// zero fields take the defaults (the real sites).
+	Profiles profile.Config
 	// Logger receives the parts' logs; required.
 	Logger *slog.Logger
 }
@@ -149,7 +153,11 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	if p.Ledger, err = ledgerpg.New(pool, log, cfg.Ledger); err != nil {
 		return nil, err
 	}
-	p.Claims = claims.NewService(claimspg.New(pool), LedgerReleaser{Ledger: p.Ledger}, log)
+	profiles, err := profile.New(cfg.Profiles)
+	if err != nil {
+		return nil, err
+	}
+	p.Claims = claims.NewService(claimspg.New(pool), LedgerReleaser{Ledger: p.Ledger}, log).WithProfiles(profiles)
 	if p.Index, err = OpenIndex(cfg.IndexDir, log); err != nil {
 		return nil, err
 	}
@@ -238,14 +246,16 @@ func (g IndexGate) Ready(ctx context.Context) (ledger.IndexVersion, error) {
 	return ledger.IndexVersion{Posts: v.Posts, Mark: v.Mark}, err
 }
 
-// ClaimsHook lets the indexer's pipeline verify claims: give it to indexer.Options.Stored.
+// ClaimsHook lets the indexer's pipeline verify claims: give it to indexer.Options.Stored. It
+// passes each post's kind and last editor, so that claims accept only versions the claimed
+// identity wrote itself (claims.PostProof).
 type ClaimsHook struct{ Claims *claims.Service }
 
 // PostsStored implements indexer.PostsHook.
 func (h ClaimsHook) PostsStored(ctx context.Context, posts []*indexer.Post) error {
 	in := make([]claims.Post, 0, len(posts))
 	for _, p := range posts {
-		in = append(in, claims.Post{ID: p.ID, AuthorKey: p.AuthorKey(), Text: p.Text})
+		in = append(in, claims.Post{ID: p.ID, AuthorKey: p.AuthorKey(), Kind: string(p.Kind), LastEditorKey: p.LastEditorKey, Text: p.Text})
 	}
 	_, err := h.Claims.PostsIngested(ctx, in)
 	return err

@@ -80,6 +80,9 @@ func Parse(line []byte) (indexer.Record, error) {
 	if it.By != "" {
 		p.Author = &indexer.Identity{Platform: Platform, AuthorID: it.By, DisplayName: it.By,
 			ProfileURL: "https://news.ycombinator.com/user?id=" + it.By}
+		// Only its author can edit an item's text (for two hours; moderators edit titles, which
+		// claims do not read): the version read is the author's own.
+		p.LastEditorKey = p.Author.Key()
 	}
 	t, err := indexer.ParseTime(string(it.Time))
 	if err != nil {

@@ -7,7 +7,9 @@
 //
 // Optional fields: "kind" (question, answer, comment, submission or article, the default),
 // "format" (text, the default, html or markdown), "parent_id" (a local id on the same site) and
-// "quoted" (strings the author quoted). "created" may also be Unix seconds. The post id is
+// "quoted" (strings the author quoted) and "last_editor_id" (the author id, on the same site, of
+// whoever last edited the text: a post proves a contributor's claim only when that is its author,
+// so a source that does not know must leave it out). "created" may also be Unix seconds. The post id is
 // `<platform>:<site>/<id>` and the identity key `<platform>:<site>/<author_id>`; an empty or
 // missing author_id means the author is deleted. Files may be compressed (.zst, .gz).
 package jsonl
@@ -37,15 +39,18 @@ type record struct {
 	AuthorID   indexer.FlexString `json:"author_id"`
 	AuthorName string             `json:"author_name"`
 	AuthorURL  string             `json:"author_url"`
-	Created    indexer.FlexString `json:"created"`
-	URL        string             `json:"url"`
-	Title      string             `json:"title"`
-	Text       string             `json:"text"`
-	License    string             `json:"license"`
-	Kind       string             `json:"kind"`
-	Format     string             `json:"format"`
-	ParentID   indexer.FlexString `json:"parent_id"`
-	Quoted     []string           `json:"quoted"`
+	// LastEditorID is the author id (same platform and site) of whoever last edited the text;
+	// absent when unknown, and then the post cannot prove a claim.
+	LastEditorID indexer.FlexString `json:"last_editor_id"`
+	Created      indexer.FlexString `json:"created"`
+	URL          string             `json:"url"`
+	Title        string             `json:"title"`
+	Text         string             `json:"text"`
+	License      string             `json:"license"`
+	Kind         string             `json:"kind"`
+	Format       string             `json:"format"`
+	ParentID     indexer.FlexString `json:"parent_id"`
+	Quoted       []string           `json:"quoted"`
 }
 
 // Parse reads one line; blank lines hold no record.
@@ -78,6 +83,9 @@ func Parse(line []byte) (indexer.Record, error) {
 	if r.AuthorID != "" {
 		p.Author = &indexer.Identity{Platform: r.Platform, Site: r.Site, AuthorID: string(r.AuthorID),
 			DisplayName: r.AuthorName, ProfileURL: r.AuthorURL}
+		if r.LastEditorID != "" {
+			p.LastEditorKey = indexer.IdentityKey(r.Platform, r.Site, string(r.LastEditorID))
+		}
 	}
 	t, err := indexer.ParseTime(string(r.Created))
 	if err != nil {

@@ -57,16 +57,18 @@ WHERE (excluded.display_name <> '' AND excluded.display_name <> identities.displ
 
 const upsertPosts = `
 INSERT INTO posts (id, platform, site, kind, author_key, created_at, url, title, license, parent_id,
-                   text, quoted, content_hash, digest)
+                   text, quoted, content_hash, digest, last_editor_key)
 SELECT id, platform, site, kind, author_key, created_at, url, title, license, parent_id,
-       text, quoted::jsonb, content_hash, digest
+       text, quoted::jsonb, content_hash, digest, last_editor_key
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[])
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[],
+            $15::text[])
      AS t(id, platform, site, kind, author_key, created_at, url, title, license, parent_id,
-          text, quoted, content_hash, digest)
+          text, quoted, content_hash, digest, last_editor_key)
 ON CONFLICT (id) DO UPDATE SET
     platform = excluded.platform, site = excluded.site, kind = excluded.kind,
-    author_key = excluded.author_key, created_at = excluded.created_at, url = excluded.url,
+    author_key = excluded.author_key, last_editor_key = excluded.last_editor_key,
+    created_at = excluded.created_at, url = excluded.url,
     title = excluded.title, license = excluded.license, parent_id = excluded.parent_id,
     text = excluded.text, quoted = excluded.quoted, content_hash = excluded.content_hash,
     digest = excluded.digest, updated_at = now()`
@@ -144,7 +146,7 @@ func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts 
 			return nil
 		}
 		if _, err := tx.Exec(ctx, upsertPosts, cols.id, cols.platform, cols.site, cols.kind, cols.author, cols.created,
-			cols.url, cols.title, cols.license, cols.parent, cols.text, cols.quoted, cols.hash, cols.digest); err != nil {
+			cols.url, cols.title, cols.license, cols.parent, cols.text, cols.quoted, cols.hash, cols.digest, cols.editor); err != nil {
 			return fmt.Errorf("writing posts: %w", err)
 		}
 		return nil
@@ -158,7 +160,7 @@ func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts 
 // postColumns holds posts column by column, for unnest.
 type postColumns struct {
 	id, platform, site, kind                  []string
-	author                                    []*string
+	author, editor                            []*string
 	created                                   []time.Time
 	url, title, license, parent, text, quoted []string
 	hash                                      []string
@@ -176,6 +178,11 @@ func (c *postColumns) add(p *indexer.Post, quoted string, digest []byte) {
 	c.site = append(c.site, p.Site)
 	c.kind = append(c.kind, string(p.Kind))
 	c.author = append(c.author, author)
+	var editor *string
+	if p.LastEditorKey != "" {
+		editor = &p.LastEditorKey
+	}
+	c.editor = append(c.editor, editor)
 	c.created = append(c.created, p.CreatedAt.UTC())
 	c.url = append(c.url, p.URL)
 	c.title = append(c.title, p.Title)
@@ -229,7 +236,7 @@ func lastIdentities(ids []indexer.Identity) []indexer.Identity {
 
 const selectPost = `
 SELECT p.id, p.platform, p.site, p.kind, p.created_at, p.url, p.title, p.license, p.parent_id,
-       p.text, p.quoted, p.content_hash,
+       p.text, p.quoted, p.content_hash, COALESCE(p.last_editor_key, ''),
        i.key, i.platform, i.site, i.author_id, i.display_name, i.profile_url
 FROM posts p LEFT JOIN identities i ON i.key = p.author_key`
 
@@ -239,7 +246,7 @@ func scanPost(row pgx.Row) (*indexer.Post, error) {
 	var quoted []byte
 	var key, platform, site, authorID, name, profile *string
 	err := row.Scan(&p.ID, &p.Platform, &p.Site, &kind, &p.CreatedAt, &p.URL, &p.Title, &p.License, &p.ParentID,
-		&p.Text, &quoted, &p.ContentHash, &key, &platform, &site, &authorID, &name, &profile)
+		&p.Text, &quoted, &p.ContentHash, &p.LastEditorKey, &key, &platform, &site, &authorID, &name, &profile)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +312,9 @@ func (s *Store) Identity(ctx context.Context, key string) (indexer.Identity, err
 
 // PostsByAuthorContaining returns up to limit posts of the identity authorKey whose own text or
 // title contains sub, ignoring case, oldest first: how a claim is verified, by finding a
-// challenge token the claimant put in a post (quotations do not count). sub must not be empty.
+// challenge token the claimant put in a post (quotations do not count). A post proves a claim
+// only when its identity wrote the stored version itself: callers check LastEditorKey
+// (claims.PostProof). sub must not be empty.
 func (s *Store) PostsByAuthorContaining(ctx context.Context, authorKey, sub string, limit int) ([]*indexer.Post, error) {
 	if sub == "" {
 		return nil, royalty.FieldErrorf(royalty.EINVALID, "text", "must not be empty")

@@ -98,6 +98,9 @@ func Parse(line []byte) (indexer.Record, error) {
 	if a := strings.TrimSpace(it.Author); a != "" && !deleted(a) {
 		p.Author = &indexer.Identity{Platform: Platform, AuthorID: a, DisplayName: a,
 			ProfileURL: "https://www.reddit.com/user/" + a}
+		// Reddit lets only the author edit a comment or a self post's text; moderators can remove
+		// it but not change it: the version read is the author's own.
+		p.LastEditorKey = p.Author.Key()
 	}
 	t, err := indexer.ParseTime(string(it.CreatedUTC))
 	if err != nil {

@@ -11,6 +11,12 @@
 // the folder name without ".stackexchange.com" (bicycles.meta.stackexchange.com and
 // bicycles.meta both give "bicycles.meta") unless Options.Site overrides it. Rows without an
 // owner, and rows owned by the Community bot (user -1), have no author.
+//
+// Anyone can suggest an edit to a question or answer, so a post's LastEditorKey is what the row
+// says (LastEditorUserId; the owner when the row shows no edit at all) and empty when the editor
+// is unknown (an edit by an anonymous or deleted user). Comments can be edited only by their
+// author and by moderators, and Comments.xml has no editor columns: a comment's last editor is
+// its author.
 package stackexchange
 
 import (
@@ -224,6 +230,9 @@ func (p *parser) post(line []byte) (indexer.Record, error) {
 	if post.Author, err = p.author(attr(attrs, "OwnerUserId"), attr(attrs, "OwnerDisplayName")); err != nil {
 		return rec, royalty.FieldErrorf(royalty.EINVALID, "OwnerUserId", "%v", err)
 	}
+	if post.LastEditorKey, err = p.lastEditor(attrs, post.Author); err != nil {
+		return rec, err
+	}
 	post.Title = attr(attrs, "Title")
 	post.License = attr(attrs, "ContentLicense")
 	if post.License == "" {
@@ -231,6 +240,26 @@ func (p *parser) post(line []byte) (indexer.Record, error) {
 	}
 	post.Text, post.Format = attr(attrs, "Body"), indexer.FormatHTML
 	return rec, nil
+}
+
+// lastEditor returns the identity key of who last edited a question or answer row: the
+// LastEditorUserId when there is one (the Community bot's -1 included: it is not the owner), the
+// owner when the row shows no edit, and "" when an edit is recorded without a user id.
+func (p *parser) lastEditor(attrs []xml.Attr, owner *indexer.Identity) (string, error) {
+	if owner == nil {
+		return "", nil
+	}
+	editor := attr(attrs, "LastEditorUserId")
+	if editor == "" {
+		if attr(attrs, "LastEditDate") == "" && attr(attrs, "LastEditorDisplayName") == "" {
+			return owner.Key(), nil
+		}
+		return "", nil
+	}
+	if n, err := strconv.ParseInt(editor, 10, 64); err != nil || strconv.FormatInt(n, 10) != editor {
+		return "", royalty.FieldErrorf(royalty.EINVALID, "LastEditorUserId", "want an integer user id, got %q", editor)
+	}
+	return indexer.IdentityKey(Platform, p.site, editor), nil
 }
 
 func (p *parser) comment(line []byte) (indexer.Record, error) {
@@ -257,6 +286,9 @@ func (p *parser) comment(line []byte) (indexer.Record, error) {
 	}
 	if post.Author, err = p.author(attr(attrs, "UserId"), attr(attrs, "UserDisplayName")); err != nil {
 		return rec, royalty.FieldErrorf(royalty.EINVALID, "UserId", "%v", err)
+	}
+	if post.Author != nil {
+		post.LastEditorKey = post.Author.Key()
 	}
 	post.License = attr(attrs, "ContentLicense")
 	if post.License == "" {

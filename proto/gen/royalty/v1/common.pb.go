@@ -350,7 +350,12 @@ type Post struct {
 	ParentId string `protobuf:"bytes,13,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
 	// When the text arrives as markup, the format it is in; the server converts it to `text`.
 	// Empty or "text" means plain text; "html" and "markdown" are converted.
-	TextFormat    string `protobuf:"bytes,14,opt,name=text_format,json=textFormat,proto3" json:"text_format,omitempty"`
+	TextFormat string `protobuf:"bytes,14,opt,name=text_format,json=textFormat,proto3" json:"text_format,omitempty"`
+	// Author id, on the author's platform and site, of whoever last edited this version of the
+	// text: the author's own id when nobody else changed it. Empty when unknown. A post proves a
+	// contributor's claim on its author only when the author wrote this version itself, so a
+	// crawler must leave it empty unless the source says who edited the post.
+	LastEditorId  string `protobuf:"bytes,15,opt,name=last_editor_id,json=lastEditorId,proto3" json:"last_editor_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -479,6 +484,13 @@ func (x *Post) GetParentId() string {
 func (x *Post) GetTextFormat() string {
 	if x != nil {
 		return x.TextFormat
+	}
+	return ""
+}
+
+func (x *Post) GetLastEditorId() string {
+	if x != nil {
+		return x.LastEditorId
 	}
 	return ""
 }
@@ -819,7 +831,7 @@ const file_royalty_v1_common_proto_rawDesc = "" +
 	"\tauthor_id\x18\x04 \x01(\tR\bauthorId\x12!\n" +
 	"\fdisplay_name\x18\x05 \x01(\tR\vdisplayName\x12\x1f\n" +
 	"\vprofile_url\x18\x06 \x01(\tR\n" +
-	"profileUrl\"\xb1\x03\n" +
+	"profileUrl\"\xd7\x03\n" +
 	"\x04Post\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bplatform\x18\x02 \x01(\tR\bplatform\x12\x12\n" +
@@ -838,7 +850,8 @@ const file_royalty_v1_common_proto_rawDesc = "" +
 	"\fcontent_hash\x18\f \x01(\tR\vcontentHash\x12\x1b\n" +
 	"\tparent_id\x18\r \x01(\tR\bparentId\x12\x1f\n" +
 	"\vtext_format\x18\x0e \x01(\tR\n" +
-	"textFormat\"8\n" +
+	"textFormat\x12$\n" +
+	"\x0elast_editor_id\x18\x0f \x01(\tR\flastEditorId\"8\n" +
 	"\fIndexVersion\x12\x14\n" +
 	"\x05posts\x18\x01 \x01(\x04R\x05posts\x12\x12\n" +
 	"\x04mark\x18\x02 \x01(\x04R\x04mark\"\xe1\x02\n" +

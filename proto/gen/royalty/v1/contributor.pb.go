@@ -78,6 +78,73 @@ func (ClaimStatus) EnumDescriptor() ([]byte, []int) {
 	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{0}
 }
 
+// ProofKind is what verified a claim. A challenge counts only in what the claimed identity
+// alone can write: a post version someone else edited never proves anything.
+type ProofKind int32
+
+const (
+	ProofKind_PROOF_KIND_UNSPECIFIED ProofKind = 0
+	// The identity's public profile text (about me, Reddit profile description), read by
+	// CheckClaim.
+	ProofKind_PROOF_KIND_PROFILE ProofKind = 1
+	// A comment the identity wrote.
+	ProofKind_PROOF_KIND_COMMENT ProofKind = 2
+	// A post version whose last editor is the identity itself.
+	ProofKind_PROOF_KIND_OWN_EDIT_POST ProofKind = 3
+	// An admin's approval.
+	ProofKind_PROOF_KIND_ADMIN ProofKind = 4
+	// A post, before the post's last editor was checked: the proof may have been planted by
+	// someone else's edit and deserves review.
+	ProofKind_PROOF_KIND_LEGACY_POST ProofKind = 5
+)
+
+// Enum value maps for ProofKind.
+var (
+	ProofKind_name = map[int32]string{
+		0: "PROOF_KIND_UNSPECIFIED",
+		1: "PROOF_KIND_PROFILE",
+		2: "PROOF_KIND_COMMENT",
+		3: "PROOF_KIND_OWN_EDIT_POST",
+		4: "PROOF_KIND_ADMIN",
+		5: "PROOF_KIND_LEGACY_POST",
+	}
+	ProofKind_value = map[string]int32{
+		"PROOF_KIND_UNSPECIFIED":   0,
+		"PROOF_KIND_PROFILE":       1,
+		"PROOF_KIND_COMMENT":       2,
+		"PROOF_KIND_OWN_EDIT_POST": 3,
+		"PROOF_KIND_ADMIN":         4,
+		"PROOF_KIND_LEGACY_POST":   5,
+	}
+)
+
+func (x ProofKind) Enum() *ProofKind {
+	p := new(ProofKind)
+	*p = x
+	return p
+}
+
+func (x ProofKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProofKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_royalty_v1_contributor_proto_enumTypes[1].Descriptor()
+}
+
+func (ProofKind) Type() protoreflect.EnumType {
+	return &file_royalty_v1_contributor_proto_enumTypes[1]
+}
+
+func (x ProofKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProofKind.Descriptor instead.
+func (ProofKind) EnumDescriptor() ([]byte, []int) {
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{1}
+}
+
 // Contributor is a person who can own identities.
 type Contributor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -250,7 +317,7 @@ type Claim struct {
 	Challenge string                 `protobuf:"bytes,5,opt,name=challenge,proto3" json:"challenge,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
-	// How it was decided: "post:<post id>" or "admin:<principal id>".
+	// How it was decided: "post:<post id>", "profile:<profile URL>" or "admin:<principal id>".
 	DecidedBy string `protobuf:"bytes,8,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
 	// Note given by an admin.
 	Note string `protobuf:"bytes,9,opt,name=note,proto3" json:"note,omitempty"`
@@ -258,8 +325,12 @@ type Claim struct {
 	Released []*Money `protobuf:"bytes,10,rep,name=released,proto3" json:"released,omitempty"`
 	// Ledger transaction of the release, if any money was waiting.
 	ReleaseTransactionId string `protobuf:"bytes,11,opt,name=release_transaction_id,json=releaseTransactionId,proto3" json:"release_transaction_id,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// What verified the claim; unspecified unless verified.
+	ProofKind ProofKind `protobuf:"varint,12,opt,name=proof_kind,json=proofKind,proto3,enum=royalty.v1.ProofKind" json:"proof_kind,omitempty"`
+	// For pending claims: where to publish the challenge, and which proofs count.
+	Instructions  string `protobuf:"bytes,13,opt,name=instructions,proto3" json:"instructions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Claim) Reset() {
@@ -369,10 +440,26 @@ func (x *Claim) GetReleaseTransactionId() string {
 	return ""
 }
 
+func (x *Claim) GetProofKind() ProofKind {
+	if x != nil {
+		return x.ProofKind
+	}
+	return ProofKind_PROOF_KIND_UNSPECIFIED
+}
+
+func (x *Claim) GetInstructions() string {
+	if x != nil {
+		return x.Instructions
+	}
+	return ""
+}
+
 // StartClaimRequest names the identity to claim.
 type StartClaimRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Identity key, for example `stackexchange:bicycles.meta/123`.
+	// Identity key, for example `stackexchange:bicycles.meta/123`, or the URL of the profile
+	// page on Stack Exchange, Hacker News or Reddit (`https://stackoverflow.com/users/123/name`),
+	// which is normalised to the identity key. A key no proof could match is refused with a hint.
 	IdentityKey   string `protobuf:"bytes,1,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -460,6 +547,96 @@ func (x *StartClaimResponse) GetClaim() *Claim {
 	return nil
 }
 
+// CheckClaimRequest names the caller's claim to check against the identity's profile.
+type CheckClaimRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClaimId       string                 `protobuf:"bytes,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckClaimRequest) Reset() {
+	*x = CheckClaimRequest{}
+	mi := &file_royalty_v1_contributor_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckClaimRequest) ProtoMessage() {}
+
+func (x *CheckClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_contributor_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckClaimRequest.ProtoReflect.Descriptor instead.
+func (*CheckClaimRequest) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CheckClaimRequest) GetClaimId() string {
+	if x != nil {
+		return x.ClaimId
+	}
+	return ""
+}
+
+// CheckClaimResponse carries the claim, verified if the profile held the challenge.
+type CheckClaimResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *Claim                 `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckClaimResponse) Reset() {
+	*x = CheckClaimResponse{}
+	mi := &file_royalty_v1_contributor_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckClaimResponse) ProtoMessage() {}
+
+func (x *CheckClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_contributor_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckClaimResponse.ProtoReflect.Descriptor instead.
+func (*CheckClaimResponse) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CheckClaimResponse) GetClaim() *Claim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
 // GetClaimRequest names one claim.
 type GetClaimRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -470,7 +647,7 @@ type GetClaimRequest struct {
 
 func (x *GetClaimRequest) Reset() {
 	*x = GetClaimRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[6]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +659,7 @@ func (x *GetClaimRequest) String() string {
 func (*GetClaimRequest) ProtoMessage() {}
 
 func (x *GetClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[6]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +672,7 @@ func (x *GetClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClaimRequest.ProtoReflect.Descriptor instead.
 func (*GetClaimRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{6}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetClaimRequest) GetClaimId() string {
@@ -515,7 +692,7 @@ type GetClaimResponse struct {
 
 func (x *GetClaimResponse) Reset() {
 	*x = GetClaimResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[7]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +704,7 @@ func (x *GetClaimResponse) String() string {
 func (*GetClaimResponse) ProtoMessage() {}
 
 func (x *GetClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[7]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +717,7 @@ func (x *GetClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClaimResponse.ProtoReflect.Descriptor instead.
 func (*GetClaimResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{7}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetClaimResponse) GetClaim() *Claim {
@@ -565,7 +742,7 @@ type ListClaimsRequest struct {
 
 func (x *ListClaimsRequest) Reset() {
 	*x = ListClaimsRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[8]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +754,7 @@ func (x *ListClaimsRequest) String() string {
 func (*ListClaimsRequest) ProtoMessage() {}
 
 func (x *ListClaimsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[8]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +767,7 @@ func (x *ListClaimsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClaimsRequest.ProtoReflect.Descriptor instead.
 func (*ListClaimsRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{8}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListClaimsRequest) GetContributorId() string {
@@ -632,7 +809,7 @@ type ListClaimsResponse struct {
 
 func (x *ListClaimsResponse) Reset() {
 	*x = ListClaimsResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[9]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +821,7 @@ func (x *ListClaimsResponse) String() string {
 func (*ListClaimsResponse) ProtoMessage() {}
 
 func (x *ListClaimsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[9]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +834,7 @@ func (x *ListClaimsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClaimsResponse.ProtoReflect.Descriptor instead.
 func (*ListClaimsResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{9}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListClaimsResponse) GetClaims() []*Claim {
@@ -687,7 +864,7 @@ type GetBalanceRequest struct {
 
 func (x *GetBalanceRequest) Reset() {
 	*x = GetBalanceRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[10]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +876,7 @@ func (x *GetBalanceRequest) String() string {
 func (*GetBalanceRequest) ProtoMessage() {}
 
 func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[10]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +889,7 @@ func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{10}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetBalanceRequest) GetContributorId() string {
@@ -742,7 +919,7 @@ type Balance struct {
 
 func (x *Balance) Reset() {
 	*x = Balance{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[11]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +931,7 @@ func (x *Balance) String() string {
 func (*Balance) ProtoMessage() {}
 
 func (x *Balance) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[11]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +944,7 @@ func (x *Balance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Balance.ProtoReflect.Descriptor instead.
 func (*Balance) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{11}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Balance) GetBalance() *Money {
@@ -794,7 +971,7 @@ type GetBalanceResponse struct {
 
 func (x *GetBalanceResponse) Reset() {
 	*x = GetBalanceResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[12]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +983,7 @@ func (x *GetBalanceResponse) String() string {
 func (*GetBalanceResponse) ProtoMessage() {}
 
 func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[12]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +996,7 @@ func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{12}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetBalanceResponse) GetBalances() []*Balance {
@@ -852,7 +1029,7 @@ type ListStatementRequest struct {
 
 func (x *ListStatementRequest) Reset() {
 	*x = ListStatementRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[13]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +1041,7 @@ func (x *ListStatementRequest) String() string {
 func (*ListStatementRequest) ProtoMessage() {}
 
 func (x *ListStatementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[13]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +1054,7 @@ func (x *ListStatementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatementRequest.ProtoReflect.Descriptor instead.
 func (*ListStatementRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{13}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListStatementRequest) GetContributorId() string {
@@ -941,7 +1118,7 @@ type StatementEntry struct {
 
 func (x *StatementEntry) Reset() {
 	*x = StatementEntry{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[14]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1130,7 @@ func (x *StatementEntry) String() string {
 func (*StatementEntry) ProtoMessage() {}
 
 func (x *StatementEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[14]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1143,7 @@ func (x *StatementEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatementEntry.ProtoReflect.Descriptor instead.
 func (*StatementEntry) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{14}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StatementEntry) GetTransactionId() string {
@@ -1050,7 +1227,7 @@ type ListStatementResponse struct {
 
 func (x *ListStatementResponse) Reset() {
 	*x = ListStatementResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[15]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1239,7 @@ func (x *ListStatementResponse) String() string {
 func (*ListStatementResponse) ProtoMessage() {}
 
 func (x *ListStatementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[15]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1252,7 @@ func (x *ListStatementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatementResponse.ProtoReflect.Descriptor instead.
 func (*ListStatementResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{15}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListStatementResponse) GetEntries() []*StatementEntry {
@@ -1109,7 +1286,7 @@ type RequestPayoutRequest struct {
 
 func (x *RequestPayoutRequest) Reset() {
 	*x = RequestPayoutRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[16]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1298,7 @@ func (x *RequestPayoutRequest) String() string {
 func (*RequestPayoutRequest) ProtoMessage() {}
 
 func (x *RequestPayoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[16]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1311,7 @@ func (x *RequestPayoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPayoutRequest.ProtoReflect.Descriptor instead.
 func (*RequestPayoutRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{16}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RequestPayoutRequest) GetRequestId() string {
@@ -1179,7 +1356,7 @@ type Payout struct {
 
 func (x *Payout) Reset() {
 	*x = Payout{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1368,7 @@ func (x *Payout) String() string {
 func (*Payout) ProtoMessage() {}
 
 func (x *Payout) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1381,7 @@ func (x *Payout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payout.ProtoReflect.Descriptor instead.
 func (*Payout) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{17}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Payout) GetTransactionId() string {
@@ -1246,7 +1423,7 @@ type RequestPayoutResponse struct {
 
 func (x *RequestPayoutResponse) Reset() {
 	*x = RequestPayoutResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1435,7 @@ func (x *RequestPayoutResponse) String() string {
 func (*RequestPayoutResponse) ProtoMessage() {}
 
 func (x *RequestPayoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1448,7 @@ func (x *RequestPayoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPayoutResponse.ProtoReflect.Descriptor instead.
 func (*RequestPayoutResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{18}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RequestPayoutResponse) GetPayout() *Payout {
@@ -1303,7 +1480,7 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"q\n" +
 	"\x1bRegisterContributorResponse\x129\n" +
 	"\vcontributor\x18\x01 \x01(\v2\x17.royalty.v1.ContributorR\vcontributor\x12\x17\n" +
-	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\"\xbe\x03\n" +
+	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\"\x98\x04\n" +
 	"\x05Claim\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x0econtributor_id\x18\x02 \x01(\tR\rcontributorId\x12!\n" +
@@ -1319,10 +1496,17 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x04note\x18\t \x01(\tR\x04note\x12-\n" +
 	"\breleased\x18\n" +
 	" \x03(\v2\x11.royalty.v1.MoneyR\breleased\x124\n" +
-	"\x16release_transaction_id\x18\v \x01(\tR\x14releaseTransactionId\"6\n" +
+	"\x16release_transaction_id\x18\v \x01(\tR\x14releaseTransactionId\x124\n" +
+	"\n" +
+	"proof_kind\x18\f \x01(\x0e2\x15.royalty.v1.ProofKindR\tproofKind\x12\"\n" +
+	"\finstructions\x18\r \x01(\tR\finstructions\"6\n" +
 	"\x11StartClaimRequest\x12!\n" +
 	"\fidentity_key\x18\x01 \x01(\tR\videntityKey\"=\n" +
 	"\x12StartClaimResponse\x12'\n" +
+	"\x05claim\x18\x01 \x01(\v2\x11.royalty.v1.ClaimR\x05claim\".\n" +
+	"\x11CheckClaimRequest\x12\x19\n" +
+	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\"=\n" +
+	"\x12CheckClaimResponse\x12'\n" +
 	"\x05claim\x18\x01 \x01(\v2\x11.royalty.v1.ClaimR\x05claim\",\n" +
 	"\x0fGetClaimRequest\x12\x19\n" +
 	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\";\n" +
@@ -1387,11 +1571,20 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x18CLAIM_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLAIM_STATUS_PENDING\x10\x01\x12\x19\n" +
 	"\x15CLAIM_STATUS_VERIFIED\x10\x02\x12\x19\n" +
-	"\x15CLAIM_STATUS_REJECTED\x10\x032\xd6\x04\n" +
+	"\x15CLAIM_STATUS_REJECTED\x10\x03*\xa7\x01\n" +
+	"\tProofKind\x12\x1a\n" +
+	"\x16PROOF_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12PROOF_KIND_PROFILE\x10\x01\x12\x16\n" +
+	"\x12PROOF_KIND_COMMENT\x10\x02\x12\x1c\n" +
+	"\x18PROOF_KIND_OWN_EDIT_POST\x10\x03\x12\x14\n" +
+	"\x10PROOF_KIND_ADMIN\x10\x04\x12\x1a\n" +
+	"\x16PROOF_KIND_LEGACY_POST\x10\x052\xa3\x05\n" +
 	"\x12ContributorService\x12f\n" +
 	"\x13RegisterContributor\x12&.royalty.v1.RegisterContributorRequest\x1a'.royalty.v1.RegisterContributorResponse\x12K\n" +
 	"\n" +
-	"StartClaim\x12\x1d.royalty.v1.StartClaimRequest\x1a\x1e.royalty.v1.StartClaimResponse\x12E\n" +
+	"StartClaim\x12\x1d.royalty.v1.StartClaimRequest\x1a\x1e.royalty.v1.StartClaimResponse\x12K\n" +
+	"\n" +
+	"CheckClaim\x12\x1d.royalty.v1.CheckClaimRequest\x1a\x1e.royalty.v1.CheckClaimResponse\x12E\n" +
 	"\bGetClaim\x12\x1b.royalty.v1.GetClaimRequest\x1a\x1c.royalty.v1.GetClaimResponse\x12K\n" +
 	"\n" +
 	"ListClaims\x12\x1d.royalty.v1.ListClaimsRequest\x1a\x1e.royalty.v1.ListClaimsResponse\x12K\n" +
@@ -1412,77 +1605,84 @@ func file_royalty_v1_contributor_proto_rawDescGZIP() []byte {
 	return file_royalty_v1_contributor_proto_rawDescData
 }
 
-var file_royalty_v1_contributor_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_royalty_v1_contributor_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_royalty_v1_contributor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_royalty_v1_contributor_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_royalty_v1_contributor_proto_goTypes = []any{
 	(ClaimStatus)(0),                    // 0: royalty.v1.ClaimStatus
-	(*Contributor)(nil),                 // 1: royalty.v1.Contributor
-	(*RegisterContributorRequest)(nil),  // 2: royalty.v1.RegisterContributorRequest
-	(*RegisterContributorResponse)(nil), // 3: royalty.v1.RegisterContributorResponse
-	(*Claim)(nil),                       // 4: royalty.v1.Claim
-	(*StartClaimRequest)(nil),           // 5: royalty.v1.StartClaimRequest
-	(*StartClaimResponse)(nil),          // 6: royalty.v1.StartClaimResponse
-	(*GetClaimRequest)(nil),             // 7: royalty.v1.GetClaimRequest
-	(*GetClaimResponse)(nil),            // 8: royalty.v1.GetClaimResponse
-	(*ListClaimsRequest)(nil),           // 9: royalty.v1.ListClaimsRequest
-	(*ListClaimsResponse)(nil),          // 10: royalty.v1.ListClaimsResponse
-	(*GetBalanceRequest)(nil),           // 11: royalty.v1.GetBalanceRequest
-	(*Balance)(nil),                     // 12: royalty.v1.Balance
-	(*GetBalanceResponse)(nil),          // 13: royalty.v1.GetBalanceResponse
-	(*ListStatementRequest)(nil),        // 14: royalty.v1.ListStatementRequest
-	(*StatementEntry)(nil),              // 15: royalty.v1.StatementEntry
-	(*ListStatementResponse)(nil),       // 16: royalty.v1.ListStatementResponse
-	(*RequestPayoutRequest)(nil),        // 17: royalty.v1.RequestPayoutRequest
-	(*Payout)(nil),                      // 18: royalty.v1.Payout
-	(*RequestPayoutResponse)(nil),       // 19: royalty.v1.RequestPayoutResponse
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
-	(*Money)(nil),                       // 21: royalty.v1.Money
-	(*EvidenceSpan)(nil),                // 22: royalty.v1.EvidenceSpan
-	(*IndexVersion)(nil),                // 23: royalty.v1.IndexVersion
+	(ProofKind)(0),                      // 1: royalty.v1.ProofKind
+	(*Contributor)(nil),                 // 2: royalty.v1.Contributor
+	(*RegisterContributorRequest)(nil),  // 3: royalty.v1.RegisterContributorRequest
+	(*RegisterContributorResponse)(nil), // 4: royalty.v1.RegisterContributorResponse
+	(*Claim)(nil),                       // 5: royalty.v1.Claim
+	(*StartClaimRequest)(nil),           // 6: royalty.v1.StartClaimRequest
+	(*StartClaimResponse)(nil),          // 7: royalty.v1.StartClaimResponse
+	(*CheckClaimRequest)(nil),           // 8: royalty.v1.CheckClaimRequest
+	(*CheckClaimResponse)(nil),          // 9: royalty.v1.CheckClaimResponse
+	(*GetClaimRequest)(nil),             // 10: royalty.v1.GetClaimRequest
+	(*GetClaimResponse)(nil),            // 11: royalty.v1.GetClaimResponse
+	(*ListClaimsRequest)(nil),           // 12: royalty.v1.ListClaimsRequest
+	(*ListClaimsResponse)(nil),          // 13: royalty.v1.ListClaimsResponse
+	(*GetBalanceRequest)(nil),           // 14: royalty.v1.GetBalanceRequest
+	(*Balance)(nil),                     // 15: royalty.v1.Balance
+	(*GetBalanceResponse)(nil),          // 16: royalty.v1.GetBalanceResponse
+	(*ListStatementRequest)(nil),        // 17: royalty.v1.ListStatementRequest
+	(*StatementEntry)(nil),              // 18: royalty.v1.StatementEntry
+	(*ListStatementResponse)(nil),       // 19: royalty.v1.ListStatementResponse
+	(*RequestPayoutRequest)(nil),        // 20: royalty.v1.RequestPayoutRequest
+	(*Payout)(nil),                      // 21: royalty.v1.Payout
+	(*RequestPayoutResponse)(nil),       // 22: royalty.v1.RequestPayoutResponse
+	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
+	(*Money)(nil),                       // 24: royalty.v1.Money
+	(*EvidenceSpan)(nil),                // 25: royalty.v1.EvidenceSpan
+	(*IndexVersion)(nil),                // 26: royalty.v1.IndexVersion
 }
 var file_royalty_v1_contributor_proto_depIdxs = []int32{
-	20, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 1: royalty.v1.RegisterContributorResponse.contributor:type_name -> royalty.v1.Contributor
+	23, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 1: royalty.v1.RegisterContributorResponse.contributor:type_name -> royalty.v1.Contributor
 	0,  // 2: royalty.v1.Claim.status:type_name -> royalty.v1.ClaimStatus
-	20, // 3: royalty.v1.Claim.created_at:type_name -> google.protobuf.Timestamp
-	20, // 4: royalty.v1.Claim.decided_at:type_name -> google.protobuf.Timestamp
-	21, // 5: royalty.v1.Claim.released:type_name -> royalty.v1.Money
-	4,  // 6: royalty.v1.StartClaimResponse.claim:type_name -> royalty.v1.Claim
-	4,  // 7: royalty.v1.GetClaimResponse.claim:type_name -> royalty.v1.Claim
-	0,  // 8: royalty.v1.ListClaimsRequest.status:type_name -> royalty.v1.ClaimStatus
-	4,  // 9: royalty.v1.ListClaimsResponse.claims:type_name -> royalty.v1.Claim
-	20, // 10: royalty.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	21, // 11: royalty.v1.Balance.balance:type_name -> royalty.v1.Money
-	21, // 12: royalty.v1.Balance.available:type_name -> royalty.v1.Money
-	12, // 13: royalty.v1.GetBalanceResponse.balances:type_name -> royalty.v1.Balance
-	20, // 14: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
-	21, // 15: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
-	22, // 16: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
-	23, // 17: royalty.v1.StatementEntry.index_version:type_name -> royalty.v1.IndexVersion
-	15, // 18: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
-	21, // 19: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
-	21, // 20: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
-	20, // 21: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
-	18, // 22: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
-	2,  // 23: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
-	5,  // 24: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
-	7,  // 25: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
-	9,  // 26: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
-	11, // 27: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
-	14, // 28: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
-	17, // 29: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
-	3,  // 30: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
-	6,  // 31: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
-	8,  // 32: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
-	10, // 33: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
-	13, // 34: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
-	16, // 35: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
-	19, // 36: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
-	30, // [30:37] is the sub-list for method output_type
-	23, // [23:30] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	23, // 3: royalty.v1.Claim.created_at:type_name -> google.protobuf.Timestamp
+	23, // 4: royalty.v1.Claim.decided_at:type_name -> google.protobuf.Timestamp
+	24, // 5: royalty.v1.Claim.released:type_name -> royalty.v1.Money
+	1,  // 6: royalty.v1.Claim.proof_kind:type_name -> royalty.v1.ProofKind
+	5,  // 7: royalty.v1.StartClaimResponse.claim:type_name -> royalty.v1.Claim
+	5,  // 8: royalty.v1.CheckClaimResponse.claim:type_name -> royalty.v1.Claim
+	5,  // 9: royalty.v1.GetClaimResponse.claim:type_name -> royalty.v1.Claim
+	0,  // 10: royalty.v1.ListClaimsRequest.status:type_name -> royalty.v1.ClaimStatus
+	5,  // 11: royalty.v1.ListClaimsResponse.claims:type_name -> royalty.v1.Claim
+	23, // 12: royalty.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	24, // 13: royalty.v1.Balance.balance:type_name -> royalty.v1.Money
+	24, // 14: royalty.v1.Balance.available:type_name -> royalty.v1.Money
+	15, // 15: royalty.v1.GetBalanceResponse.balances:type_name -> royalty.v1.Balance
+	23, // 16: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
+	24, // 17: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
+	25, // 18: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
+	26, // 19: royalty.v1.StatementEntry.index_version:type_name -> royalty.v1.IndexVersion
+	18, // 20: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
+	24, // 21: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
+	24, // 22: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
+	23, // 23: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
+	21, // 24: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
+	3,  // 25: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
+	6,  // 26: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
+	8,  // 27: royalty.v1.ContributorService.CheckClaim:input_type -> royalty.v1.CheckClaimRequest
+	10, // 28: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
+	12, // 29: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
+	14, // 30: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
+	17, // 31: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
+	20, // 32: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
+	4,  // 33: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
+	7,  // 34: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
+	9,  // 35: royalty.v1.ContributorService.CheckClaim:output_type -> royalty.v1.CheckClaimResponse
+	11, // 36: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
+	13, // 37: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
+	16, // 38: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
+	19, // 39: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
+	22, // 40: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
+	33, // [33:41] is the sub-list for method output_type
+	25, // [25:33] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_contributor_proto_init() }
@@ -1496,8 +1696,8 @@ func file_royalty_v1_contributor_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_royalty_v1_contributor_proto_rawDesc), len(file_royalty_v1_contributor_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ContributorService_RegisterContributor_FullMethodName = "/royalty.v1.ContributorService/RegisterContributor"
 	ContributorService_StartClaim_FullMethodName          = "/royalty.v1.ContributorService/StartClaim"
+	ContributorService_CheckClaim_FullMethodName          = "/royalty.v1.ContributorService/CheckClaim"
 	ContributorService_GetClaim_FullMethodName            = "/royalty.v1.ContributorService/GetClaim"
 	ContributorService_ListClaims_FullMethodName          = "/royalty.v1.ContributorService/ListClaims"
 	ContributorService_GetBalance_FullMethodName          = "/royalty.v1.ContributorService/GetBalance"
@@ -40,11 +41,19 @@ type ContributorServiceClient interface {
 	// RegisterContributor creates a contributor principal and returns its first API key. It is
 	// the one write that needs no key; an admin may call it on someone's behalf.
 	RegisterContributor(ctx context.Context, in *RegisterContributorRequest, opts ...grpc.CallOption) (*RegisterContributorResponse, error)
-	// StartClaim opens a claim on an identity and returns a challenge token. The claim is
-	// verified when a post by that identity containing the token is ingested, or when an admin
-	// approves it; the identity's escrow is then released to the contributor in one transaction.
-	// An identity has at most one owner.
+	// StartClaim opens a claim on an identity and returns a challenge token with instructions
+	// saying where to publish it. The claim is verified when the token appears in what only that
+	// identity can write: its profile text (checked by CheckClaim), a comment it wrote, or a post
+	// version it last edited itself (verified when the crawl ingests it); or when an admin
+	// approves it. A post someone else edited never counts. The identity's escrow is then
+	// released to the contributor in one transaction. An identity has at most one owner.
 	StartClaim(ctx context.Context, in *StartClaimRequest, opts ...grpc.CallOption) (*StartClaimResponse, error)
+	// CheckClaim reads the claimed identity's public profile now (the "about me" on Stack
+	// Exchange and Hacker News, the Reddit profile description) and verifies the caller's pending
+	// claim if the challenge is there. FAILED_PRECONDITION when it is not (the message says where
+	// to paste it), UNIMPLEMENTED on platforms without profile proofs, RESOURCE_EXHAUSTED when
+	// checks are rate limited, UNAVAILABLE when the profile could not be read.
+	CheckClaim(ctx context.Context, in *CheckClaimRequest, opts ...grpc.CallOption) (*CheckClaimResponse, error)
 	// GetClaim returns one claim.
 	GetClaim(ctx context.Context, in *GetClaimRequest, opts ...grpc.CallOption) (*GetClaimResponse, error)
 	// ListClaims lists claims, newest first.
@@ -81,6 +90,16 @@ func (c *contributorServiceClient) StartClaim(ctx context.Context, in *StartClai
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(StartClaimResponse)
 	err := c.cc.Invoke(ctx, ContributorService_StartClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contributorServiceClient) CheckClaim(ctx context.Context, in *CheckClaimRequest, opts ...grpc.CallOption) (*CheckClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckClaimResponse)
+	err := c.cc.Invoke(ctx, ContributorService_CheckClaim_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +168,19 @@ type ContributorServiceServer interface {
 	// RegisterContributor creates a contributor principal and returns its first API key. It is
 	// the one write that needs no key; an admin may call it on someone's behalf.
 	RegisterContributor(context.Context, *RegisterContributorRequest) (*RegisterContributorResponse, error)
-	// StartClaim opens a claim on an identity and returns a challenge token. The claim is
-	// verified when a post by that identity containing the token is ingested, or when an admin
-	// approves it; the identity's escrow is then released to the contributor in one transaction.
-	// An identity has at most one owner.
+	// StartClaim opens a claim on an identity and returns a challenge token with instructions
+	// saying where to publish it. The claim is verified when the token appears in what only that
+	// identity can write: its profile text (checked by CheckClaim), a comment it wrote, or a post
+	// version it last edited itself (verified when the crawl ingests it); or when an admin
+	// approves it. A post someone else edited never counts. The identity's escrow is then
+	// released to the contributor in one transaction. An identity has at most one owner.
 	StartClaim(context.Context, *StartClaimRequest) (*StartClaimResponse, error)
+	// CheckClaim reads the claimed identity's public profile now (the "about me" on Stack
+	// Exchange and Hacker News, the Reddit profile description) and verifies the caller's pending
+	// claim if the challenge is there. FAILED_PRECONDITION when it is not (the message says where
+	// to paste it), UNIMPLEMENTED on platforms without profile proofs, RESOURCE_EXHAUSTED when
+	// checks are rate limited, UNAVAILABLE when the profile could not be read.
+	CheckClaim(context.Context, *CheckClaimRequest) (*CheckClaimResponse, error)
 	// GetClaim returns one claim.
 	GetClaim(context.Context, *GetClaimRequest) (*GetClaimResponse, error)
 	// ListClaims lists claims, newest first.
@@ -181,6 +208,9 @@ func (UnimplementedContributorServiceServer) RegisterContributor(context.Context
 }
 func (UnimplementedContributorServiceServer) StartClaim(context.Context, *StartClaimRequest) (*StartClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StartClaim not implemented")
+}
+func (UnimplementedContributorServiceServer) CheckClaim(context.Context, *CheckClaimRequest) (*CheckClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckClaim not implemented")
 }
 func (UnimplementedContributorServiceServer) GetClaim(context.Context, *GetClaimRequest) (*GetClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetClaim not implemented")
@@ -250,6 +280,24 @@ func _ContributorService_StartClaim_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ContributorServiceServer).StartClaim(ctx, req.(*StartClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContributorService_CheckClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContributorServiceServer).CheckClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContributorService_CheckClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContributorServiceServer).CheckClaim(ctx, req.(*CheckClaimRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -358,6 +406,10 @@ var ContributorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StartClaim",
 			Handler:    _ContributorService_StartClaim_Handler,
+		},
+		{
+			MethodName: "CheckClaim",
+			Handler:    _ContributorService_CheckClaim_Handler,
 		},
 		{
 			MethodName: "GetClaim",
