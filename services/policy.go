@@ -61,9 +61,10 @@ var policy = map[string]rule{
 	v1.AuditService_VerifyJournal_FullMethodName:   {roles: readers},
 	// The public key and the checkpoints are what anyone holding an export or a proof checks it
 	// against; a contributor proves its own credits (the handler hides other transactions).
-	v1.AuditService_GetPublicKey_FullMethodName:      {roles: anyRole},
-	v1.AuditService_ListCheckpoints_FullMethodName:   {roles: anyRole},
-	v1.AuditService_GetInclusionProof_FullMethodName: {roles: append(slices.Clone(contributor), readers...)},
+	v1.AuditService_GetPublicKey_FullMethodName:        {roles: anyRole},
+	v1.AuditService_ListCheckpoints_FullMethodName:     {roles: anyRole},
+	v1.AuditService_GetLatestCheckpoint_FullMethodName: {roles: anyRole},
+	v1.AuditService_GetInclusionProof_FullMethodName:   {roles: append(slices.Clone(contributor), readers...)},
 
 	v1.AdminService_CreatePrincipal_FullMethodName:      {roles: adminOnly},
 	v1.AdminService_ListPrincipals_FullMethodName:       {roles: adminOnly},
@@ -90,12 +91,17 @@ func isOpen(fullMethod string) bool {
 	return false
 }
 
+const missingKeyMessage = "missing API key: send the metadata `authorization: Bearer <key>`"
+
 // authenticator checks the caller's key and the policy, and puts the principal in the context.
 type authenticator struct {
 	store auth.Store
 }
 
 func (a authenticator) authenticate(ctx context.Context) (context.Context, error) {
+	if isKeyMissing(ctx) { // what the check below finds; preAuth saw it before the body was read
+		return nil, status.Error(codes.Unauthenticated, missingKeyMessage)
+	}
 	method, _ := grpc.Method(ctx)
 	r, known := policy[method]
 	token, err := grpcauth.AuthFromMD(ctx, "bearer")
@@ -103,7 +109,7 @@ func (a authenticator) authenticate(ctx context.Context) (context.Context, error
 		if known && r.anonymous {
 			return ctx, nil
 		}
-		return nil, status.Error(codes.Unauthenticated, "missing API key: send the metadata `authorization: Bearer <key>`")
+		return nil, status.Error(codes.Unauthenticated, missingKeyMessage)
 	}
 	p, err := a.store.Authenticate(ctx, token)
 	if err != nil {

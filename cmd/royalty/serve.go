@@ -28,9 +28,11 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	var shutdownTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the gRPC API, health checking, reflection and /metrics",
-		Long: "Serve the gRPC API on --grpc-addr and Prometheus metrics on --metrics-addr until SIGTERM or\n" +
-			"SIGINT; then in-flight calls finish (up to --shutdown-timeout) and the process exits 0.",
+		Short: "Serve the API (gRPC, gRPC-Web, Connect, HTTP/JSON, REST), health checking, reflection and /metrics",
+		Long: "Serve the API on --grpc-addr and Prometheus metrics on --metrics-addr until SIGTERM or SIGINT;\n" +
+			"then in-flight calls finish (up to --shutdown-timeout) and the process exits 0. The API port\n" +
+			"answers gRPC, gRPC-Web, Connect and HTTP/JSON (POST /royalty.v1.<Service>/<Method>), the REST\n" +
+			"routes (/v1/...), /openapi.json and /docs/api; HTTP/2 needs no TLS there (prior knowledge).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(cfg, stderr)
@@ -61,6 +63,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 type runningServer struct {
 	log      *slog.Logger
 	grpc     *services.Server
+	api      *http.Server
 	grpcLis  net.Listener
 	metrics  *http.Server
 	metLis   net.Listener
@@ -71,7 +74,7 @@ type runningServer struct {
 	shutdown bool
 }
 
-// GRPCAddr is the address the gRPC server listens on (useful when started on port 0).
+// GRPCAddr is the address the API (gRPC and HTTP) listens on (useful when started on port 0).
 func (s *runningServer) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
 // MetricsAddr is the address of the /metrics endpoint.
@@ -116,7 +119,13 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			trusted = append(trusted, k)
 		}
 	}
-	gs := services.NewServer(ps.ServerOptions(reg, signer, trusted))
+	srvOpts := ps.ServerOptions(reg, signer, trusted)
+	gs := services.NewServer(srvOpts)
+	httpOpts := services.HTTPOptions{MaxMessageBytes: srvOpts.MaxMessageBytes}
+	apiHandler, err := services.NewHTTPHandler(gs.GRPC, httpOpts)
+	if err != nil {
+		return nil, err
+	}
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -132,6 +141,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	s := &runningServer{
 		log:     log,
 		grpc:    gs,
+		api:     services.NewHTTPServer(apiHandler, httpOpts),
 		grpcLis: grpcLis,
 		metrics: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		metLis:  metLis,
@@ -139,7 +149,11 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		parts:   ps,
 		served:  make(chan error, 2),
 	}
-	go func() { s.served <- gs.GRPC.Serve(grpcLis) }()
+	go func() {
+		if err := s.api.Serve(grpcLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.served <- err
+		}
+	}()
 	go func() {
 		if err := s.metrics.Serve(metLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.served <- err
@@ -159,15 +173,15 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	}
 	s.shutdown = true
 	s.grpc.Health.Shutdown() // tell load balancers first
-	done := make(chan struct{})
-	go func() { s.grpc.GRPC.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(timeout):
+	// Every call arrives through the HTTP server (grpc.Server.ServeHTTP): its Shutdown stops
+	// accepting, sends HTTP/2 GOAWAY and waits for the calls in flight.
+	drain, cancelDrain := context.WithTimeout(context.Background(), timeout)
+	if err := s.api.Shutdown(drain); err != nil {
 		s.log.Warn("in-flight calls did not finish in time; stopping hard", "timeout", timeout)
-		s.grpc.GRPC.Stop()
-		<-done
+		s.api.Close()
 	}
+	cancelDrain()
+	s.grpc.GRPC.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.metrics.Shutdown(ctx)

@@ -1,0 +1,180 @@
+package services
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/vanguard"
+	"google.golang.org/grpc"
+)
+
+// HTTPOptions configure NewHTTPHandler and NewHTTPServer.
+type HTTPOptions struct {
+	// MaxMessageBytes bounds one request message however it arrives (gRPC, gRPC-Web, Connect,
+	// JSON, REST), and the whole body of a unary JSON or REST request; DefaultMaxMessageBytes
+	// when zero. Set it like Options.MaxMessageBytes.
+	MaxMessageBytes int
+	// Web serves every request that is neither an RPC, a REST route nor the API documents;
+	// nil answers 404.
+	Web http.Handler
+
+	// MaxConcurrentStreams bounds the HTTP/2 streams (calls) of one connection; 100 when zero.
+	MaxConcurrentStreams int
+	// IdleTimeout closes connections idle that long; 5 minutes when zero.
+	IdleTimeout time.Duration
+}
+
+func (o HTTPOptions) withDefaults() HTTPOptions {
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.MaxConcurrentStreams == 0 {
+		o.MaxConcurrentStreams = 100
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 5 * time.Minute
+	}
+	return o
+}
+
+// NewHTTPHandler serves every royalty.v1 call of g in every protocol from one handler: gRPC,
+// gRPC-Web, Connect (JSON or binary) and the REST routes of the protos' google.api.http
+// annotations. A vanguard transcoder turns each request into a gRPC call on g, so the calls pass
+// the same interceptors as native gRPC ones: authentication and the policy table, error mapping,
+// logging and metrics. Requests that are no call go to the API documents or to opts.Web.
+func NewHTTPHandler(g *grpc.Server, opts HTTPOptions) (http.Handler, error) {
+	opts = opts.withDefaults()
+	target := preAuth(g)
+	var svcs []*vanguard.Service
+	for name := range g.GetServiceInfo() {
+		svcs = append(svcs, vanguard.NewService(name, target))
+	}
+	other := http.NewServeMux()
+	if opts.Web != nil {
+		other.Handle("/", opts.Web)
+	} else {
+		other.Handle("/", http.NotFoundHandler())
+	}
+	unknown := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isGRPCContent(r.Header.Get("Content-Type")) {
+			// gRPC answers an unknown method with UNIMPLEMENTED, as it does on its own listener.
+			target.ServeHTTP(w, r)
+			return
+		}
+		other.ServeHTTP(w, r)
+	})
+	tc, err := vanguard.NewTranscoder(svcs,
+		vanguard.WithUnknownHandler(unknown),
+		vanguard.WithDefaultServiceOptions(
+			vanguard.WithTargetProtocols(vanguard.ProtocolGRPC),
+			vanguard.WithTargetCodecs(vanguard.CodecProto),
+			vanguard.WithMaxMessageBufferBytes(uint32(opts.MaxMessageBytes)), //nolint:gosec // positive and small
+		))
+	if err != nil {
+		return nil, fmt.Errorf("transcoder: %w", err)
+	}
+	methods := map[string]bool{}
+	for name, info := range g.GetServiceInfo() {
+		for _, m := range info.Methods {
+			methods["/"+name+"/"+m.Name] = true
+		}
+	}
+	return limitBody(connectDefault(tc, methods), int64(opts.MaxMessageBytes)), nil
+}
+
+// connectDefault makes a POST of JSON or binary protobuf to a method's path a Connect unary
+// call even without the Connect-Protocol-Version header, which the transcoder would otherwise
+// take for a REST request (and find no route): `curl -d '{}' -H 'content-type:
+// application/json' .../royalty.v1.ContributorService/GetBalance` just works. Connect servers
+// may accept such calls; the header only tells a Connect call from other traffic.
+func connectDefault(h http.Handler, methods map[string]bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && methods[r.URL.Path] && r.Header.Get("Connect-Protocol-Version") == "" {
+			switch ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) {
+			case "application/json", "application/proto":
+				r.Header.Set("Connect-Protocol-Version", "1")
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// NewHTTPServer is the http.Server for NewHTTPHandler: HTTP/1.1 and HTTP/2, the latter with prior
+// knowledge on cleartext connections (as gRPC clients and `curl --http2-prior-knowledge` speak
+// it) and through ALPN under TLS, with bounds on headers, idle connections and streams. gRPC's
+// own transport options (keepalive, MaxConcurrentStreams) do not apply to calls served through
+// grpc.Server.ServeHTTP: these are their counterparts.
+func NewHTTPServer(h http.Handler, opts HTTPOptions) *http.Server {
+	opts = opts.withDefaults()
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           h,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		IdleTimeout:       opts.IdleTimeout,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: opts.MaxConcurrentStreams,
+			// A peer that stops answering is dropped, as gRPC's keepalive would.
+			SendPingTimeout: 2 * time.Minute,
+			PingTimeout:     20 * time.Second,
+		},
+	}
+}
+
+// limitBody bounds the body of requests that carry one message without envelopes (Connect unary,
+// REST, JSON) to max plus some room for the encoding. Enveloped protocols (gRPC, gRPC-Web, Connect
+// streaming) carry many messages in one body; each is bounded by the transcoder and by gRPC.
+func limitBody(h http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ct := r.Header.Get("Content-Type")
+		if !isGRPCContent(ct) && !strings.HasPrefix(ct, "application/connect+") && r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, max+max/4+4096)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func isGRPCContent(ct string) bool { return strings.HasPrefix(ct, "application/grpc") }
+
+// preAuth keeps the body of a royalty.v1 call that needs a key but has none from being read:
+// over HTTP there is no grpc.InTapHandle, and gRPC reads a unary request before the interceptors
+// run. Such a call goes on to gRPC with one empty message in place of its body and a mark in its
+// context that makes the authenticator reject it, so it is answered, logged and counted exactly
+// as any call without a key. Keys themselves are checked by the authenticator.
+func preAuth(g *grpc.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rule, known := policy[r.URL.Path]
+		if known && !rule.anonymous && !hasBearer(r.Header.Values("Authorization")) {
+			r = r.WithContext(context.WithValue(r.Context(), keyMissing{}, true))
+			r.Body = io.NopCloser(bytes.NewReader(emptyGRPCMessage[:]))
+		}
+		g.ServeHTTP(w, r)
+	})
+}
+
+// emptyGRPCMessage is a gRPC length-prefixed message: uncompressed, zero bytes long.
+var emptyGRPCMessage = [5]byte{}
+
+// keyMissing marks the context of a call that preAuth found without a key.
+type keyMissing struct{}
+
+func isKeyMissing(ctx context.Context) bool { v, _ := ctx.Value(keyMissing{}).(bool); return v }
+
+// hasBearer tells whether the first authorization value names the bearer scheme, as the
+// authenticator's grpcauth.AuthFromMD requires.
+func hasBearer(values []string) bool {
+	if len(values) == 0 {
+		return false
+	}
+	scheme, _, ok := strings.Cut(values[0], " ")
+	return ok && strings.EqualFold(scheme, "bearer")
+}
