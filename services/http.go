@@ -9,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"connectrpc.com/vanguard"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // HTTPOptions configure NewHTTPHandler and NewHTTPServer.
@@ -46,7 +49,8 @@ func (o HTTPOptions) withDefaults() HTTPOptions {
 // gRPC-Web, Connect (JSON or binary) and the REST routes of the protos' google.api.http
 // annotations. A vanguard transcoder turns each request into a gRPC call on g, so the calls pass
 // the same interceptors as native gRPC ones: authentication and the policy table, error mapping,
-// logging and metrics. Requests that are no call go to the API documents or to opts.Web.
+// logging and metrics. Requests that are no call go to the API documents (GET /openapi.json, and
+// the reference page GET /docs/api) or to opts.Web.
 func NewHTTPHandler(g *grpc.Server, opts HTTPOptions) (http.Handler, error) {
 	opts = opts.withDefaults()
 	target := preAuth(g)
@@ -54,7 +58,13 @@ func NewHTTPHandler(g *grpc.Server, opts HTTPOptions) (http.Handler, error) {
 	for name := range g.GetServiceInfo() {
 		svcs = append(svcs, vanguard.NewService(name, target))
 	}
+	docs, err := newAPIDocs()
+	if err != nil {
+		return nil, err
+	}
 	other := http.NewServeMux()
+	other.HandleFunc("GET /openapi.json", docs.serveOpenAPI)
+	other.HandleFunc("GET /docs/api", docs.servePage)
 	if opts.Web != nil {
 		other.Handle("/", opts.Web)
 	} else {
@@ -70,6 +80,7 @@ func NewHTTPHandler(g *grpc.Server, opts HTTPOptions) (http.Handler, error) {
 	})
 	tc, err := vanguard.NewTranscoder(svcs,
 		vanguard.WithUnknownHandler(unknown),
+		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec { return jsonCodec{vanguard.NewJSONCodec(res)} }),
 		vanguard.WithDefaultServiceOptions(
 			vanguard.WithTargetProtocols(vanguard.ProtocolGRPC),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
@@ -177,4 +188,23 @@ func hasBearer(values []string) bool {
 	}
 	scheme, _, ok := strings.Cut(values[0], " ")
 	return ok && strings.EqualFold(scheme, "bearer")
+}
+
+// jsonCodec is vanguard's JSON codec with the answer Connect gives a request that does not decode:
+// INVALID_ARGUMENT, not UNKNOWN.
+type jsonCodec struct{ *vanguard.JSONCodec }
+
+func (c jsonCodec) Unmarshal(data []byte, msg proto.Message) error {
+	return invalidRequest(c.JSONCodec.Unmarshal(data, msg))
+}
+
+func (c jsonCodec) UnmarshalField(data []byte, msg proto.Message, field protoreflect.FieldDescriptor) error {
+	return invalidRequest(c.JSONCodec.UnmarshalField(data, msg, field))
+}
+
+func invalidRequest(err error) error {
+	if err == nil {
+		return nil
+	}
+	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("request is not valid JSON for its type: %w", err))
 }
