@@ -38,15 +38,17 @@ lint:
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 
-## generate: regenerate the gRPC code from proto/ with local plugins
+GENERATED := proto/gen services/openapi
+
+## generate: regenerate the gRPC code and the OpenAPI document from proto/ with local plugins
 generate:
 	$(BUF) generate
 
 ## checkgenerate: fail when regenerating changes the committed code
 checkgenerate: generate
-	@git add -N proto/gen >/dev/null 2>&1 || true
-	@if ! git diff --quiet -- proto/gen; then \
-		echo "generated code is stale: run 'make generate' and commit"; git diff --stat -- proto/gen; exit 1; fi
+	@git add -N $(GENERATED) >/dev/null 2>&1 || true
+	@if ! git diff --quiet -- $(GENERATED); then \
+		echo "generated code is stale: run 'make generate' and commit"; git diff --stat -- $(GENERATED); exit 1; fi
 	@echo "generated code is current"
 
 ## bench-attribution: attribution latency and correctness on a 200,000-post Bleve index (RESULT line)

@@ -64,6 +64,18 @@ func (s *auditServer) GetPublicKey(context.Context, *v1.GetPublicKeyRequest) (*v
 	return &v1.GetPublicKeyResponse{PublicKey: journal.EncodePublicKey(s.publicKey), KeyId: journal.KeyID(s.publicKey)}, nil
 }
 
+// GetLatestCheckpoint returns the newest signed checkpoint.
+func (s *auditServer) GetLatestCheckpoint(ctx context.Context, _ *v1.GetLatestCheckpointRequest) (*v1.GetLatestCheckpointResponse, error) {
+	cps, _, err := s.verifiable.Checkpoints(ctx, 0, 1)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(cps) == 0 {
+		return nil, toStatus(royalty.Errorf(royalty.ENOTFOUND, "no checkpoint yet: the journal has not been sealed"))
+	}
+	return &v1.GetLatestCheckpointResponse{Checkpoint: checkpointToProto(cps[0])}, nil
+}
+
 // ListCheckpoints pages through the signed checkpoints, newest first. The page token is the
 // size of the last checkpoint returned.
 func (s *auditServer) ListCheckpoints(ctx context.Context, req *v1.ListCheckpointsRequest) (*v1.ListCheckpointsResponse, error) {

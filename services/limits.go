@@ -38,6 +38,13 @@ import (
 //     many messages for callers nobody knows. The bound is per address, not global: a global
 //     one would let a few slow senders starve every health check.
 //
+// royalty serve answers every protocol on one port through an HTTP server (http.go), where gRPC
+// runs through grpc.Server.ServeHTTP and neither the tap nor gRPC's transport options apply:
+// there preGate does what the tap and the gate do (key verified, role checked, anonymous slot
+// taken) before the body is read, and a refused call reaches the gate with an empty body and
+// its verdict; NewHTTPServer sets the transport bounds. gRPC's own listener (Server.GRPC.Serve)
+// keeps the tap.
+//
 // gRPC has one receive limit for the whole server (MaxMessageBytes, which IngestPosts,
 // ReportUsage(Batch) and Attribute need), checked against a message's declared length before it
 // is read. Every other method accepts SmallMessageBytes: a larger message is refused with
@@ -58,11 +65,7 @@ const (
 
 // serverOptions are the transport limits of a server with opts (defaults applied).
 func serverOptions(opts Options) []grpc.ServerOption {
-	var creds []grpc.ServerOption
-	if opts.Credentials != nil {
-		creds = append(creds, grpc.Creds(opts.Credentials))
-	}
-	return append(creds,
+	return append([]grpc.ServerOption{},
 		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
 		grpc.MaxSendMsgSize(opts.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
@@ -118,13 +121,17 @@ type gate struct {
 // principal (none for anonymous and open calls). A call without a principal takes one of its
 // address's anonymous slots, which done gives back when the call ends.
 func (g *gate) admit(ctx context.Context, method string) (_ context.Context, done func(), err error) {
+	pre, _ := ctx.Value(preGated{}).(*preVerdict) // judged by the HTTP front (http.go)
+	if pre != nil && pre.err != nil {
+		return nil, nil, pre.err
+	}
 	if !isOpen(method) {
 		if ctx, err = g.authn.authenticate(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
 	done = func() {}
-	if _, ok := auth.FromContext(ctx); !ok {
+	if _, ok := auth.FromContext(ctx); !ok && (pre == nil || !pre.slot) {
 		addr := clientAddr(ctx)
 		if !g.anon.acquire(addr) {
 			return nil, nil, retryError(time.Second, "more than %d calls without an API key in flight from %s", g.anon.max, addr)

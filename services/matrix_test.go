@@ -221,6 +221,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			_, err := e.audit.ListCheckpoints(ctx, &v1.ListCheckpointsRequest{})
 			return err
 		}, expect(ok)},
+		{v1.AuditService_GetLatestCheckpoint_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.audit.GetLatestCheckpoint(ctx, &v1.GetLatestCheckpointRequest{})
+			return err
+		}, expect(ok)},
 		{v1.AuditService_GetInclusionProof_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.audit.GetInclusionProof(ctx, &v1.GetInclusionProofRequest{TransactionId: proofOf(s)})
 			return err

@@ -60,9 +60,10 @@ var policy = map[string]rule{
 	v1.AuditService_VerifyJournal_FullMethodName:   {roles: readers},
 	// The public key and the checkpoints are what anyone holding an export or a proof checks it
 	// against; a contributor proves its own credits (the handler hides other transactions).
-	v1.AuditService_GetPublicKey_FullMethodName:      {roles: anyRole},
-	v1.AuditService_ListCheckpoints_FullMethodName:   {roles: anyRole},
-	v1.AuditService_GetInclusionProof_FullMethodName: {roles: append(append(slices.Clone(contributor), provider...), readers...)},
+	v1.AuditService_GetPublicKey_FullMethodName:        {roles: anyRole},
+	v1.AuditService_ListCheckpoints_FullMethodName:     {roles: anyRole},
+	v1.AuditService_GetLatestCheckpoint_FullMethodName: {roles: anyRole},
+	v1.AuditService_GetInclusionProof_FullMethodName:   {roles: append(append(slices.Clone(contributor), provider...), readers...)},
 
 	v1.AdminService_CreatePrincipal_FullMethodName:      {roles: adminOnly},
 	v1.AdminService_ListPrincipals_FullMethodName:       {roles: adminOnly},
@@ -94,12 +95,30 @@ type authenticator struct {
 	store auth.Store
 }
 
-// authenticate runs in the gate (limits.go) before the call's message is read.
+// authenticate runs in the gate (limits.go) before the call's message is read. A call that came
+// through the HTTP front (http.go) was judged there, before its body was read: its verdict is
+// taken as it is.
 func (a authenticator) authenticate(ctx context.Context) (context.Context, error) {
+	if v, ok := ctx.Value(preGated{}).(*preVerdict); ok {
+		if v.err != nil {
+			return nil, v.err
+		}
+		return ctx, nil
+	}
 	method, _ := grpc.Method(ctx)
-	r, known := policy[method]
 	token, err := grpcauth.AuthFromMD(ctx, "bearer")
 	if err != nil {
+		token = ""
+	}
+	return a.check(ctx, method, token)
+}
+
+// check authenticates token ("" when the call carries no bearer key) for method and checks the
+// caller's role against the policy; the returned context carries the principal, none for an
+// anonymous call.
+func (a authenticator) check(ctx context.Context, method, token string) (context.Context, error) {
+	r, known := policy[method]
+	if token == "" {
 		if known && r.anonymous {
 			return ctx, nil
 		}

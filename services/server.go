@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -66,8 +65,6 @@ type Options struct {
 	// Usage books usage reports; required.
 	Usage *usage.Service
 
-	// Credentials secure the transport (TLS); nil serves plaintext.
-	Credentials credentials.TransportCredentials
 	// MaxConcurrentStreams bounds the calls in flight on one connection;
 	// DefaultMaxConcurrentStreams when zero.
 	MaxConcurrentStreams uint32
@@ -89,6 +86,8 @@ type Options struct {
 type Server struct {
 	GRPC   *grpc.Server
 	Health *health.Server
+
+	gate *gate // what NewHTTPHandler's front admits calls with
 }
 
 // NewServer builds a Server. Every royalty.v1 call passes the authenticator, which checks the
@@ -158,7 +157,7 @@ func NewServer(opts Options) *Server {
 	healthpb.RegisterHealthServer(reg, hs)
 	reflection.Register(g) // streams only: the gate's stream interceptor covers them
 	metrics.InitializeMetrics(g)
-	return &Server{GRPC: g, Health: hs}
+	return &Server{GRPC: g, Health: hs, gate: gt}
 }
 
 // interceptorLogger adapts slog to the logging middleware.

@@ -52,7 +52,7 @@ func TestUnauthenticatedFloodStaysSmall(t *testing.T) {
 	grpcAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "ROYALTY_DATABASE_URL="+dsn, "ROYALTY_GRPC_ADDR="+grpcAddr,
-		"ROYALTY_METRICS_ADDR="+metricsAddr, "ROYALTY_DATA_DIR="+t.TempDir())
+		"ROYALTY_METRICS_ADDR="+metricsAddr, "ROYALTY_DATA_DIR="+t.TempDir(), "ROYALTY_ALLOW_EMPTY_INDEX=true")
 	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -71,8 +71,14 @@ func TestUnauthenticatedFloodStaysSmall(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if hr, err := healthpb.NewHealthClient(c).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			t.Fatalf("health = %v, %v\n%s", hr, err, logs.String())
+		for {
+			hr, err := healthpb.NewHealthClient(c).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+			if err == nil && hr.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+				break
+			} else if ctx.Err() != nil {
+				t.Fatalf("health = %v, %v\n%s", hr, err, logs.String())
+			}
+			time.Sleep(100 * time.Millisecond) // the health watcher's first round
 		}
 		cs = append(cs, c)
 	}

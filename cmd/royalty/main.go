@@ -17,9 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/claims/profile"
 	"github.com/openroyalty/royalty/internal/termtext"
 	"github.com/openroyalty/royalty/internal/version"
-	"github.com/openroyalty/royalty/claims/profile"
 )
 
 func main() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -164,6 +165,8 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	stream.CloseSend()
 
+	checkHTTPJSON(t, grpcAddr)
+
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +175,15 @@ func TestServeEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "grpc_server_handled_total") {
 		t.Fatalf("/metrics: %s\n%.500s", resp.Status, body)
+	}
+	// Calls over HTTP/JSON pass the gRPC interceptors, metrics included.
+	for _, want := range []string{
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="GetBalance",grpc_service="royalty.v1.ContributorService",grpc_type="unary"} 2`,
+		`grpc_server_handled_total{grpc_code="Unauthenticated",grpc_method="GetBalance",grpc_service="royalty.v1.ContributorService",grpc_type="unary"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -343,5 +355,53 @@ func TestVersion(t *testing.T) {
 	}
 	if got := out.String(); !strings.HasPrefix(got, "royalty ") || strings.Count(got, "\n") != 1 || errOut.Len() != 0 {
 		t.Errorf("--version printed %q and %q", got, errOut.String())
+	}
+}
+
+// checkHTTPJSON calls the API port as curl would: HTTP/1.1 and JSON, Connect's unary protocol
+// and a REST route, with and without a key.
+func checkHTTPJSON(t *testing.T, addr string) {
+	t.Helper()
+	call := func(method, path, key, body string) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var out map[string]any
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: %s, not JSON: %q", method, path, resp.Status, raw)
+		}
+		return resp.StatusCode, out
+	}
+	code, reg := call("POST", "/royalty.v1.ContributorService/RegisterContributor", "", `{"displayName":"Curl"}`)
+	key, _ := reg["apiKey"].(string)
+	if code != 200 || key == "" {
+		t.Fatalf("RegisterContributor over HTTP/JSON: %d %v", code, reg)
+	}
+	code, bal := call("POST", "/royalty.v1.ContributorService/GetBalance", key, `{}`)
+	if code != 200 {
+		t.Fatalf("GetBalance over HTTP/JSON: %d %v", code, bal)
+	}
+	code, rest := call("GET", "/v1/me/balance", key, "")
+	if code != 200 || fmt.Sprint(rest) != fmt.Sprint(bal) {
+		t.Fatalf("GET /v1/me/balance: %d %v, want %v", code, rest, bal)
+	}
+	code, denied := call("POST", "/royalty.v1.ContributorService/GetBalance", "", `{}`)
+	if code != http.StatusUnauthorized || denied["code"] != "unauthenticated" ||
+		!strings.HasPrefix(fmt.Sprint(denied["message"]), "missing API key") {
+		t.Fatalf("GetBalance without a key: %d %v", code, denied)
 	}
 }

@@ -29,10 +29,12 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	var shutdownTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the gRPC API, health checking, reflection, /metrics, /healthz and /readyz",
-		Long: "Serve the gRPC API on --grpc-addr and Prometheus metrics, /healthz (liveness) and /readyz\n" +
+		Short: "Serve the API (gRPC, gRPC-Web, Connect, HTTP/JSON, REST), health, reflection, /metrics",
+		Long: "Serve the API on --grpc-addr and Prometheus metrics, /healthz (liveness) and /readyz\n" +
 			"(readiness) on --metrics-addr until SIGTERM or SIGINT; then in-flight calls finish (up to\n" +
-			"--shutdown-timeout) and the process exits 0.\n\n" +
+			"--shutdown-timeout) and the process exits 0. The API port answers gRPC, gRPC-Web, Connect and\n" +
+			"HTTP/JSON (POST /royalty.v1.<Service>/<Method>), the REST routes (/v1/...), /openapi.json and\n" +
+			"/docs/api; HTTP/2 needs no TLS there (prior knowledge).\n\n" +
 			"The server is ready (gRPC health SERVING, /readyz 200) while the database answers and the\n" +
 			"index holds the posts of the posts table, within --max-index-lag. Until then usage reports are\n" +
 			"refused (FAILED_PRECONDITION naming the fix, or UNAVAILABLE while the index catches up), so\n" +
@@ -75,6 +77,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 type runningServer struct {
 	log      *slog.Logger
 	grpc     *services.Server
+	api      *http.Server
 	grpcLis  net.Listener
 	metrics  *http.Server
 	metLis   net.Listener
@@ -87,7 +90,7 @@ type runningServer struct {
 	shutdown bool
 }
 
-// GRPCAddr is the address the gRPC server listens on (useful when started on port 0).
+// GRPCAddr is the address the API (gRPC and HTTP) listens on (useful when started on port 0).
 func (s *runningServer) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
 // MetricsAddr is the address of the /metrics endpoint.
@@ -130,14 +133,20 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			trusted = append(trusted, k)
 		}
 	}
-	opts := ps.ServerOptions(reg, signer, trusted)
-	cfg.Limits.apply(&opts)
-	if opts.Credentials, err = cfg.TLS.credentials(cfg.GRPCAddr, log); err != nil {
+	srvOpts := ps.ServerOptions(reg, signer, trusted)
+	cfg.Limits.apply(&srvOpts)
+	tlsConfig, err := cfg.TLS.config(cfg.GRPCAddr, log)
+	if err != nil {
 		return nil, err
 	}
-	gs := services.NewServer(opts)
+	gs := services.NewServer(srvOpts)
 	// Not ready until the health watcher has seen the database and the index.
 	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	httpOpts := services.HTTPOptions{MaxMessageBytes: srvOpts.MaxMessageBytes, MaxConcurrentStreams: int(srvOpts.MaxConcurrentStreams)}
+	apiHandler, err := services.NewHTTPHandler(gs, httpOpts)
+	if err != nil {
+		return nil, err
+	}
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -160,6 +169,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	s := &runningServer{
 		log:     log,
 		grpc:    gs,
+		api:     services.NewHTTPServer(apiHandler, httpOpts),
 		grpcLis: grpcLis,
 		metrics: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		metLis:  metLis,
@@ -168,7 +178,16 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		served:  make(chan error, 2),
 		watcher: watcher,
 	}
-	go func() { s.served <- gs.GRPC.Serve(grpcLis) }()
+	go func() {
+		serve := func() error { return s.api.Serve(grpcLis) }
+		if tlsConfig != nil {
+			s.api.TLSConfig = tlsConfig
+			serve = func() error { return s.api.ServeTLS(grpcLis, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.served <- err
+		}
+	}()
 	go func() {
 		if err := s.metrics.Serve(metLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.served <- err
@@ -193,15 +212,15 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	s.watcher.close()
 	s.stopBg()
 	s.grpc.Health.Shutdown() // tell load balancers first
-	done := make(chan struct{})
-	go func() { s.grpc.GRPC.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(timeout):
+	// Every call arrives through the HTTP server (grpc.Server.ServeHTTP): its Shutdown stops
+	// accepting, sends HTTP/2 GOAWAY and waits for the calls in flight.
+	drain, cancelDrain := context.WithTimeout(context.Background(), timeout)
+	if err := s.api.Shutdown(drain); err != nil {
 		s.log.Warn("in-flight calls did not finish in time; stopping hard", "timeout", timeout)
-		s.grpc.GRPC.Stop()
-		<-done
+		s.api.Close()
 	}
+	cancelDrain()
+	s.grpc.GRPC.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.metrics.Shutdown(ctx)

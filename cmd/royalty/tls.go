@@ -39,15 +39,15 @@ func addServerTLSFlags(fs *pflag.FlagSet, s *serverTLS) {
 	fs.BoolVar(&s.Plaintext, "plaintext", false, "serve gRPC without TLS on a non-loopback --grpc-addr (without TLS, only loopback addresses are served otherwise)")
 }
 
-// credentials are the server's transport credentials for listening on addr; nil for plaintext.
-func (s serverTLS) credentials(addr string, log *slog.Logger) (credentials.TransportCredentials, error) {
+// config is the server's TLS configuration for listening on addr; nil for plaintext.
+func (s serverTLS) config(addr string, log *slog.Logger) (*tls.Config, error) {
 	switch {
 	case s.CertFile != "" && s.KeyFile != "":
 		r := &certReloader{certFile: s.CertFile, keyFile: s.KeyFile, log: log}
 		if _, err := r.GetCertificate(nil); err != nil {
 			return nil, err
 		}
-		return credentials.NewTLS(&tls.Config{GetCertificate: r.GetCertificate, MinVersion: tls.VersionTLS12}), nil
+		return &tls.Config{GetCertificate: r.GetCertificate, MinVersion: tls.VersionTLS12}, nil
 	case s.CertFile != "" || s.KeyFile != "":
 		return nil, errors.New("--tls-cert and --tls-key go together")
 	case s.Plaintext || isLoopback(addr):

@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/openroyalty/royalty/services"
 )
 
 // testCA is a throwaway certificate authority for TLS tests.
@@ -84,18 +86,21 @@ func TestTLSServeAndReload(t *testing.T) {
 	if err := os.WriteFile(caFile, ca.pem, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	creds, err := serverTLS{CertFile: certFile, KeyFile: keyFile}.credentials("0.0.0.0:7070", slog.New(slog.DiscardHandler))
-	if err != nil || creds == nil {
-		t.Fatalf("credentials: %v, %v", creds, err)
+	tlsConfig, err := serverTLS{CertFile: certFile, KeyFile: keyFile}.config("0.0.0.0:7070", slog.New(slog.DiscardHandler))
+	if err != nil || tlsConfig == nil {
+		t.Fatalf("TLS config: %v, %v", tlsConfig, err)
 	}
-	srv := grpc.NewServer(grpc.Creds(creds))
+	// As serve does: gRPC through the HTTP server, which speaks TLS.
+	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, health.NewServer())
+	api := services.NewHTTPServer(srv, services.HTTPOptions{})
+	api.TLSConfig = tlsConfig
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(lis)
-	defer srv.Stop()
+	go api.ServeTLS(lis, "", "")
+	defer api.Close()
 
 	serial := func() int64 {
 		t.Helper()
@@ -128,15 +133,15 @@ func TestTLSServeAndReload(t *testing.T) {
 		t.Fatalf("after renewal serial = %d, want 101", got)
 	}
 	// Plaintext: by default only on loopback, and never to a remote target.
-	if _, err := (serverTLS{}).credentials("0.0.0.0:7070", nil); err == nil {
+	if _, err := (serverTLS{}).config("0.0.0.0:7070", nil); err == nil {
 		t.Error("serve without TLS on 0.0.0.0 was accepted")
 	}
 	for _, addr := range []string{"127.0.0.1:7070", "[::1]:7070", "localhost:7070"} {
-		if c, err := (serverTLS{}).credentials(addr, nil); err != nil || c != nil {
+		if c, err := (serverTLS{}).config(addr, nil); err != nil || c != nil {
 			t.Errorf("serve without TLS on %s: %v, %v", addr, c, err)
 		}
 	}
-	if c, err := (serverTLS{Plaintext: true}).credentials(":7070", nil); err != nil || c != nil {
+	if c, err := (serverTLS{Plaintext: true}).config(":7070", nil); err != nil || c != nil {
 		t.Errorf("--plaintext on :7070: %v, %v", c, err)
 	}
 	if _, err := (clientOptions{Plaintext: true}).dial("royalty.example:7070"); err == nil {

@@ -7,6 +7,7 @@
 package royaltyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -953,7 +954,7 @@ var File_royalty_v1_admin_proto protoreflect.FileDescriptor
 const file_royalty_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16royalty/v1/admin.proto\x12\n" +
-	"royalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1croyalty/v1/contributor.proto\"\x90\x01\n" +
+	"royalty.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1croyalty/v1/contributor.proto\"\x90\x01\n" +
 	"\tPrincipal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12$\n" +
@@ -1018,15 +1019,15 @@ const file_royalty_v1_admin_proto_rawDesc = "" +
 	"\x10ROLE_CONTRIBUTOR\x10\x02\x12\x10\n" +
 	"\fROLE_AUDITOR\x10\x03\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x042\xf7\x04\n" +
-	"\fAdminService\x12Z\n" +
-	"\x0fCreatePrincipal\x12\".royalty.v1.CreatePrincipalRequest\x1a#.royalty.v1.CreatePrincipalResponse\x12W\n" +
-	"\x0eListPrincipals\x12!.royalty.v1.ListPrincipalsRequest\x1a\".royalty.v1.ListPrincipalsResponse\x12Q\n" +
-	"\fCreateApiKey\x12\x1f.royalty.v1.CreateApiKeyRequest\x1a .royalty.v1.CreateApiKeyResponse\x12Q\n" +
-	"\fRevokeApiKey\x12\x1f.royalty.v1.RevokeApiKeyRequest\x1a .royalty.v1.RevokeApiKeyResponse\x12i\n" +
-	"\x14SetProviderAgreement\x12'.royalty.v1.SetProviderAgreementRequest\x1a(.royalty.v1.SetProviderAgreementResponse\x12Q\n" +
-	"\fApproveClaim\x12\x1f.royalty.v1.ApproveClaimRequest\x1a .royalty.v1.ApproveClaimResponse\x12N\n" +
-	"\vRejectClaim\x12\x1e.royalty.v1.RejectClaimRequest\x1a\x1f.royalty.v1.RejectClaimResponseB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
+	"ROLE_ADMIN\x10\x042\xfb\x06\n" +
+	"\fAdminService\x12u\n" +
+	"\x0fCreatePrincipal\x12\".royalty.v1.CreatePrincipalRequest\x1a#.royalty.v1.CreatePrincipalResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/principals\x12o\n" +
+	"\x0eListPrincipals\x12!.royalty.v1.ListPrincipalsRequest\x1a\".royalty.v1.ListPrincipalsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/principals\x12\x80\x01\n" +
+	"\fCreateApiKey\x12\x1f.royalty.v1.CreateApiKeyRequest\x1a .royalty.v1.CreateApiKeyResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/principals/{principal_id}/keys\x12l\n" +
+	"\fRevokeApiKey\x12\x1f.royalty.v1.RevokeApiKeyRequest\x1a .royalty.v1.RevokeApiKeyResponse\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/keys/{key_id}\x12\x9b\x01\n" +
+	"\x14SetProviderAgreement\x12'.royalty.v1.SetProviderAgreementRequest\x1a(.royalty.v1.SetProviderAgreementResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\x1a%/v1/providers/{provider_id}/agreement\x12{\n" +
+	"\fApproveClaim\x12\x1f.royalty.v1.ApproveClaimRequest\x1a .royalty.v1.ApproveClaimResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/claims/{claim_id}:approve\x12w\n" +
+	"\vRejectClaim\x12\x1e.royalty.v1.RejectClaimRequest\x1a\x1f.royalty.v1.RejectClaimResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/claims/{claim_id}:rejectB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
 
 var (
 	file_royalty_v1_admin_proto_rawDescOnce sync.Once

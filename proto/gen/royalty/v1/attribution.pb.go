@@ -7,6 +7,7 @@
 package royaltyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -154,7 +155,7 @@ var File_royalty_v1_attribution_proto protoreflect.FileDescriptor
 const file_royalty_v1_attribution_proto_rawDesc = "" +
 	"\n" +
 	"\x1croyalty/v1/attribution.proto\x12\n" +
-	"royalty.v1\x1a\x17royalty/v1/common.proto\"7\n" +
+	"royalty.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17royalty/v1/common.proto\"7\n" +
 	"\x10AttributeRequest\x12#\n" +
 	"\rresponse_text\x18\x01 \x01(\tR\fresponseText\"\xee\x01\n" +
 	"\x11AttributeResponse\x12%\n" +
@@ -162,9 +163,9 @@ const file_royalty_v1_attribution_proto_rawDesc = "" +
 	"\x06shares\x18\x02 \x03(\v2\x17.royalty.v1.AuthorShareR\x06shares\x12-\n" +
 	"\x12unattributed_share\x18\x03 \x01(\tR\x11unattributedShare\x124\n" +
 	"\bevidence\x18\x04 \x03(\v2\x18.royalty.v1.EvidenceSpanR\bevidence\x12\x1c\n" +
-	"\talgorithm\x18\x05 \x01(\tR\talgorithm2^\n" +
-	"\x12AttributionService\x12H\n" +
-	"\tAttribute\x12\x1c.royalty.v1.AttributeRequest\x1a\x1d.royalty.v1.AttributeResponseB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
+	"\talgorithm\x18\x05 \x01(\tR\talgorithm2{\n" +
+	"\x12AttributionService\x12e\n" +
+	"\tAttribute\x12\x1c.royalty.v1.AttributeRequest\x1a\x1d.royalty.v1.AttributeResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/attributionsB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
 
 var (
 	file_royalty_v1_attribution_proto_rawDescOnce sync.Once

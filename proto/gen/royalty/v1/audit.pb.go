@@ -7,6 +7,7 @@
 package royaltyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -713,6 +714,88 @@ func (x *ListCheckpointsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// GetLatestCheckpointRequest asks for the newest checkpoint.
+type GetLatestCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLatestCheckpointRequest) Reset() {
+	*x = GetLatestCheckpointRequest{}
+	mi := &file_royalty_v1_audit_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLatestCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLatestCheckpointRequest) ProtoMessage() {}
+
+func (x *GetLatestCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_audit_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLatestCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*GetLatestCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_audit_proto_rawDescGZIP(), []int{12}
+}
+
+// GetLatestCheckpointResponse carries the newest checkpoint.
+type GetLatestCheckpointResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoint    *Checkpoint            `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLatestCheckpointResponse) Reset() {
+	*x = GetLatestCheckpointResponse{}
+	mi := &file_royalty_v1_audit_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLatestCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLatestCheckpointResponse) ProtoMessage() {}
+
+func (x *GetLatestCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_audit_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLatestCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*GetLatestCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_audit_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetLatestCheckpointResponse) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
 // GetInclusionProofRequest names the transaction to prove.
 type GetInclusionProofRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -725,7 +808,7 @@ type GetInclusionProofRequest struct {
 
 func (x *GetInclusionProofRequest) Reset() {
 	*x = GetInclusionProofRequest{}
-	mi := &file_royalty_v1_audit_proto_msgTypes[12]
+	mi := &file_royalty_v1_audit_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +820,7 @@ func (x *GetInclusionProofRequest) String() string {
 func (*GetInclusionProofRequest) ProtoMessage() {}
 
 func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_audit_proto_msgTypes[12]
+	mi := &file_royalty_v1_audit_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +833,7 @@ func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInclusionProofRequest.ProtoReflect.Descriptor instead.
 func (*GetInclusionProofRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_audit_proto_rawDescGZIP(), []int{12}
+	return file_royalty_v1_audit_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetInclusionProofRequest) GetTransactionId() string {
@@ -787,7 +870,7 @@ type GetInclusionProofResponse struct {
 
 func (x *GetInclusionProofResponse) Reset() {
 	*x = GetInclusionProofResponse{}
-	mi := &file_royalty_v1_audit_proto_msgTypes[13]
+	mi := &file_royalty_v1_audit_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +882,7 @@ func (x *GetInclusionProofResponse) String() string {
 func (*GetInclusionProofResponse) ProtoMessage() {}
 
 func (x *GetInclusionProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_audit_proto_msgTypes[13]
+	mi := &file_royalty_v1_audit_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +895,7 @@ func (x *GetInclusionProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInclusionProofResponse.ProtoReflect.Descriptor instead.
 func (*GetInclusionProofResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_audit_proto_rawDescGZIP(), []int{13}
+	return file_royalty_v1_audit_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetInclusionProofResponse) GetIndex() uint64 {
@@ -862,7 +945,7 @@ var File_royalty_v1_audit_proto protoreflect.FileDescriptor
 const file_royalty_v1_audit_proto_rawDesc = "" +
 	"\n" +
 	"\x16royalty/v1/audit.proto\x12\n" +
-	"royalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17royalty/v1/common.proto\"z\n" +
+	"royalty.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17royalty/v1/common.proto\"z\n" +
 	"\x14ExportJournalRequest\x120\n" +
 	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
 	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"-\n" +
@@ -909,7 +992,12 @@ const file_royalty_v1_audit_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"{\n" +
 	"\x17ListCheckpointsResponse\x128\n" +
 	"\vcheckpoints\x18\x01 \x03(\v2\x16.royalty.v1.CheckpointR\vcheckpoints\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"j\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x1c\n" +
+	"\x1aGetLatestCheckpointRequest\"U\n" +
+	"\x1bGetLatestCheckpointResponse\x126\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\v2\x16.royalty.v1.CheckpointR\n" +
+	"checkpoint\"j\n" +
 	"\x18GetInclusionProofRequest\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12'\n" +
 	"\x0fcheckpoint_size\x18\x02 \x01(\x04R\x0echeckpointSize\"\xe8\x01\n" +
@@ -921,14 +1009,15 @@ const file_royalty_v1_audit_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\x05 \x01(\v2\x16.royalty.v1.CheckpointR\n" +
 	"checkpoint\x12/\n" +
-	"\bpostings\x18\x06 \x03(\v2\x13.royalty.v1.PostingR\bpostings2\xa9\x04\n" +
+	"\bpostings\x18\x06 \x03(\v2\x13.royalty.v1.PostingR\bpostings2\xcf\x06\n" +
 	"\fAuditService\x12V\n" +
-	"\rExportJournal\x12 .royalty.v1.ExportJournalRequest\x1a!.royalty.v1.ExportJournalResponse0\x01\x12Z\n" +
-	"\x0fGetTrialBalance\x12\".royalty.v1.GetTrialBalanceRequest\x1a#.royalty.v1.GetTrialBalanceResponse\x12T\n" +
-	"\rVerifyJournal\x12 .royalty.v1.VerifyJournalRequest\x1a!.royalty.v1.VerifyJournalResponse\x12Q\n" +
-	"\fGetPublicKey\x12\x1f.royalty.v1.GetPublicKeyRequest\x1a .royalty.v1.GetPublicKeyResponse\x12Z\n" +
-	"\x0fListCheckpoints\x12\".royalty.v1.ListCheckpointsRequest\x1a#.royalty.v1.ListCheckpointsResponse\x12`\n" +
-	"\x11GetInclusionProof\x12$.royalty.v1.GetInclusionProofRequest\x1a%.royalty.v1.GetInclusionProofResponseB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
+	"\rExportJournal\x12 .royalty.v1.ExportJournalRequest\x1a!.royalty.v1.ExportJournalResponse0\x01\x12u\n" +
+	"\x0fGetTrialBalance\x12\".royalty.v1.GetTrialBalanceRequest\x1a#.royalty.v1.GetTrialBalanceResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/trial-balance\x12s\n" +
+	"\rVerifyJournal\x12 .royalty.v1.VerifyJournalRequest\x1a!.royalty.v1.VerifyJournalResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/journal:verify\x12i\n" +
+	"\fGetPublicKey\x12\x1f.royalty.v1.GetPublicKeyRequest\x1a .royalty.v1.GetPublicKeyResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/public-key\x12s\n" +
+	"\x0fListCheckpoints\x12\".royalty.v1.ListCheckpointsRequest\x1a#.royalty.v1.ListCheckpointsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/checkpoints\x12\x86\x01\n" +
+	"\x13GetLatestCheckpoint\x12&.royalty.v1.GetLatestCheckpointRequest\x1a'.royalty.v1.GetLatestCheckpointResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/checkpoints/latest\x12\x91\x01\n" +
+	"\x11GetInclusionProof\x12$.royalty.v1.GetInclusionProofRequest\x1a%.royalty.v1.GetInclusionProofResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/transactions/{transaction_id}/proofB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
 
 var (
 	file_royalty_v1_audit_proto_rawDescOnce sync.Once
@@ -942,56 +1031,61 @@ func file_royalty_v1_audit_proto_rawDescGZIP() []byte {
 	return file_royalty_v1_audit_proto_rawDescData
 }
 
-var file_royalty_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_royalty_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_royalty_v1_audit_proto_goTypes = []any{
-	(*ExportJournalRequest)(nil),      // 0: royalty.v1.ExportJournalRequest
-	(*ExportJournalResponse)(nil),     // 1: royalty.v1.ExportJournalResponse
-	(*GetTrialBalanceRequest)(nil),    // 2: royalty.v1.GetTrialBalanceRequest
-	(*TrialBalanceLine)(nil),          // 3: royalty.v1.TrialBalanceLine
-	(*GetTrialBalanceResponse)(nil),   // 4: royalty.v1.GetTrialBalanceResponse
-	(*VerifyJournalRequest)(nil),      // 5: royalty.v1.VerifyJournalRequest
-	(*VerifyJournalResponse)(nil),     // 6: royalty.v1.VerifyJournalResponse
-	(*GetPublicKeyRequest)(nil),       // 7: royalty.v1.GetPublicKeyRequest
-	(*GetPublicKeyResponse)(nil),      // 8: royalty.v1.GetPublicKeyResponse
-	(*Checkpoint)(nil),                // 9: royalty.v1.Checkpoint
-	(*ListCheckpointsRequest)(nil),    // 10: royalty.v1.ListCheckpointsRequest
-	(*ListCheckpointsResponse)(nil),   // 11: royalty.v1.ListCheckpointsResponse
-	(*GetInclusionProofRequest)(nil),  // 12: royalty.v1.GetInclusionProofRequest
-	(*GetInclusionProofResponse)(nil), // 13: royalty.v1.GetInclusionProofResponse
-	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
-	(AccountType)(0),                  // 15: royalty.v1.AccountType
-	(*Money)(nil),                     // 16: royalty.v1.Money
-	(*Posting)(nil),                   // 17: royalty.v1.Posting
+	(*ExportJournalRequest)(nil),        // 0: royalty.v1.ExportJournalRequest
+	(*ExportJournalResponse)(nil),       // 1: royalty.v1.ExportJournalResponse
+	(*GetTrialBalanceRequest)(nil),      // 2: royalty.v1.GetTrialBalanceRequest
+	(*TrialBalanceLine)(nil),            // 3: royalty.v1.TrialBalanceLine
+	(*GetTrialBalanceResponse)(nil),     // 4: royalty.v1.GetTrialBalanceResponse
+	(*VerifyJournalRequest)(nil),        // 5: royalty.v1.VerifyJournalRequest
+	(*VerifyJournalResponse)(nil),       // 6: royalty.v1.VerifyJournalResponse
+	(*GetPublicKeyRequest)(nil),         // 7: royalty.v1.GetPublicKeyRequest
+	(*GetPublicKeyResponse)(nil),        // 8: royalty.v1.GetPublicKeyResponse
+	(*Checkpoint)(nil),                  // 9: royalty.v1.Checkpoint
+	(*ListCheckpointsRequest)(nil),      // 10: royalty.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),     // 11: royalty.v1.ListCheckpointsResponse
+	(*GetLatestCheckpointRequest)(nil),  // 12: royalty.v1.GetLatestCheckpointRequest
+	(*GetLatestCheckpointResponse)(nil), // 13: royalty.v1.GetLatestCheckpointResponse
+	(*GetInclusionProofRequest)(nil),    // 14: royalty.v1.GetInclusionProofRequest
+	(*GetInclusionProofResponse)(nil),   // 15: royalty.v1.GetInclusionProofResponse
+	(*timestamppb.Timestamp)(nil),       // 16: google.protobuf.Timestamp
+	(AccountType)(0),                    // 17: royalty.v1.AccountType
+	(*Money)(nil),                       // 18: royalty.v1.Money
+	(*Posting)(nil),                     // 19: royalty.v1.Posting
 }
 var file_royalty_v1_audit_proto_depIdxs = []int32{
-	14, // 0: royalty.v1.ExportJournalRequest.since:type_name -> google.protobuf.Timestamp
-	14, // 1: royalty.v1.ExportJournalRequest.until:type_name -> google.protobuf.Timestamp
-	14, // 2: royalty.v1.GetTrialBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	15, // 3: royalty.v1.TrialBalanceLine.account_type:type_name -> royalty.v1.AccountType
+	16, // 0: royalty.v1.ExportJournalRequest.since:type_name -> google.protobuf.Timestamp
+	16, // 1: royalty.v1.ExportJournalRequest.until:type_name -> google.protobuf.Timestamp
+	16, // 2: royalty.v1.GetTrialBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	17, // 3: royalty.v1.TrialBalanceLine.account_type:type_name -> royalty.v1.AccountType
 	3,  // 4: royalty.v1.GetTrialBalanceResponse.lines:type_name -> royalty.v1.TrialBalanceLine
-	16, // 5: royalty.v1.GetTrialBalanceResponse.totals:type_name -> royalty.v1.Money
+	18, // 5: royalty.v1.GetTrialBalanceResponse.totals:type_name -> royalty.v1.Money
 	9,  // 6: royalty.v1.VerifyJournalResponse.checkpoint:type_name -> royalty.v1.Checkpoint
-	14, // 7: royalty.v1.Checkpoint.created_at:type_name -> google.protobuf.Timestamp
+	16, // 7: royalty.v1.Checkpoint.created_at:type_name -> google.protobuf.Timestamp
 	9,  // 8: royalty.v1.ListCheckpointsResponse.checkpoints:type_name -> royalty.v1.Checkpoint
-	9,  // 9: royalty.v1.GetInclusionProofResponse.checkpoint:type_name -> royalty.v1.Checkpoint
-	17, // 10: royalty.v1.GetInclusionProofResponse.postings:type_name -> royalty.v1.Posting
-	0,  // 11: royalty.v1.AuditService.ExportJournal:input_type -> royalty.v1.ExportJournalRequest
-	2,  // 12: royalty.v1.AuditService.GetTrialBalance:input_type -> royalty.v1.GetTrialBalanceRequest
-	5,  // 13: royalty.v1.AuditService.VerifyJournal:input_type -> royalty.v1.VerifyJournalRequest
-	7,  // 14: royalty.v1.AuditService.GetPublicKey:input_type -> royalty.v1.GetPublicKeyRequest
-	10, // 15: royalty.v1.AuditService.ListCheckpoints:input_type -> royalty.v1.ListCheckpointsRequest
-	12, // 16: royalty.v1.AuditService.GetInclusionProof:input_type -> royalty.v1.GetInclusionProofRequest
-	1,  // 17: royalty.v1.AuditService.ExportJournal:output_type -> royalty.v1.ExportJournalResponse
-	4,  // 18: royalty.v1.AuditService.GetTrialBalance:output_type -> royalty.v1.GetTrialBalanceResponse
-	6,  // 19: royalty.v1.AuditService.VerifyJournal:output_type -> royalty.v1.VerifyJournalResponse
-	8,  // 20: royalty.v1.AuditService.GetPublicKey:output_type -> royalty.v1.GetPublicKeyResponse
-	11, // 21: royalty.v1.AuditService.ListCheckpoints:output_type -> royalty.v1.ListCheckpointsResponse
-	13, // 22: royalty.v1.AuditService.GetInclusionProof:output_type -> royalty.v1.GetInclusionProofResponse
-	17, // [17:23] is the sub-list for method output_type
-	11, // [11:17] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 9: royalty.v1.GetLatestCheckpointResponse.checkpoint:type_name -> royalty.v1.Checkpoint
+	9,  // 10: royalty.v1.GetInclusionProofResponse.checkpoint:type_name -> royalty.v1.Checkpoint
+	19, // 11: royalty.v1.GetInclusionProofResponse.postings:type_name -> royalty.v1.Posting
+	0,  // 12: royalty.v1.AuditService.ExportJournal:input_type -> royalty.v1.ExportJournalRequest
+	2,  // 13: royalty.v1.AuditService.GetTrialBalance:input_type -> royalty.v1.GetTrialBalanceRequest
+	5,  // 14: royalty.v1.AuditService.VerifyJournal:input_type -> royalty.v1.VerifyJournalRequest
+	7,  // 15: royalty.v1.AuditService.GetPublicKey:input_type -> royalty.v1.GetPublicKeyRequest
+	10, // 16: royalty.v1.AuditService.ListCheckpoints:input_type -> royalty.v1.ListCheckpointsRequest
+	12, // 17: royalty.v1.AuditService.GetLatestCheckpoint:input_type -> royalty.v1.GetLatestCheckpointRequest
+	14, // 18: royalty.v1.AuditService.GetInclusionProof:input_type -> royalty.v1.GetInclusionProofRequest
+	1,  // 19: royalty.v1.AuditService.ExportJournal:output_type -> royalty.v1.ExportJournalResponse
+	4,  // 20: royalty.v1.AuditService.GetTrialBalance:output_type -> royalty.v1.GetTrialBalanceResponse
+	6,  // 21: royalty.v1.AuditService.VerifyJournal:output_type -> royalty.v1.VerifyJournalResponse
+	8,  // 22: royalty.v1.AuditService.GetPublicKey:output_type -> royalty.v1.GetPublicKeyResponse
+	11, // 23: royalty.v1.AuditService.ListCheckpoints:output_type -> royalty.v1.ListCheckpointsResponse
+	13, // 24: royalty.v1.AuditService.GetLatestCheckpoint:output_type -> royalty.v1.GetLatestCheckpointResponse
+	15, // 25: royalty.v1.AuditService.GetInclusionProof:output_type -> royalty.v1.GetInclusionProofResponse
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_audit_proto_init() }
@@ -1006,7 +1100,7 @@ func file_royalty_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_royalty_v1_audit_proto_rawDesc), len(file_royalty_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuditService_ExportJournal_FullMethodName     = "/royalty.v1.AuditService/ExportJournal"
-	AuditService_GetTrialBalance_FullMethodName   = "/royalty.v1.AuditService/GetTrialBalance"
-	AuditService_VerifyJournal_FullMethodName     = "/royalty.v1.AuditService/VerifyJournal"
-	AuditService_GetPublicKey_FullMethodName      = "/royalty.v1.AuditService/GetPublicKey"
-	AuditService_ListCheckpoints_FullMethodName   = "/royalty.v1.AuditService/ListCheckpoints"
-	AuditService_GetInclusionProof_FullMethodName = "/royalty.v1.AuditService/GetInclusionProof"
+	AuditService_ExportJournal_FullMethodName       = "/royalty.v1.AuditService/ExportJournal"
+	AuditService_GetTrialBalance_FullMethodName     = "/royalty.v1.AuditService/GetTrialBalance"
+	AuditService_VerifyJournal_FullMethodName       = "/royalty.v1.AuditService/VerifyJournal"
+	AuditService_GetPublicKey_FullMethodName        = "/royalty.v1.AuditService/GetPublicKey"
+	AuditService_ListCheckpoints_FullMethodName     = "/royalty.v1.AuditService/ListCheckpoints"
+	AuditService_GetLatestCheckpoint_FullMethodName = "/royalty.v1.AuditService/GetLatestCheckpoint"
+	AuditService_GetInclusionProof_FullMethodName   = "/royalty.v1.AuditService/GetInclusionProof"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -50,6 +51,8 @@ type AuditServiceClient interface {
 	GetPublicKey(ctx context.Context, in *GetPublicKeyRequest, opts ...grpc.CallOption) (*GetPublicKeyResponse, error)
 	// ListCheckpoints lists signed checkpoints, newest first.
 	ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error)
+	// GetLatestCheckpoint returns the newest signed checkpoint; NOT_FOUND before the first.
+	GetLatestCheckpoint(ctx context.Context, in *GetLatestCheckpointRequest, opts ...grpc.CallOption) (*GetLatestCheckpointResponse, error)
 	// GetInclusionProof proves that a transaction is included under a signed checkpoint. A
 	// contributor may ask for the transactions that credit it; others read as NOT_FOUND.
 	GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error)
@@ -122,6 +125,16 @@ func (c *auditServiceClient) ListCheckpoints(ctx context.Context, in *ListCheckp
 	return out, nil
 }
 
+func (c *auditServiceClient) GetLatestCheckpoint(ctx context.Context, in *GetLatestCheckpointRequest, opts ...grpc.CallOption) (*GetLatestCheckpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLatestCheckpointResponse)
+	err := c.cc.Invoke(ctx, AuditService_GetLatestCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *auditServiceClient) GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetInclusionProofResponse)
@@ -155,6 +168,8 @@ type AuditServiceServer interface {
 	GetPublicKey(context.Context, *GetPublicKeyRequest) (*GetPublicKeyResponse, error)
 	// ListCheckpoints lists signed checkpoints, newest first.
 	ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error)
+	// GetLatestCheckpoint returns the newest signed checkpoint; NOT_FOUND before the first.
+	GetLatestCheckpoint(context.Context, *GetLatestCheckpointRequest) (*GetLatestCheckpointResponse, error)
 	// GetInclusionProof proves that a transaction is included under a signed checkpoint. A
 	// contributor may ask for the transactions that credit it; others read as NOT_FOUND.
 	GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error)
@@ -182,6 +197,9 @@ func (UnimplementedAuditServiceServer) GetPublicKey(context.Context, *GetPublicK
 }
 func (UnimplementedAuditServiceServer) ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCheckpoints not implemented")
+}
+func (UnimplementedAuditServiceServer) GetLatestCheckpoint(context.Context, *GetLatestCheckpointRequest) (*GetLatestCheckpointResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLatestCheckpoint not implemented")
 }
 func (UnimplementedAuditServiceServer) GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetInclusionProof not implemented")
@@ -290,6 +308,24 @@ func _AuditService_ListCheckpoints_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_GetLatestCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLatestCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).GetLatestCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_GetLatestCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).GetLatestCheckpoint(ctx, req.(*GetLatestCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuditService_GetInclusionProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetInclusionProofRequest)
 	if err := dec(in); err != nil {
@@ -330,6 +366,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCheckpoints",
 			Handler:    _AuditService_ListCheckpoints_Handler,
+		},
+		{
+			MethodName: "GetLatestCheckpoint",
+			Handler:    _AuditService_GetLatestCheckpoint_Handler,
 		},
 		{
 			MethodName: "GetInclusionProof",

@@ -7,6 +7,7 @@
 package royaltyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1470,7 +1471,7 @@ var File_royalty_v1_contributor_proto protoreflect.FileDescriptor
 const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\n" +
 	"\x1croyalty/v1/contributor.proto\x12\n" +
-	"royalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17royalty/v1/common.proto\"{\n" +
+	"royalty.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17royalty/v1/common.proto\"{\n" +
 	"\vContributor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x129\n" +
@@ -1578,20 +1579,22 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x12PROOF_KIND_COMMENT\x10\x02\x12\x1c\n" +
 	"\x18PROOF_KIND_OWN_EDIT_POST\x10\x03\x12\x14\n" +
 	"\x10PROOF_KIND_ADMIN\x10\x04\x12\x1a\n" +
-	"\x16PROOF_KIND_LEGACY_POST\x10\x052\xa3\x05\n" +
-	"\x12ContributorService\x12f\n" +
-	"\x13RegisterContributor\x12&.royalty.v1.RegisterContributorRequest\x1a'.royalty.v1.RegisterContributorResponse\x12K\n" +
+	"\x16PROOF_KIND_LEGACY_POST\x10\x052\x88\b\n" +
+	"\x12ContributorService\x12\x83\x01\n" +
+	"\x13RegisterContributor\x12&.royalty.v1.RegisterContributorRequest\x1a'.royalty.v1.RegisterContributorResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/contributors\x12b\n" +
 	"\n" +
-	"StartClaim\x12\x1d.royalty.v1.StartClaimRequest\x1a\x1e.royalty.v1.StartClaimResponse\x12K\n" +
+	"StartClaim\x12\x1d.royalty.v1.StartClaimRequest\x1a\x1e.royalty.v1.StartClaimResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
+	"/v1/claims\x12s\n" +
 	"\n" +
-	"CheckClaim\x12\x1d.royalty.v1.CheckClaimRequest\x1a\x1e.royalty.v1.CheckClaimResponse\x12E\n" +
-	"\bGetClaim\x12\x1b.royalty.v1.GetClaimRequest\x1a\x1c.royalty.v1.GetClaimResponse\x12K\n" +
+	"CheckClaim\x12\x1d.royalty.v1.CheckClaimRequest\x1a\x1e.royalty.v1.CheckClaimResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/claims/{claim_id}:check\x12d\n" +
+	"\bGetClaim\x12\x1b.royalty.v1.GetClaimRequest\x1a\x1c.royalty.v1.GetClaimResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/claims/{claim_id}\x12\x8b\x01\n" +
 	"\n" +
-	"ListClaims\x12\x1d.royalty.v1.ListClaimsRequest\x1a\x1e.royalty.v1.ListClaimsResponse\x12K\n" +
+	"ListClaims\x12\x1d.royalty.v1.ListClaimsRequest\x1a\x1e.royalty.v1.ListClaimsResponse\">\x82\xd3\xe4\x93\x028Z*\x12(/v1/contributors/{contributor_id}/claims\x12\n" +
+	"/v1/claims\x12\x90\x01\n" +
 	"\n" +
-	"GetBalance\x12\x1d.royalty.v1.GetBalanceRequest\x1a\x1e.royalty.v1.GetBalanceResponse\x12T\n" +
-	"\rListStatement\x12 .royalty.v1.ListStatementRequest\x1a!.royalty.v1.ListStatementResponse\x12T\n" +
-	"\rRequestPayout\x12 .royalty.v1.RequestPayoutRequest\x1a!.royalty.v1.RequestPayoutResponseB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
+	"GetBalance\x12\x1d.royalty.v1.GetBalanceRequest\x1a\x1e.royalty.v1.GetBalanceResponse\"C\x82\xd3\xe4\x93\x02=Z+\x12)/v1/contributors/{contributor_id}/balance\x12\x0e/v1/me/balance\x12\x9d\x01\n" +
+	"\rListStatement\x12 .royalty.v1.ListStatementRequest\x1a!.royalty.v1.ListStatementResponse\"G\x82\xd3\xe4\x93\x02AZ-\x12+/v1/contributors/{contributor_id}/statement\x12\x10/v1/me/statement\x12l\n" +
+	"\rRequestPayout\x12 .royalty.v1.RequestPayoutRequest\x1a!.royalty.v1.RequestPayoutResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/payoutsB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
 
 var (
 	file_royalty_v1_contributor_proto_rawDescOnce sync.Once

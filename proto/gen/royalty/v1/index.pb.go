@@ -7,6 +7,7 @@
 package royaltyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -575,7 +576,7 @@ var File_royalty_v1_index_proto protoreflect.FileDescriptor
 const file_royalty_v1_index_proto_rawDesc = "" +
 	"\n" +
 	"\x16royalty/v1/index.proto\x12\n" +
-	"royalty.v1\x1a\x17royalty/v1/common.proto\"r\n" +
+	"royalty.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17royalty/v1/common.proto\"r\n" +
 	"\x12IngestPostsRequest\x12&\n" +
 	"\x05posts\x18\x01 \x03(\v2\x10.royalty.v1.PostR\x05posts\x124\n" +
 	"\n" +
@@ -615,11 +616,11 @@ const file_royalty_v1_index_proto_rawDesc = "" +
 	"\x0eGetPostRequest\x12\x17\n" +
 	"\apost_id\x18\x01 \x01(\tR\x06postId\"7\n" +
 	"\x0fGetPostResponse\x12$\n" +
-	"\x04post\x18\x01 \x01(\v2\x10.royalty.v1.PostR\x04post2\xf4\x01\n" +
+	"\x04post\x18\x01 \x01(\v2\x10.royalty.v1.PostR\x04post2\xa7\x02\n" +
 	"\fIndexService\x12P\n" +
-	"\vIngestPosts\x12\x1e.royalty.v1.IngestPostsRequest\x1a\x1f.royalty.v1.IngestPostsResponse(\x01\x12N\n" +
-	"\vSearchPosts\x12\x1e.royalty.v1.SearchPostsRequest\x1a\x1f.royalty.v1.SearchPostsResponse\x12B\n" +
-	"\aGetPost\x12\x1a.royalty.v1.GetPostRequest\x1a\x1b.royalty.v1.GetPostResponseB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
+	"\vIngestPosts\x12\x1e.royalty.v1.IngestPostsRequest\x1a\x1f.royalty.v1.IngestPostsResponse(\x01\x12a\n" +
+	"\vSearchPosts\x12\x1e.royalty.v1.SearchPostsRequest\x1a\x1f.royalty.v1.SearchPostsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/posts\x12b\n" +
+	"\aGetPost\x12\x1a.royalty.v1.GetPostRequest\x1a\x1b.royalty.v1.GetPostResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/posts/{post_id=**}B?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
 
 var (
 	file_royalty_v1_index_proto_rawDescOnce sync.Once

@@ -7,6 +7,7 @@
 package royaltyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -895,7 +896,7 @@ var File_royalty_v1_provider_proto protoreflect.FileDescriptor
 const file_royalty_v1_provider_proto_rawDesc = "" +
 	"\n" +
 	"\x19royalty/v1/provider.proto\x12\n" +
-	"royalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17royalty/v1/common.proto\"\xe3\x02\n" +
+	"royalty.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17royalty/v1/common.proto\"\xe3\x02\n" +
 	"\x12ReportUsageRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x19\n" +
@@ -963,12 +964,12 @@ const file_royalty_v1_provider_proto_rawDesc = "" +
 	"providerIdB\b\n" +
 	"\x06target\";\n" +
 	"\x10GetUsageResponse\x12'\n" +
-	"\x05usage\x18\x01 \x01(\v2\x11.royalty.v1.UsageR\x05usage2\xda\x02\n" +
-	"\x0fProviderService\x12N\n" +
-	"\vReportUsage\x12\x1e.royalty.v1.ReportUsageRequest\x1a\x1f.royalty.v1.ReportUsageResponse\x12]\n" +
-	"\x10ReportUsageBatch\x12#.royalty.v1.ReportUsageBatchRequest\x1a$.royalty.v1.ReportUsageBatchResponse\x12Q\n" +
-	"\fReverseUsage\x12\x1f.royalty.v1.ReverseUsageRequest\x1a .royalty.v1.ReverseUsageResponse\x12E\n" +
-	"\bGetUsage\x12\x1b.royalty.v1.GetUsageRequest\x1a\x1c.royalty.v1.GetUsageResponseB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
+	"\x05usage\x18\x01 \x01(\v2\x11.royalty.v1.UsageR\x05usage2\xdb\x03\n" +
+	"\x0fProviderService\x12d\n" +
+	"\vReportUsage\x12\x1e.royalty.v1.ReportUsageRequest\x1a\x1f.royalty.v1.ReportUsageResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/usage\x12y\n" +
+	"\x10ReportUsageBatch\x12#.royalty.v1.ReportUsageBatchRequest\x1a$.royalty.v1.ReportUsageBatchResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/usage:batch\x12o\n" +
+	"\fReverseUsage\x12\x1f.royalty.v1.ReverseUsageRequest\x1a .royalty.v1.ReverseUsageResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/usage:reverse\x12v\n" +
+	"\bGetUsage\x12\x1b.royalty.v1.GetUsageRequest\x1a\x1c.royalty.v1.GetUsageResponse\"/\x82\xd3\xe4\x93\x02)Z\v\x12\t/v1/usage\x12\x1a/v1/usage/{transaction_id}B?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
 
 var (
 	file_royalty_v1_provider_proto_rawDescOnce sync.Once
