@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,8 +29,8 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	var shutdownTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the gRPC API, health checking, reflection and /metrics",
-		Long: "Serve the gRPC API on --grpc-addr and Prometheus metrics on --metrics-addr until SIGTERM or\n" +
+		Short: "Serve the gRPC API, the web app, health checking, reflection and /metrics",
+		Long: "Serve the gRPC API and the web app on --grpc-addr and Prometheus metrics on --metrics-addr until SIGTERM or\n" +
 			"SIGINT; then in-flight calls finish (up to --shutdown-timeout) and the process exits 0.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +63,7 @@ type runningServer struct {
 	log      *slog.Logger
 	grpc     *services.Server
 	grpcLis  net.Listener
+	front    *http.Server // gRPC and the web app on grpcLis
 	metrics  *http.Server
 	metLis   net.Listener
 	pool     *pgxpool.Pool
@@ -70,6 +72,9 @@ type runningServer struct {
 	served   chan error
 	shutdown bool
 }
+
+// WebURL is the web app's address.
+func (s *runningServer) WebURL() string { return "http://" + s.GRPCAddr() + "/" }
 
 // GRPCAddr is the address the gRPC server listens on (useful when started on port 0).
 func (s *runningServer) GRPCAddr() string { return s.grpcLis.Addr().String() }
@@ -133,13 +138,14 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		log:     log,
 		grpc:    gs,
 		grpcLis: grpcLis,
+		front:   grpcAndWeb(gs, ps.Web(signer, trusted)),
 		metrics: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		metLis:  metLis,
 		pool:    pool,
 		parts:   ps,
 		served:  make(chan error, 2),
 	}
-	go func() { s.served <- gs.GRPC.Serve(grpcLis) }()
+	go func() { s.served <- s.front.Serve(grpcLis) }()
 	go func() {
 		if err := s.metrics.Serve(metLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.served <- err
@@ -159,15 +165,14 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	}
 	s.shutdown = true
 	s.grpc.Health.Shutdown() // tell load balancers first
-	done := make(chan struct{})
-	go func() { s.grpc.GRPC.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(timeout):
+	// The front server waits for in-flight calls and pages (HTTP/2 GOAWAY, then idle).
+	fctx, fcancel := context.WithTimeout(context.Background(), timeout)
+	if err := s.front.Shutdown(fctx); err != nil {
 		s.log.Warn("in-flight calls did not finish in time; stopping hard", "timeout", timeout)
-		s.grpc.GRPC.Stop()
-		<-done
+		_ = s.front.Close()
 	}
+	fcancel()
+	s.grpc.GRPC.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.metrics.Shutdown(ctx)
@@ -178,4 +183,21 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	s.pool.Close()
 	s.log.Info("stopped")
 	return err
+}
+
+// grpcAndWeb serves gRPC and the web app on one listener: HTTP/2 requests with a gRPC content
+// type go to the gRPC server (cleartext HTTP/2, as gRPC clients speak it), everything else to
+// the web app.
+func grpcAndWeb(gs *services.Server, web http.Handler) *http.Server {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			gs.GRPC.ServeHTTP(w, r)
+			return
+		}
+		web.ServeHTTP(w, r)
+	})
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Server{Handler: h, Protocols: &p, ReadHeaderTimeout: 10 * time.Second}
 }
