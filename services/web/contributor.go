@@ -331,7 +331,9 @@ func validDestination(s string) (string, error) {
 	return iban, nil
 }
 
-func (a *app) payouts(w http.ResponseWriter, r *http.Request) { a.renderPayouts(w, r, http.StatusOK, nil) }
+func (a *app) payouts(w http.ResponseWriter, r *http.Request) {
+	a.renderPayouts(w, r, http.StatusOK, nil)
+}
 
 func (a *app) renderPayouts(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
 	ctx := r.Context()

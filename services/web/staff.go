@@ -110,7 +110,9 @@ func (a *app) reverse(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminClaims is the queue of pending claims.
-func (a *app) adminClaims(w http.ResponseWriter, r *http.Request) { a.renderQueue(w, r, http.StatusOK, nil) }
+func (a *app) adminClaims(w http.ResponseWriter, r *http.Request) {
+	a.renderQueue(w, r, http.StatusOK, nil)
+}
 
 func (a *app) renderQueue(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
 	cs, _, err := a.Claims.List(r.Context(), claims.Filter{Status: claims.StatusPending, PageSize: 100})
