@@ -4,13 +4,17 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution bench-ingest soak
+.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution bench-ingest soak
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
 	$(GO) run ./cmd/royalty demo
 
 ## test: every test, against a throwaway PostgreSQL (or ROYALTY_TEST_DATABASE_URL)
+## screenshots: run the web app's browser journey and refresh docs/screenshots/
+screenshots:
+	ROYALTY_SCREENSHOTS=docs $(GO) test -count=1 -run TestWebJourney ./cmd/royalty/
+
 test:
 	$(GO) test $(TESTFLAGS) $(PKGS)
 

@@ -34,8 +34,9 @@ import (
 )
 
 type demoOptions struct {
-	data string // Stack Exchange dumps; the in-repo sample corpus when empty and ../shared/data is absent
-	out  string // where the audit CSV goes
+	data  string // Stack Exchange dumps; the in-repo sample corpus when empty and ../shared/data is absent
+	out   string // where the audit CSV goes
+	serve bool   // keep the server running after the story, for the web app
 }
 
 func demoCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
@@ -58,6 +59,7 @@ func demoCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&o.data, "data", "", "folder of Stack Exchange dumps, one subfolder per site, or \"sample\" for the in-repo sample corpus (default ../shared/data/stackexchange when present, else the sample)")
 	setFlagEnv(cmd.Flags(), "data", "ROYALTY_SAMPLE_DATA")
 	cmd.Flags().StringVar(&o.out, "out", "out", "folder for the audit CSV, which the demo keeps")
+	cmd.Flags().BoolVar(&o.serve, "serve", false, "keep the server (and its web app) running after the story until interrupted")
 	return cmd
 }
 
@@ -180,6 +182,14 @@ func runDemo(ctx context.Context, cfg *config, o *demoOptions, stdout, stderr io
 		}
 	}
 
+	d.head("the web app: %s", d.srv.WebURL())
+	d.say("    log in as the demo contributor with the key %s", d.contributor)
+	if o.serve {
+		d.say("    serving until interrupted (Ctrl-C)")
+		<-ctx.Done()
+	} else {
+		d.say("    (run with --serve to keep it running and look around)")
+	}
 	if err := d.srv.Shutdown(10 * time.Second); err != nil {
 		return err
 	}

@@ -29,12 +29,12 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	var shutdownTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the API (gRPC, gRPC-Web, Connect, HTTP/JSON, REST), health, reflection, /metrics",
+		Short: "Serve the API (gRPC, gRPC-Web, Connect, HTTP/JSON, REST), the web app, health, /metrics",
 		Long: "Serve the API on --grpc-addr and Prometheus metrics, /healthz (liveness) and /readyz\n" +
 			"(readiness) on --metrics-addr until SIGTERM or SIGINT; then in-flight calls finish (up to\n" +
 			"--shutdown-timeout) and the process exits 0. The API port answers gRPC, gRPC-Web, Connect and\n" +
 			"HTTP/JSON (POST /royalty.v1.<Service>/<Method>), the REST routes (/v1/...), /openapi.json and\n" +
-			"/docs/api; HTTP/2 needs no TLS there (prior knowledge).\n\n" +
+			"/docs/api, and the web app on every other path; HTTP/2 needs no TLS there (prior knowledge).\n\n" +
 			"The server is ready (gRPC health SERVING, /readyz 200) while the database answers and the\n" +
 			"index holds the posts of the posts table, within --max-index-lag. Until then usage reports are\n" +
 			"refused (FAILED_PRECONDITION naming the fix, or UNAVAILABLE while the index catches up), so\n" +
@@ -91,6 +91,9 @@ type runningServer struct {
 }
 
 // GRPCAddr is the address the API (gRPC and HTTP) listens on (useful when started on port 0).
+// WebURL is the web app's address.
+func (s *runningServer) WebURL() string { return "http://" + s.GRPCAddr() + "/" }
+
 func (s *runningServer) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
 // MetricsAddr is the address of the /metrics endpoint.
@@ -142,7 +145,8 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	gs := services.NewServer(srvOpts)
 	// Not ready until the health watcher has seen the database and the index.
 	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	httpOpts := services.HTTPOptions{MaxMessageBytes: srvOpts.MaxMessageBytes, MaxConcurrentStreams: int(srvOpts.MaxConcurrentStreams)}
+	httpOpts := services.HTTPOptions{MaxMessageBytes: srvOpts.MaxMessageBytes, MaxConcurrentStreams: int(srvOpts.MaxConcurrentStreams),
+		Web: ps.Web(signer, trusted)}
 	apiHandler, err := services.NewHTTPHandler(gs, httpOpts)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,8 @@ import (
 	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	"github.com/openroyalty/royalty/migrations"
 	"github.com/openroyalty/royalty/services"
+	"github.com/openroyalty/royalty/services/web"
+	"github.com/openroyalty/royalty/services/web/sessionpg"
 	"github.com/openroyalty/royalty/usage"
 )
 
@@ -259,4 +262,17 @@ func (h ClaimsHook) PostsStored(ctx context.Context, posts []*indexer.Post) erro
 	}
 	_, err := h.Claims.PostsIngested(ctx, in)
 	return err
+}
+
+// Web returns the web app (services/web) over these parts. signer may be nil (the app then
+// shows no public key); trusted are further keys whose checkpoints verify.
+func (p *Parts) Web(signer *journal.Signer, trusted []ed25519.PublicKey) http.Handler {
+	d := web.Deps{
+		Auth: p.Auth, Sessions: sessionpg.New(p.Pool), Ledger: p.Ledger, Claims: p.Claims, Index: p.Indexer,
+		PostCount: p.Index.DocCount, Journal: p.Journal, JournalTrusted: trusted, Logger: p.log,
+	}
+	if signer != nil {
+		d.JournalKey = signer.PublicKey()
+	}
+	return web.New(d)
 }

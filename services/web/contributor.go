@@ -1,0 +1,489 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/access"
+	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/claims"
+	"github.com/openroyalty/royalty/indexer"
+	"github.com/openroyalty/royalty/ledger"
+	"github.com/openroyalty/royalty/ledger/journal"
+)
+
+func me(r *http.Request) auth.Principal {
+	p, _ := auth.FromContext(r.Context())
+	return p
+}
+
+func (a *app) rules() access.Rules {
+	return access.Rules{Principals: a.Auth, Owners: a.Ledger, Usages: a.Ledger}
+}
+
+// escrowWaiting is the escrow of an identity a contributor has a pending claim on.
+type escrowWaiting struct {
+	Claim    claims.Claim
+	Balances []ledger.Balance
+}
+
+func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := a.rules().Contributor(ctx, me(r), "")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	bs, err := a.Ledger.Balances(ctx, ledger.ContributorAccount(id), a.Now())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	cs, _, err := a.Claims.List(ctx, claims.Filter{ContributorID: id, Status: claims.StatusPending, PageSize: 100})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// The escrow an identity holds is public in effect (anyone may start a claim on it); a
+	// pending claim shows what verifying it would release.
+	var waiting []escrowWaiting
+	for _, c := range cs {
+		eb, err := a.Ledger.Balances(ctx, ledger.EscrowAccount(c.IdentityKey), a.Now())
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		waiting = append(waiting, escrowWaiting{Claim: c, Balances: eb})
+	}
+	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: ledger.ContributorAccount(id), PageSize: ledger.MaxPageSize})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	daily := map[string]map[string]decimal.Decimal{}
+	var first string
+	for _, e := range page.Entries {
+		if e.Kind == ledger.KindPayout {
+			continue
+		}
+		if daily[e.Currency] == nil {
+			daily[e.Currency] = map[string]decimal.Decimal{}
+		}
+		if first == "" {
+			first = e.Currency
+		}
+		d := e.CreatedAt.UTC().Format("2006-01-02")
+		daily[e.Currency][d] = daily[e.Currency][d].Add(e.Amount)
+	}
+	var charts []*chart
+	for _, b := range bs {
+		if c := earningsChart(b.Currency, daily[b.Currency]); c != nil {
+			charts = append(charts, c)
+		}
+	}
+	a.render(w, r, http.StatusOK, "dashboard", map[string]any{"Balances": bs, "Waiting": waiting, "Charts": charts})
+}
+
+// credit is a statement entry with its evidence laid out side by side.
+type credit struct {
+	ledger.StatementEntry
+	Provider     string
+	ModelVersion string
+	Sources      []sourceView
+}
+
+// sourceView is one source post of a credit: the response's credited words and the post's text,
+// the matched words highlighted in both.
+type sourceView struct {
+	PostID, PostURL string
+	Response        any
+	Source          any
+	Missing         bool
+}
+
+func (a *app) statement(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	account, err := a.rules().StatementAccount(ctx, me(r), "", "")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: account, PageToken: r.FormValue("page"), PageSize: 25})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	posts := map[string]*indexer.Post{}
+	var out []credit
+	for _, e := range page.Entries {
+		c := credit{StatementEntry: e}
+		if e.Kind == ledger.KindUsage {
+			// The entry is on the caller's own statement: its provider and model version are
+			// the caller's to see.
+			if u, err := a.Ledger.GetUsage(ctx, e.TransactionID); err == nil {
+				c.Provider, c.ModelVersion = u.ProviderID, u.ModelVersionHash
+				if p, err := a.Auth.GetPrincipal(ctx, u.ProviderID); err == nil {
+					c.Provider = p.Name
+				}
+			}
+		}
+		c.Sources = a.sources(r, e.Evidence, posts)
+		out = append(out, c)
+	}
+	a.render(w, r, http.StatusOK, "statement", map[string]any{"Entries": out, "Next": page.NextPageToken})
+}
+
+// sources groups evidence by source post and highlights it in the response's words and the
+// post's text. The ledger keeps the credited words of the response, not the whole response.
+func (a *app) sources(r *http.Request, ev []ledger.Evidence, cache map[string]*indexer.Post) []sourceView {
+	var out []sourceView
+	by := map[string]int{}
+	var spans [][]span
+	var resp [][]string
+	for _, e := range ev {
+		i, ok := by[e.PostID]
+		if !ok {
+			i = len(out)
+			by[e.PostID] = i
+			out = append(out, sourceView{PostID: e.PostID, PostURL: e.PostURL})
+			spans, resp = append(spans, nil), append(resp, nil)
+		}
+		spans[i] = append(spans[i], span{e.SourceStart, e.SourceEnd})
+		resp[i] = append(resp[i], e.Text)
+	}
+	for i := range out {
+		words := strings.Join(resp[i], " … ")
+		out[i].Response = marked(words, []span{{0, len(words)}})
+		p, ok := cache[out[i].PostID]
+		if !ok {
+			p, _ = a.Index.Post(r.Context(), out[i].PostID)
+			cache[out[i].PostID] = p
+		}
+		if p == nil {
+			out[i].Missing = true
+			continue
+		}
+		out[i].Source = marked(p.Text, spans[i])
+	}
+	return out
+}
+
+// proof downloads the inclusion proof of a transaction, for `royalty verify proof`.
+func (a *app) proof(w http.ResponseWriter, r *http.Request) {
+	tx := r.PathValue("tx")
+	p, err := a.Journal.InclusionProof(r.Context(), tx, 0)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	entry, _ := journal.ParseLeafData(p.LeafData)
+	accounts := make([]string, len(entry.Postings))
+	for i, posting := range entry.Postings {
+		accounts[i] = posting.Account
+	}
+	if err := access.CheckProof(me(r), tx, accounts); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="proof-`+tx+`.json"`)
+	_, _ = w.Write(b)
+}
+
+// instructions say where to publish a claim's token, per platform.
+func instructions(c claims.Claim) []string {
+	platform, site, author, _ := indexer.ParseKey(c.IdentityKey)
+	tok := c.Challenge
+	switch platform {
+	case "stackexchange":
+		return []string{
+			"Log in to " + site + " on Stack Exchange as user " + author + ".",
+			"Post a comment or an answer (or edit one of your posts) containing the token " + tok + " — the token alone is enough, anywhere in the text.",
+			"When royalty next ingests the site's posts, the post is found and the claim is verified; the token can then be removed.",
+		}
+	case "reddit":
+		return []string{
+			"Log in to Reddit as u/" + author + ".",
+			"Post a comment anywhere containing the token " + tok + ".",
+			"When royalty next ingests Reddit comments, the comment is found and the claim is verified.",
+		}
+	case "hn":
+		return []string{
+			"Log in to Hacker News as " + author + ".",
+			"Post a comment containing the token " + tok + ".",
+			"When royalty next ingests Hacker News, the comment is found and the claim is verified.",
+		}
+	}
+	return []string{
+		"Publish a post as " + author + " on " + site + " containing the token " + tok + ".",
+		"When royalty next ingests the site, the post is found and the claim is verified.",
+	}
+}
+
+type claimView struct {
+	claims.Claim
+	Steps []string
+}
+
+func (a *app) claimsPage(w http.ResponseWriter, r *http.Request) {
+	a.renderClaims(w, r, http.StatusOK, nil)
+}
+
+func (a *app) renderClaims(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
+	ctx := r.Context()
+	id, err := access.ClaimsOf(me(r), "")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	cs, _, err := a.Claims.List(ctx, claims.Filter{ContributorID: id, PageSize: 100})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	var views []claimView
+	for _, c := range cs {
+		views = append(views, claimView{Claim: c, Steps: instructions(c)})
+	}
+	data["Claims"] = views
+	if data["Identity"] == nil {
+		data["Identity"] = r.FormValue("identity")
+	}
+	a.render(w, r, status, "claims", data)
+}
+
+func (a *app) startClaim(w http.ResponseWriter, r *http.Request) {
+	key := strings.TrimSpace(r.PostFormValue("identity"))
+	_, err := a.Claims.Start(r.Context(), me(r).ID, key)
+	if royalty.ErrorCode(err) == royalty.EINVALID || royalty.ErrorCode(err) == royalty.ECONFLICT || royalty.ErrorCode(err) == royalty.EPRECONDITION {
+		a.renderClaims(w, r, statusOf(err), map[string]any{"Error": royalty.ErrorMessage(err), "Identity": key})
+		return
+	} else if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/claims", http.StatusSeeOther)
+}
+
+// checkClaim reads the claim's status again. Verification itself happens when the proof post
+// is ingested (or an admin approves); the page shows where the claim stands now.
+func (a *app) checkClaim(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, err := a.Claims.Get(r.Context(), id)
+	if err == nil {
+		err = access.CheckClaim(me(r), id, c.ContributorID)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	msg := "Claim on " + c.IdentityKey + ": " + string(c.Status) + "."
+	if c.Status == claims.StatusPending {
+		msg += " The token has not been seen in a post by this identity yet."
+	}
+	a.renderClaims(w, r, http.StatusOK, map[string]any{"Notice": msg})
+}
+
+// validDestination checks a payout destination: an email address (a payment account) or an
+// IBAN with a valid check sum.
+func validDestination(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "@") {
+		a, err := mail.ParseAddress(s)
+		if err != nil || a.Name != "" || a.Address != s || len(s) > 254 {
+			return "", royalty.FieldErrorf(royalty.EINVALID, "destination", "not a valid email address")
+		}
+		return s, nil
+	}
+	iban := strings.ToUpper(strings.ReplaceAll(s, " ", ""))
+	if len(iban) < 15 || len(iban) > 34 {
+		return "", royalty.FieldErrorf(royalty.EINVALID, "destination", "give an email address or an IBAN")
+	}
+	// ISO 13616: move the first four characters to the end, letters to 10..35, mod 97 == 1.
+	rem := 0
+	for _, c := range iban[4:] + iban[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			rem = (rem*10 + int(c-'0')) % 97
+		case c >= 'A' && c <= 'Z':
+			rem = (rem*100 + int(c-'A'+10)) % 97
+		default:
+			return "", royalty.FieldErrorf(royalty.EINVALID, "destination", "an IBAN has only letters and digits")
+		}
+	}
+	if rem != 1 || iban[0] < 'A' || iban[1] < 'A' {
+		return "", royalty.FieldErrorf(royalty.EINVALID, "destination", "not a valid IBAN (the check digits do not match)")
+	}
+	return iban, nil
+}
+
+func (a *app) payouts(w http.ResponseWriter, r *http.Request) {
+	a.renderPayouts(w, r, http.StatusOK, nil)
+}
+
+func (a *app) renderPayouts(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
+	ctx := r.Context()
+	id, err := a.rules().Contributor(ctx, me(r), "")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	bs, err := a.Ledger.Balances(ctx, ledger.ContributorAccount(id), a.Now())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ds, err := a.Sessions.Destinations(ctx, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: ledger.ContributorAccount(id), PageSize: ledger.MaxPageSize})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var history []ledger.StatementEntry
+	for _, e := range page.Entries {
+		if e.Kind == ledger.KindPayout {
+			history = append(history, e)
+		}
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["Balances"], data["Destinations"], data["History"], data["RequestID"] = bs, ds, history, uuid.NewString()
+	if len(ds) > 0 {
+		data["Current"] = ds[0]
+	}
+	a.render(w, r, status, "payouts", data)
+}
+
+// setDestination changes the payout destination; the key must be entered again (the session
+// alone is not enough), and every change is recorded.
+func (a *app) setDestination(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := me(r)
+	again, err := a.Auth.Authenticate(ctx, r.PostFormValue("key"))
+	if err != nil || again.ID != p.ID {
+		if err != nil && royalty.ErrorCode(err) != royalty.EUNAUTHENTICATED {
+			a.fail(w, r, err)
+			return
+		}
+		a.renderPayouts(w, r, http.StatusUnauthorized, map[string]any{"DestError": "Enter your API key again to change where payouts go."})
+		return
+	}
+	dest, err := validDestination(r.PostFormValue("destination"))
+	if err != nil {
+		a.renderPayouts(w, r, http.StatusBadRequest, map[string]any{"DestError": royalty.ErrorMessage(err), "Destination": r.PostFormValue("destination")})
+		return
+	}
+	hash := sessionHash(r)
+	if err := a.Sessions.Reauthenticated(ctx, hash); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.Sessions.SetDestination(ctx, p.ID, dest, hash); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.Logger.InfoContext(ctx, "payout destination changed", "contributor", p.ID)
+	a.renderPayouts(w, r, http.StatusOK, map[string]any{"Notice": "Payout destination changed."})
+}
+
+func (a *app) requestPayout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := a.rules().Contributor(ctx, me(r), "")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ds, err := a.Sessions.Destinations(ctx, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if len(ds) == 0 {
+		a.renderPayouts(w, r, http.StatusConflict, map[string]any{"PayError": "Set a payout destination first."})
+		return
+	}
+	pr := ledger.PayoutRequest{ContributorID: id, RequestID: r.PostFormValue("request_id"), Currency: r.PostFormValue("currency")}
+	if s := strings.TrimSpace(r.PostFormValue("amount")); s != "" {
+		amount, err := ledger.ParseAmount("amount", s, ledger.MaxScale)
+		if err != nil {
+			a.renderPayouts(w, r, http.StatusBadRequest, map[string]any{"PayError": royalty.ErrorMessage(err)})
+			return
+		}
+		pr.Amount = &amount
+	}
+	res, err := a.Ledger.Payout(ctx, pr)
+	if c := royalty.ErrorCode(err); c == royalty.EINVALID || c == royalty.EPRECONDITION || c == royalty.ECONFLICT {
+		a.renderPayouts(w, r, statusOf(err), map[string]any{"PayError": royalty.ErrorMessage(err)})
+		return
+	} else if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.renderPayouts(w, r, http.StatusOK, map[string]any{"Notice": "Payout of " + res.Payout.Amount.String() + " " + res.Payout.Currency + " requested, to " + ds[0].Destination + "."})
+}
+
+func (a *app) keys(w http.ResponseWriter, r *http.Request) { a.renderKeys(w, r, nil) }
+
+func (a *app) renderKeys(w http.ResponseWriter, r *http.Request, data map[string]any) {
+	ks, err := a.Auth.ListKeys(r.Context(), me(r).ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["Keys"] = ks
+	a.render(w, r, http.StatusOK, "keys", data)
+}
+
+func (a *app) createKey(w http.ResponseWriter, r *http.Request) {
+	p := me(r)
+	_, secret, err := a.Auth.CreateKey(r.Context(), p.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.render(w, r, http.StatusOK, "key", map[string]any{"Principal": p, "Key": secret})
+}
+
+// revokeKey revokes one of the caller's own keys; another principal's key reads as absent.
+func (a *app) revokeKey(w http.ResponseWriter, r *http.Request) {
+	ks, err := a.Auth.ListKeys(r.Context(), me(r).ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	for _, k := range ks {
+		if k.ID == id {
+			if _, err := a.Auth.RevokeKey(r.Context(), id); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			a.renderKeys(w, r, map[string]any{"Notice": "Key " + k.Prefix + "… revoked."})
+			return
+		}
+	}
+	a.fail(w, r, royalty.FieldErrorf(royalty.ENOTFOUND, "key_id", "no key %q", id))
+}
