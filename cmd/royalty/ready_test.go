@@ -238,7 +238,9 @@ func TestServeAllowEmptyIndex(t *testing.T) {
 // same server serves again.
 func TestServeDatabaseDown(t *testing.T) {
 	ctx := context.Background()
-	pg, err := pgtmp.Start(ctx, pgtmp.Options{})
+	// Durable: the test kills the server (SIGQUIT), and the tests' usual synchronous_commit=off
+	// would lose the last commits (the test's own principals) with it.
+	pg, err := pgtmp.Start(ctx, pgtmp.Options{Durable: true})
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)

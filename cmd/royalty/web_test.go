@@ -101,6 +101,11 @@ func TestWebJourney(t *testing.T) {
 	base := strings.TrimSuffix(srv.WebURL(), "/")
 	root, _ := repo.Root()
 	ingestJSONL(t, ctx, srv, filepath.Join(root, "indexer", "testdata", "sample", "posts.jsonl"))
+	// The server refuses reports until its index holds the posts; compare now rather than wait
+	// for the next round.
+	if err := srv.parts.Readiness.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	// A provider's response reuses Ana's words before anyone has claimed her identity.
 	provider, _, providerKey, err := srv.parts.Auth.CreatePrincipal(ctx, "acme-ai", auth.RoleProvider)
@@ -236,7 +241,7 @@ func TestWebJourney(t *testing.T) {
 
 	// The crawler brings in Ana's proof post; the pipeline verifies the claim.
 	proof := filepath.Join(t.TempDir(), "proof.jsonl")
-	if err := os.WriteFile(proof, []byte(`{"id": "proof-1", "platform": "forum", "site": "spokeandcrumb", "author_id": "ana", "author_name": "Ana Ruiz", "created": "2024-01-02T09:00:00Z", "url": "https://spokeandcrumb.example/p/proof-1", "text": "Claiming my royalty account: `+token+`", "kind": "comment", "format": "text"}`+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(proof, []byte(`{"id": "proof-1", "platform": "forum", "site": "spokeandcrumb", "author_id": "ana", "last_editor_id": "ana", "author_name": "Ana Ruiz", "created": "2024-01-02T09:00:00Z", "url": "https://spokeandcrumb.example/p/proof-1", "text": "Claiming my royalty account: `+token+`", "kind": "comment", "format": "text"}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ingestJSONL(t, ctx, srv, proof)

@@ -279,8 +279,10 @@ func (a *app) startClaim(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/claims", http.StatusSeeOther)
 }
 
-// checkClaim reads the claim's status again. Verification itself happens when the proof post
-// is ingested (or an admin approves); the page shows where the claim stands now.
+// checkClaim asks claims to check the caller's claim now (claims.Service.Check reads the
+// identity's public profile where the platform has one), then shows where the claim stands:
+// verified, or still pending with what the check found (the token not on the profile yet, no
+// profile proofs on this platform, the profile unreachable or checked too often).
 func (a *app) checkClaim(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	c, err := a.Claims.Get(r.Context(), id)
@@ -291,9 +293,22 @@ func (a *app) checkClaim(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	msg := "Claim on " + c.IdentityKey + ": " + string(c.Status) + "."
+	var why string
 	if c.Status == claims.StatusPending {
-		msg += " The token has not been seen in a post by this identity yet."
+		checked, cerr := a.Claims.Check(r.Context(), me(r).ID, id)
+		switch royalty.ErrorCode(cerr) {
+		case "":
+			c = checked
+		case royalty.EPRECONDITION, royalty.EUNIMPLEMENTED, royalty.EUNAVAILABLE, royalty.ERESOURCE:
+			why = " " + royalty.ErrorMessage(cerr)
+		default:
+			a.fail(w, r, cerr)
+			return
+		}
+	}
+	msg := "Claim on " + c.IdentityKey + ": " + string(c.Status) + "." + why
+	if c.Status == claims.StatusPending && why == "" {
+		msg += " The token has not been seen in what only this identity writes yet."
 	}
 	a.renderClaims(w, r, http.StatusOK, map[string]any{"Notice": msg})
 }
