@@ -63,16 +63,16 @@ func canonicalKey(field, key string) (string, error) {
 		if strings.Contains(site, ".") || site != strings.ToLower(site) {
 			if s, ok := seSite(strings.ToLower(site)); ok {
 				site = s
-			} else if !validSite(strings.ToLower(site)) {
+			} else if !ValidSite(strings.ToLower(site)) {
 				return "", refuse(field, "%q is not a Stack Exchange site", site)
 			} else {
 				site = strings.ToLower(site)
 			}
 		}
-		if site == "" || !validSite(site) {
+		if site == "" || !ValidSite(site) {
 			return "", refuse(field, "a Stack Exchange identity needs a site such as bicycles or stackoverflow")
 		}
-		if !positiveInt(local) {
+		if !ValidUserID(local) {
 			return "", refuse(field, "Stack Exchange identities are numeric user ids per site, not %q", local)
 		}
 		return "stackexchange:" + site + "/" + local, nil
@@ -80,7 +80,7 @@ func canonicalKey(field, key string) (string, error) {
 		if site != "" && site != "news.ycombinator.com" {
 			return "", refuse(field, "Hacker News identities have no site")
 		}
-		if !validName(local) {
+		if !ValidUserName(local) {
 			return "", refuse(field, "%q is not a Hacker News user name", local)
 		}
 		return "hn:/" + local, nil
@@ -91,7 +91,7 @@ func canonicalKey(field, key string) (string, error) {
 		for _, p := range []string{"u/", "user/", "/u/", "/user/"} {
 			local = strings.TrimPrefix(local, p)
 		}
-		if !validName(local) {
+		if !ValidUserName(local) {
 			return "", refuse(field, "%q is not a Reddit user name", local)
 		}
 		return "reddit:/" + local, nil
@@ -110,12 +110,12 @@ func keyFromURL(field, raw string) (string, error) {
 	switch {
 	case host == "news.ycombinator.com":
 		id := u.Query().Get("id")
-		if (u.Path != "/user" && u.Path != "/submitted" && u.Path != "/threads") || !validName(id) {
+		if (u.Path != "/user" && u.Path != "/submitted" && u.Path != "/threads") || !ValidUserName(id) {
 			return "", refuse(field, "a Hacker News profile URL is https://news.ycombinator.com/user?id=NAME")
 		}
 		return "hn:/" + id, nil
 	case host == "reddit.com" || strings.HasSuffix(host, ".reddit.com"):
-		if len(segs) < 2 || (segs[0] != "user" && segs[0] != "u") || !validName(segs[1]) {
+		if len(segs) < 2 || (segs[0] != "user" && segs[0] != "u") || !ValidUserName(segs[1]) {
 			return "", refuse(field, "a Reddit profile URL is https://www.reddit.com/user/NAME")
 		}
 		return "reddit:/" + segs[1], nil
@@ -127,7 +127,7 @@ func keyFromURL(field, raw string) (string, error) {
 		}
 		return "", refuse(field, "%s is not a profile on Stack Exchange, Hacker News or Reddit", host)
 	}
-	if len(segs) < 2 || (segs[0] != "users" && segs[0] != "u") || !positiveInt(segs[1]) {
+	if len(segs) < 2 || (segs[0] != "users" && segs[0] != "u") || !ValidUserID(segs[1]) {
 		return "", refuse(field, "a Stack Exchange profile URL is https://%s/users/NUMBER/name", host)
 	}
 	return "stackexchange:" + site + "/" + segs[1], nil
@@ -135,19 +135,21 @@ func keyFromURL(field, raw string) (string, error) {
 
 // seSite returns the site name of a Stack Exchange host.
 func seSite(host string) (string, bool) {
-	if s, ok := strings.CutSuffix(host, ".stackexchange.com"); ok && validSite(s) {
+	if s, ok := strings.CutSuffix(host, ".stackexchange.com"); ok && ValidSite(s) {
 		return s, true
 	}
 	for _, d := range seDomains {
 		if host == d || strings.HasSuffix(host, "."+d) {
 			s := strings.TrimSuffix(strings.TrimSuffix(host, ".com"), ".net")
-			return s, validSite(s)
+			return s, ValidSite(s)
 		}
 	}
 	return "", false
 }
 
-func validSite(s string) bool {
+// ValidSite reports whether s can name a Stack Exchange site: lower-case letters, digits, dots and
+// dashes, as in "bicycles" or "meta.stackoverflow".
+func ValidSite(s string) bool {
 	if s == "" || len(s) > 100 || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
 		return false
 	}
@@ -159,8 +161,8 @@ func validSite(s string) bool {
 	return true
 }
 
-// validName accepts Hacker News and Reddit user names: letters, digits, '_' and '-'.
-func validName(s string) bool {
+// ValidUserName accepts Hacker News and Reddit user names: letters, digits, '_' and '-'.
+func ValidUserName(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}
@@ -172,7 +174,8 @@ func validName(s string) bool {
 	return true
 }
 
-func positiveInt(s string) bool {
+// ValidUserID accepts a numeric user id (Stack Exchange): a positive integer, written canonically.
+func ValidUserID(s string) bool {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return err == nil && n > 0 && strconv.FormatInt(n, 10) == s
 }

@@ -337,7 +337,7 @@ var seDomains = map[string]string{"stackoverflow": ".com", "superuser": ".com", 
 	"stackapps": ".com", "mathoverflow": ".net"}
 
 func locateStackExchange(site, id string) (map[string]string, error) {
-	if !validSite(site) || !positiveInt(id) {
+	if !claims.ValidSite(site) || !claims.ValidUserID(id) {
 		return nil, royalty.FieldErrorf(royalty.EINVALID, "identity_key", "stackexchange:%s/%s is not a Stack Exchange user", site, id)
 	}
 	host := site + ".stackexchange.com"
@@ -352,44 +352,8 @@ func locateStackExchange(site, id string) (map[string]string, error) {
 }
 
 func locateName(site, id string) (map[string]string, error) {
-	if site != "" || !validName(id) {
+	if site != "" || !claims.ValidUserName(id) {
 		return nil, royalty.FieldErrorf(royalty.EINVALID, "identity_key", "%q is not a user name", id)
 	}
 	return map[string]string{"id": id}, nil
-}
-
-func validSite(s string) bool {
-	if s == "" || len(s) > 100 || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
-		return false
-	}
-	for _, r := range s {
-		if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '.' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func positiveInt(s string) bool {
-	if s == "" || len(s) > 18 || s[0] == '0' {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }
