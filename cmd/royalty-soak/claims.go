@@ -146,8 +146,10 @@ func (s *soakRun) queueProof(cl *claimPlan) string {
 	}
 	p := &v1.Post{
 		Id: id, Platform: "soak", Site: "gen", Kind: v1.PostKind_POST_KIND_COMMENT,
-		Author:    &v1.Identity{Platform: "soak", Site: "gen", AuthorId: author},
-		CreatedAt: timestamppb.Now(), Url: "https://soak.example/" + strings.TrimPrefix(id, "soak:gen/"),
+		Author: &v1.Identity{Platform: "soak", Site: "gen", AuthorId: author},
+		// The identity wrote this version itself: only such a post proves a claim.
+		LastEditorId: author,
+		CreatedAt:    timestamppb.Now(), Url: "https://soak.example/" + strings.TrimPrefix(id, "soak:gen/"),
 		Text: strings.Join(words[:15], " ") + " my claim token is " + cl.challenge + " " + strings.Join(words[15:], " "),
 	}
 	s.ingest.mu.Lock()
