@@ -310,6 +310,11 @@ type StatementQuery struct {
 	PageSize int
 	// PageToken is the NextPageToken of the previous page, or empty for the first.
 	PageToken string
+	// ExpandReleases, on a contributor's account, fills Released of each escrow_release entry
+	// with the escrow entries that release moved (AssignReleases): the credits the identity
+	// earned while unclaimed, with their evidence, and reversals of them. The caller who may
+	// read the contributor's statement may read them: the identity is the contributor's.
+	ExpandReleases bool
 }
 
 // Page sizes for statements.
@@ -338,6 +343,11 @@ type StatementEntry struct {
 	// Index is the version of the search index a usage credit was attributed against, when
 	// it was recorded.
 	Index *IndexVersion
+	// Released is set for an escrow_release entry of a contributor's statement read with
+	// StatementQuery.ExpandReleases: the entries of the identity's escrow account, in the
+	// entry's currency, that the release moved, newest first, in the escrow's normal direction.
+	// They sum exactly to Amount.
+	Released []StatementEntry
 }
 
 // StatementPage is one page of a statement.

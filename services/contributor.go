@@ -115,23 +115,36 @@ func (s *contributorServer) ListStatement(ctx context.Context, req *v1.ListState
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	// The escrow releases on a contributor's statement come with the credits they moved: the
+	// identity is the contributor's (the release put it on this account), so whoever may read
+	// the account may read them.
 	page, err := s.ledger.Statement(ctx, ledger.StatementQuery{
 		Account: account, Currency: req.GetCurrency(),
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+		ExpandReleases: true,
 	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	out := &v1.ListStatementResponse{NextPageToken: page.NextPageToken}
 	for _, e := range page.Entries {
-		out.Entries = append(out.Entries, &v1.StatementEntry{
-			TransactionId: e.TransactionID, CreatedAt: timestamppb.New(e.CreatedAt), Kind: string(e.Kind),
-			Amount: money(e.Amount, e.Currency), ModelId: e.ModelID, IdentityKey: e.IdentityKey,
-			Evidence: evidenceToProto(e.Evidence), Reverses: e.Reverses, Reason: e.Reason,
-			IndexVersion: indexVersionToProto(e.Index),
-		})
+		out.Entries = append(out.Entries, statementEntryToProto(e))
 	}
 	return out, nil
+}
+
+// statementEntryToProto translates a statement entry with the entries an escrow release moved.
+func statementEntryToProto(e ledger.StatementEntry) *v1.StatementEntry {
+	pb := &v1.StatementEntry{
+		TransactionId: e.TransactionID, CreatedAt: timestamppb.New(e.CreatedAt), Kind: string(e.Kind),
+		Amount: money(e.Amount, e.Currency), ModelId: e.ModelID, IdentityKey: e.IdentityKey,
+		Evidence: evidenceToProto(e.Evidence), Reverses: e.Reverses, Reason: e.Reason,
+		IndexVersion: indexVersionToProto(e.Index),
+	}
+	for _, r := range e.Released {
+		pb.Released = append(pb.Released, statementEntryToProto(r))
+	}
+	return pb
 }
 
 func (s *contributorServer) RequestPayout(ctx context.Context, req *v1.RequestPayoutRequest) (*v1.RequestPayoutResponse, error) {

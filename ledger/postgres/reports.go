@@ -62,7 +62,7 @@ func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.
 		return ledger.StatementPage{}, royalty.FieldErrorf(royalty.EINVALID, "page_size", "must be between 1 and %d, got %d", ledger.MaxPageSize, size)
 	}
 	sql := `
-		SELECT p.transaction_id, p.n, p.currency, p.amount, p.created_at, t.kind, t.reverses, t.metadata, t.evidence
+		SELECT ` + statementColumns + `
 		FROM ledger_postings AS p JOIN ledger_transactions AS t ON t.id = p.transaction_id
 		WHERE p.account_id = $1 AND ($2 = '' OR p.currency = $2)`
 	args := []any{accountID(q.Account), q.Currency}
@@ -87,37 +87,23 @@ func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.
 		defer rows.Close()
 		var last pageToken
 		for rows.Next() {
-			var e ledger.StatementEntry
-			var n int64
-			var amount decimal.Decimal
-			var kind string
-			var reverses *string
-			var raw, evidence []byte
-			if err := rows.Scan(&e.TransactionID, &n, &e.Currency, &amount, &e.CreatedAt, &kind, &reverses, &raw, &evidence); err != nil {
-				return fmt.Errorf("reading the statement of %s: %w", q.Account, err)
-			}
 			if len(page.Entries) == size {
 				page.NextPageToken = last.encode()
 				break
 			}
-			e.CreatedAt, e.Kind = e.CreatedAt.UTC(), ledger.Kind(kind)
-			e.Amount = ledger.Posting{Type: acct.Type, Amount: amount}.Normal()
-			if reverses != nil {
-				e.Reverses = *reverses
-			}
-			m, err := decodeMeta(raw)
-			if err == nil {
-				m.Evidence, err = decodeEvidence(evidence)
-			}
+			e, n, err := scanEntry(rows, acct.Type)
 			if err != nil {
-				return fmt.Errorf("transaction %s: %w", e.TransactionID, err)
+				return fmt.Errorf("reading the statement of %s: %w", q.Account, err)
 			}
-			describe(&e, n, m)
 			page.Entries = append(page.Entries, e)
 			last = pageToken{CreatedAt: e.CreatedAt.UnixMicro(), TxID: e.TransactionID, N: n}
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("reading the statement of %s: %w", q.Account, err)
+		}
+		rows.Close()
+		if q.ExpandReleases && acct.Type == ledger.AccountContributor {
+			return expandReleases(ctx, tx, page.Entries)
 		}
 		return nil
 	})
@@ -125,6 +111,81 @@ func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.
 		return ledger.StatementPage{}, err
 	}
 	return page, nil
+}
+
+const statementColumns = `p.transaction_id, p.n, p.currency, p.amount, p.created_at, t.kind, t.reverses, t.metadata, t.evidence`
+
+// scanEntry reads one row of statementColumns as an entry of an account of type typ, with the
+// posting's index n.
+func scanEntry(rows pgx.Rows, typ ledger.AccountType) (e ledger.StatementEntry, n int64, err error) {
+	var amount decimal.Decimal
+	var kind string
+	var reverses *string
+	var raw, evidence []byte
+	if err := rows.Scan(&e.TransactionID, &n, &e.Currency, &amount, &e.CreatedAt, &kind, &reverses, &raw, &evidence); err != nil {
+		return e, 0, err
+	}
+	e.CreatedAt, e.Kind = e.CreatedAt.UTC(), ledger.Kind(kind)
+	e.Amount = ledger.Posting{Type: typ, Amount: amount}.Normal()
+	if reverses != nil {
+		e.Reverses = *reverses
+	}
+	m, err := decodeMeta(raw)
+	if err == nil {
+		m.Evidence, err = decodeEvidence(evidence)
+	}
+	if err != nil {
+		return e, 0, fmt.Errorf("transaction %s: %w", e.TransactionID, err)
+	}
+	describe(&e, n, m)
+	return e, n, nil
+}
+
+// expandReleases fills Released of the escrow_release entries of a contributor's statement: the
+// identity's escrow entries in the entry's currency booked up to the release, assigned to the
+// releases that moved them by ledger.AssignReleases. Within one instant a release is ordered
+// after the credits and reversals: it moved what the escrow held when it was booked.
+func expandReleases(ctx context.Context, tx pgx.Tx, entries []ledger.StatementEntry) error {
+	for i := range entries {
+		e := &entries[i]
+		if e.Kind != ledger.KindEscrowRelease || e.IdentityKey == "" {
+			continue
+		}
+		escrow := ledger.EscrowAccount(e.IdentityKey)
+		rows, err := tx.Query(ctx, `SELECT `+statementColumns+`
+			FROM ledger_postings AS p JOIN ledger_transactions AS t ON t.id = p.transaction_id
+			WHERE p.account_id = $1 AND p.currency = $2 AND p.created_at <= $3
+			ORDER BY p.created_at, (t.kind = 'escrow_release'), p.transaction_id, p.n`,
+			accountID(escrow), e.Currency, e.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("reading the escrow of %s: %w", e.IdentityKey, err)
+		}
+		var history []ledger.StatementEntry
+		for rows.Next() {
+			h, _, err := scanEntry(rows, ledger.AccountIdentityEscrow)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("reading the escrow of %s: %w", e.IdentityKey, err)
+			}
+			history = append(history, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading the escrow of %s: %w", e.IdentityKey, err)
+		}
+		groups, err := ledger.AssignReleases(history)
+		if err != nil {
+			return err
+		}
+		released, ok := groups[ledger.ReleaseRef{TransactionID: e.TransactionID, Currency: e.Currency}]
+		if !ok {
+			return fmt.Errorf("escrow release %s is not on the escrow %s", e.TransactionID, escrow)
+		}
+		if e.Released = released; e.Released == nil {
+			e.Released = []ledger.StatementEntry{}
+		}
+	}
+	return nil
 }
 
 // describe fills what a statement shows about posting n of a transaction from its metadata.

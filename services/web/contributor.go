@@ -90,12 +90,18 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "dashboard", map[string]any{"Balances": bs, "Waiting": waiting, "Charts": charts})
 }
 
-// credit is a statement entry with its evidence laid out side by side.
+// credit is a statement entry with its evidence laid out side by side; an escrow release with
+// the credits it moved, laid out the same way.
 type credit struct {
 	ledger.StatementEntry
 	Provider     string
 	ModelVersion string
 	Sources      []sourceView
+	Released     []credit
+	// Moved is set on the credits a release lists: they are on the identity's escrow account,
+	// whose transactions the caller cannot download an inclusion proof of (the release's proof
+	// is on the release).
+	Moved bool
 }
 
 // sourceView is one source post of a credit: the response's credited words and the post's text,
@@ -114,7 +120,9 @@ func (a *app) statement(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: account, PageToken: r.FormValue("page"), PageSize: 25})
+	// Each escrow release comes with the credits it moved: they were earned by an identity of
+	// the caller's, before its claim was verified.
+	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: account, PageToken: r.FormValue("page"), PageSize: 25, ExpandReleases: true})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -122,21 +130,32 @@ func (a *app) statement(w http.ResponseWriter, r *http.Request) {
 	posts := map[string]*indexer.Post{}
 	var out []credit
 	for _, e := range page.Entries {
-		c := credit{StatementEntry: e}
-		if e.Kind == ledger.KindUsage {
-			// The entry is on the caller's own statement: its provider and model version are
-			// the caller's to see.
-			if u, err := a.Ledger.GetUsage(ctx, e.TransactionID); err == nil {
-				c.Provider, c.ModelVersion = u.ProviderID, u.ModelVersionHash
-				if p, err := a.Auth.GetPrincipal(ctx, u.ProviderID); err == nil {
-					c.Provider = p.Name
-				}
-			}
-		}
-		c.Sources = a.sources(r, e.Evidence, posts)
-		out = append(out, c)
+		out = append(out, a.credit(r, e, posts))
 	}
 	a.render(w, r, http.StatusOK, "statement", map[string]any{"Entries": out, "Next": page.NextPageToken})
+}
+
+// credit lays out an entry of the caller's own statement, or one an escrow release of it moved.
+func (a *app) credit(r *http.Request, e ledger.StatementEntry, posts map[string]*indexer.Post) credit {
+	ctx := r.Context()
+	c := credit{StatementEntry: e}
+	if e.Kind == ledger.KindUsage {
+		// The entry is on the caller's own statement, or moved to it by a release: its
+		// provider and model version are the caller's to see.
+		if u, err := a.Ledger.GetUsage(ctx, e.TransactionID); err == nil {
+			c.Provider, c.ModelVersion = u.ProviderID, u.ModelVersionHash
+			if p, err := a.Auth.GetPrincipal(ctx, u.ProviderID); err == nil {
+				c.Provider = p.Name
+			}
+		}
+	}
+	c.Sources = a.sources(r, e.Evidence, posts)
+	for _, x := range e.Released {
+		m := a.credit(r, x, posts)
+		m.Moved = true
+		c.Released = append(c.Released, m)
+	}
+	return c
 }
 
 // sources groups evidence by source post and highlights it in the response's words and the

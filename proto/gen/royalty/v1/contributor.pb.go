@@ -1112,7 +1112,15 @@ type StatementEntry struct {
 	Reverses string `protobuf:"bytes,8,opt,name=reverses,proto3" json:"reverses,omitempty"`
 	Reason   string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
 	// For usage credits: the search index the usage was attributed against, when recorded.
-	IndexVersion  *IndexVersion `protobuf:"bytes,10,opt,name=index_version,json=indexVersion,proto3" json:"index_version,omitempty"`
+	IndexVersion *IndexVersion `protobuf:"bytes,10,opt,name=index_version,json=indexVersion,proto3" json:"index_version,omitempty"`
+	// For escrow releases on a contributor's statement: what the release moved, as entries of the
+	// identity's escrow account in this entry's currency, newest first: the usage credits the
+	// identity earned while unclaimed, each with its evidence, and the reversals of those
+	// reversed before the release. They sum exactly to amount. A credit reversed after the
+	// release is listed here; its reversal is an entry of the contributor's own statement. Empty
+	// on other entries and on an identity's escrow statement (identity_key), which lists those
+	// credits itself.
+	Released      []*StatementEntry `protobuf:"bytes,11,rep,name=released,proto3" json:"released,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1213,6 +1221,13 @@ func (x *StatementEntry) GetReason() string {
 func (x *StatementEntry) GetIndexVersion() *IndexVersion {
 	if x != nil {
 		return x.IndexVersion
+	}
+	return nil
+}
+
+func (x *StatementEntry) GetReleased() []*StatementEntry {
+	if x != nil {
+		return x.Released
 	}
 	return nil
 }
@@ -1536,7 +1551,7 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\x12!\n" +
-	"\fidentity_key\x18\x05 \x01(\tR\videntityKey\"\x98\x03\n" +
+	"\fidentity_key\x18\x05 \x01(\tR\videntityKey\"\xd0\x03\n" +
 	"\x0eStatementEntry\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x129\n" +
 	"\n" +
@@ -1549,7 +1564,8 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\breverses\x18\b \x01(\tR\breverses\x12\x16\n" +
 	"\x06reason\x18\t \x01(\tR\x06reason\x12=\n" +
 	"\rindex_version\x18\n" +
-	" \x01(\v2\x18.royalty.v1.IndexVersionR\findexVersion\"u\n" +
+	" \x01(\v2\x18.royalty.v1.IndexVersionR\findexVersion\x126\n" +
+	"\breleased\x18\v \x03(\v2\x1a.royalty.v1.StatementEntryR\breleased\"u\n" +
 	"\x15ListStatementResponse\x124\n" +
 	"\aentries\x18\x01 \x03(\v2\x1a.royalty.v1.StatementEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
@@ -1660,32 +1676,33 @@ var file_royalty_v1_contributor_proto_depIdxs = []int32{
 	24, // 17: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
 	25, // 18: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
 	26, // 19: royalty.v1.StatementEntry.index_version:type_name -> royalty.v1.IndexVersion
-	18, // 20: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
-	24, // 21: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
-	24, // 22: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
-	23, // 23: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
-	21, // 24: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
-	3,  // 25: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
-	6,  // 26: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
-	8,  // 27: royalty.v1.ContributorService.CheckClaim:input_type -> royalty.v1.CheckClaimRequest
-	10, // 28: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
-	12, // 29: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
-	14, // 30: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
-	17, // 31: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
-	20, // 32: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
-	4,  // 33: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
-	7,  // 34: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
-	9,  // 35: royalty.v1.ContributorService.CheckClaim:output_type -> royalty.v1.CheckClaimResponse
-	11, // 36: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
-	13, // 37: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
-	16, // 38: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
-	19, // 39: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
-	22, // 40: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
-	33, // [33:41] is the sub-list for method output_type
-	25, // [25:33] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	18, // 20: royalty.v1.StatementEntry.released:type_name -> royalty.v1.StatementEntry
+	18, // 21: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
+	24, // 22: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
+	24, // 23: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
+	23, // 24: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
+	21, // 25: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
+	3,  // 26: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
+	6,  // 27: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
+	8,  // 28: royalty.v1.ContributorService.CheckClaim:input_type -> royalty.v1.CheckClaimRequest
+	10, // 29: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
+	12, // 30: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
+	14, // 31: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
+	17, // 32: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
+	20, // 33: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
+	4,  // 34: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
+	7,  // 35: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
+	9,  // 36: royalty.v1.ContributorService.CheckClaim:output_type -> royalty.v1.CheckClaimResponse
+	11, // 37: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
+	13, // 38: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
+	16, // 39: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
+	19, // 40: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
+	22, // 41: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
+	34, // [34:42] is the sub-list for method output_type
+	26, // [26:34] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_contributor_proto_init() }
