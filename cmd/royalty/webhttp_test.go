@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -456,4 +458,62 @@ func TestWebStaffAndProof(t *testing.T) {
 			t.Fatalf("provider GET /proof: %d, want 403", code)
 		}
 	})
+}
+
+// TestWebSessionCookie: the cookie holds 32 random bytes, the database only their SHA-256; the
+// cookie is HttpOnly and SameSite=Lax; logout revokes the session server-side, so a copy of the
+// cookie kept from before is refused afterwards.
+func TestWebSessionCookie(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := startWebServer(t, ctx)
+	ana, key := s.principal(t, ctx, "Ana", auth.RoleContributor)
+	b := s.browser(t)
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/login", strings.NewReader(url.Values{"key": {key}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var c *http.Cookie
+	for _, k := range resp.Cookies() {
+		if k.Name == "royalty_session" {
+			c = k
+		}
+	}
+	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
+		t.Fatalf("session cookie %+v", c)
+	}
+	id, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(id) != 32 {
+		t.Fatalf("cookie value %q: %v", c.Value, err)
+	}
+	sum := sha256.Sum256(id)
+	var n, raw int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE id_hash = $1), count(*) FILTER (WHERE position($2 in id_hash) > 0 OR (w.*)::TEXT LIKE '%' || $3 || '%')
+		FROM web_sessions w WHERE principal_id = $4`, sum[:], id, c.Value, ana.ID).Scan(&n, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || raw != 0 {
+		t.Fatalf("%d rows hold the id's hash (want 1), %d the id itself (want 0)", n, raw)
+	}
+
+	u, _ := url.Parse(s.base)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/"}})
+	if code, body := b.get("/me"); code != 200 || !strings.Contains(body, `id="bal"`) {
+		t.Fatalf("/me with the cookie: %d", code)
+	}
+	if code, _, _ := b.post("/logout", nil); code != 200 {
+		t.Fatalf("logout: %d", code)
+	}
+	var revoked bool
+	if err := s.pool.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM web_sessions WHERE id_hash = $1`, sum[:]).Scan(&revoked); err != nil || !revoked {
+		t.Fatalf("after logout the session is revoked: %t (%v)", revoked, err)
+	}
+	old := s.browser(t)
+	old.c.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/"}})
+	if code, body := old.get("/me"); code != 200 || !strings.Contains(body, `action="/login"`) {
+		t.Fatalf("/me with the cookie kept from before logout: %d, not the login page", code)
+	}
 }
