@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/mail"
@@ -404,39 +405,63 @@ func (a *app) renderPayouts(w http.ResponseWriter, r *http.Request, status int, 
 	if len(ds) > 0 {
 		data["Current"] = ds[0]
 	}
+	if s, _ := ctx.Value(sessionKey{}).(Session); !a.recentlyAuthenticated(s) {
+		data["Reauth"] = true
+	}
 	a.render(w, r, status, "payouts", data)
 }
 
-// setDestination changes the payout destination; the key must be entered again (the session
-// alone is not enough), and every change is recorded.
+// setDestination changes the payout destination. The session alone is not enough: the key
+// must have been proved in it (at login, or entered again) within ReauthWithin; otherwise the
+// page asks for the key again and the change waits for it. A key sent with the form is always
+// checked, and a valid one renews the session's proof. Every change is recorded (append-only
+// payout_destinations, with the session that made it).
 func (a *app) setDestination(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := me(r)
-	again, err := a.Auth.Authenticate(ctx, r.PostFormValue("key"))
-	if err != nil || again.ID != p.ID {
-		if err != nil && royalty.ErrorCode(err) != royalty.EUNAUTHENTICATED {
+	hash := sessionHash(r)
+	s, _ := ctx.Value(sessionKey{}).(Session)
+	dest := r.PostFormValue("destination")
+	if key := r.PostFormValue("key"); key != "" {
+		again, err := a.Auth.Authenticate(ctx, key)
+		if err != nil || again.ID != p.ID {
+			if err != nil && royalty.ErrorCode(err) != royalty.EUNAUTHENTICATED {
+				a.fail(w, r, err)
+				return
+			}
+			a.Logger.InfoContext(ctx, "web re-authentication failed", "principal", p.ID)
+			a.renderPayouts(w, r, http.StatusUnauthorized, map[string]any{"Reauth": true, "Destination": dest,
+				"DestError": "That key is not yours or not valid; enter your API key to change where payouts go."})
+			return
+		}
+		if err := a.Sessions.Reauthenticated(ctx, hash); err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		a.renderPayouts(w, r, http.StatusUnauthorized, map[string]any{"DestError": "Enter your API key again to change where payouts go."})
+		s.AuthAt = a.Now()
+	} else if !a.recentlyAuthenticated(s) {
+		a.renderPayouts(w, r, http.StatusUnauthorized, map[string]any{"Reauth": true, "Destination": dest,
+			"DestError": "You entered your key more than " + a.ReauthWithin.String() + " ago; enter it again to change where payouts go."})
 		return
 	}
-	dest, err := validDestination(r.PostFormValue("destination"))
+	valid, err := validDestination(dest)
 	if err != nil {
-		a.renderPayouts(w, r, http.StatusBadRequest, map[string]any{"DestError": royalty.ErrorMessage(err), "Destination": r.PostFormValue("destination")})
+		a.renderPayouts(w, r, http.StatusBadRequest, map[string]any{"DestError": royalty.ErrorMessage(err), "Destination": dest})
 		return
 	}
-	hash := sessionHash(r)
-	if err := a.Sessions.Reauthenticated(ctx, hash); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := a.Sessions.SetDestination(ctx, p.ID, dest, hash); err != nil {
+	if err := a.Sessions.SetDestination(ctx, p.ID, valid, hash); err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	a.Logger.InfoContext(ctx, "payout destination changed", "contributor", p.ID)
+	// The page is rendered for the session as it is now, after any key just entered.
+	r = r.WithContext(context.WithValue(ctx, sessionKey{}, s))
 	a.renderPayouts(w, r, http.StatusOK, map[string]any{"Notice": "Payout destination changed."})
+}
+
+// recentlyAuthenticated reports whether the key was proved in session s within ReauthWithin.
+func (a *app) recentlyAuthenticated(s Session) bool {
+	return !s.AuthAt.IsZero() && a.Now().Sub(s.AuthAt) <= a.ReauthWithin
 }
 
 func (a *app) requestPayout(w http.ResponseWriter, r *http.Request) {

@@ -43,7 +43,7 @@ var staticFS embed.FS
 // Session is a live web session.
 type Session struct {
 	PrincipalID string
-	// AuthAt is when the API key was last entered in this session.
+	// AuthAt is when the API key was last proved in this session: at login, or entered again.
 	AuthAt    time.Time
 	ExpiresAt time.Time
 }
@@ -103,8 +103,9 @@ type Deps struct {
 	IdleTimeout time.Duration
 	// LoginsPerMinute bounds login attempts per client address (default 10).
 	LoginsPerMinute int
-	// ReauthWithin is how recently the key must have been entered for sensitive changes, such as
-	// the payout destination (default 5 minutes).
+	// ReauthWithin is how recently the key must have been proved in a session (at login, or
+	// entered again) for sensitive changes, such as the payout destination (default 10 minutes);
+	// older sessions are asked for the key again.
 	ReauthWithin time.Duration
 	// Now returns the time; time.Now when nil (tests).
 	Now func() time.Time
@@ -132,7 +133,7 @@ func New(d Deps) http.Handler {
 		d.LoginsPerMinute = 10
 	}
 	if d.ReauthWithin == 0 {
-		d.ReauthWithin = 5 * time.Minute
+		d.ReauthWithin = 10 * time.Minute
 	}
 	if d.Now == nil {
 		d.Now = time.Now
