@@ -13,7 +13,7 @@ demo:
 ## test: every test, against a throwaway PostgreSQL (or ROYALTY_TEST_DATABASE_URL)
 ## screenshots: run the web app's browser journey and refresh docs/screenshots/
 screenshots:
-	ROYALTY_SCREENSHOTS=docs $(GO) test -count=1 -run TestWebJourney ./cmd/royalty/
+	ROYALTY_TEST_SCREENSHOTS=docs $(GO) test -count=1 -run TestWebJourney ./cmd/royalty/
 
 test:
 	$(GO) test $(TESTFLAGS) $(PKGS)

@@ -53,9 +53,9 @@ func chromium(t *testing.T) string {
 }
 
 // screenshots is where the journey saves a screenshot of each page: docs/screenshots when
-// ROYALTY_SCREENSHOTS=docs (make screenshots), else a temporary directory.
+// ROYALTY_TEST_SCREENSHOTS=docs (make screenshots), else a temporary directory.
 func screenshots(t *testing.T) string {
-	if os.Getenv("ROYALTY_SCREENSHOTS") == "docs" {
+	if os.Getenv("ROYALTY_TEST_SCREENSHOTS") == "docs" {
 		root, err := repo.Root()
 		if err != nil {
 			t.Fatal(err)
