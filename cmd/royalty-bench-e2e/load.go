@@ -101,7 +101,7 @@ func (b *bench) drive(ctx context.Context, name, transport string, clients int, 
 				resp, err := client.ReportUsage(ctx, req)
 				if err != nil {
 					s := status.Convert(err)
-					return nil, strings.ToUpper(s.Code().String()), s.Message()
+					return nil, codeName(s.Code().String()), s.Message()
 				}
 				return resp, "", ""
 			}
@@ -220,8 +220,10 @@ func (b *bench) httpReporter(hc *http.Client) reporter {
 	}
 }
 
-// explainUnavailable prints, for the UNAVAILABLE calls of r (the first few), their messages and
-// the server log lines of the second before and after each.
+// explainUnavailable prints, for the UNAVAILABLE calls of r, the first few with their messages,
+// and the server log of the second before the first to the second after the last: the lines of
+// the server's components (health, database, index, ledger, sealer) in full, and the access log
+// lines of failed calls counted by code and error.
 func (b *bench) explainUnavailable(r phaseResult) {
 	var fails []failure
 	for _, f := range r.failures {
@@ -232,45 +234,82 @@ func (b *bench) explainUnavailable(r phaseResult) {
 	if len(fails) == 0 {
 		return
 	}
-	say("  %d UNAVAILABLE calls; the first %d:", r.errors["UNAVAILABLE"], len(fails))
-	for _, f := range fails {
+	say("  %d UNAVAILABLE calls; the first few:", r.errors["UNAVAILABLE"])
+	for _, f := range fails[:min(10, len(fails))] {
 		say("    %s %s after %s: %s", f.at.Format("15:04:05.000"), f.requestID, f.took.Round(time.Millisecond), f.message)
 	}
-	lines := serverLogAround(b.logPath, fails[0].at.Add(-fails[0].took-time.Second), fails[len(fails)-1].at.Add(time.Second))
-	say("  server log from 1s before the first to 1s after the last (%d lines, at most 60 shown):", len(lines))
+	from, to := fails[0].at.Add(-fails[0].took-time.Second), fails[len(fails)-1].at.Add(time.Second)
+	lines, calls := serverLogAround(b.logPath, from, to)
+	say("  server log from %s to %s: %d lines of its components (at most 40 shown)", from.Format("15:04:05.000"), to.Format("15:04:05.000"), len(lines))
 	for i, l := range lines {
-		if i == 60 {
+		if i == 40 {
 			break
 		}
 		fmt.Println("    " + l)
 	}
+	keys := make([]string, 0, len(calls))
+	for k := range calls {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return calls[keys[i]] > calls[keys[j]] })
+	say("  failed calls in the server's access log of that time:")
+	for _, k := range keys[:min(10, len(keys))] {
+		fmt.Printf("    %6d  %s\n", calls[k], k)
+	}
 }
 
-// serverLogAround returns the lines of the server's JSON log whose time is in [from, to],
-// but for DEBUG lines and the access log lines of successful calls.
-func serverLogAround(path string, from, to time.Time) []string {
+// serverLogAround reads the server's JSON log from from to to. It returns its lines but for
+// DEBUG ones and the access log ("finished call"), shortened to time, level, message and the
+// error, and counts the access log lines of failed calls by method, code and error.
+func serverLogAround(path string, from, to time.Time) (lines []string, calls map[string]int) {
+	calls = map[string]int{}
 	f, err := os.Open(path)
 	if err != nil {
-		return []string{err.Error()}
+		return []string{err.Error()}, calls
 	}
 	defer f.Close()
-	var out []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var rec struct {
-			Time  time.Time `json:"time"`
-			Level string    `json:"level"`
-		}
+		var rec map[string]any
 		if json.Unmarshal(sc.Bytes(), &rec) != nil {
-			out = append(out, sc.Text()) // not JSON: a panic or a library's output, always shown
+			lines = append(lines, sc.Text()) // not JSON: a panic or a library's output, always shown
 			continue
 		}
-		if rec.Time.Before(from) || rec.Time.After(to) || rec.Level == "DEBUG" ||
-			bytes.Contains(sc.Bytes(), []byte(`"grpc.code":"OK"`)) {
+		at, _ := time.Parse(time.RFC3339Nano, str(rec["time"]))
+		level, msg := str(rec["level"]), str(rec["msg"])
+		if at.Before(from) || at.After(to) || level == "DEBUG" {
 			continue
 		}
-		out = append(out, sc.Text())
+		if msg == "finished call" {
+			if code := str(rec["grpc.code"]); code != "OK" {
+				calls[fmt.Sprintf("%s %s: %s", str(rec["grpc.method"]), code, str(rec["grpc.error"]))]++
+			}
+			continue
+		}
+		delete(rec, "time")
+		delete(rec, "level")
+		delete(rec, "msg")
+		rest, _ := json.Marshal(rec)
+		lines = append(lines, fmt.Sprintf("%s %s %s %s", at.Format("15:04:05.000"), level, msg, rest))
 	}
-	return out
+	return lines, calls
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// codeName spells a gRPC code as the protocol does (DeadlineExceeded: DEADLINE_EXCEEDED), as the
+// HTTP/JSON answers name it too.
+func codeName(c string) string {
+	var sb strings.Builder
+	for i, r := range c {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			sb.WriteByte('_')
+		}
+		sb.WriteRune(r)
+	}
+	return strings.ToUpper(sb.String())
 }
