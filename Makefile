@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution bench-ingest soak
+.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution bench-ingest soak bench-e2e
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -28,6 +28,11 @@ bench-ledger:
 ## bench-export: journal export rows/s and peak RSS at 250k and 1M postings, against PostgreSQL's own COPY (a few minutes)
 bench-export:
 	$(GO) run ./cmd/royalty-bench-export $(BENCHFLAGS)
+
+## bench-e2e: ReportUsage through `royalty serve` (gRPC at 8 and 32 clients, HTTP/JSON at 8) on a
+## 200,000-post index and a durable PostgreSQL, against pgbench on the same server (RESULT lines; about 6 minutes)
+bench-e2e:
+	$(GO) run ./cmd/royalty-bench-e2e $(BENCHFLAGS)
 
 ## soak: the real server under load and faults for SOAK_DURATION (default 2m), then the checker
 SOAK_DURATION ?= 2m

@@ -1,0 +1,164 @@
+// Command royalty-bench-e2e measures the whole path of a usage report through the real server:
+// a provider's ReportUsage call is authenticated, its response attributed against a Bleve
+// index of at least 200,000 posts and booked exactly once in a durable PostgreSQL, with the
+// journal sealer running, all in `royalty serve` as a separate process.
+//
+// It starts a throwaway durable PostgreSQL (internal/pgtmp), builds the royalty binary, runs
+// `royalty migrate`, ingests the real Stack Exchange dumps of ../shared/data/stackexchange with
+// `royalty ingest --format stackexchange` and then synthetic posts (a word model of the same
+// dumps, attribution/eval) written as JSON lines and ingested with `royalty ingest --format
+// jsonl` until the index holds -posts posts. It then starts `royalty serve`, waits for health
+// SERVING, and drives ReportUsage with its own clients: -clients phases over gRPC (8 and 32 by
+// default) and one over HTTP/JSON (-http-clients), -duration each, every call a response of
+// about 90 words copying about three spans of indexed posts, with a unique request id.
+// pgbench (TPC-B-like, -pgbench-scale, -pgbench-clients) runs for -duration against the same
+// server before and after the whole load; pgbench_tps is the mean of the two runs.
+//
+// Each phase ends with a line
+//
+//	RESULT e2e transport=<grpc|http> clients=<n> reports_per_s=<n> p50_ms=<n> p99_ms=<n> pgbench_tps=<n> ratio=<reports_per_s / pgbench_tps>
+//
+// and the errors of the phase counted by code. When a call fails with UNAVAILABLE, the server
+// log lines around it are printed.
+//
+// Run it with `make bench-e2e`; `-posts 20000 -duration 5s` makes a quick run.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openroyalty/royalty/internal/version"
+)
+
+type options struct {
+	posts          int
+	duration       time.Duration
+	warmup         time.Duration
+	clients        []int
+	httpClients    int
+	pgbenchScale   int
+	pgbenchClients int
+	seed           uint64
+	data           string
+	serverLogLevel string
+	keep           bool
+	sources        int
+}
+
+func main() {
+	var o options
+	var clients string
+	flag.IntVar(&o.posts, "posts", 200_000, "posts in the index: the real dumps plus synthetic posts up to this many")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long each load phase and each pgbench run lasts")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "unmeasured load before the first phase (index files, caches, prepared statements)")
+	flag.StringVar(&clients, "clients", "8,32", "comma-separated client counts of the gRPC phases")
+	flag.IntVar(&o.httpClients, "http-clients", 8, "clients of the HTTP/JSON phase; 0 skips it")
+	flag.IntVar(&o.pgbenchScale, "pgbench-scale", 10, "pgbench scale factor")
+	flag.IntVar(&o.pgbenchClients, "pgbench-clients", 8, "pgbench clients")
+	flag.Uint64Var(&o.seed, "seed", 1, "seed of the synthetic corpus and of the responses")
+	flag.StringVar(&o.data, "data", "", "Stack Exchange dumps (default ../shared/data/stackexchange)")
+	flag.StringVar(&o.serverLogLevel, "server-log-level", "info", "--log-level of royalty serve (its log is read when calls fail)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (database, index, server log) and print its path")
+	flag.IntVar(&o.sources, "sources", 50_000, "indexed posts (of at least 30 words) the responses copy from, drawn at random")
+	version.Flag("royalty-bench-e2e")
+	flag.Parse()
+	for _, s := range strings.Split(clients, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench-e2e: bad -clients %q\n", s)
+			os.Exit(2)
+		}
+		o.clients = append(o.clients, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-e2e:", err)
+		os.Exit(1)
+	}
+}
+
+func say(format string, args ...any) {
+	fmt.Printf("%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run(ctx context.Context, o options) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := setup(ctx, o, log)
+	if b != nil {
+		defer b.cleanup()
+	}
+	if err != nil {
+		return err
+	}
+
+	tpsBefore, err := b.pgbench(ctx)
+	if err != nil {
+		return err
+	}
+	say("pgbench before the load (TPC-B-like, scale %d, %d clients, %s): %.0f tps", o.pgbenchScale, o.pgbenchClients, o.duration, tpsBefore)
+
+	type phase struct {
+		transport string
+		clients   int
+	}
+	var phases []phase
+	for _, c := range o.clients {
+		phases = append(phases, phase{"grpc", c})
+	}
+	if o.httpClients > 0 {
+		phases = append(phases, phase{"http", o.httpClients})
+	}
+	if len(phases) == 0 {
+		return fmt.Errorf("no load phase: give -clients or -http-clients")
+	}
+	if o.warmup > 0 {
+		say("warm-up: %s of %d %s clients, not measured", o.warmup, phases[0].clients, phases[0].transport)
+		if _, err := b.drive(ctx, "warmup", phases[0].transport, phases[0].clients, o.warmup); err != nil {
+			return err
+		}
+	}
+	var results []phaseResult
+	for _, p := range phases {
+		say("load: %d %s clients for %s", p.clients, p.transport, o.duration)
+		r, err := b.drive(ctx, p.transport+strconv.Itoa(p.clients), p.transport, p.clients, o.duration)
+		if err != nil {
+			return err
+		}
+		say("%s %d clients: %d reports booked (%d replays) in %.1fs: %.0f reports/s, latency p50 %.1f ms p99 %.1f ms max %.1f ms; %d attributed to at least one post",
+			p.transport, p.clients, r.ok, r.replayed, r.elapsed.Seconds(), r.perS(), r.p(0.5), r.p(0.99), r.p(1), r.credited)
+		say("  errors by code: %s", r.errorSummary())
+		results = append(results, r)
+		b.explainUnavailable(r)
+	}
+
+	tpsAfter, err := b.pgbench(ctx)
+	if err != nil {
+		return err
+	}
+	tps := (tpsBefore + tpsAfter) / 2
+	say("pgbench after the load: %.0f tps; mean %.0f tps", tpsAfter, tps)
+	if err := b.serverStop(); err != nil {
+		say("stopping royalty serve: %v", err)
+	}
+	if o.keep {
+		say("work directory kept: %s (server log %s)", b.work, b.logPath)
+	}
+	for _, r := range results {
+		fmt.Printf("RESULT e2e transport=%s clients=%d reports_per_s=%.0f p50_ms=%.1f p99_ms=%.1f pgbench_tps=%.0f ratio=%.3f\n",
+			r.transport, r.clients, r.perS(), r.p(0.5), r.p(0.99), tps, r.perS()/tps)
+	}
+	return nil
+}

@@ -1,0 +1,480 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/openroyalty/royalty/attribution/eval"
+	"github.com/openroyalty/royalty/indexer"
+	"github.com/openroyalty/royalty/internal/pgdb"
+	"github.com/openroyalty/royalty/internal/pgtmp"
+	"github.com/openroyalty/royalty/internal/repo"
+	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
+)
+
+// bench is one run: the processes, the keys and the posts the responses copy from.
+type bench struct {
+	o       options
+	pg      *pgtmp.Server
+	work    string
+	bin     string
+	dsn     string
+	dataDir string
+	logPath string
+	addr    string // the API port: gRPC and HTTP/JSON
+	server  *exec.Cmd
+	exited  chan struct{}
+
+	providerKey string
+	sources     [][]string // words of indexed posts
+	sourceIDs   []string
+}
+
+func (b *bench) cleanup() {
+	if b.server != nil {
+		_ = b.server.Process.Signal(syscall.SIGKILL)
+		<-b.exited
+	}
+	if b.pg != nil {
+		if err := b.pg.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-e2e: stopping postgres:", err)
+		}
+	}
+	if b.work != "" && !b.o.keep {
+		os.RemoveAll(b.work)
+	}
+}
+
+func setup(ctx context.Context, o options, log *slog.Logger) (*bench, error) {
+	root, err := repo.Root()
+	if err != nil {
+		return nil, err
+	}
+	if o.data == "" {
+		if o.data, err = eval.FindData(); err != nil {
+			return nil, err
+		}
+	}
+	b := &bench{o: o}
+	if b.work, err = os.MkdirTemp("", "royalty-bench-e2e-"); err != nil {
+		return nil, err
+	}
+	b.dataDir = filepath.Join(b.work, "data")
+	b.logPath = filepath.Join(b.work, "server.log")
+	say("building royalty")
+	b.bin = filepath.Join(b.work, "royalty")
+	goTool := os.Getenv("GO")
+	if goTool == "" {
+		goTool = "go"
+	}
+	build := exec.CommandContext(ctx, goTool, "build", "-o", b.bin, "./cmd/royalty")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return b, fmt.Errorf("go build ./cmd/royalty: %w\n%s", err, out)
+	}
+	commit, _ := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	say("royalty built from commit %s", strings.TrimSpace(string(commit)))
+
+	say("starting a throwaway durable PostgreSQL (fsync on)")
+	if b.pg, err = pgtmp.Start(ctx, pgtmp.Options{Durable: true, Logger: log}); err != nil {
+		return b, err
+	}
+	if b.dsn, err = b.pg.CreateDatabase(ctx, "royalty", ""); err != nil {
+		return b, err
+	}
+	if _, err := b.royalty(ctx, "migrate"); err != nil {
+		return b, err
+	}
+	pool, err := pgdb.Open(ctx, b.dsn)
+	if err != nil {
+		return b, err
+	}
+	defer pool.Close()
+
+	if err := b.ingest(ctx, pool); err != nil {
+		return b, err
+	}
+	if err := b.loadSources(ctx, pool); err != nil {
+		return b, err
+	}
+	if err := initPgbench(ctx, b.pg, o); err != nil {
+		return b, err
+	}
+
+	admin, err := b.createKey(ctx, "admin", "bench-admin")
+	if err != nil {
+		return b, err
+	}
+	provider, err := b.createKey(ctx, "provider", "bench-provider")
+	if err != nil {
+		return b, err
+	}
+	b.providerKey = provider.Key
+
+	if err := b.serve(ctx); err != nil {
+		return b, err
+	}
+	conn, err := grpc.NewClient(b.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return b, err
+	}
+	defer conn.Close()
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+admin.Key)
+	if _, err := v1.NewAdminServiceClient(conn).SetProviderAgreement(actx, &v1.SetProviderAgreementRequest{ProviderId: provider.PrincipalID, RoyaltyRate: "0.3"}); err != nil {
+		return b, fmt.Errorf("SetProviderAgreement: %w", err)
+	}
+	return b, nil
+}
+
+// royalty runs one royalty subcommand to its end and returns its standard output.
+func (b *bench) royalty(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, b.bin, args...)
+	cmd.Env = append(os.Environ(), "ROYALTY_DATABASE_URL="+b.dsn, "ROYALTY_LOG_LEVEL=warn")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("royalty %s: %w\n%s", strings.Join(args, " "), err, tail(stderr.String(), 3000))
+	}
+	return stdout.String(), nil
+}
+
+type key struct {
+	PrincipalID string `json:"principal_id"`
+	Key         string `json:"key"`
+}
+
+func (b *bench) createKey(ctx context.Context, role, name string) (key, error) {
+	out, err := b.royalty(ctx, "keys", "create", "--role", role, "--name", name, "-o", "json")
+	if err != nil {
+		return key{}, err
+	}
+	var k key
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &k); err != nil || k.Key == "" || k.PrincipalID == "" {
+		return key{}, fmt.Errorf("royalty keys create -o json printed %q (%v)", out, err)
+	}
+	return k, nil
+}
+
+// ingest indexes the real dumps, then synthetic posts until the posts table holds o.posts.
+func (b *bench) ingest(ctx context.Context, pool *pgxpool.Pool) error {
+	dumps, err := os.ReadDir(b.o.data)
+	if err != nil {
+		return err
+	}
+	for _, d := range dumps {
+		if !d.IsDir() {
+			continue
+		}
+		dir := filepath.Join(b.o.data, d.Name())
+		if _, err := os.Stat(filepath.Join(dir, "Posts.xml")); err != nil {
+			continue
+		}
+		t0 := time.Now()
+		if _, err := b.royalty(ctx, "ingest", "--format", "stackexchange", "--data-dir", b.dataDir, "--progress", "none", dir); err != nil {
+			return err
+		}
+		say("ingested the dump %s in %s", d.Name(), time.Since(t0).Round(time.Second))
+	}
+	var real int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM posts`).Scan(&real); err != nil {
+		return err
+	}
+	synthetic := b.o.posts - real
+	say("%d posts from the real dumps; %d synthetic posts to reach %d", real, max(synthetic, 0), b.o.posts)
+	if synthetic <= 0 {
+		return nil
+	}
+	t0 := time.Now()
+	texts, err := eval.LoadStackExchangeText(b.o.data)
+	if err != nil {
+		return err
+	}
+	corpus := eval.NewCorpus(eval.NewWordModel(texts), eval.CorpusConfig{Seed: b.o.seed, Posts: synthetic, HeldOut: 1})
+	path := filepath.Join(b.work, "synthetic.jsonl")
+	if err := writeJSONL(path, corpus.Posts); err != nil {
+		return err
+	}
+	say("generated %d synthetic posts from a word model of %d Stack Exchange texts in %s", len(corpus.Posts), len(texts), time.Since(t0).Round(time.Second))
+	corpus, texts = nil, nil
+	t0 = time.Now()
+	if _, err := b.royalty(ctx, "ingest", "--format", "jsonl", "--data-dir", b.dataDir, "--progress", "none", path); err != nil {
+		return err
+	}
+	var total int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM posts`).Scan(&total); err != nil {
+		return err
+	}
+	say("ingested the synthetic posts in %s: %d posts in the index", time.Since(t0).Round(time.Second), total)
+	return os.Remove(path)
+}
+
+// jsonlRecord is the generic ingest format (indexer/jsonl).
+type jsonlRecord struct {
+	ID       string   `json:"id"`
+	Platform string   `json:"platform"`
+	Site     string   `json:"site"`
+	AuthorID string   `json:"author_id,omitempty"`
+	Created  string   `json:"created"`
+	URL      string   `json:"url,omitempty"`
+	Text     string   `json:"text"`
+	Quoted   []string `json:"quoted,omitempty"`
+	License  string   `json:"license"`
+	Kind     string   `json:"kind"`
+	Format   string   `json:"format"`
+}
+
+func writeJSONL(path string, posts []*eval.Post) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(w)
+	for _, p := range posts {
+		platform, site, local, err := indexer.ParseKey(p.ID)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		r := jsonlRecord{ID: local, Platform: platform, Site: site, Created: p.CreatedAt.UTC().Format(time.RFC3339),
+			URL: p.URL, Text: p.Text, Quoted: p.Quoted, License: "CC0-1.0", Kind: string(indexer.KindAnswer), Format: string(indexer.FormatText)}
+		if p.AuthorKey != "" {
+			_, _, r.AuthorID, err = indexer.ParseKey(p.AuthorKey)
+			if err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// loadSources reads o.sources random indexed posts of at least 30 words with an author: the
+// responses copy spans of them.
+func (b *bench) loadSources(ctx context.Context, pool *pgxpool.Pool) error {
+	rows, err := pool.Query(ctx, `SELECT id, text FROM posts WHERE author_key IS NOT NULL ORDER BY random() LIMIT $1`, b.o.sources*2)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	real := 0
+	for rows.Next() && len(b.sources) < b.o.sources {
+		var id, text string
+		if err := rows.Scan(&id, &text); err != nil {
+			return err
+		}
+		words := strings.Fields(text)
+		if len(words) < 30 {
+			continue
+		}
+		if !strings.HasPrefix(id, "synthetic:") {
+			real++
+		}
+		b.sources = append(b.sources, words)
+		b.sourceIDs = append(b.sourceIDs, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(b.sources) == 0 {
+		return fmt.Errorf("no indexed post has 30 words")
+	}
+	say("responses copy from %d indexed posts (%d of them real)", len(b.sources), real)
+	return nil
+}
+
+// serve starts `royalty serve` and waits for health SERVING.
+func (b *bench) serve(ctx context.Context) error {
+	var err error
+	if b.addr, err = freeAddr(); err != nil {
+		return err
+	}
+	metrics, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	logFile, err := os.Create(b.logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(b.bin, "serve", "--grpc-addr", b.addr, "--metrics-addr", metrics,
+		"--data-dir", b.dataDir, "--log-level", b.o.serverLogLevel, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "ROYALTY_DATABASE_URL="+b.dsn)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// The server dies with the benchmark, however it ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting royalty serve: %w", err)
+	}
+	b.server, b.exited = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(b.exited) }()
+	conn, err := grpc.NewClient(b.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	health := healthpb.NewHealthClient(conn)
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		select {
+		case <-b.exited:
+			return fmt.Errorf("royalty serve exited during start-up (%v): %s", cmd.ProcessState, tail(readFile(b.logPath), 2000))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		hctx, cancel := context.WithTimeout(ctx, time.Second)
+		r, err := health.Check(hctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			say("royalty serve (pid %d) is SERVING on %s after %s", cmd.Process.Pid, b.addr, time.Since(t0).Round(100*time.Millisecond))
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("royalty serve not SERVING after 5 minutes: %s", tail(readFile(b.logPath), 2000))
+		}
+	}
+}
+
+// serverStop stops the server with SIGTERM and waits for it.
+func (b *bench) serverStop() error {
+	if b.server == nil {
+		return nil
+	}
+	cmd := b.server
+	b.server = nil
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.exited:
+		if !cmd.ProcessState.Success() {
+			return fmt.Errorf("royalty serve exited with %v", cmd.ProcessState)
+		}
+		return nil
+	case <-time.After(45 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-b.exited
+		return fmt.Errorf("royalty serve did not stop within 45s of SIGTERM")
+	}
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// tail returns the last n bytes of s, from a line start.
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return "…\n" + s
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+func pgbenchConn(srv *pgtmp.Server) (bin string, conn []string) {
+	return filepath.Join(srv.BinDir(), "pgbench"), []string{"-h", "127.0.0.1", "-p", strconv.Itoa(srv.Port()), "-U", "postgres"}
+}
+
+// initPgbench creates pgbench's database and tables on srv.
+func initPgbench(ctx context.Context, srv *pgtmp.Server, o options) error {
+	if _, err := srv.CreateDatabase(ctx, "pgbench", ""); err != nil {
+		return err
+	}
+	bin, conn := pgbenchConn(srv)
+	say("pgbench -i -s %d", o.pgbenchScale)
+	init := exec.CommandContext(ctx, bin, append(append([]string{"-i", "-q", "-s", strconv.Itoa(o.pgbenchScale)}, conn...), "pgbench")...)
+	if out, err := init.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgbench -i: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// pgbench runs pgbench's TPC-B-like workload for o.duration and returns its tps.
+func (b *bench) pgbench(ctx context.Context) (float64, error) {
+	bin, conn := pgbenchConn(b.pg)
+	secs := strconv.Itoa(max(1, int(b.o.duration.Round(time.Second).Seconds())))
+	c := strconv.Itoa(b.o.pgbenchClients)
+	say("pgbench -c %s -j 2 -T %s", c, secs)
+	cmd := exec.CommandContext(ctx, bin, append(append([]string{"-c", c, "-j", "2", "-T", secs}, conn...), "pgbench")...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)
+	}
+	m := tpsLine.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no tps in pgbench's output:\n%s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+// response makes a model response of about 90 words: three runs of 15 to 25 words, each from
+// a random indexed post, between words of its own.
+func (b *bench) response(rng *rand.Rand) string {
+	var sb strings.Builder
+	sb.WriteString(filler[rng.IntN(len(filler))])
+	for range 3 {
+		p := b.sources[rng.IntN(len(b.sources))]
+		n := 15 + rng.IntN(11)
+		start := rng.IntN(max(1, len(p)-n))
+		end := min(len(p), start+n)
+		sb.WriteString(" " + strings.Join(p[start:end], " "))
+		sb.WriteString(" " + filler[rng.IntN(len(filler))])
+	}
+	return sb.String()
+}
+
+var filler = []string{
+	"Here is what I would suggest, with the caveats that matter most.",
+	"In short, it depends on the details of your setup and what you need.",
+	"Photosynthesis converts light into chemical energy stored in sugar molecules.",
+	"The committee postponed the vote until the spring session of next year.",
+	"Let me know whether that answers the question or whether you need more.",
+	"A quick summary follows, and after it a longer explanation of each step.",
+	"Granite cools slowly deep underground, which is why its crystals are large.",
+	"Most of the delay came from the ferry schedule, not from the roads.",
+}
