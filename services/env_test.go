@@ -69,7 +69,7 @@ func newEnvWith(t testing.TB, configure func(*services.Options)) *env {
 	}
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewTextHandler(testLogOutput(), nil))
-	// Most tests report against an empty index on purpose; index_ready_test.go checks the gate.
+	// Most tests report against an empty index on purpose; TestServeEmptyIndex (cmd/royalty/ready_test.go) checks the gate.
 	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: t.TempDir(), Logger: log, AllowEmptyIndex: true})
 	if err != nil {
 		t.Fatal(err)
