@@ -12,8 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/openroyalty/royalty/attribution/eval"
 	"github.com/openroyalty/royalty/indexer"
+	"github.com/openroyalty/royalty/internal/pgbench"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/internal/repo"
@@ -414,42 +413,16 @@ func tail(s string, n int) string {
 	return "…\n" + s
 }
 
-var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
-
-func pgbenchConn(srv *pgtmp.Server) (bin string, conn []string) {
-	return filepath.Join(srv.BinDir(), "pgbench"), []string{"-h", "127.0.0.1", "-p", strconv.Itoa(srv.Port()), "-U", "postgres"}
-}
-
 // initPgbench creates pgbench's database and tables on srv.
 func initPgbench(ctx context.Context, srv *pgtmp.Server, o options) error {
-	if _, err := srv.CreateDatabase(ctx, "pgbench", ""); err != nil {
-		return err
-	}
-	bin, conn := pgbenchConn(srv)
 	say("pgbench -i -s %d", o.pgbenchScale)
-	init := exec.CommandContext(ctx, bin, append(append([]string{"-i", "-q", "-s", strconv.Itoa(o.pgbenchScale)}, conn...), "pgbench")...)
-	if out, err := init.CombinedOutput(); err != nil {
-		return fmt.Errorf("pgbench -i: %w\n%s", err, out)
-	}
-	return nil
+	return pgbench.Init(ctx, srv, o.pgbenchScale)
 }
 
 // pgbench runs pgbench's TPC-B-like workload for o.duration and returns its tps.
 func (b *bench) pgbench(ctx context.Context) (float64, error) {
-	bin, conn := pgbenchConn(b.pg)
-	secs := strconv.Itoa(max(1, int(b.o.duration.Round(time.Second).Seconds())))
-	c := strconv.Itoa(b.o.pgbenchClients)
-	say("pgbench -c %s -j 2 -T %s", c, secs)
-	cmd := exec.CommandContext(ctx, bin, append(append([]string{"-c", c, "-j", "2", "-T", secs}, conn...), "pgbench")...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)
-	}
-	m := tpsLine.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no tps in pgbench's output:\n%s", out)
-	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	say("pgbench -c %d -j 2 -T %d", b.o.pgbenchClients, max(1, int(b.o.duration.Round(time.Second).Seconds())))
+	return pgbench.Run(ctx, b.pg, b.o.pgbenchClients, b.o.duration)
 }
 
 // response makes a model response of about 90 words: three runs of 15 to 25 words, each from

@@ -23,10 +23,8 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -39,6 +37,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty/cmd/wire"
+	"github.com/openroyalty/royalty/internal/pgbench"
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/internal/version"
@@ -353,41 +352,16 @@ func (w *workload) drive(ctx context.Context, d time.Duration, o options, batche
 	return res, firstErr
 }
 
-var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
-
-func pgbenchConn(srv *pgtmp.Server) (bin string, conn []string) {
-	return filepath.Join(srv.BinDir(), "pgbench"), []string{"-h", "127.0.0.1", "-p", strconv.Itoa(srv.Port()), "-U", "postgres"}
-}
-
 // initPgbench creates pgbench's database and tables on srv.
 func initPgbench(ctx context.Context, srv *pgtmp.Server, o options) error {
-	if _, err := srv.CreateDatabase(ctx, "pgbench", ""); err != nil {
-		return err
-	}
-	bin, conn := pgbenchConn(srv)
 	fmt.Printf("pgbench -i -s %d\n", o.pgbenchScale)
-	init := exec.CommandContext(ctx, bin, append(append([]string{"-i", "-q", "-s", strconv.Itoa(o.pgbenchScale)}, conn...), "pgbench")...)
-	if out, err := init.CombinedOutput(); err != nil {
-		return fmt.Errorf("pgbench -i: %w\n%s", err, out)
-	}
-	return nil
+	return pgbench.Init(ctx, srv, o.pgbenchScale)
 }
 
 // runPgbench runs pgbench's TPC-B-like workload for the measured duration and returns its tps.
 func runPgbench(ctx context.Context, srv *pgtmp.Server, o options) (float64, error) {
-	bin, conn := pgbenchConn(srv)
-	secs := strconv.Itoa(int(o.duration.Round(time.Second).Seconds()))
-	fmt.Printf("pgbench -c %d -j 2 -T %s\n", o.clients, secs)
-	bench := exec.CommandContext(ctx, bin, append(append([]string{"-c", strconv.Itoa(o.clients), "-j", "2", "-T", secs}, conn...), "pgbench")...)
-	out, err := bench.CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)
-	}
-	m := tpsLine.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no tps in pgbench's output:\n%s", out)
-	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	fmt.Printf("pgbench -c %d -j 2 -T %d\n", o.clients, int(o.duration.Round(time.Second).Seconds()))
+	return pgbench.Run(ctx, srv, o.clients, o.duration)
 }
 
 // printStatements prints the statements that took the server's time during the ledger phase.
