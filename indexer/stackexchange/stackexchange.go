@@ -109,9 +109,15 @@ func SiteFromFolder(dir string) string {
 }
 
 // Host returns the web host of a site: most sites live under stackexchange.com, a few under
-// their own domain.
+// their own domain, and the localized Stack Overflows (ru., pt., es., ja.) under stackoverflow.com
+// with their metas at ru.meta.stackoverflow.com and so on.
 func Host(site string) string {
 	main, _ := strings.CutPrefix(site, "meta.")
+	if lang, rest, ok := strings.Cut(main, "."); ok && len(lang) == 2 {
+		if rest, _ = strings.CutPrefix(rest, "meta."); rest == "stackoverflow" {
+			return site + ".com"
+		}
+	}
 	switch main {
 	case "stackoverflow", "superuser", "serverfault", "askubuntu", "stackapps":
 		return site + ".com"

@@ -106,6 +106,10 @@ func TestSiteAndHost(t *testing.T) {
 		{"/dumps/stackoverflow.com/", "stackoverflow", "stackoverflow.com"},
 		{"meta.superuser.com", "meta.superuser", "meta.superuser.com"},
 		{"mathoverflow.net", "mathoverflow", "mathoverflow.net"},
+		{"ru.stackoverflow.com", "ru.stackoverflow", "ru.stackoverflow.com"},
+		{"pt.meta.stackoverflow.com", "pt.meta.stackoverflow", "pt.meta.stackoverflow.com"},
+		{"rus.stackexchange.com", "rus", "rus.stackexchange.com"},
+		{"ru.stackexchange.com", "ru", "ru.stackexchange.com"},
 	}
 	for _, tt := range tests {
 		site := SiteFromFolder(tt.folder)
