@@ -228,11 +228,12 @@ func f(ctx context.Context, tx pgx.Tx, table string) {
 	msg := "select a file / a folder"
 	_ = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 	_ = pgx.TxOptions{IsoLevel: pgx.Serializable}
+	queryTxs(ctx, tx, "WHERE amount / 2 > $1", 1)
 }
 `
 
 // TestCheckGo: SQL method arguments (the first string only), concatenations, constants, SQL-like
-// literals and pgx isolation levels are checked, and each finding has the right line.
+// literals (fragments that a helper completes too) and pgx isolation levels are checked, and each finding has the right line.
 func TestCheckGo(t *testing.T) {
 	fs, n, err := checker.CheckGo("x/p.go", []byte(goSource))
 	if err != nil {
@@ -242,7 +243,7 @@ func TestCheckGo(t *testing.T) {
 	for _, f := range fs {
 		got = append(got, fmt.Sprintf("%02d:%s", f.Line, f.Rule.ID))
 	}
-	want := []string{"09:decimal-arithmetic", "13:listen-notify", "14:decimal-arithmetic", "16:advisory-lock", "18:isolation-level"}
+	want := []string{"09:decimal-arithmetic", "13:listen-notify", "14:decimal-arithmetic", "16:advisory-lock", "18:isolation-level", "20:decimal-arithmetic"}
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("findings %v, want %v", got, want)

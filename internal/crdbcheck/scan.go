@@ -77,8 +77,11 @@ func ScanRepository(root string) (*Report, error) {
 			if p != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules" || name == "vendor") {
 				return filepath.SkipDir
 			}
-			if rel, _ := filepath.Rel(root, p); filepath.ToSlash(rel) == "proto/gen" {
-				return filepath.SkipDir // generated code holds no SQL
+			switch rel, _ := filepath.Rel(root, p); filepath.ToSlash(rel) {
+			case "proto/gen": // generated code holds no SQL
+				return filepath.SkipDir
+			case "internal/crdbcheck": // this package: its strings are rules and reasons, not SQL it runs
+				return filepath.SkipDir
 			}
 			if p != root {
 				if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
@@ -166,8 +169,9 @@ var sqlMethods = map[string]bool{
 // weakIsolation are pgx's names of the isolation levels below SERIALIZABLE.
 var weakIsolation = map[string]bool{"ReadCommitted": true, "RepeatableRead": true, "ReadUncommitted": true}
 
-// looksLikeSQL: a string that starts with an upper-case SQL keyword is SQL.
-var looksLikeSQL = regexp.MustCompile(`^\s*(?:--[^\n]*\n\s*)*(?:SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP|UPSERT|COPY|BEGIN|SET|SHOW|TRUNCATE|GRANT|REVOKE|LISTEN|NOTIFY|UNLISTEN|CALL|EXPLAIN|VALUES|LOCK|DECLARE|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DO)(?:\s|\(|$)`)
+// looksLikeSQL: a string that starts with an upper-case SQL keyword is SQL, a statement or a
+// fragment that a helper completes (WHERE …, FROM …, ORDER BY …).
+var looksLikeSQL = regexp.MustCompile(`^\s*(?:--[^\n]*\n\s*)*(?:SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP|UPSERT|COPY|BEGIN|SET|SHOW|TRUNCATE|GRANT|REVOKE|LISTEN|NOTIFY|UNLISTEN|CALL|EXPLAIN|VALUES|LOCK|DECLARE|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DO|WHERE|FROM|JOIN|LEFT\s+JOIN|ORDER\s+BY|GROUP\s+BY|RETURNING|ON\s+CONFLICT)(?:\s|\(|$)`)
 
 // segment is a piece of an evaluated string expression: a literal's value (pos: the literal)
 // or an unknown value (pos 0).
