@@ -25,7 +25,7 @@ build:
 bench-ledger:
 	$(GO) run ./cmd/royalty-bench-ledger $(BENCHFLAGS)
 
-## bench-export: journal export rows/s and peak RSS at 250k and 1M postings, against PostgreSQL's own COPY (a few minutes)
+## bench-export: journal export rows/s and peak RSS at 250k and 1M postings, against PostgreSQL COPY of the join and of the leaf rows it reads (a few minutes)
 bench-export:
 	$(GO) run ./cmd/royalty-bench-export $(BENCHFLAGS)
 
@@ -60,7 +60,7 @@ checkgenerate: generate
 		echo "generated code is stale: run 'make generate' and commit"; git diff --stat -- $(GENERATED); exit 1; fi
 	@echo "generated code is current"
 
-## bench-attribution: attribution latency and correctness on a 200,000-post Bleve index (RESULT line)
+## bench-attribution: attribution latency (1 and 8 callers) and recall (verbatim, light and heavy edits) on a 200,000-post Bleve index (RESULT line)
 bench-attribution:
 	$(GO) run ./cmd/royalty-bench-attribution $(BENCHFLAGS)
 

@@ -6,9 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/openroyalty/royalty/internal/pgtest"
@@ -90,31 +88,6 @@ func TestSourceVariants(t *testing.T) {
 	}
 }
 
-// TestMigrationsPortable checks every migration file against the rules of docs/design.md §3 that a
-// text can show: one statement per file, and none of the constructs that break or silently
-// change meaning on CockroachDB.
-func TestMigrationsPortable(t *testing.T) {
-	files, err := fs.Glob(os.DirFS("."), "*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	variants, _ := fs.Glob(os.DirFS("."), "cockroachdb/*.sql")
-	forbidden := regexp.MustCompile(`(?i)\b(serial|bigserial|smallserial|trigger|function|procedure|pg_advisory\w*|deferrable|listen|notify|sequence)\b`)
-	comment := regexp.MustCompile(`--[^\n]*`)
-	for _, f := range append(files, variants...) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sql := strings.TrimSpace(comment.ReplaceAllString(string(b), ""))
-		if n := strings.Count(sql, ";"); n != 1 || !strings.HasSuffix(sql, ";") {
-			t.Errorf("%s: want exactly one statement ending in ';', found %d semicolons", f, n)
-		}
-		if m := forbidden.FindString(sql); m != "" {
-			t.Errorf("%s: %q is not portable to CockroachDB (docs/design.md §3)", f, m)
-		}
-		if strings.Contains(strings.ToUpper(sql), "USING HASH") && !strings.HasPrefix(f, "cockroachdb/") {
-			t.Errorf("%s: USING HASH belongs in a CockroachDB variant; PostgreSQL has no hash-sharded indexes", f)
-		}
-	}
-}
+// The portability rules (one statement per file, nothing CockroachDB rejects or runs
+// differently) are checked for every migration, and for the SQL in the Go code, by
+// internal/crdbcheck's TestRepository.

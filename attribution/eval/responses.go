@@ -27,6 +27,9 @@ type ResponseConfig struct {
 	FromCopies float64
 	// Boilerplate is the chance that a response contains a boilerplate phrase.
 	Boilerplate float64
+	// Reorder shuffles the sentences of every copied span (before EditRate's edits): a heavy
+	// rewrite keeps the copied sentences but not their order. A span's words keep their labels.
+	Reorder bool
 	// Novel responses copy nothing: they are filler only.
 	Novel bool
 }
@@ -81,6 +84,9 @@ func (c *Corpus) response(rng *rand.Rand, cfg ResponseConfig) Response {
 	if !cfg.Novel {
 		for range rng.IntN(cfg.MaxSources + 1) {
 			p := c.copySpan(rng, cfg)
+			if cfg.Reorder {
+				p = reorder(rng, p)
+			}
 			if cfg.EditRate > 0 {
 				p = c.edit(rng, p, cfg.EditRate)
 			}
@@ -187,6 +193,51 @@ func (c *Corpus) edit(rng *rand.Rand, p span, rate float64) span {
 	}
 	setSpans(labels)
 	return span{strings.Join(words, " "), labels}
+}
+
+// reorder shuffles the sentences of a copied piece: it is cut after every word followed by a
+// full stop, question mark or exclamation mark, and the sentences are put together again in a
+// random order, each word keeping its label. A piece of one sentence is returned as it is. The
+// words moved are marked edited, so that the metrics count them with the edited spans.
+func reorder(rng *rand.Rand, p span) span {
+	toks := text.Words(p.text)
+	var cuts []int // index of the first token of each sentence
+	for i := range toks {
+		if i == 0 {
+			cuts = append(cuts, 0)
+			continue
+		}
+		if strings.ContainsAny(p.text[toks[i-1].End:toks[i].Start], ".?!") {
+			cuts = append(cuts, i)
+		}
+	}
+	if len(cuts) < 2 {
+		return p
+	}
+	type sentence struct {
+		text   string
+		labels []Label
+	}
+	sents := make([]sentence, len(cuts))
+	for k, lo := range cuts {
+		hi, end := len(toks), len(p.text)
+		if k+1 < len(cuts) {
+			hi, end = cuts[k+1], toks[cuts[k+1]].Start
+		}
+		sents[k] = sentence{strings.TrimSpace(p.text[toks[lo].Start:end]), p.labels[lo:hi]}
+	}
+	rng.Shuffle(len(sents), func(i, j int) { sents[i], sents[j] = sents[j], sents[i] })
+	parts := make([]string, len(sents))
+	labels := make([]Label, 0, len(p.labels))
+	for k, s := range sents {
+		parts[k] = s.text
+		labels = append(labels, s.labels...)
+	}
+	for i := range labels {
+		labels[i].Edited = true
+	}
+	setSpans(labels)
+	return span{strings.Join(parts, " "), labels}
 }
 
 // filler returns n words of running text from posts kept out of the index.

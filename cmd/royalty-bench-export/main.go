@@ -6,13 +6,23 @@
 // them with the real sealer (ledger/journal/postgres), and then, for each size, runs the export
 // in a child process (this program again, so that its peak RSS is the export's alone) through
 // csv.WriteJournal, the code behind AuditService.ExportJournal and `royalty export journal`,
-// into a file. As a baseline in the same run it lets PostgreSQL itself write the same join as
-// CSV (COPY … TO STDOUT, discarded), and it verifies the last export offline as `royalty verify`
-// does. It ends with
+// into a file. It verifies the last export offline as `royalty verify` does. Two baselines run
+// in the same run, each with COPY … TO STDOUT (discarded):
 //
-//	RESULT export rows=<n> rows_per_s=<n> peak_rss_mb=<n>
+//   - join: PostgreSQL itself writes the export's content as CSV, a five-table join of the
+//     ledger tables (leaves, transactions, postings, accounts, checkpoints), one row per posting;
+//   - leaves: PostgreSQL sends exactly the rows the export reads for a sealed journal: every
+//     leaf with its stored leaf data (journal_leaves ⟕ journal_leaf_data, LeavesQuery without
+//     its chunk bounds) and the checkpoints, in binary format as the export reads them. One row per transaction: the export's work of turning each into
+//     its postings' CSV rows is what this baseline leaves out.
 //
-// for the largest size. Run it with `make bench-export`.
+// Both are given in postings per second (the rows of the export) and as ratios, the baseline's
+// time over the export's (above 1: the export is faster). It ends with
+//
+//	RESULT export rows=<n> rows_per_s=<n> peak_rss_mb=<n> join_rows_per_s=<n> ratio=<n> leaves_rows_per_s=<n> leaves_ratio=<n>
+//
+// for the largest size: ratio against the join, leaves_ratio against the leaf rows. Run it with
+// `make bench-export`.
 package main
 
 import (
@@ -249,6 +259,8 @@ func run(ctx context.Context, o options) error {
 		return d
 	}
 	var last measurement
+	var lastJoin baselineResult
+	var lastLeaves leavesResult
 	var lastFile string
 	for _, size := range o.sizes {
 		start := time.Now()
@@ -284,9 +296,17 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
+		cpuJ := serverUsed()
+		say("  baseline join: PostgreSQL writes the same join as CSV (COPY TO STDOUT, discarded): %d rows in %.2fs, %.0f rows/s%s",
+			base.rows, base.seconds, float64(base.rows)/base.seconds, cpuNote(haveCPU, cpuJ-cpu0, -1))
+		leaves, err := baselineLeaves(ctx, pool)
+		if err != nil {
+			return err
+		}
 		cpu1 := serverUsed()
-		say("  baseline: PostgreSQL writes the same join as CSV (COPY TO STDOUT, discarded): %d rows in %.2fs, %.0f rows/s%s",
-			base.rows, base.seconds, float64(base.rows)/base.seconds, cpuNote(haveCPU, cpu1-cpu0, -1))
+		say("  baseline leaves: PostgreSQL sends the rows the export reads (COPY TO STDOUT binary, discarded): %d leaves, %d checkpoints (%.0f MB) in %.2fs, %.0f postings/s%s",
+			leaves.leaves, leaves.checkpoints, float64(leaves.bytes)/1e6, leaves.seconds, float64(l.postings)/leaves.seconds,
+			cpuNote(haveCPU, cpu1-cpuJ, -1))
 		lastFile = filepath.Join(dir, fmt.Sprintf("journal-%d.csv", size))
 		m, err := exportInChild(ctx, dsn, lastFile, o.profile, o.trace)
 		if err != nil {
@@ -296,10 +316,10 @@ func run(ctx context.Context, o options) error {
 		if m.rows != l.postings {
 			return fmt.Errorf("the export has %d rows, the ledger %d postings", m.rows, l.postings)
 		}
-		say("  export: %d rows (%.0f MB) in %.2fs: %.0f rows/s, peak RSS %.0f MB (%.2fx the baseline's time)%s",
-			m.rows, float64(m.bytes)/1e6, m.seconds, float64(m.rows)/m.seconds, m.peakMB, m.seconds/base.seconds,
+		say("  export: %d rows (%.0f MB) in %.2fs: %.0f rows/s, peak RSS %.0f MB (ratio %.2f against the join, %.2f against the leaf rows)%s",
+			m.rows, float64(m.bytes)/1e6, m.seconds, float64(m.rows)/m.seconds, m.peakMB, base.seconds/m.seconds, leaves.seconds/m.seconds,
 			cpuNote(haveCPU, cpu2-cpu1, m.cpu))
-		last = m
+		last, lastJoin, lastLeaves = m, base, leaves
 	}
 	if o.keep {
 		say("files kept in %s", dir)
@@ -314,7 +334,10 @@ func run(ctx context.Context, o options) error {
 		say("verify: %d rows, %d transactions, %d checkpoints ok in %.2fs (%.0f rows/s)",
 			sum.Rows, sum.Sealed, sum.Checkpoints, el.Seconds(), float64(sum.Rows)/el.Seconds())
 	}
-	fmt.Printf("RESULT export rows=%d rows_per_s=%.0f peak_rss_mb=%.0f\n", last.rows, float64(last.rows)/last.seconds, last.peakMB)
+	fmt.Printf("RESULT export rows=%d rows_per_s=%.0f peak_rss_mb=%.0f join_rows_per_s=%.0f ratio=%.2f leaves_rows_per_s=%.0f leaves_ratio=%.2f\n",
+		last.rows, float64(last.rows)/last.seconds, last.peakMB,
+		float64(lastJoin.rows)/lastJoin.seconds, lastJoin.seconds/last.seconds,
+		float64(last.rows)/lastLeaves.seconds, lastLeaves.seconds/last.seconds)
 	return nil
 }
 
@@ -393,6 +416,46 @@ func baseline(ctx context.Context, pool *pgxpool.Pool) (baselineResult, error) {
 		return baselineResult{}, fmt.Errorf("baseline COPY: %w", err)
 	}
 	return baselineResult{rows: tag.RowsAffected(), seconds: time.Since(start).Seconds()}, nil
+}
+
+type leavesResult struct {
+	leaves, checkpoints int64
+	bytes               int64
+	seconds             float64
+}
+
+// baselineLeaves has PostgreSQL send the rows the export reads for a sealed journal, in the
+// binary format the export reads them in: the leaves with their leaf data in position order (as
+// LeavesQuery does chunk by chunk) and the checkpoints, one COPY after the other on one
+// connection. (The leaf data names each posting's account by address, so the export reads no
+// accounts for leaves that have it; it reads them only for leaves sealed without leaf data.)
+func baselineLeaves(ctx context.Context, pool *pgxpool.Pool) (leavesResult, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return leavesResult{}, err
+	}
+	defer conn.Release()
+	var r leavesResult
+	w := &countingWriter{w: io.Discard}
+	start := time.Now()
+	for _, q := range []struct {
+		n   *int64
+		sql string
+	}{
+		{&r.leaves, `COPY (SELECT l.idx, l.leaf_hash, d.leaf_data
+			FROM journal_leaves AS l LEFT JOIN journal_leaf_data AS d ON d.idx = l.idx
+			ORDER BY l.idx) TO STDOUT WITH (FORMAT binary)`},
+		{&r.checkpoints, `COPY (SELECT size, root_hash, created_at, key_id, signature
+			FROM journal_checkpoints ORDER BY size) TO STDOUT WITH (FORMAT binary)`},
+	} {
+		tag, err := conn.Conn().PgConn().CopyTo(ctx, w, q.sql)
+		if err != nil {
+			return leavesResult{}, fmt.Errorf("baseline COPY of the leaf rows: %w", err)
+		}
+		*q.n = tag.RowsAffected()
+	}
+	r.seconds, r.bytes = time.Since(start).Seconds(), w.n
+	return r, nil
 }
 
 // verifyFile verifies an export as `royalty verify` does.
