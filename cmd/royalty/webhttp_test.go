@@ -56,9 +56,19 @@ type webServer struct {
 
 func startWebServer(t *testing.T, ctx context.Context) *webServer {
 	t.Helper()
+	return startWebServerOn(t, ctx, pgtest.NewDatabase(t), nil)
+}
+
+// startWebServerOn starts a server on the database at dbURL (another replica when one runs on
+// it already), with its config changed by set when not nil.
+func startWebServerOn(t *testing.T, ctx context.Context, dbURL string, set func(*config)) *webServer {
+	t.Helper()
 	dataDir := t.TempDir()
-	cfg := &config{DatabaseURL: pgtest.NewDatabase(t), GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DataDir: dataDir,
+	cfg := &config{DatabaseURL: dbURL, GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DataDir: dataDir,
 		LogFormat: "text", LogLevel: "info", SealInterval: 100 * time.Millisecond, SigningKeyFile: filepath.Join(dataDir, "key.pem")}
+	if set != nil {
+		set(cfg)
+	}
 	signer, err := writeSigningKey(cfg.SigningKeyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -260,6 +270,43 @@ func TestWebLoginRateLimit(t *testing.T) {
 	}
 	if code, body := b.get("/me"); code != 200 || !strings.Contains(body, `action="/login"`) {
 		t.Fatalf("the refused login started a session: /me %d", code)
+	}
+}
+
+// TestWebLoginRateLimitReplicas: two serve processes on one database share the login limit
+// (--web-logins-per-minute, here from ROYALTY_WEB_LOGINS_PER_MINUTE): attempts alternate
+// between them, and past the third each refuses.
+func TestWebLoginRateLimitReplicas(t *testing.T) {
+	t.Setenv("ROYALTY_WEB_LOGINS_PER_MINUTE", "3")
+	parsed := &config{}
+	cmd := serveCommand(parsed, io.Discard)
+	if err := cmd.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyEnv(cmd); err != nil {
+		t.Fatal(err)
+	}
+	web := parsed.Web
+	if web.LoginsPerMinute != 3 || web.SessionTTL != 12*time.Hour || web.IdleTimeout != 30*time.Minute || web.ReauthWithin != 10*time.Minute {
+		t.Fatalf("serve's web settings from the environment: %+v", web)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db := pgtest.NewDatabase(t)
+	set := func(c *config) { c.Web = web }
+	a := startWebServerOn(t, ctx, db, set)
+	b := startWebServerOn(t, ctx, db, set)
+	_, key := a.principal(t, ctx, "Ana", auth.RoleContributor)
+	ba, bb := a.browser(t), b.browser(t)
+	for i, br := range []*browser{ba, bb, ba} {
+		if code, _, _ := br.post("/login", url.Values{"key": {"rk_live_wrong"}}); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d, want 401", i+1, code)
+		}
+	}
+	for _, br := range []*browser{bb, ba} {
+		if code, body, _ := br.post("/login", url.Values{"key": {key}}); code != http.StatusTooManyRequests || !strings.Contains(body, "Too many login attempts") {
+			t.Fatalf("attempt past the shared limit on %s: %d, want 429", br.base, code)
+		}
 	}
 }
 
