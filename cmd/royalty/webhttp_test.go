@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -454,6 +455,33 @@ func TestWebStaffAndProof(t *testing.T) {
 		}
 	})
 
+	// The statement shows each credit the release moved with the whole model response, the
+	// matched words marked; a report booked before responses were stored (no row) shows its
+	// credited words, as before.
+	t.Run("Statement", func(t *testing.T) {
+		if _, err := s.pool.Exec(ctx, `DELETE FROM ledger_usage_responses WHERE transaction_id = $1`, mine2.GetTransactionId()); err != nil {
+			t.Fatal(err)
+		}
+		c := s.browser(t)
+		c.login(anaKey, "/me")
+		code, body := c.get("/statement")
+		if code != 200 || !strings.Contains(body, "escrow_release") || !strings.Contains(body, mine.GetTransactionId()) || !strings.Contains(body, mine2.GetTransactionId()) {
+			t.Fatalf("/statement: %d\n%s", code, body)
+		}
+		whole := regexp.MustCompile(`<h3>Model response</h3><p>Good question\. [^<]*<mark>[^<]+</mark>.* Use a wet lube\.</p>`)
+		if !whole.MatchString(body) {
+			t.Errorf("the statement does not show the whole response with the evidence marked:\n%s", body)
+		}
+		if !strings.Contains(body, "<h3>Model response (the credited words)</h3>") {
+			t.Errorf("the report without a stored response is not shown by its credited words:\n%s", body)
+		}
+		for _, tx := range []string{mine.GetTransactionId(), mine2.GetTransactionId()} {
+			if !strings.Contains(body, `href="/proof/`+tx+`"`) {
+				t.Errorf("no proof link for the moved credit %s", tx)
+			}
+		}
+	})
+
 	t.Run("Proof", func(t *testing.T) {
 		got, err := s.parts.Claims.Get(ctx, anaClaim.ID)
 		if err != nil || got.ReleaseTransactionID == "" {
@@ -497,6 +525,20 @@ func TestWebStaffAndProof(t *testing.T) {
 		b.login(bobKey, "/me")
 		if code, body := b.get("/proof/" + tx); code != http.StatusNotFound || strings.Contains(body, `"leaf`) {
 			t.Fatalf("another contributor's proof: %d, want 404\n%.300s", code, body)
+		}
+		// The credits the release moved were booked to the identity's escrow; its owner now
+		// downloads their proofs too, another contributor cannot.
+		moved := mine2.GetTransactionId()
+		req, _ := http.NewRequest(http.MethodGet, c.base+"/proof/"+moved, nil)
+		if code, body, _ := c.do(req); code != 200 {
+			t.Fatalf("proof of a moved credit: %d\n%s", code, body)
+		} else if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatal(err)
+		} else if e, err := p.Verify(journal.NewKeys(s.signer.PublicKey())); err != nil || e.TransactionID != moved {
+			t.Fatalf("the moved credit's proof: %v (transaction %q)", err, e.TransactionID)
+		}
+		if code, _ := b.get("/proof/" + moved); code != http.StatusNotFound {
+			t.Fatalf("another contributor's moved credit's proof: %d, want 404", code)
 		}
 		// The provider whose report fed the escrow is not a party to the release.
 		pb := s.browser(t)

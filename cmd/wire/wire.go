@@ -277,7 +277,7 @@ type WebConfig struct {
 func (p *Parts) Web(signer *journal.Signer, trusted []ed25519.PublicKey, cfg WebConfig) http.Handler {
 	d := web.Deps{
 		Auth: p.Auth, Sessions: sessionpg.New(p.Pool), Ledger: p.Ledger, Claims: p.Claims, Index: p.Indexer,
-		PostCount: p.Index.DocCount, Journal: p.Journal, JournalTrusted: trusted, Logger: p.log,
+		PostCount: p.Index.DocCount, Journal: p.Journal, Responses: p.Ledger, JournalTrusted: trusted, Logger: p.log,
 		SessionTTL: cfg.SessionTTL, IdleTimeout: cfg.IdleTimeout, ReauthWithin: cfg.ReauthWithin,
 		LoginsPerMinute: cfg.LoginsPerMinute,
 	}

@@ -76,6 +76,12 @@ type Sessions interface {
 	LoginAttempt(ctx context.Context, address string, now time.Time) (int, error)
 }
 
+// Responses reads the model responses stored with usage reports, by transaction id; reports
+// without one are absent from the map.
+type Responses interface {
+	UsageResponses(ctx context.Context, transactionIDs []string) (map[string]string, error)
+}
+
 // Journal is the verifiable journal (ledger/journal/postgres.Store).
 type Journal interface {
 	Latest(ctx context.Context) (journal.Checkpoint, bool, error)
@@ -95,6 +101,10 @@ type Deps struct {
 	// PostCount returns the number of posts indexed; nil shows none.
 	PostCount func() (uint64, error)
 	Journal   Journal
+	// Responses reads the stored model responses of usage reports (ledger/postgres.Store); nil
+	// shows only the credited words the evidence holds, as for reports booked before responses
+	// were stored.
+	Responses Responses
 	// JournalKey is the checkpoint signing key, nil when the server signs nothing;
 	// JournalTrusted are earlier keys whose checkpoints still verify.
 	JournalKey     ed25519.PublicKey
