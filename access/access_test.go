@@ -241,7 +241,9 @@ const (
 // the Owners' error is returned, and the other callers get CheckProof's answer.
 func TestRulesProof(t *testing.T) {
 	r := testRules()
-	esc := func(key string) []string { return []string{ledger.EscrowAccount(key), ledger.ProviderAccount("prov-1")} }
+	esc := func(key string) []string {
+		return []string{ledger.EscrowAccount(key), ledger.ProviderAccount("prov-1")}
+	}
 	denied := want{code: royalty.ENOTFOUND, field: "transaction_id"}
 	for _, tc := range []struct {
 		name     string

@@ -22,7 +22,7 @@ func TestStatementShowsReleasedCredits(t *testing.T) {
 		StatementEntry: ledger.StatementEntry{TransactionID: "usage-tx", CreatedAt: at, Kind: ledger.KindUsage, Currency: "USD",
 			Amount: decimal.RequireFromString("0.1"), ModelID: "acme-chat", IdentityKey: "forum:s/ana"},
 		Provider: "Acme",
-		Sources: []sourceView{{PostID: "forum:s/1", Response: marked("wipe the chain", []span{{0, 14}}), Source: marked("always wipe the chain", []span{{7, 21}})}},
+		Sources:  []sourceView{{PostID: "forum:s/1", Response: marked("wipe the chain", []span{{0, 14}}), Source: marked("always wipe the chain", []span{{7, 21}})}},
 	}
 	release := credit{
 		StatementEntry: ledger.StatementEntry{TransactionID: "release-tx", CreatedAt: at, Kind: ledger.KindEscrowRelease, Currency: "USD",
