@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +55,49 @@ func chromium(t *testing.T) string {
 	t.Skip("chromium is missing")
 	return ""
 }
+
+// axeVersion and axeSHA256 pin the vendored axe-core (testdata/axe-core, README there): the
+// SRI hash of axe.min.js as the npm package's sri-history.json lists it.
+const (
+	axeVersion = "4.14.1"
+	axeSHA256  = "sha256-KTSJmUUM3yhJqOcLeRL8LahahJ2jnA0NU5T1HUqe2Vw="
+)
+
+// axeSource returns the vendored axe.min.js after checking its hash.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256-" + base64.StdEncoding.EncodeToString(sum[:]); got != axeSHA256 {
+		t.Fatalf("testdata/axe-core/axe.min.js is %s, want axe-core %s's %s", got, axeVersion, axeSHA256)
+	}
+	if !bytes.Contains(b, []byte(`"`+axeVersion+`"`)) {
+		t.Fatalf("testdata/axe-core/axe.min.js does not name version %s", axeVersion)
+	}
+	if _, err := os.Stat(filepath.Join("testdata", "axe-core", "LICENSE")); err != nil {
+		t.Fatalf("axe-core's licence is not beside it: %v", err)
+	}
+	return string(b)
+}
+
+// TestAxeCoreVendored checks the vendored axe-core's integrity without a browser.
+func TestAxeCoreVendored(t *testing.T) { axeSource(t) }
+
+// axeViolation is one axe-core finding.
+type axeViolation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"`
+}
+
+// axeRun runs axe-core over the page and returns its violations.
+const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations
+	.map(v => ({id: v.id, impact: v.impact, help: v.help,
+		nodes: v.nodes.map(n => n.target.join(" ") + ": " + (n.failureSummary || "").replace(/\s+/g, " "))})))`
 
 // screenshots is where the journey saves a screenshot of each page: docs/screenshots when
 // ROYALTY_TEST_SCREENSHOTS=docs (make screenshots), else a temporary directory.
@@ -178,8 +225,40 @@ func TestWebJourney(t *testing.T) {
 		return v
 	}
 	text := func(sel string) string { t.Helper(); return get(sel, chromedp.Text(sel)) }
+	axeJS := axeSource(t)
+	audited := 0
+	// violations runs axe-core on the page shown (injecting it first when the page lacks it).
+	// The script is injected through the DevTools protocol: the app's CSP allows no script of
+	// its own, and this is no exception to it.
+	violations := func(name string) []axeViolation {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`typeof axe === "undefined" && (0, eval)(`+strconv.Quote(axeJS)+`)`)); err != nil {
+			t.Fatalf("injecting axe-core into %s: %v", name, err)
+		}
+		sctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+		defer cancel()
+		vs, err := chromedp.Run(sctx, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe-core on %s: %v", name, err)
+		}
+		return vs
+	}
+	// audit fails the test on serious or critical violations of the page shown, and logs the
+	// others.
+	audit := func(name string) {
+		t.Helper()
+		for _, v := range violations(name) {
+			report := t.Logf
+			if v.Impact == "serious" || v.Impact == "critical" {
+				report = t.Errorf
+			}
+			report("accessibility (axe-core %s) on %s: %s %s: %s\n\t%s", axeVersion, name, v.Impact, v.ID, v.Help, strings.Join(v.Nodes, "\n\t"))
+		}
+		audited++
+	}
 	shot := func(name string) {
 		t.Helper()
+		audit(name)
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 		if err == nil {
 			err = os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
@@ -234,10 +313,12 @@ func TestWebJourney(t *testing.T) {
 	if s := text("p.notice"); !strings.Contains(s, "pending") {
 		t.Fatalf("check now: %q", s)
 	}
+	audit("claims after check now")
 	do("dashboard with escrow", chromedp.Navigate(base+"/me"), chromedp.WaitVisible("#esc"))
 	if s := text("main"); !strings.Contains(s, identity) || !strings.Contains(s, "USD") {
 		t.Fatalf("dashboard shows no escrow waiting: %q", s)
 	}
+	audit("dashboard with escrow")
 
 	// The crawler brings in Ana's proof post; the pipeline verifies the claim.
 	proof := filepath.Join(t.TempDir(), "proof.jsonl")
@@ -288,13 +369,22 @@ func TestWebJourney(t *testing.T) {
 
 	// A cross-origin form posting to the app is refused.
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/unlabelled" { // a page the audit must fault: an input without a label
+			fmt.Fprint(w, `<!doctype html><html lang="en"><title>elsewhere</title><main><input id="x" name="x"></main></html>`)
+			return
+		}
 		fmt.Fprintf(w, `<!doctype html><title>elsewhere</title><form method="post" action="%s/logout"><button id="go">win a prize</button></form>`, base)
 	}))
 	defer evil.Close()
+	do("a page without labels", chromedp.Navigate(evil.URL+"/unlabelled"), chromedp.WaitVisible("#x"))
+	if vs := violations("a page without labels"); !slices.ContainsFunc(vs, func(v axeViolation) bool { return v.ID == "label" && v.Impact == "critical" }) {
+		t.Fatalf("axe-core found no unlabelled input where there is one: %+v", vs)
+	}
 	do("cross-origin", chromedp.Navigate(evil.URL), chromedp.WaitVisible("#go"), chromedp.Click("#go"), chromedp.WaitVisible("p.error"))
 	if s := text("p.error"); !strings.Contains(s, "cross-origin") {
 		t.Fatalf("cross-origin POST: %q", s)
 	}
+	audit("the cross-origin refusal page")
 	do("still logged in", chromedp.Navigate(base+"/me"), chromedp.WaitVisible("#bal"))
 	do("logout", chromedp.Click("header form button"), chromedp.WaitVisible(".lead"), chromedp.Navigate(base+"/me"), chromedp.WaitVisible("form[action='/login']"))
 	if loc := get("location", chromedp.Location()); !strings.HasSuffix(loc, "/login") {
@@ -336,7 +426,7 @@ func TestWebJourney(t *testing.T) {
 	if len(consoleErrors) > 0 {
 		t.Fatalf("the pages logged console errors:\n%s", strings.Join(consoleErrors, "\n"))
 	}
-	t.Logf("screenshots in %s", shots)
+	t.Logf("screenshots in %s; axe-core audited %d pages", shots, audited)
 }
 
 // expectedError reports whether a browser log entry is an error the journey provokes on
