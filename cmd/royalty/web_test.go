@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +34,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/claims/profile"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/indexer/jsonl"
 	"github.com/openroyalty/royalty/internal/pgtest"
@@ -136,6 +140,21 @@ func TestWebJourney(t *testing.T) {
 	if _, err := writeSigningKey(cfg.SigningKeyFile); err != nil {
 		t.Fatal(err)
 	}
+	// A local server plays Reddit: the about.json of u/ana_rides, whose description the test
+	// sets to hold a claim's token.
+	var about atomic.Value
+	about.Store("Bike commuter.")
+	reddit := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/user/ana_rides/about.json" {
+			http.NotFound(w, r)
+			return
+		}
+		desc, _ := json.Marshal(about.Load().(string))
+		fmt.Fprintf(w, `{"kind": "t2", "data": {"name": "ana_rides", "subreddit": {"display_name": "u_ana_rides", "public_description": %s, "subreddit_type": "user"}}}`, desc)
+	}))
+	defer reddit.Close()
+	cfg.Profiles = profile.Config{RedditURL: reddit.URL + "/user/{id}/about.json",
+		AllowAddress: func(a netip.AddrPort) bool { return a.Addr().IsLoopback() }}
 	logger, err := newLogger(cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -351,6 +370,37 @@ func TestWebJourney(t *testing.T) {
 	if r, src := text(".evidence section:first-child mark"), text(".evidence section:last-child mark"); !strings.Contains(r, "chain starts squeaking") || !strings.Contains(src, "chain starts squeaking") {
 		t.Fatalf("statement marks: response %q, source %q", r, src)
 	}
+
+	// A second identity of Ana's, on Reddit: "check now" reads its profile from the local
+	// server playing Reddit, finds the token there and verifies the claim at once.
+	const rideText = "Waxing the chain with paraffin every three hundred kilometres keeps the whole drivetrain quiet and clean through a wet winter of commuting to work."
+	redditPosts := filepath.Join(t.TempDir(), "reddit.jsonl")
+	if err := os.WriteFile(redditPosts, []byte(`{"id": "t1_ride1", "platform": "reddit", "author_id": "ana_rides", "author_name": "ana_rides", "created": "2024-02-03T10:00:00Z", "url": "https://www.reddit.com/r/bikecommuting/comments/abc/x/ride1", "text": "`+rideText+`", "license": "CC BY 4.0", "kind": "comment", "format": "text"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ingestJSONL(t, ctx, srv, redditPosts)
+	if err := srv.parts.Readiness.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := v1.NewProviderServiceClient(conn).ReportUsage(pctx, &v1.ReportUsageRequest{
+		RequestId: "r-3", ModelId: "acme-chat", ModelVersionHash: "sha256:0123456789abcdef", InputTokens: 10, OutputTokens: 40,
+		Pricing: &v1.ReportUsageRequest_Revenue{Revenue: "6.00"}, Currency: "USD",
+		ResponseText: "A tip from a commuter: " + rideText,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r3.GetUsage().GetCredits()) == 0 || r3.GetUsage().GetCredits()[0].GetIdentityKey() != "reddit:/ana_rides" {
+		t.Fatalf("the Reddit words were not credited to reddit:/ana_rides: %v", r3.GetUsage())
+	}
+	do("reddit identity", chromedp.Navigate(base+"/identity/reddit:/ana_rides"), chromedp.WaitVisible("#isthisyou"))
+	do("start reddit claim", chromedp.Click(".claim button"), chromedp.WaitVisible("#identity"), chromedp.Submit("#identity"), chromedp.WaitVisible("code.token"))
+	about.Store("Bike commuter. " + text("code.token"))
+	do("check reddit claim", chromedp.Click("form[action$='/check'] button"), chromedp.WaitVisible("p.notice"))
+	if s := text("p.notice"); !strings.Contains(s, "reddit:/ana_rides: verified") {
+		t.Fatalf("check now with the token on the profile: %q", s)
+	}
+	audit("claims after a verified check")
 
 	// Payouts: a destination (the key was proved at login, minutes ago, so it is not asked
 	// again; TestWebReauth covers the older session), then a payout.
