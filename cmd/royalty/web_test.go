@@ -311,6 +311,12 @@ func TestWebJourney(t *testing.T) {
 	// Register: the key is shown once.
 	do("register", chromedp.Navigate(base+"/register"), chromedp.SendKeys("#name", "Ana Ruiz"), chromedp.Submit("#name"), chromedp.WaitVisible("textarea#key"))
 	key := strings.TrimSpace(get("key", chromedp.Value("textarea#key")))
+	// The Copy button (static/copy.js, the app's one script, allowed by the CSP) shows and
+	// answers; clipboard access may be denied to a headless browser, which it says.
+	do("copy the key", chromedp.WaitVisible("#copy"), chromedp.Click("#copy"))
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById("copied").textContent !== ""`)); err != nil {
+		t.Fatalf("the Copy button did not answer: %v", err)
+	}
 	shot("04-key")
 	if !auth.WellFormedKey(key) {
 		t.Fatalf("registration showed %q, not a key", key)

@@ -10,9 +10,11 @@
 // "__Host-royalty_session" (browsers accept the __Host- prefix only on Secure cookies), on
 // plain HTTP — a loopback development server — it is named "royalty_session". State-changing
 // requests from other origins are refused (http.CrossOriginProtection), every page carries a
-// strict Content-Security-Policy without inline script (the app runs no JavaScript at all),
-// and login attempts are rate limited per client address, in the database (so across replicas). An API key is never put in a URL or
-// a log line, and is shown only on the page that creates it.
+// strict Content-Security-Policy without inline script (every page works without JavaScript;
+// the one script, static/copy.js, adds a Copy button beside a new API key), and login attempts
+// are rate limited per client address, counted in the database so that replicas share the
+// count. An API key is never put in a URL or a log line, and is shown only on the page that
+// creates it.
 package web
 
 import (
