@@ -4,7 +4,8 @@
 //
 //   - auditors and admins read everything, and name what they read;
 //   - a contributor reads and moves only its own: its account, the escrow of identities it owns,
-//     its claims, and inclusion proofs of transactions that post to its account;
+//     its claims, and inclusion proofs of transactions that post to its account or to the
+//     escrow of an identity it owns (the credits a release moved to it);
 //   - a provider reads only its own usage reports and proves only transactions that post to its
 //     own accounts;
 //   - anyone else (another role, or the zero Principal of an anonymous call) is refused; the
@@ -52,7 +53,7 @@ type Usages interface {
 
 // Rules are the access rules that read: they resolve what a caller names to what it may reach.
 // The zero Rules is not usable; set every field the methods called need (Contributor:
-// Principals; StatementAccount: Principals and Owners; Usage: Usages).
+// Principals; StatementAccount: Principals and Owners; Usage: Usages; CheckProof: Owners).
 type Rules struct {
 	Principals Principals
 	Owners     Owners
@@ -151,6 +152,36 @@ func CheckProof(caller auth.Principal, transactionID string, accounts []string) 
 		return royalty.FieldErrorf(royalty.ENOTFOUND, "transaction_id", "transaction %s is not in the journal (it does not exist or is not sealed yet; sealing takes a few seconds)", transactionID)
 	}
 	return nil
+}
+
+// CheckProof is the package-level CheckProof, and also lets a contributor prove a transaction
+// that posts to the escrow of an identity it owns now: the credits its identity earned before
+// the claim, which the escrow release moved to it. Errors: those of CheckProof; an error of
+// Owners.
+func (r Rules) CheckProof(ctx context.Context, caller auth.Principal, transactionID string, accounts []string) error {
+	if CanProve(caller, accounts) {
+		return nil
+	}
+	if isContributor(caller) {
+		var keys []string
+		for _, address := range accounts {
+			if a, err := ledger.ParseAccount("", address); err == nil && a.Type == ledger.AccountIdentityEscrow {
+				keys = append(keys, a.IdentityKey)
+			}
+		}
+		if len(keys) > 0 {
+			owners, err := r.Owners.IdentityOwners(ctx, keys)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if owners[k] == caller.ID {
+					return nil
+				}
+			}
+		}
+	}
+	return CheckProof(caller, transactionID, accounts)
 }
 
 // Contributor resolves and checks the contributor a read or payout is about, named in

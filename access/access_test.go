@@ -236,6 +236,42 @@ const (
 	keyUnclaimed = "hn:/carol"
 )
 
+// TestRulesProof: Rules.CheckProof also lets a contributor prove transactions on the escrow of
+// an identity it owns (the credits a release moved to it), never another's or an unclaimed one;
+// the Owners' error is returned, and the other callers get CheckProof's answer.
+func TestRulesProof(t *testing.T) {
+	r := testRules()
+	esc := func(key string) []string {
+		return []string{ledger.EscrowAccount(key), ledger.ProviderAccount("prov-1")}
+	}
+	denied := want{code: royalty.ENOTFOUND, field: "transaction_id"}
+	for _, tc := range []struct {
+		name     string
+		p        auth.Principal
+		accounts []string
+		w        want
+	}{
+		{"contributor, escrow of its identity", contributor, esc(keyMine), want{}},
+		{"contributor, escrow of another's identity", contributor, esc(keyTheirs), denied},
+		{"contributor, escrow of an unclaimed identity", contributor, esc(keyUnclaimed), denied},
+		{"contributor, malformed escrow address", contributor, []string{"escrow:nope"}, denied},
+		{"contributor, own account", contributor, []string{ledger.ContributorAccount("cont-1")}, want{}},
+		{"other contributor, escrow it owns", other, esc(keyTheirs), want{}},
+		{"provider, escrow of an identity (its report)", provider2, esc(keyMine), denied},
+		{"auditor, any escrow", auditor, esc(keyUnclaimed), want{}},
+		{"anonymous", anonymous, esc(keyMine), denied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, "", r.CheckProof(context.Background(), tc.p, "t-9", tc.accounts), tc.w)
+		})
+	}
+	down := errors.New("database down")
+	r.Owners = owners{err: down}
+	if err := r.CheckProof(context.Background(), contributor, "t-9", esc(keyMine)); !errors.Is(err, down) {
+		t.Fatalf("owners failing: %v", err)
+	}
+}
+
 func TestContributor(t *testing.T) {
 	r := testRules()
 	for _, tc := range []struct {

@@ -132,6 +132,10 @@ type UsageRequest struct {
 	Shares []Share
 	// Evidence is the attribution's evidence; every span names an identity of Shares.
 	Evidence []Evidence
+	// Response is the model response as sent, when the caller gives it: stored with the
+	// booking so that a statement can show each credit's evidence in the whole response.
+	// Evidence's Response offsets index into it.
+	Response string
 	// AttributionRef and Algorithm identify the attribution that produced the shares.
 	AttributionRef string
 	Algorithm      string

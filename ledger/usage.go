@@ -191,6 +191,10 @@ func HashUsage(req UsageRequest) []byte {
 		}
 		h.str(e.Text)
 	}
+	if req.Response != "" { // absent before responses were stored: those hashes stay the same
+		h.str("response")
+		h.str(req.Response)
+	}
 	return h.sum()
 }
 

@@ -111,7 +111,7 @@ func (s *auditServer) ListCheckpoints(ctx context.Context, req *v1.ListCheckpoin
 }
 
 // GetInclusionProof proves that a transaction is in the journal under a signed checkpoint.
-// Whose transactions a caller may prove is access.CheckProof's rule; any other transaction reads
+// Whose transactions a caller may prove is access.Rules.CheckProof's rule; any other transaction reads
 // as NOT_FOUND, as if it did not exist. The rule is applied before anything about the
 // transaction's place in the journal can reach the caller: a proof under an older checkpoint is
 // asked for only once the newest one has shown the transaction to be the caller's.
@@ -130,7 +130,7 @@ func (s *auditServer) GetInclusionProof(ctx context.Context, req *v1.GetInclusio
 	for i, posting := range entry.Postings {
 		accounts[i] = posting.Account
 	}
-	if err := access.CheckProof(me, req.GetTransactionId(), accounts); err != nil {
+	if err := (access.Rules{Owners: s.ledger}).CheckProof(ctx, me, req.GetTransactionId(), accounts); err != nil {
 		return nil, toStatus(err)
 	}
 	if size != req.GetCheckpointSize() {

@@ -501,7 +501,10 @@ func TestRESTMatchesRPC(t *testing.T) {
 			func() proto.Message { return &v1.GetLatestCheckpointResponse{} }},
 		{"checkpoints", c, "GET", "/v1/checkpoints?pageSize=1", "", v1.AuditService_ListCheckpoints_FullMethodName, `{"pageSize":1}`,
 			func() proto.Message { return &v1.ListCheckpointsResponse{} }},
-		{"search", c, "GET", "/v1/posts?query=chain", "", v1.IndexService_SearchPosts_FullMethodName, `{"query":"chain"}`,
+		{"search", c, "GET", "/v1/posts?q=chain", "", v1.IndexService_SearchPosts_FullMethodName, `{"q":"chain"}`,
+			func() proto.Message { return &v1.SearchPostsResponse{} }},
+		// The field's proto name, which callers used before `q`, still works on both.
+		{"search by query", c, "GET", "/v1/posts?query=chain", "", v1.IndexService_SearchPosts_FullMethodName, `{"query":"chain"}`,
 			func() proto.Message { return &v1.SearchPostsResponse{} }},
 		{"post", c, "GET", "/v1/posts/forum:s/1", "", v1.IndexService_GetPost_FullMethodName, `{"postId":"forum:s/1"}`,
 			func() proto.Message { return &v1.GetPostResponse{} }},
@@ -554,6 +557,19 @@ func TestRESTMatchesRPC(t *testing.T) {
 				t.Fatalf("REST %v\nRPC  %v", got, want)
 			}
 		})
+	}
+	// ?q= is the query, not ignored: it finds the post that ?q= of other words does not.
+	hits := func(path string) int {
+		t.Helper()
+		r := do(t, "GET", base+path, c.key, "", nil)
+		var out v1.SearchPostsResponse
+		if r.status != http.StatusOK || protojson.Unmarshal(r.body, &out) != nil {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		}
+		return len(out.GetHits())
+	}
+	if n, none := hits("/v1/posts?q=chain"), hits("/v1/posts?q=zebra+xylophone"); n == 0 || none != 0 {
+		t.Fatalf("GET /v1/posts?q=chain: %d hits, ?q=zebra+xylophone: %d", n, none)
 	}
 }
 

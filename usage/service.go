@@ -151,7 +151,7 @@ func (s *Service) prepare(ctx context.Context, prefix string, v Validated) (ledg
 	req := ledger.UsageRequest{
 		ProviderID: v.ProviderID, RequestID: v.RequestID, ModelID: v.ModelID, ModelVersionHash: v.ModelVersionHash,
 		InputTokens: v.InputTokens, OutputTokens: v.OutputTokens, Revenue: v.Amount, Currency: v.Currency,
-		Algorithm: res.Algorithm, RequestHash: v.Hash,
+		Algorithm: res.Algorithm, RequestHash: v.Hash, Response: v.ResponseText,
 	}
 	for _, sh := range res.Shares {
 		req.Shares = append(req.Shares, ledger.Share{IdentityKey: sh.AuthorKey, Share: sh.Share, Words: sh.Words})

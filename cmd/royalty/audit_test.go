@@ -24,6 +24,7 @@ import (
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtest"
 	"github.com/openroyalty/royalty/ledger"
+	ledgercsv "github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/journal"
 	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
@@ -399,13 +400,45 @@ func TestStatementExport(t *testing.T) {
 		t.Fatalf("export statement: %v\n%s", err, out)
 	}
 	recs := readCSV(t, file)
-	sums := map[string]decimal.Decimal{}
-	for _, rec := range recs[1:] {
-		sums[rec[4]] = sums[rec[4]].Add(decimal.RequireFromString(rec[5]))
+	if got := strings.Join(recs[0], ","); got != strings.Join(ledgercsv.StatementColumns, ",") || ledgercsv.StatementColumns[11] != "released_by" {
+		t.Fatalf("header %s", got)
 	}
-	// Escrow release, a credit and a payout of everything in EUR: the EUR balance is below a cent.
-	if len(recs) != 5 || !sums["EUR"].LessThan(decimal.New(1, -2)) || sums["USD"].Sign() <= 0 {
-		t.Fatalf("statement rows = %d, sums %v:\n%v", len(recs)-1, sums, recs)
+	sums := map[string]decimal.Decimal{}
+	releases := map[string]decimal.Decimal{} // release transaction id/currency → its amount
+	moved := map[string]decimal.Decimal{}    // release transaction id/currency → the entries it moved
+	rows := 0
+	for _, rec := range recs[1:] {
+		amount := decimal.RequireFromString(rec[5])
+		if by := rec[11]; by != "" {
+			if rec[3] != ledger.EscrowAccount("hn:/ana") {
+				t.Errorf("a released entry on account %s, want the escrow of hn:/ana", rec[3])
+			}
+			if rec[2] == "usage" && rec[10] == "" && rec[6] == "" {
+				t.Errorf("a released credit without its identity: %v", rec)
+			}
+			moved[by+"/"+rec[4]] = moved[by+"/"+rec[4]].Add(amount)
+			continue
+		}
+		rows++
+		sums[rec[4]] = sums[rec[4]].Add(amount)
+		if rec[2] == "escrow_release" {
+			releases[rec[1]+"/"+rec[4]] = amount
+		}
+	}
+	// The escrow release (in USD and EUR), a credit and a payout of everything in EUR: the EUR
+	// balance is below a cent. The rows of released entries do not count twice.
+	if rows != 4 || !sums["EUR"].LessThan(decimal.New(1, -2)) || sums["USD"].Sign() <= 0 {
+		t.Fatalf("statement rows = %d, sums %v:\n%v", rows, sums, recs)
+	}
+	// Every release is followed by the entries it moved (the credits of r1, r2, r3 and r1's
+	// reversal), which sum exactly to it.
+	if len(releases) != 2 || len(moved) != len(releases) || len(recs)-1-rows != 4 {
+		t.Fatalf("releases %v, moved %v, %d released rows:\n%v", releases, moved, len(recs)-1-rows, recs)
+	}
+	for id, amount := range releases {
+		if !moved[id].Equal(amount) {
+			t.Errorf("release %s of %s moved entries summing to %s", id, amount, moved[id])
+		}
 	}
 	if _, err := runCmd(t, e.ctx, "export", "statement", "--out", file, "--database-url", e.dsn); err == nil {
 		t.Error("statement without --contributor succeeded")

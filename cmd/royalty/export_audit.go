@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -118,7 +119,9 @@ func exportStatementCommand(cfg *config, stdout io.Writer) *cobra.Command {
 		Long: "Write every posting to a contributor's account (or to --account, for example an identity's\n" +
 			"escrow) as CSV, newest first: the change to the balance (a royalty is positive, a payout\n" +
 			"negative), the identity and model behind each credit with its evidence spans as JSON, and the\n" +
-			"reason of reversals. Columns: " + fmt.Sprint(csv.StatementColumns) + ".",
+			"reason of reversals. On a contributor's statement each escrow release is followed by the\n" +
+			"credits it moved (account escrow:..., released_by the release; not counted twice in the\n" +
+			"balance, which is the sum of the rows without released_by). Columns: " + fmt.Sprint(csv.StatementColumns) + ".",
 		Example: "  royalty export statement --contributor 7a3c5e0e-… --out statement.csv",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -145,7 +148,8 @@ func exportStatementCommand(cfg *config, stdout io.Writer) *cobra.Command {
 				defer l.Close()
 				return writeFileAtomically(out, func(w io.Writer) error {
 					enc := csv.NewStatementEncoder(w, account)
-					q := ledger.StatementQuery{Account: account, Currency: currency, PageSize: ledger.MaxPageSize}
+					q := ledger.StatementQuery{Account: account, Currency: currency, PageSize: ledger.MaxPageSize,
+						ExpandReleases: strings.HasPrefix(account, ledger.ContributorAccount(""))}
 					for {
 						page, err := l.Statement(ctx, q)
 						if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openroyalty/royalty/attribution"
 	"github.com/openroyalty/royalty/claims/profile"
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/internal/termtext"
 	"github.com/openroyalty/royalty/internal/version"
 )
@@ -81,6 +82,8 @@ type config struct {
 	TLS serverTLS
 	// Profiles configures the profile fetchers of CheckClaim (serve's --profile-* flags).
 	Profiles profile.Config
+	// Web are the web app's session settings (serve's --web-* flags).
+	Web wire.WebConfig
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

@@ -70,6 +70,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	addLimitFlags(cmd.Flags(), &cfg.Limits)
 	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
 	addProfileFlags(cmd.Flags(), &cfg.Profiles)
+	addWebFlags(cmd.Flags(), &cfg.Web)
 	return cmd
 }
 
@@ -146,7 +147,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	// Not ready until the health watcher has seen the database and the index.
 	gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	httpOpts := services.HTTPOptions{MaxMessageBytes: srvOpts.MaxMessageBytes, MaxConcurrentStreams: int(srvOpts.MaxConcurrentStreams),
-		Web: ps.Web(signer, trusted)}
+		Web: ps.Web(signer, trusted, cfg.Web)}
 	apiHandler, err := services.NewHTTPHandler(gs, httpOpts)
 	if err != nil {
 		return nil, err

@@ -3,17 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +34,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/claims/profile"
 	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/indexer/jsonl"
 	"github.com/openroyalty/royalty/internal/pgtest"
@@ -51,6 +59,49 @@ func chromium(t *testing.T) string {
 	t.Skip("chromium is missing")
 	return ""
 }
+
+// axeVersion and axeSHA256 pin the vendored axe-core (testdata/axe-core, README there): the
+// SRI hash of axe.min.js as the npm package's sri-history.json lists it.
+const (
+	axeVersion = "4.14.1"
+	axeSHA256  = "sha256-KTSJmUUM3yhJqOcLeRL8LahahJ2jnA0NU5T1HUqe2Vw="
+)
+
+// axeSource returns the vendored axe.min.js after checking its hash.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256-" + base64.StdEncoding.EncodeToString(sum[:]); got != axeSHA256 {
+		t.Fatalf("testdata/axe-core/axe.min.js is %s, want axe-core %s's %s", got, axeVersion, axeSHA256)
+	}
+	if !bytes.Contains(b, []byte(`"`+axeVersion+`"`)) {
+		t.Fatalf("testdata/axe-core/axe.min.js does not name version %s", axeVersion)
+	}
+	if _, err := os.Stat(filepath.Join("testdata", "axe-core", "LICENSE")); err != nil {
+		t.Fatalf("axe-core's licence is not beside it: %v", err)
+	}
+	return string(b)
+}
+
+// TestAxeCoreVendored checks the vendored axe-core's integrity without a browser.
+func TestAxeCoreVendored(t *testing.T) { axeSource(t) }
+
+// axeViolation is one axe-core finding.
+type axeViolation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"`
+}
+
+// axeRun runs axe-core over the page and returns its violations.
+const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations
+	.map(v => ({id: v.id, impact: v.impact, help: v.help,
+		nodes: v.nodes.map(n => n.target.join(" ") + ": " + (n.failureSummary || "").replace(/\s+/g, " "))})))`
 
 // screenshots is where the journey saves a screenshot of each page: docs/screenshots when
 // ROYALTY_TEST_SCREENSHOTS=docs (make screenshots), else a temporary directory.
@@ -89,6 +140,21 @@ func TestWebJourney(t *testing.T) {
 	if _, err := writeSigningKey(cfg.SigningKeyFile); err != nil {
 		t.Fatal(err)
 	}
+	// A local server plays Reddit: the about.json of u/ana_rides, whose description the test
+	// sets to hold a claim's token.
+	var about atomic.Value
+	about.Store("Bike commuter.")
+	reddit := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/user/ana_rides/about.json" {
+			http.NotFound(w, r)
+			return
+		}
+		desc, _ := json.Marshal(about.Load().(string))
+		fmt.Fprintf(w, `{"kind": "t2", "data": {"name": "ana_rides", "subreddit": {"display_name": "u_ana_rides", "public_description": %s, "subreddit_type": "user"}}}`, desc)
+	}))
+	defer reddit.Close()
+	cfg.Profiles = profile.Config{RedditURL: reddit.URL + "/user/{id}/about.json",
+		AllowAddress: func(a netip.AddrPort) bool { return a.Addr().IsLoopback() }}
 	logger, err := newLogger(cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -178,8 +244,40 @@ func TestWebJourney(t *testing.T) {
 		return v
 	}
 	text := func(sel string) string { t.Helper(); return get(sel, chromedp.Text(sel)) }
+	axeJS := axeSource(t)
+	audited := 0
+	// violations runs axe-core on the page shown (injecting it first when the page lacks it).
+	// The script is injected through the DevTools protocol: the app's CSP allows no script of
+	// its own, and this is no exception to it.
+	violations := func(name string) []axeViolation {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`typeof axe === "undefined" && (0, eval)(`+strconv.Quote(axeJS)+`)`)); err != nil {
+			t.Fatalf("injecting axe-core into %s: %v", name, err)
+		}
+		sctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+		defer cancel()
+		vs, err := chromedp.Run(sctx, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe-core on %s: %v", name, err)
+		}
+		return vs
+	}
+	// audit fails the test on serious or critical violations of the page shown, and logs the
+	// others.
+	audit := func(name string) {
+		t.Helper()
+		for _, v := range violations(name) {
+			report := t.Logf
+			if v.Impact == "serious" || v.Impact == "critical" {
+				report = t.Errorf
+			}
+			report("accessibility (axe-core %s) on %s: %s %s: %s\n\t%s", axeVersion, name, v.Impact, v.ID, v.Help, strings.Join(v.Nodes, "\n\t"))
+		}
+		audited++
+	}
 	shot := func(name string) {
 		t.Helper()
+		audit(name)
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 		if err == nil {
 			err = os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
@@ -213,6 +311,12 @@ func TestWebJourney(t *testing.T) {
 	// Register: the key is shown once.
 	do("register", chromedp.Navigate(base+"/register"), chromedp.SendKeys("#name", "Ana Ruiz"), chromedp.Submit("#name"), chromedp.WaitVisible("textarea#key"))
 	key := strings.TrimSpace(get("key", chromedp.Value("textarea#key")))
+	// The Copy button (static/copy.js, the app's one script, allowed by the CSP) shows and
+	// answers; clipboard access may be denied to a headless browser, which it says.
+	do("copy the key", chromedp.WaitVisible("#copy"), chromedp.Click("#copy"))
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById("copied").textContent !== ""`)); err != nil {
+		t.Fatalf("the Copy button did not answer: %v", err)
+	}
 	shot("04-key")
 	if !auth.WellFormedKey(key) {
 		t.Fatalf("registration showed %q, not a key", key)
@@ -234,10 +338,12 @@ func TestWebJourney(t *testing.T) {
 	if s := text("p.notice"); !strings.Contains(s, "pending") {
 		t.Fatalf("check now: %q", s)
 	}
+	audit("claims after check now")
 	do("dashboard with escrow", chromedp.Navigate(base+"/me"), chromedp.WaitVisible("#esc"))
 	if s := text("main"); !strings.Contains(s, identity) || !strings.Contains(s, "USD") {
 		t.Fatalf("dashboard shows no escrow waiting: %q", s)
 	}
+	audit("dashboard with escrow")
 
 	// The crawler brings in Ana's proof post; the pipeline verifies the claim.
 	proof := filepath.Join(t.TempDir(), "proof.jsonl")
@@ -271,6 +377,37 @@ func TestWebJourney(t *testing.T) {
 		t.Fatalf("statement marks: response %q, source %q", r, src)
 	}
 
+	// A second identity of Ana's, on Reddit: "check now" reads its profile from the local
+	// server playing Reddit, finds the token there and verifies the claim at once.
+	const rideText = "Waxing the chain with paraffin every three hundred kilometres keeps the whole drivetrain quiet and clean through a wet winter of commuting to work."
+	redditPosts := filepath.Join(t.TempDir(), "reddit.jsonl")
+	if err := os.WriteFile(redditPosts, []byte(`{"id": "t1_ride1", "platform": "reddit", "author_id": "ana_rides", "author_name": "ana_rides", "created": "2024-02-03T10:00:00Z", "url": "https://www.reddit.com/r/bikecommuting/comments/abc/x/ride1", "text": "`+rideText+`", "license": "CC BY 4.0", "kind": "comment", "format": "text"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ingestJSONL(t, ctx, srv, redditPosts)
+	if err := srv.parts.Readiness.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := v1.NewProviderServiceClient(conn).ReportUsage(pctx, &v1.ReportUsageRequest{
+		RequestId: "r-3", ModelId: "acme-chat", ModelVersionHash: "sha256:0123456789abcdef", InputTokens: 10, OutputTokens: 40,
+		Pricing: &v1.ReportUsageRequest_Revenue{Revenue: "6.00"}, Currency: "USD",
+		ResponseText: "A tip from a commuter: " + rideText,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r3.GetUsage().GetCredits()) == 0 || r3.GetUsage().GetCredits()[0].GetIdentityKey() != "reddit:/ana_rides" {
+		t.Fatalf("the Reddit words were not credited to reddit:/ana_rides: %v", r3.GetUsage())
+	}
+	do("reddit identity", chromedp.Navigate(base+"/identity/reddit:/ana_rides"), chromedp.WaitVisible("#isthisyou"))
+	do("start reddit claim", chromedp.Click(".claim button"), chromedp.WaitVisible("#identity"), chromedp.Submit("#identity"), chromedp.WaitVisible("code.token"))
+	about.Store("Bike commuter. " + text("code.token"))
+	do("check reddit claim", chromedp.Click("form[action$='/check'] button"), chromedp.WaitVisible("p.notice"))
+	if s := text("p.notice"); !strings.Contains(s, "reddit:/ana_rides: verified") {
+		t.Fatalf("check now with the token on the profile: %q", s)
+	}
+	audit("claims after a verified check")
+
 	// Payouts: a destination (the key was proved at login, minutes ago, so it is not asked
 	// again; TestWebReauth covers the older session), then a payout.
 	do("destination", chromedp.Navigate(base+"/payouts"), chromedp.SendKeys("#destination", "ana@example.org"),
@@ -288,13 +425,22 @@ func TestWebJourney(t *testing.T) {
 
 	// A cross-origin form posting to the app is refused.
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/unlabelled" { // a page the audit must fault: an input without a label
+			fmt.Fprint(w, `<!doctype html><html lang="en"><title>elsewhere</title><main><input id="x" name="x"></main></html>`)
+			return
+		}
 		fmt.Fprintf(w, `<!doctype html><title>elsewhere</title><form method="post" action="%s/logout"><button id="go">win a prize</button></form>`, base)
 	}))
 	defer evil.Close()
+	do("a page without labels", chromedp.Navigate(evil.URL+"/unlabelled"), chromedp.WaitVisible("#x"))
+	if vs := violations("a page without labels"); !slices.ContainsFunc(vs, func(v axeViolation) bool { return v.ID == "label" && v.Impact == "critical" }) {
+		t.Fatalf("axe-core found no unlabelled input where there is one: %+v", vs)
+	}
 	do("cross-origin", chromedp.Navigate(evil.URL), chromedp.WaitVisible("#go"), chromedp.Click("#go"), chromedp.WaitVisible("p.error"))
 	if s := text("p.error"); !strings.Contains(s, "cross-origin") {
 		t.Fatalf("cross-origin POST: %q", s)
 	}
+	audit("the cross-origin refusal page")
 	do("still logged in", chromedp.Navigate(base+"/me"), chromedp.WaitVisible("#bal"))
 	do("logout", chromedp.Click("header form button"), chromedp.WaitVisible(".lead"), chromedp.Navigate(base+"/me"), chromedp.WaitVisible("form[action='/login']"))
 	if loc := get("location", chromedp.Location()); !strings.HasSuffix(loc, "/login") {
@@ -336,7 +482,7 @@ func TestWebJourney(t *testing.T) {
 	if len(consoleErrors) > 0 {
 		t.Fatalf("the pages logged console errors:\n%s", strings.Join(consoleErrors, "\n"))
 	}
-	t.Logf("screenshots in %s", shots)
+	t.Logf("screenshots in %s; axe-core audited %d pages", shots, audited)
 }
 
 // expectedError reports whether a browser log entry is an error the journey provokes on

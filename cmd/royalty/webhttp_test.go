@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -56,9 +57,19 @@ type webServer struct {
 
 func startWebServer(t *testing.T, ctx context.Context) *webServer {
 	t.Helper()
+	return startWebServerOn(t, ctx, pgtest.NewDatabase(t), nil)
+}
+
+// startWebServerOn starts a server on the database at dbURL (another replica when one runs on
+// it already), with its config changed by set when not nil.
+func startWebServerOn(t *testing.T, ctx context.Context, dbURL string, set func(*config)) *webServer {
+	t.Helper()
 	dataDir := t.TempDir()
-	cfg := &config{DatabaseURL: pgtest.NewDatabase(t), GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DataDir: dataDir,
+	cfg := &config{DatabaseURL: dbURL, GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DataDir: dataDir,
 		LogFormat: "text", LogLevel: "info", SealInterval: 100 * time.Millisecond, SigningKeyFile: filepath.Join(dataDir, "key.pem")}
+	if set != nil {
+		set(cfg)
+	}
 	signer, err := writeSigningKey(cfg.SigningKeyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +274,43 @@ func TestWebLoginRateLimit(t *testing.T) {
 	}
 }
 
+// TestWebLoginRateLimitReplicas: two serve processes on one database share the login limit
+// (--web-logins-per-minute, here from ROYALTY_WEB_LOGINS_PER_MINUTE): attempts alternate
+// between them, and past the third each refuses.
+func TestWebLoginRateLimitReplicas(t *testing.T) {
+	t.Setenv("ROYALTY_WEB_LOGINS_PER_MINUTE", "3")
+	parsed := &config{}
+	cmd := serveCommand(parsed, io.Discard)
+	if err := cmd.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyEnv(cmd); err != nil {
+		t.Fatal(err)
+	}
+	web := parsed.Web
+	if web.LoginsPerMinute != 3 || web.SessionTTL != 12*time.Hour || web.IdleTimeout != 30*time.Minute || web.ReauthWithin != 10*time.Minute {
+		t.Fatalf("serve's web settings from the environment: %+v", web)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db := pgtest.NewDatabase(t)
+	set := func(c *config) { c.Web = web }
+	a := startWebServerOn(t, ctx, db, set)
+	b := startWebServerOn(t, ctx, db, set)
+	_, key := a.principal(t, ctx, "Ana", auth.RoleContributor)
+	ba, bb := a.browser(t), b.browser(t)
+	for i, br := range []*browser{ba, bb, ba} {
+		if code, _, _ := br.post("/login", url.Values{"key": {"rk_live_wrong"}}); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d, want 401", i+1, code)
+		}
+	}
+	for _, br := range []*browser{bb, ba} {
+		if code, body, _ := br.post("/login", url.Values{"key": {key}}); code != http.StatusTooManyRequests || !strings.Contains(body, "Too many login attempts") {
+			t.Fatalf("attempt past the shared limit on %s: %d, want 429", br.base, code)
+		}
+	}
+}
+
 // reportUsage reports a response reusing a sample post's words, as provider key.
 func reportUsage(t *testing.T, ctx context.Context, s *webServer, key, requestID string) *v1.Usage {
 	t.Helper()
@@ -407,6 +455,33 @@ func TestWebStaffAndProof(t *testing.T) {
 		}
 	})
 
+	// The statement shows each credit the release moved with the whole model response, the
+	// matched words marked; a report booked before responses were stored (no row) shows its
+	// credited words, as before.
+	t.Run("Statement", func(t *testing.T) {
+		if _, err := s.pool.Exec(ctx, `DELETE FROM ledger_usage_responses WHERE transaction_id = $1`, mine2.GetTransactionId()); err != nil {
+			t.Fatal(err)
+		}
+		c := s.browser(t)
+		c.login(anaKey, "/me")
+		code, body := c.get("/statement")
+		if code != 200 || !strings.Contains(body, "escrow_release") || !strings.Contains(body, mine.GetTransactionId()) || !strings.Contains(body, mine2.GetTransactionId()) {
+			t.Fatalf("/statement: %d\n%s", code, body)
+		}
+		whole := regexp.MustCompile(`<h3>Model response</h3><p>Good question\. [^<]*<mark>[^<]+</mark>.* Use a wet lube\.</p>`)
+		if !whole.MatchString(body) {
+			t.Errorf("the statement does not show the whole response with the evidence marked:\n%s", body)
+		}
+		if !strings.Contains(body, "<h3>Model response (the credited words)</h3>") {
+			t.Errorf("the report without a stored response is not shown by its credited words:\n%s", body)
+		}
+		for _, tx := range []string{mine.GetTransactionId(), mine2.GetTransactionId()} {
+			if !strings.Contains(body, `href="/proof/`+tx+`"`) {
+				t.Errorf("no proof link for the moved credit %s", tx)
+			}
+		}
+	})
+
 	t.Run("Proof", func(t *testing.T) {
 		got, err := s.parts.Claims.Get(ctx, anaClaim.ID)
 		if err != nil || got.ReleaseTransactionID == "" {
@@ -450,6 +525,20 @@ func TestWebStaffAndProof(t *testing.T) {
 		b.login(bobKey, "/me")
 		if code, body := b.get("/proof/" + tx); code != http.StatusNotFound || strings.Contains(body, `"leaf`) {
 			t.Fatalf("another contributor's proof: %d, want 404\n%.300s", code, body)
+		}
+		// The credits the release moved were booked to the identity's escrow; its owner now
+		// downloads their proofs too, another contributor cannot.
+		moved := mine2.GetTransactionId()
+		req, _ := http.NewRequest(http.MethodGet, c.base+"/proof/"+moved, nil)
+		if code, body, _ := c.do(req); code != 200 {
+			t.Fatalf("proof of a moved credit: %d\n%s", code, body)
+		} else if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatal(err)
+		} else if e, err := p.Verify(journal.NewKeys(s.signer.PublicKey())); err != nil || e.TransactionID != moved {
+			t.Fatalf("the moved credit's proof: %v (transaction %q)", err, e.TransactionID)
+		}
+		if code, _ := b.get("/proof/" + moved); code != http.StatusNotFound {
+			t.Fatalf("another contributor's moved credit's proof: %d, want 404", code)
 		}
 		// The provider whose report fed the escrow is not a party to the release.
 		pb := s.browser(t)

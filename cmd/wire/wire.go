@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -264,12 +265,21 @@ func (h ClaimsHook) PostsStored(ctx context.Context, posts []*indexer.Post) erro
 	return err
 }
 
+// WebConfig are the web app's session settings (serve's --web-* flags); zero fields take the
+// web package's defaults.
+type WebConfig struct {
+	SessionTTL, IdleTimeout, ReauthWithin time.Duration
+	LoginsPerMinute                       int
+}
+
 // Web returns the web app (services/web) over these parts. signer may be nil (the app then
 // shows no public key); trusted are further keys whose checkpoints verify.
-func (p *Parts) Web(signer *journal.Signer, trusted []ed25519.PublicKey) http.Handler {
+func (p *Parts) Web(signer *journal.Signer, trusted []ed25519.PublicKey, cfg WebConfig) http.Handler {
 	d := web.Deps{
 		Auth: p.Auth, Sessions: sessionpg.New(p.Pool), Ledger: p.Ledger, Claims: p.Claims, Index: p.Indexer,
-		PostCount: p.Index.DocCount, Journal: p.Journal, JournalTrusted: trusted, Logger: p.log,
+		PostCount: p.Index.DocCount, Journal: p.Journal, Responses: p.Ledger, JournalTrusted: trusted, Logger: p.log,
+		SessionTTL: cfg.SessionTTL, IdleTimeout: cfg.IdleTimeout, ReauthWithin: cfg.ReauthWithin,
+		LoginsPerMinute: cfg.LoginsPerMinute,
 	}
 	if signer != nil {
 		d.JournalKey = signer.PublicKey()

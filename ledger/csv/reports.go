@@ -13,10 +13,14 @@ import (
 
 // StatementColumns are the header of a statement export, in order. The amount is the change to
 // the account's balance in its normal direction (a royalty is positive on a contributor's
-// statement, a payout negative); evidence is a JSON array of the credited spans.
+// statement, a payout negative); evidence is a JSON array of the credited spans. An escrow
+// release read with its released entries (StatementEntry.Released) is followed by one row per
+// entry it moved: on the identity's escrow account, with released_by the release's transaction
+// id. Those rows are already counted in the release's amount: the account's balance is the sum
+// of the rows whose released_by is empty.
 var StatementColumns = []string{
 	"created_at", "transaction_id", "kind", "account", "currency", "amount",
-	"identity_key", "model_id", "reverses", "reason", "evidence",
+	"identity_key", "model_id", "reverses", "reason", "evidence", "released_by",
 }
 
 // evidenceJSON is one span in the evidence cell.
@@ -55,11 +59,23 @@ func (e *StatementEncoder) header() error {
 	return e.w.Write(StatementColumns)
 }
 
-// Encode writes one entry.
+// Encode writes one entry, then the entries it released, if any.
 func (e *StatementEncoder) Encode(s ledger.StatementEntry) error {
 	if err := e.header(); err != nil {
 		return err
 	}
+	if err := e.encode(s, e.account, ""); err != nil {
+		return err
+	}
+	for _, x := range s.Released {
+		if err := e.encode(x, ledger.EscrowAccount(s.IdentityKey), s.TransactionID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *StatementEncoder) encode(s ledger.StatementEntry, account, releasedBy string) error {
 	evidence := ""
 	if len(s.Evidence) > 0 {
 		spans := make([]evidenceJSON, len(s.Evidence))
@@ -76,7 +92,7 @@ func (e *StatementEncoder) Encode(s ledger.StatementEntry) error {
 	e.record[0] = s.CreatedAt.UTC().Format(time.RFC3339Nano)
 	e.record[1] = Neutralize(s.TransactionID)
 	e.record[2] = Neutralize(string(s.Kind))
-	e.record[3] = Neutralize(e.account)
+	e.record[3] = Neutralize(account)
 	e.record[4] = Neutralize(s.Currency)
 	e.record[5] = s.Amount.String()
 	e.record[6] = Neutralize(s.IdentityKey)
@@ -84,6 +100,7 @@ func (e *StatementEncoder) Encode(s ledger.StatementEntry) error {
 	e.record[8] = Neutralize(s.Reverses)
 	e.record[9] = Neutralize(s.Reason)
 	e.record[10] = Neutralize(evidence)
+	e.record[11] = Neutralize(releasedBy)
 	return e.w.Write(e.record)
 }
 

@@ -170,11 +170,13 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		return err
 	}
 	posts := postingInsert{cache: &s.known, expect: len(primaries)}
+	var responses responseInsert
 	var taken []*usageItem
 	for _, it := range primaries {
 		u := planned[it]
 		if inserted[u.TransactionID] {
 			posts.add(ids[it], u.Postings)
+			responses.add(ids[it], it.req.Response)
 			it.res = ledger.UsageResult{Usage: u}
 		} else {
 			taken = append(taken, it)
@@ -184,6 +186,9 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		return err
 	}
 	if err := posts.exec(ctx, tx, now); err != nil {
+		return err
+	}
+	if err := responses.exec(ctx, tx); err != nil {
 		return err
 	}
 	for _, it := range items {

@@ -98,20 +98,21 @@ type credit struct {
 	Provider     string
 	ModelVersion string
 	Sources      []sourceView
-	Released     []credit
-	// Moved is set on the credits a release lists: they are on the identity's escrow account,
-	// whose transactions the caller cannot download an inclusion proof of (the release's proof
-	// is on the release).
-	Moved bool
+	// Released are the credits a release moved. They are on the escrow account of the caller's
+	// identity, and their inclusion proofs are the caller's to download too.
+	Released []credit
 }
 
-// sourceView is one source post of a credit: the response's credited words and the post's text,
-// the matched words highlighted in both.
+// sourceView is one source post of a credit: the model response (or, for reports booked before
+// responses were stored, its credited words) and the post's text, the matched words highlighted
+// in both.
 type sourceView struct {
 	PostID, PostURL string
 	Response        any
 	Source          any
-	Missing         bool
+	// Whole is set when Response is the whole model response.
+	Whole   bool
+	Missing bool
 }
 
 func (a *app) statement(w http.ResponseWriter, r *http.Request) {
@@ -128,16 +129,41 @@ func (a *app) statement(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	responses, err := a.responses(ctx, page.Entries)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	posts := map[string]*indexer.Post{}
 	var out []credit
 	for _, e := range page.Entries {
-		out = append(out, a.credit(r, e, posts))
+		out = append(out, a.credit(r, e, posts, responses))
 	}
 	a.render(w, r, http.StatusOK, "statement", map[string]any{"Entries": out, "Next": page.NextPageToken})
 }
 
+// responses reads the stored model responses of the usage credits among entries and the
+// credits their releases moved, in one query.
+func (a *app) responses(ctx context.Context, entries []ledger.StatementEntry) (map[string]string, error) {
+	if a.Responses == nil {
+		return nil, nil
+	}
+	var ids []string
+	var walk func([]ledger.StatementEntry)
+	walk = func(es []ledger.StatementEntry) {
+		for _, e := range es {
+			if e.Kind == ledger.KindUsage {
+				ids = append(ids, e.TransactionID)
+			}
+			walk(e.Released)
+		}
+	}
+	walk(entries)
+	return a.Responses.UsageResponses(ctx, ids)
+}
+
 // credit lays out an entry of the caller's own statement, or one an escrow release of it moved.
-func (a *app) credit(r *http.Request, e ledger.StatementEntry, posts map[string]*indexer.Post) credit {
+func (a *app) credit(r *http.Request, e ledger.StatementEntry, posts map[string]*indexer.Post, responses map[string]string) credit {
 	ctx := r.Context()
 	c := credit{StatementEntry: e}
 	if e.Kind == ledger.KindUsage {
@@ -150,21 +176,21 @@ func (a *app) credit(r *http.Request, e ledger.StatementEntry, posts map[string]
 			}
 		}
 	}
-	c.Sources = a.sources(r, e.Evidence, posts)
+	response, whole := responses[e.TransactionID]
+	c.Sources = a.sources(r, e.Evidence, posts, response, whole)
 	for _, x := range e.Released {
-		m := a.credit(r, x, posts)
-		m.Moved = true
-		c.Released = append(c.Released, m)
+		c.Released = append(c.Released, a.credit(r, x, posts, responses))
 	}
 	return c
 }
 
-// sources groups evidence by source post and highlights it in the response's words and the
-// post's text. The ledger keeps the credited words of the response, not the whole response.
-func (a *app) sources(r *http.Request, ev []ledger.Evidence, cache map[string]*indexer.Post) []sourceView {
+// sources groups evidence by source post and highlights it in the response and the post's
+// text. With the whole response (whole), the response is shown with the evidence's spans
+// marked; without it (reports booked before responses were stored), the credited words alone.
+func (a *app) sources(r *http.Request, ev []ledger.Evidence, cache map[string]*indexer.Post, response string, whole bool) []sourceView {
 	var out []sourceView
 	by := map[string]int{}
-	var spans [][]span
+	var spans, inResponse [][]span
 	var resp [][]string
 	for _, e := range ev {
 		i, ok := by[e.PostID]
@@ -172,14 +198,19 @@ func (a *app) sources(r *http.Request, ev []ledger.Evidence, cache map[string]*i
 			i = len(out)
 			by[e.PostID] = i
 			out = append(out, sourceView{PostID: e.PostID, PostURL: e.PostURL})
-			spans, resp = append(spans, nil), append(resp, nil)
+			spans, inResponse, resp = append(spans, nil), append(inResponse, nil), append(resp, nil)
 		}
 		spans[i] = append(spans[i], span{e.SourceStart, e.SourceEnd})
+		inResponse[i] = append(inResponse[i], span{e.ResponseStart, e.ResponseEnd})
 		resp[i] = append(resp[i], e.Text)
 	}
 	for i := range out {
-		words := strings.Join(resp[i], " … ")
-		out[i].Response = marked(words, []span{{0, len(words)}})
+		if whole {
+			out[i].Response, out[i].Whole = marked(response, inResponse[i]), true
+		} else {
+			words := strings.Join(resp[i], " … ")
+			out[i].Response = marked(words, []span{{0, len(words)}})
+		}
 		p, ok := cache[out[i].PostID]
 		if !ok {
 			p, _ = a.Index.Post(r.Context(), out[i].PostID)
@@ -207,7 +238,7 @@ func (a *app) proof(w http.ResponseWriter, r *http.Request) {
 	for i, posting := range entry.Postings {
 		accounts[i] = posting.Account
 	}
-	if err := access.CheckProof(me(r), tx, accounts); err != nil {
+	if err := a.rules().CheckProof(r.Context(), me(r), tx, accounts); err != nil {
 		a.fail(w, r, err)
 		return
 	}

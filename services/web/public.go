@@ -171,7 +171,12 @@ func (a *app) registerForm(w http.ResponseWriter, r *http.Request) {
 
 // register creates a contributor and shows its key, this once.
 func (a *app) register(w http.ResponseWriter, r *http.Request) {
-	if !a.logins.allow(r) {
+	ok, err := a.allowLogin(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !ok {
 		w.Header().Set("Retry-After", "60")
 		a.render(w, r, http.StatusTooManyRequests, "register", map[string]any{"Error": "Too many attempts from your address; wait a minute."})
 		return

@@ -9,9 +9,6 @@ import (
 	"html/template"
 	"net"
 	"net/http"
-	"sync"
-
-	"golang.org/x/time/rate"
 
 	"github.com/openroyalty/royalty"
 	"github.com/openroyalty/royalty/auth"
@@ -95,31 +92,15 @@ func (a *app) startSession(w http.ResponseWriter, r *http.Request, p auth.Princi
 	return nil
 }
 
-// limiter bounds login attempts per client address.
-type limiter struct {
-	mu     sync.Mutex
-	perMin int
-	by     map[string]*rate.Limiter
-}
-
-func newLimiter(perMin int) *limiter { return &limiter{perMin: perMin, by: map[string]*rate.Limiter{}} }
-
-func (l *limiter) allow(r *http.Request) bool {
+// allowLogin records a login attempt from the request's client address and reports whether it
+// is within LoginsPerMinute. The count is kept by Sessions, so every replica shares it.
+func (a *app) allowLogin(r *http.Request) (bool, error) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.by[host]
-	if !ok {
-		if len(l.by) > 100000 { // forget everyone rather than grow without bound
-			l.by = map[string]*rate.Limiter{}
-		}
-		lim = rate.NewLimiter(rate.Limit(float64(l.perMin)/60), l.perMin)
-		l.by[host] = lim
-	}
-	return lim.Allow()
+	n, err := a.Sessions.LoginAttempt(r.Context(), host, a.Now())
+	return n <= a.LoginsPerMinute, err
 }
 
 func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +109,12 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 
 // login exchanges an API key for a session. The key arrives in the POST body only.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	if !a.logins.allow(r) {
+	ok, err := a.allowLogin(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !ok {
 		w.Header().Set("Retry-After", "60")
 		a.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Error": "Too many login attempts from your address; wait a minute."})
 		return

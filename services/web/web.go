@@ -10,9 +10,11 @@
 // "__Host-royalty_session" (browsers accept the __Host- prefix only on Secure cookies), on
 // plain HTTP — a loopback development server — it is named "royalty_session". State-changing
 // requests from other origins are refused (http.CrossOriginProtection), every page carries a
-// strict Content-Security-Policy without inline script (the app runs no JavaScript at all),
-// and login attempts are rate limited per client address. An API key is never put in a URL or
-// a log line, and is shown only on the page that creates it.
+// strict Content-Security-Policy without inline script (every page works without JavaScript;
+// the one script, static/copy.js, adds a Copy button beside a new API key), and login attempts
+// are rate limited per client address, counted in the database so that replicas share the
+// count. An API key is never put in a URL or a log line, and is shown only on the page that
+// creates it.
 package web
 
 import (
@@ -70,6 +72,16 @@ type Sessions interface {
 	SetDestination(ctx context.Context, contributorID, destination string, sessionHash []byte) error
 	// Destinations lists a contributor's destinations, newest (the current one) first.
 	Destinations(ctx context.Context, contributorID string) ([]Destination, error)
+	// LoginAttempt records a login attempt from a client address at now and returns the
+	// attempts of that address in now's minute (UTC), this one included, counted across every
+	// process that shares the store.
+	LoginAttempt(ctx context.Context, address string, now time.Time) (int, error)
+}
+
+// Responses reads the model responses stored with usage reports, by transaction id; reports
+// without one are absent from the map.
+type Responses interface {
+	UsageResponses(ctx context.Context, transactionIDs []string) (map[string]string, error)
 }
 
 // Journal is the verifiable journal (ledger/journal/postgres.Store).
@@ -91,6 +103,10 @@ type Deps struct {
 	// PostCount returns the number of posts indexed; nil shows none.
 	PostCount func() (uint64, error)
 	Journal   Journal
+	// Responses reads the stored model responses of usage reports (ledger/postgres.Store); nil
+	// shows only the credited words the evidence holds, as for reports booked before responses
+	// were stored.
+	Responses Responses
 	// JournalKey is the checkpoint signing key, nil when the server signs nothing;
 	// JournalTrusted are earlier keys whose checkpoints still verify.
 	JournalKey     ed25519.PublicKey
@@ -101,7 +117,8 @@ type Deps struct {
 	// session unused for that long (default 30 minutes).
 	SessionTTL  time.Duration
 	IdleTimeout time.Duration
-	// LoginsPerMinute bounds login attempts per client address (default 10).
+	// LoginsPerMinute bounds login attempts per client address and minute, across every
+	// process sharing Sessions (default 10).
 	LoginsPerMinute int
 	// ReauthWithin is how recently the key must have been proved in a session (at login, or
 	// entered again) for sensitive changes, such as the payout destination (default 10 minutes);
@@ -117,8 +134,7 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 // app is the web app.
 type app struct {
 	Deps
-	pages  map[string]*template.Template
-	logins *limiter
+	pages map[string]*template.Template
 }
 
 // New returns the web app's handler.
@@ -138,7 +154,7 @@ func New(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	a := &app{Deps: d, pages: parsePages(), logins: newLimiter(d.LoginsPerMinute)}
+	a := &app{Deps: d, pages: parsePages()}
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))

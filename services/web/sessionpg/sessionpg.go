@@ -1,10 +1,11 @@
-// Package sessionpg stores the web app's sessions and payout destinations in PostgreSQL (or
-// CockroachDB): tables web_sessions and payout_destinations. Writes run in serializable
+// Package sessionpg stores the web app's sessions, payout destinations and login attempts in
+// PostgreSQL (or CockroachDB): tables web_sessions, payout_destinations and web_login_attempts. Writes run in serializable
 // transactions with retries (internal/pgdb).
 package sessionpg
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"time"
 
@@ -94,4 +95,24 @@ func (s *Store) Destinations(ctx context.Context, contributorID string) ([]web.D
 		err := r.Scan(&d.Destination, &d.CreatedAt)
 		return d, err
 	})
+}
+
+// LoginAttempt implements web.Sessions: one upsert of the (minute, address) counter, shared by
+// every process on the database. The first attempt of an address in a minute also deletes the
+// counters of minutes before the last, so the table stays bounded.
+func (s *Store) LoginAttempt(ctx context.Context, address string, now time.Time) (int, error) {
+	h := sha256.Sum256([]byte(address))
+	window := now.UTC().Truncate(time.Minute)
+	var n int
+	err := pgdb.Serializable(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO web_login_attempts (window_start, address_hash, attempts) VALUES ($1, $2, 1)
+			ON CONFLICT (window_start, address_hash) DO UPDATE SET attempts = web_login_attempts.attempts + 1
+			RETURNING attempts`, window, h[:]).Scan(&n)
+		if err != nil || n > 1 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM web_login_attempts WHERE window_start < $1`, window.Add(-time.Minute))
+		return err
+	})
+	return n, err
 }

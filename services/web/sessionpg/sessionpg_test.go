@@ -208,3 +208,48 @@ func TestDestinationsAppendOnly(t *testing.T) {
 		t.Fatalf("%d rows name the session (%v), want 2", n, err)
 	}
 }
+
+// TestLoginAttempts: attempts are counted per address and minute in the database, so that two
+// stores over the same database (two replicas) share one count; a new minute starts from one;
+// minutes before the last are deleted, and no address is stored in clear.
+func TestLoginAttempts(t *testing.T) {
+	ctx := context.Background()
+	pool, a, _ := open(t)
+	b := sessionpg.New(pool) // another replica's store
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	count := func(s *sessionpg.Store, addr string, at time.Time, want int) {
+		t.Helper()
+		n, err := s.LoginAttempt(ctx, addr, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Fatalf("attempt from %s at %s: count %d, want %d", addr, at.Format(time.TimeOnly), n, want)
+		}
+	}
+	count(a, "192.0.2.1", t0, 1)
+	count(b, "192.0.2.1", t0.Add(10*time.Second), 2)
+	count(a, "192.0.2.1", t0.Add(20*time.Second), 3)
+	count(b, "192.0.2.2", t0.Add(20*time.Second), 1)
+	count(a, "192.0.2.1", t0.Add(time.Minute), 1) // the next minute
+	count(b, "192.0.2.1", t0.Add(time.Minute+time.Second), 2)
+	rows := func() int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM web_login_attempts`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := rows(); n != 3 {
+		t.Fatalf("%d counter rows, want 3 (two minutes)", n)
+	}
+	count(a, "192.0.2.3", t0.Add(3*time.Minute), 1)
+	if n := rows(); n != 1 {
+		t.Fatalf("%d counter rows after minutes passed, want 1: old minutes are not deleted", n)
+	}
+	var clear int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM web_login_attempts WHERE position('192.0.2' IN encode(address_hash, 'escape')) > 0`).Scan(&clear); err != nil || clear != 0 {
+		t.Fatalf("an address is stored in clear (%d rows, %v)", clear, err)
+	}
+}

@@ -244,8 +244,9 @@ func (x *IngestPostsResponse) GetErrors() []*RecordError {
 // SearchPostsRequest is a full-text query with optional filters.
 type SearchPostsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Words to look for; may be empty when a filter is given.
-	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// Words to look for; may be empty when a filter is given. Its JSON and REST name is `q`
+	// (GET /v1/posts?q=...); `query` is accepted as well.
+	Query string `protobuf:"bytes,1,opt,name=query,json=q,proto3" json:"query,omitempty"`
 	// Restrict to posts by this identity key, for example `stackexchange:bicycles.meta/123`.
 	Author string `protobuf:"bytes,2,opt,name=author,proto3" json:"author,omitempty"`
 	// Restrict to this site, for example "bicycles.meta".
@@ -593,9 +594,9 @@ const file_royalty_v1_index_proto_rawDesc = "" +
 	"\aupdated\x18\x03 \x01(\x04R\aupdated\x12\x1c\n" +
 	"\tunchanged\x18\x04 \x01(\x04R\tunchanged\x12\x1a\n" +
 	"\brejected\x18\x05 \x01(\x04R\brejected\x12/\n" +
-	"\x06errors\x18\x06 \x03(\v2\x17.royalty.v1.RecordErrorR\x06errors\"\xae\x01\n" +
-	"\x12SearchPostsRequest\x12\x14\n" +
-	"\x05query\x18\x01 \x01(\tR\x05query\x12\x16\n" +
+	"\x06errors\x18\x06 \x03(\v2\x17.royalty.v1.RecordErrorR\x06errors\"\xaa\x01\n" +
+	"\x12SearchPostsRequest\x12\x10\n" +
+	"\x05query\x18\x01 \x01(\tR\x01q\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x12\n" +
 	"\x04site\x18\x03 \x01(\tR\x04site\x12\x1a\n" +
 	"\bplatform\x18\x04 \x01(\tR\bplatform\x12\x1b\n" +
