@@ -50,7 +50,10 @@ func (s *Store) Payout(ctx context.Context, req ledger.PayoutRequest) (ledger.Pa
 		if err != nil {
 			return err
 		}
-		now := s.clock()
+		now, err := s.fencedClock(ctx, tx)
+		if err != nil {
+			return err
+		}
 		requested := "all"
 		if req.Amount != nil {
 			requested = req.Amount.String()
