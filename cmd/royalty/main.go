@@ -123,7 +123,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (verb
 		ingestCommand(cfg, stdout, stderr),
 		keysCommand(cfg, stdout),
 		exportCommand(cfg, stdout, stderr),
-		verifyCommand(stdout),
+		verifyCommand(cfg, stdout, stderr),
 	)
 	documentEnv(root)
 	err = root.ExecuteContext(ctx)

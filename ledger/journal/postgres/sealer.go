@@ -71,7 +71,7 @@ type Sealer struct {
 	// testHookInBlock, if set, runs inside a block's transaction before it commits (tests use
 	// it to kill a sealer mid-seal).
 	testHookInBlock func(ctx context.Context)
-	bad    map[string]bool
+	bad             map[string]bool
 
 	stop chan struct{}
 	done chan struct{}
