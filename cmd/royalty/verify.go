@@ -13,9 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/internal/termtext"
 	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/journal"
+	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 )
 
 // verifyCommand checks exports and inclusion proofs offline: nothing but the file and the
