@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-balance bench-export bench-attribution eval-attribution bench-ingest soak bench-e2e
+.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-balance bench-scale bench-export bench-attribution eval-attribution bench-ingest soak bench-e2e
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -28,6 +28,10 @@ bench-ledger:
 ## bench-balance: GetBalance p50 for an account of 10k postings and one of 10M (checkpoint + tail), full sums as baseline (RESULT line; about 15 minutes, ~3 GB of disk)
 bench-balance:
 	$(GO) run ./cmd/royalty-bench-balance $(BENCHFLAGS)
+
+## bench-scale: ReportUsage throughput and p99 through one `royalty serve` vs two on the same durable PostgreSQL (RESULT line; about 2 minutes)
+bench-scale:
+	$(GO) run ./cmd/royalty-bench-scale $(BENCHFLAGS)
 
 ## bench-export: journal export rows/s and peak RSS at 250k and 1M postings, against PostgreSQL's own COPY (a few minutes)
 bench-export:
