@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ type options struct {
 	calls      int
 	fullBig    int
 	maxBlock   int
+	explain    bool
 }
 
 func main() {
@@ -62,6 +64,7 @@ func main() {
 	flag.IntVar(&o.calls, "calls", 300, "balance reads per account")
 	flag.IntVar(&o.fullBig, "full-big", 2, "full sums of the big account for the baseline (each reads every posting)")
 	flag.IntVar(&o.maxBlock, "max-block", 100, "transactions per sealed block while sealing the history")
+	flag.BoolVar(&o.explain, "explain", true, "print PostgreSQL's plans of the balance read's queries for both accounts")
 	version.Flag("royalty-bench-balance")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -192,6 +195,32 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("%s: balance through checkpoints %v, full sum %v", a.name, bs, full)
 		}
 		say("%s account: %d postings, balance %s USD (checkpoint + %d unsealed reports = full sum)", a.name, a.postings, bs[0].Balance, o.tail)
+	}
+	if o.explain {
+		var fence time.Time
+		if err := pool.QueryRow(ctx, `SELECT fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`).Scan(&fence); err != nil {
+			return err
+		}
+		for _, a := range accts {
+			for _, q := range []string{
+				`SELECT currency, debits, credits, postings FROM ledger_balance_checkpoints WHERE account_id = $1 AND journal_size = (SELECT max(journal_size) FROM ledger_balance_checkpoints WHERE account_id = $1)`,
+				`SELECT transaction_id, currency, amount FROM ledger_postings WHERE account_id = $1 AND created_at >= $2`,
+			} {
+				args := []any{a.id}
+				if strings.Contains(q, "$2") {
+					args = append(args, fence)
+				}
+				rows, err := pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+q, args...)
+				if err != nil {
+					return err
+				}
+				plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					return err
+				}
+				say("plan for the %s account:\n  %s", a.name, strings.Join(plan, "\n  "))
+			}
+		}
 	}
 	times := [2][]time.Duration{}
 	for i := 0; i < o.calls+20; i++ {
