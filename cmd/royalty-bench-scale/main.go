@@ -9,7 +9,8 @@
 // unique request id: one replica; then replica B started and the same clients split over A and
 // B; then A alone again. The one-replica figure is the mean of the first and last phases, so
 // that drift of the shared machine weighs on both sides. Both replicas run the journal sealer;
-// the lease lets one of them seal. It ends with
+// the lease lets one of them seal, and `royalty verify balances` checks the books at the end. It
+// ends with
 //
 //	RESULT scale clients=<n> one_rps=<n> one_p99_ms=<n> two_rps=<n> two_p99_ms=<n> ratio=<two_rps / one_rps>
 //
@@ -169,6 +170,13 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	say("one replica again: %s", one2)
+	// The books after both replicas booked on one database: the lease holder's checkpoints and
+	// fences hold (the sealer may be a second behind: what it has sealed is checked).
+	vout, err := b.royalty(ctx, "verify", "balances")
+	if err != nil {
+		return err
+	}
+	say("royalty verify balances: %s", strings.TrimSpace(vout))
 	oneRPS := (one1.perS() + one2.perS()) / 2
 	oneP99 := (one1.p(0.99) + one2.p(0.99)) / 2
 	fmt.Printf("RESULT scale clients=%d one_rps=%.0f one_p99_ms=%.1f two_rps=%.0f two_p99_ms=%.1f ratio=%.2f\n",
