@@ -112,7 +112,7 @@ func (l *lease) hold(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 }
 
 // check fails with errLeaseLost unless this sealer holds an unexpired lease, inside a block's
-// transaction.
+// transaction (no side effect: the transaction may run again; lost resets the renewal).
 func (l *lease) check(ctx context.Context, tx pgx.Tx) error {
 	var holder string
 	var alive bool
@@ -121,11 +121,13 @@ func (l *lease) check(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("checking the sealer lease: %w", err)
 	}
 	if holder != l.holder || !alive {
-		l.renewAt = time.Time{}
 		return errLeaseLost
 	}
 	return nil
 }
+
+// lost makes the next round ask the database again.
+func (l *lease) lost() { l.renewAt = time.Time{} }
 
 // release gives the lease up so that another replica takes over at once (on a clean stop).
 func (l *lease) release(ctx context.Context, pool *pgxpool.Pool) error {

@@ -230,6 +230,9 @@ func (s *Sealer) round(ctx context.Context, full bool) (int, error) {
 			continue
 		}
 		attempt = 0
+		if errors.Is(err, errLeaseLost) {
+			s.lease.lost()
+		}
 		if err != nil {
 			return total, err
 		}
