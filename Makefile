@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-export bench-attribution eval-attribution bench-ingest soak bench-e2e
+.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-balance bench-scale bench-export bench-attribution eval-attribution bench-ingest soak bench-e2e
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -24,6 +24,14 @@ build:
 ## bench-ledger: ledger reports/s vs pgbench tps on one throwaway durable PostgreSQL (about 2 minutes)
 bench-ledger:
 	$(GO) run ./cmd/royalty-bench-ledger $(BENCHFLAGS)
+
+## bench-balance: GetBalance p50 for an account of 10k postings and one of 10M (checkpoint + tail), full sums as baseline (RESULT line; about 15 minutes, ~3 GB of disk)
+bench-balance:
+	$(GO) run ./cmd/royalty-bench-balance $(BENCHFLAGS)
+
+## bench-scale: ReportUsage throughput and p99 through one `royalty serve` vs two on the same durable PostgreSQL (RESULT line; about 2 minutes)
+bench-scale:
+	$(GO) run ./cmd/royalty-bench-scale $(BENCHFLAGS)
 
 ## bench-export: journal export rows/s and peak RSS at 250k and 1M postings, against PostgreSQL COPY of the join and of the leaf rows it reads (a few minutes)
 bench-export:

@@ -458,3 +458,29 @@ func readCSV(t *testing.T, path string) [][]string {
 	}
 	return recs
 }
+
+// TestVerifyBalancesCommand runs `royalty verify balances` on the server's sealed journal: every
+// balance checkpoint equals the sum of its sealed postings; a checkpoint changed in the database
+// fails with exit status 1 and names the account.
+func TestVerifyBalancesCommand(t *testing.T) {
+	e := newAuditEnv(t)
+	out, err := runCmd(t, e.ctx, "verify", "balances", "--database-url", e.dsn)
+	if err != nil || !strings.HasPrefix(out, "ok: ") || strings.HasPrefix(out, "ok: 0 ") {
+		t.Fatalf("verify balances = %v\n%s", err, out)
+	}
+	pool, err := pgdb.Open(e.ctx, e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var account string
+	if err := pool.QueryRow(e.ctx, `UPDATE ledger_balance_checkpoints SET debits = '1234.5' WHERE journal_size = (SELECT max(journal_size) FROM ledger_balance_checkpoints)
+		AND account_id = (SELECT min(account_id::TEXT)::UUID FROM ledger_balance_checkpoints) RETURNING account_id::TEXT`).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCmd(t, e.ctx, "verify", "balances", "--database-url", e.dsn)
+	var ec exitCode
+	if !errors.As(err, &ec) || ec != 1 || !strings.Contains(out, "FAILED") || !strings.Contains(out, account) {
+		t.Fatalf("verify balances of a changed checkpoint = %v, want exit status 1 naming %s\n%s", err, account, out)
+	}
+}

@@ -100,8 +100,8 @@ func startSealer(cfg *config, signer *journal.Signer, ps *wire.Parts, log *slog.
 		log.Warn("journal sealing is off: no --signing-key-file (ROYALTY_SIGNING_KEY_FILE); exports will not be verifiable")
 		return nil
 	}
-	s := ps.Sealer(signer, journalpg.SealerConfig{Interval: cfg.SealInterval})
+	s := ps.Sealer(signer, journalpg.SealerConfig{Interval: cfg.SealInterval, Lease: journalpg.Lease{TTL: cfg.SealLease}})
 	s.Start()
-	log.Info("sealing the journal", "key_id", signer.KeyID(), "interval", cfg.SealInterval)
+	log.Info("sealing the journal", "key_id", signer.KeyID(), "interval", cfg.SealInterval, "lease", cfg.SealLease, "holder", s.Holder())
 	return s
 }

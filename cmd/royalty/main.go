@@ -63,6 +63,9 @@ type config struct {
 	// Journal sealing (serve): the checkpoint signing key and the sealer's period.
 	SigningKeyFile string
 	SealInterval   time.Duration
+	// SealLease is how long a replica's sealer lease lasts (one sealer among replicas); 0
+	// turns the lease off (every replica seals, racing harmlessly).
+	SealLease time.Duration
 	// TrustedKeys are further public keys VerifyJournal accepts (checkpoints signed before a
 	// key rotation).
 	TrustedKeys []string
@@ -126,7 +129,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (verb
 		ingestCommand(cfg, stdout, stderr),
 		keysCommand(cfg, stdout),
 		exportCommand(cfg, stdout, stderr),
-		verifyCommand(stdout),
+		verifyCommand(cfg, stdout, stderr),
 	)
 	documentEnv(root)
 	err = root.ExecuteContext(ctx)

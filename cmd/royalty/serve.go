@@ -61,6 +61,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&cfg.SigningKeyFile, "signing-key-file", "", "Ed25519 key that signs journal checkpoints: PEM PKCS #8 (openssl genpkey -algorithm ed25519) or base64 seed, mode 0600; without it, <data-dir>/signing-key.pem, created on first start")
 	cmd.Flags().DurationVar(&cfg.SealInterval, "seal-interval", journalpg.DefaultInterval, "how often the journal sealer looks for committed transactions to seal")
+	cmd.Flags().DurationVar(&cfg.SealLease, "seal-lease", journalpg.DefaultLeaseTTL, "with several replicas on one database, only the holder of the sealer lease seals; another takes over within this long after the holder dies (0: no lease, every replica seals)")
 	cmd.Flags().BoolVar(&cfg.AllowEmptyIndex, "allow-empty-index", false, "serve and book usage reports even when the index holds no posts (a fresh deployment); reports then book the whole royalty as unattributed")
 	cmd.Flags().Int64Var(&cfg.MaxIndexLag, "max-index-lag", indexer.DefaultMaxIndexLag, "how many posts the index may hold fewer than the posts table before usage reports are refused and health says NOT_SERVING")
 	cmd.Flags().DurationVar(&cfg.IndexCheckInterval, "index-check-interval", indexer.DefaultCheckInterval, "how often the index is compared with the posts table (while it is not ready, usage reports and health checks compare it again every second)")

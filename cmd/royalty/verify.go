@@ -13,14 +13,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/internal/termtext"
 	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/journal"
+	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 )
 
 // verifyCommand checks exports and inclusion proofs offline: nothing but the file and the
 // public key is trusted, and nothing is read from a server.
-func verifyCommand(stdout io.Writer) *cobra.Command {
+func verifyCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
 	var pubkeys []string
 	var allowUnsealed bool
 	var minSize uint64
@@ -57,8 +59,50 @@ func verifyCommand(stdout io.Writer) *cobra.Command {
 	cmd.PersistentFlags().StringArrayVar(&pubkeys, "pubkey", nil, "trusted Ed25519 public key: base64, or a file with base64 or PEM (repeatable; required)")
 	cmd.Flags().BoolVar(&allowUnsealed, "allow-unsealed", false, "accept rows of transactions not sealed yet at the end of the export (they are counted, not verified)")
 	cmd.Flags().Uint64Var(&minSize, "min-size", 0, "fail unless a checkpoint covers at least this many transactions (catches an export cut at a checkpoint)")
-	cmd.AddCommand(verifyProofCommand(stdout, &pubkeys))
+	cmd.AddCommand(verifyProofCommand(stdout, &pubkeys), verifyBalancesCommand(cfg, stdout, stderr))
 	return cmd
+}
+
+// verifyBalancesCommand checks the balance checkpoints in the database against the full sums.
+func verifyBalancesCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "balances --database-url URL",
+		Short: "Check every balance checkpoint in the database against the full sum of its postings",
+		Long: "Sum the sealed postings in journal order and compare every balance checkpoint (an account's\n" +
+			"debits, credits and postings per currency over the journal positions it covers) with the sum, and\n" +
+			"check that the newest balance fence holds: no transaction created before it is unsealed within its\n" +
+			"journal size (docs/design.md §8). Unlike the other verify commands it reads the database. Exit\n" +
+			"status 0 when everything holds, 1 at the first checkpoint or fence that does not.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := newLogger(cfg, stderr); err != nil {
+				return err
+			}
+			if cfg.DatabaseURL == "" {
+				return wire.ErrNoDatabase
+			}
+			pool, err := wire.OpenDatabase(cmd.Context(), cfg.DatabaseURL, true)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			rep, err := journalpg.New(pool).VerifyBalances(cmd.Context())
+			if journalpg.IsBalanceError(err) {
+				fmt.Fprintf(stdout, "FAILED: %s\n", termtext.Clean(err.Error()))
+				return exitCode(1)
+			}
+			if err != nil {
+				return err
+			}
+			if rep.JournalSize == 0 {
+				fmt.Fprintln(stdout, "ok: no balance checkpoints yet (nothing sealed since they were introduced)")
+				return nil
+			}
+			fmt.Fprintf(stdout, "ok: %d balance checkpoints equal the sums of %d sealed postings; journal size %d, fence %s\n",
+				rep.Checkpoints, rep.Postings, rep.JournalSize, rep.Fence.UTC().Format("2006-01-02T15:04:05.000000Z"))
+			return nil
+		},
+	}
 }
 
 func verifyProofCommand(stdout io.Writer, pubkeys *[]string) *cobra.Command {

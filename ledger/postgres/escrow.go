@@ -51,7 +51,10 @@ func (s *Store) ReleaseEscrow(ctx context.Context, req ledger.EscrowReleaseReque
 			return fmt.Errorf("reading the owner of %s: %w", req.IdentityKey, err)
 		}
 
-		now := s.clock()
+		now, err := s.fencedClock(ctx, tx)
+		if err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO ledger_identity_owners (identity_key, contributor_id, verified_at) VALUES ($1, $2, $3)
 			ON CONFLICT (identity_key) DO NOTHING`, req.IdentityKey, req.ContributorID, now)

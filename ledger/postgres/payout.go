@@ -38,6 +38,12 @@ func (s *Store) Payout(ctx context.Context, req ledger.PayoutRequest) (ledger.Pa
 			res = ledger.PayoutResult{Payout: p, Replayed: true}
 			return err
 		}
+		// Stamped before the balance read: a sealer that fences past the stamp meanwhile
+		// conflicts with this transaction (balances.go).
+		now, err := s.fencedClock(ctx, tx)
+		if err != nil {
+			return err
+		}
 		sums, err := sumAccount(ctx, tx, account, time.Time{})
 		if err != nil {
 			return err
@@ -50,7 +56,6 @@ func (s *Store) Payout(ctx context.Context, req ledger.PayoutRequest) (ledger.Pa
 		if err != nil {
 			return err
 		}
-		now := s.clock()
 		requested := "all"
 		if req.Amount != nil {
 			requested = req.Amount.String()

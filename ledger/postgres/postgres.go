@@ -17,11 +17,11 @@
 // read-then-write race. A usage's attribution evidence is stored S2-compressed in its own column
 // (migration 0107): uncompressed it cost more than all the report's postings together.
 //
-// Balances are summed from the account's postings on every read rather than from checkpoints:
-// a checkpoint needs a watermark that no later commit can fall behind, and neither engine offers
-// one without a counter row that every posting would update (a hot row) or a bound on
-// transaction duration. Only payouts, reversals, releases and balance reads pay for the scan; the
-// usage path never reads a balance.
+// A current balance is the account's newest balance checkpoint, written by the journal's sealer
+// with each block, plus its postings not sealed yet, which are never older than the newest
+// balance fence (balances.go, docs/design.md §8): no row is updated per posting, and the read
+// does not grow with the account's history. Every write reads the fence in its transaction, so
+// a late commit cannot hide below it. Balances as of a past time sum the postings up to it.
 //
 // The money rules are package ledger's planners (PlanUsage, PlanReversal, PlanPayout,
 // PlanEscrowRelease): each write reads the planner's inputs in its transaction, calls it and

@@ -245,10 +245,26 @@ func identityOwners(ctx context.Context, q querier, keys []string) (map[string]s
 	return out, nil
 }
 
-// sumAccount sums an account's postings per currency as of a time (zero: everything), in Go:
-// CockroachDB computes SQL decimal arithmetic at lower precision (docs/design.md §3). The result is
-// signed (debit positive).
+// sumAccount returns an account's balance per currency as of a time (zero: now), signed (debit
+// positive), summed in Go: CockroachDB computes SQL decimal arithmetic at lower precision
+// (docs/design.md §3). The current balance is the newest balance checkpoint plus the postings
+// after it (balances.go), in time independent of the account's history; a balance as of a time
+// sums the postings up to it.
 func sumAccount(ctx context.Context, q querier, address string, asOf time.Time) (map[string]decimal.Decimal, error) {
+	if asOf.IsZero() {
+		ss, ok, err := checkpointSums(ctx, q, accountID(address))
+		if err != nil {
+			return nil, fmt.Errorf("balance of %s: %w", address, err)
+		}
+		if ok {
+			return ss.balances(), nil
+		}
+	}
+	return fullSum(ctx, q, address, asOf)
+}
+
+// fullSum sums every posting of an account up to asOf (zero: all).
+func fullSum(ctx context.Context, q querier, address string, asOf time.Time) (map[string]decimal.Decimal, error) {
 	sql := `SELECT currency, amount FROM ledger_postings WHERE account_id = $1`
 	args := []any{accountID(address)}
 	if !asOf.IsZero() {

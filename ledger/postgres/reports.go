@@ -212,50 +212,96 @@ func describe(e *ledger.StatementEntry, n int64, m meta) {
 	}
 }
 
-// TrialBalance sums every posting per account type and currency, in Go, from one statement
-// (a consistent snapshot on both engines).
+// TrialBalance sums every posting per account type and currency, in Go. The current trial
+// balance reads each account's newest balance checkpoint and the postings after them (in time
+// independent of the history, balances.go) in one snapshot; as of a time it sums the postings
+// up to it in one statement (a consistent snapshot on both engines).
 func (s *Store) TrialBalance(ctx context.Context, asOf time.Time) (ledger.TrialBalance, error) {
-	sql := `SELECT a.type, p.account_id, p.currency, p.amount FROM ledger_postings AS p JOIN ledger_accounts AS a ON a.id = p.account_id`
-	var args []any
-	if !asOf.IsZero() {
-		sql += ` WHERE p.created_at <= $1`
-		args = append(args, asOf)
-	}
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return ledger.TrialBalance{}, fmt.Errorf("reading postings for the trial balance: %w", err)
-	}
-	defer rows.Close()
 	type key struct {
 		typ      ledger.AccountType
 		currency string
 	}
-	lines := map[key]*ledger.TrialBalanceLine{}
-	accounts := map[key]map[string]bool{}
-	var tb ledger.TrialBalance
-	var typ, account, cur string
-	var amount decimal.Decimal
-	for rows.Next() {
-		if err := rows.Scan(&typ, &account, &cur, &amount); err != nil {
-			return ledger.TrialBalance{}, fmt.Errorf("reading postings for the trial balance: %w", err)
-		}
+	var (
+		lines    map[key]*ledger.TrialBalanceLine
+		accounts map[key]map[string]bool
+		tb       ledger.TrialBalance
+	)
+	reset := func() {
+		lines, accounts, tb = map[key]*ledger.TrialBalanceLine{}, map[key]map[string]bool{}, ledger.TrialBalance{}
+	}
+	add := func(typ, account, cur string, debits, credits decimal.Decimal, n int64) {
 		k := key{ledger.AccountType(typ), cur}
 		l := lines[k]
 		if l == nil {
 			l = &ledger.TrialBalanceLine{Type: k.typ, Currency: cur}
 			lines[k], accounts[k] = l, map[string]bool{}
 		}
-		if amount.Sign() > 0 {
-			l.Debits = l.Debits.Add(amount)
-		} else {
-			l.Credits = l.Credits.Add(amount)
-		}
+		l.Debits, l.Credits = l.Debits.Add(debits), l.Credits.Add(credits)
 		accounts[k][account] = true
-		l.Postings++
-		tb.Postings++
+		l.Postings += n
+		tb.Postings += n
 	}
-	if err := rows.Err(); err != nil {
-		return ledger.TrialBalance{}, fmt.Errorf("reading postings for the trial balance: %w", err)
+	addPosting := func(typ, account, cur string, amount decimal.Decimal) {
+		if amount.Sign() > 0 {
+			add(typ, account, cur, amount, decimal.Zero, 1)
+		} else {
+			add(typ, account, cur, decimal.Zero, amount, 1)
+		}
+	}
+	scanPostings := func(rows pgx.Rows, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading postings for the trial balance: %w", err)
+		}
+		var typ, account, cur string
+		var amount decimal.Decimal
+		_, err = pgx.ForEachRow(rows, []any{&typ, &account, &cur, &amount}, func() error {
+			addPosting(typ, account, cur, amount)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading postings for the trial balance: %w", err)
+		}
+		return nil
+	}
+	const all = `SELECT a.type, p.account_id, p.currency, p.amount FROM ledger_postings AS p JOIN ledger_accounts AS a ON a.id = p.account_id`
+	err := s.readOnly(ctx, "reading the trial balance", func(ctx context.Context, tx pgx.Tx) error {
+		reset()
+		if !asOf.IsZero() {
+			return scanPostings(tx.Query(ctx, all+` WHERE p.created_at <= $1`, asOf))
+		}
+		f, ok, err := newestFence(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return scanPostings(tx.Query(ctx, all))
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT a.type, c.account_id, c.currency, c.debits, c.credits, c.postings
+			FROM ledger_accounts AS a JOIN ledger_balance_checkpoints AS c ON c.account_id = a.id
+			 AND c.journal_size = (SELECT max(m.journal_size) FROM ledger_balance_checkpoints AS m WHERE m.account_id = a.id)`)
+		if err != nil {
+			return fmt.Errorf("reading balance checkpoints: %w", err)
+		}
+		var typ, account, cur string
+		var debits, credits decimal.Decimal
+		var n int64
+		_, err = pgx.ForEachRow(rows, []any{&typ, &account, &cur, &debits, &credits, &n}, func() error {
+			add(typ, account, cur, debits, credits, n)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading balance checkpoints: %w", err)
+		}
+		return scanPostings(tx.Query(ctx, `
+			SELECT a.type, p.account_id, p.currency, p.amount
+			FROM ledger_transactions AS t
+			JOIN ledger_postings AS p ON p.transaction_id = t.id
+			JOIN ledger_accounts AS a ON a.id = p.account_id
+			WHERE t.created_at >= $1 AND NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)`, f.at))
+	})
+	if err != nil {
+		return ledger.TrialBalance{}, err
 	}
 	totals := map[string]decimal.Decimal{}
 	for k, l := range lines {

@@ -101,7 +101,10 @@ func (s *Store) ReverseUsage(ctx context.Context, req ledger.ReversalRequest) (l
 		for i, c := range plan.Credits {
 			credits[i] = creditMeta{N: c.PostingIndex, IdentityKey: c.IdentityKey, Contributor: c.ContributorID}
 		}
-		now := s.clock()
+		now, err := s.fencedClock(ctx, tx)
+		if err != nil {
+			return err
+		}
 		rev := newTx{
 			id: uuid.NewString(), kind: ledger.KindReversal, principal: req.ProviderID, request: orig.ID,
 			reverses: orig.ID, hash: plan.PayloadHash, meta: meta{Reason: req.Reason, Credits: credits, Currency: orig.meta.Currency},

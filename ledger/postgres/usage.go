@@ -121,7 +121,10 @@ func (s *Store) ensureUsageAccounts(ctx context.Context, items []*usageItem) err
 // transaction's error so that nothing is booked, otherwise it is left in the item and the
 // others commit. It is safe to run again on retry: it resets every item first.
 func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, allOrNothing bool) error {
-	now := s.clock()
+	now, err := s.fencedClock(ctx, tx)
+	if err != nil {
+		return err
+	}
 	var primaries []*usageItem
 	var providers, identities []string
 	seenP, seenI := map[string]bool{}, map[string]bool{}

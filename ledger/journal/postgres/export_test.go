@@ -5,3 +5,7 @@ import "context"
 // SealRecent runs one round of the background loop: only transactions created after the newest
 // one this sealer sealed, minus Grace.
 func (s *Sealer) SealRecent(ctx context.Context) (int, error) { return s.round(ctx, false) }
+
+// SetTestHookInBlock installs a function that runs inside each block's transaction before it
+// commits.
+func (s *Sealer) SetTestHookInBlock(fn func(ctx context.Context)) { s.testHookInBlock = fn }

@@ -38,6 +38,9 @@ type SealerConfig struct {
 	MaxBlock int
 	// Now is the clock of checkpoints and of Margin; time.Now when nil.
 	Now func() time.Time
+	// Lease, when its TTL is set, makes this sealer seal only while it holds the lease row
+	// (one sealer among replicas, lease.go).
+	Lease Lease
 }
 
 // Sealer defaults.
@@ -62,7 +65,13 @@ type Sealer struct {
 	tree   *journal.Frontier
 	root   journal.Hash
 	newest time.Time // created_at of the newest transaction this sealer has sealed
-	bad    map[string]bool
+	cutoff time.Time // the current round's: transactions created after it are not candidates
+	lease  *lease    // nil: no lease (a single sealer, or tests)
+
+	// testHookInBlock, if set, runs inside a block's transaction before it commits (tests use
+	// it to kill a sealer mid-seal).
+	testHookInBlock func(ctx context.Context)
+	bad             map[string]bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -95,7 +104,11 @@ func NewSealer(pool *pgxpool.Pool, signer *journal.Signer, log *slog.Logger, cfg
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Sealer{pool: pool, signer: signer, log: log, cfg: cfg, bad: map[string]bool{}}
+	s := &Sealer{pool: pool, signer: signer, log: log, cfg: cfg, bad: map[string]bool{}}
+	if cfg.Lease.TTL > 0 {
+		s.lease = newLease(cfg.Lease)
+	}
+	return s
 }
 
 // Start runs sealing rounds in the background until Stop: a sweep at once, then a round every
@@ -113,6 +126,15 @@ func (s *Sealer) Stop() {
 	close(s.stop)
 	<-s.done
 	s.stop = nil
+	if s.lease != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.lease.release(ctx, s.pool); err != nil {
+			s.log.Warn("journal: releasing the sealer lease", "err", err)
+		}
+	}
 }
 
 func (s *Sealer) run() {
@@ -135,6 +157,8 @@ func (s *Sealer) run() {
 		switch {
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, errLeaseLost):
+			s.log.Info("journal: the sealer lease passed to another replica")
 		case err != nil:
 			s.log.Error("journal: sealing failed; trying again", "err", err)
 		default:
@@ -166,6 +190,12 @@ func (s *Sealer) round(ctx context.Context, full bool) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	total := 0
+	if s.lease != nil {
+		held, err := s.lease.hold(ctx, s.pool)
+		if err != nil || !held {
+			return 0, err
+		}
+	}
 	for attempt := 0; ; {
 		ids, err := s.candidates(ctx, full)
 		if err != nil {
@@ -200,6 +230,9 @@ func (s *Sealer) round(ctx context.Context, full bool) (int, error) {
 			continue
 		}
 		attempt = 0
+		if errors.Is(err, errLeaseLost) {
+			s.lease.lost()
+		}
 		if err != nil {
 			return total, err
 		}
@@ -238,6 +271,7 @@ func (s *Sealer) dropUnsealable(ids []string, es []journal.Entry) []journal.Entr
 // make the order deterministic), at most MaxBlock of them.
 func (s *Sealer) candidates(ctx context.Context, full bool) ([]string, error) {
 	upto := s.cfg.Now().Add(-s.cfg.Margin)
+	s.cutoff = upto
 	var from *time.Time
 	if !full {
 		// Look back Grace behind the newest transaction sealed, by this sealer or by another
@@ -340,6 +374,11 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 		if now.Size != base.Size || (ok && now.Root != prevRoot) {
 			return errRaced
 		}
+		if s.lease != nil {
+			if err := s.lease.check(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO journal_leaves (idx, transaction_id, leaf_hash)
 			SELECT * FROM unnest($1::INT8[], $2::UUID[], $3::BYTEA[])`, leafIdx, txIDs, leafHashes); err != nil {
 			return fmt.Errorf("inserting journal leaves: %w", err)
@@ -357,6 +396,12 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO journal_checkpoints (size, prev_size, root_hash, created_at, key_id, signature)
 			VALUES ($1, $2, $3, $4, $5, $6)`, int64(cp.Size), int64(base.Size), cp.Root[:], cp.Time, cp.KeyID, cp.Signature); err != nil {
 			return fmt.Errorf("inserting checkpoint %d: %w", cp.Size, err)
+		}
+		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, s.cutoff); err != nil {
+			return err
+		}
+		if s.testHookInBlock != nil {
+			s.testHookInBlock(ctx)
 		}
 		return nil
 	})
