@@ -35,11 +35,11 @@ func (s *Store) PostUsage(ctx context.Context, req ledger.UsageRequest) (ledger.
 		return ledger.UsageResult{}, err
 	}
 	item := &usageItem{req: req, hash: ledger.PayloadHash(req), dupOf: -1}
+	if s.gc != nil {
+		return s.gc.submit(ctx, item) // which creates the accounts of the whole batch at once
+	}
 	if err := s.ensureUsageAccounts(ctx, []*usageItem{item}); err != nil {
 		return ledger.UsageResult{}, err
-	}
-	if s.gc != nil {
-		return s.gc.submit(ctx, item)
 	}
 	err := s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
 		return s.bookUsages(ctx, tx, []*usageItem{item}, false)
@@ -143,12 +143,9 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		}
 	}
 	// Rates and owners are read inside the transaction: a claim verified or a rate changed
-	// concurrently either happened before this report or after it, never half-way.
-	rates, err := s.royaltyRates(ctx, tx, providers)
-	if err != nil {
-		return err
-	}
-	owners, err := identityOwners(ctx, tx, identities)
+	// concurrently either happened before this report or after it, never half-way. Both reads
+	// go in one round trip.
+	rates, owners, err := s.usageInputs(ctx, tx, providers, identities)
 	if err != nil {
 		return err
 	}
@@ -165,29 +162,38 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		planned[it], ids[it] = u, pgUUID(id)
 		ins.add(pgUUID(id), ledger.KindUsage, it.req.ProviderID, it.req.RequestID, it.hash, "", usageMeta(u))
 	}
-	inserted, err := ins.exec(ctx, tx, now)
+	// The transactions and their postings go in one round trip: the postings of a transaction
+	// that was not inserted (its key was taken) are left out by the insert itself.
+	posts := postingInsert{cache: &s.known, expect: len(primaries)}
+	for _, it := range primaries {
+		posts.add(ids[it], planned[it].Postings)
+	}
+	inserted, err := insertUsages(ctx, tx, &ins, &posts, now)
 	if err != nil {
 		return err
 	}
-	posts := postingInsert{cache: &s.known, expect: len(primaries)}
+	// A key booked before answers each of its items by that item's own payload: a copy of a
+	// conflicting report may itself be an exact replay.
 	var taken []*usageItem
+	wasTaken := map[*usageItem]bool{}
 	for _, it := range primaries {
-		u := planned[it]
-		if inserted[u.TransactionID] {
-			posts.add(ids[it], u.Postings)
+		if u := planned[it]; inserted[u.TransactionID] {
 			it.res = ledger.UsageResult{Usage: u}
 		} else {
+			taken = append(taken, it)
+			wasTaken[it] = true
+		}
+	}
+	for _, it := range items {
+		if it.dupOf >= 0 && wasTaken[items[it.dupOf]] {
 			taken = append(taken, it)
 		}
 	}
 	if err := s.resolveTaken(ctx, tx, taken); err != nil {
 		return err
 	}
-	if err := posts.exec(ctx, tx, now); err != nil {
-		return err
-	}
 	for _, it := range items {
-		if it.dupOf < 0 {
+		if it.dupOf < 0 || wasTaken[items[it.dupOf]] {
 			continue
 		}
 		orig := items[it.dupOf]
@@ -251,29 +257,124 @@ func (s *Store) resolveTaken(ctx context.Context, tx pgx.Tx, taken []*usageItem)
 	return nil
 }
 
-// royaltyRates returns the royalty rate of each provider: its agreement's, or the default.
-func (s *Store) royaltyRates(ctx context.Context, q querier, providers []string) (map[string]decimal.Decimal, error) {
-	rates := make(map[string]decimal.Decimal, len(providers))
-	for _, p := range providers {
-		rates[p] = s.defaultRate
+// usageInputs reads, in one round trip, the royalty rate of each provider and the owners of
+// the identities (royaltyRates and identityOwners).
+func (s *Store) usageInputs(ctx context.Context, tx pgx.Tx, providers, identities []string) (map[string]decimal.Decimal, map[string]string, error) {
+	b := &pgx.Batch{}
+	b.Queue(ratesSQL, providers)
+	if len(identities) > 0 {
+		b.Queue(ownersSQL, identities)
 	}
-	rows, err := q.Query(ctx, `SELECT provider_id, royalty_rate FROM ledger_provider_agreements WHERE provider_id = ANY($1::UUID[])`, providers)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	rates, err := s.scanRatesOf(providers)(br.Query())
 	if err != nil {
-		return nil, fmt.Errorf("reading provider agreements: %w", err)
+		return nil, nil, err
+	}
+	owners := map[string]string{}
+	if len(identities) > 0 {
+		if owners, err = scanOwners(br.Query()); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, fmt.Errorf("reading provider agreements and identity owners: %w", err)
+	}
+	return rates, owners, nil
+}
+
+// insertUsages inserts the transactions of ins, skipping those whose idempotency key exists,
+// and the postings of posts that belong to the transactions inserted, in one round trip; it
+// returns the ids of the transactions inserted. The postings insert joins the transactions
+// table on the transactions' fresh ids, so postings whose transaction was skipped are not
+// written.
+func insertUsages(ctx context.Context, tx pgx.Tx, ins *txInsert, posts *postingInsert, now any) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(ins.ids))
+	if len(ins.ids) == 0 {
+		return inserted, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(txInsertSQL, ins.args(now)...)
+	if len(posts.txIDs) > 0 {
+		b.Queue(`
+		INSERT INTO ledger_postings (transaction_id, n, account_id, currency, amount, created_at)
+		SELECT p.transaction_id, p.n, p.account_id, p.currency, p.amount::NUMERIC, $6
+		FROM unnest($1::UUID[], $2::INT8[], $3::UUID[], $4::TEXT[], $5::TEXT[])
+		     AS p (transaction_id, n, account_id, currency, amount)
+		JOIN ledger_transactions t ON t.id = p.transaction_id`,
+			posts.txIDs, posts.ns, posts.accounts, posts.currencies, posts.amounts, now)
+	}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err := scanInserted(rows, err, inserted); err != nil {
+		return nil, err
+	}
+	if len(posts.txIDs) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("inserting postings: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("inserting ledger transactions and postings: %w", err)
+	}
+	return inserted, nil
+}
+
+const ratesSQL = `SELECT provider_id, royalty_rate FROM ledger_provider_agreements WHERE provider_id = ANY($1::UUID[])`
+
+const ownersSQL = `SELECT identity_key, contributor_id FROM ledger_identity_owners WHERE identity_key = ANY($1::TEXT[])`
+
+// scanOwners reads the rows of ownersSQL.
+func scanOwners(rows pgx.Rows, err error) (map[string]string, error) {
+	if err != nil {
+		return nil, fmt.Errorf("reading identity owners: %w", err)
 	}
 	defer rows.Close()
+	out := map[string]string{}
 	for rows.Next() {
-		var p string
-		var r decimal.Decimal
-		if err := rows.Scan(&p, &r); err != nil {
-			return nil, fmt.Errorf("reading provider agreements: %w", err)
+		var k, c string
+		if err := rows.Scan(&k, &c); err != nil {
+			return nil, fmt.Errorf("reading identity owners: %w", err)
 		}
-		rates[p] = r
+		out[k] = c
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading provider agreements: %w", err)
+		return nil, fmt.Errorf("reading identity owners: %w", err)
 	}
-	return rates, nil
+	return out, nil
+}
+
+// royaltyRates returns the royalty rate of each provider: its agreement's, or the default.
+func (s *Store) royaltyRates(ctx context.Context, q querier, providers []string) (map[string]decimal.Decimal, error) {
+	return s.scanRatesOf(providers)(q.Query(ctx, ratesSQL, providers))
+}
+
+// scanRatesOf returns a reader of the rows of ratesSQL: the rate of every provider read, and
+// the default rate for each of providers without a row.
+func (s *Store) scanRatesOf(providers []string) func(pgx.Rows, error) (map[string]decimal.Decimal, error) {
+	return func(rows pgx.Rows, err error) (map[string]decimal.Decimal, error) {
+		if err != nil {
+			return nil, fmt.Errorf("reading provider agreements: %w", err)
+		}
+		defer rows.Close()
+		rates := make(map[string]decimal.Decimal, len(providers))
+		for _, p := range providers {
+			rates[p] = s.defaultRate
+		}
+		for rows.Next() {
+			var p string
+			var r decimal.Decimal
+			if err := rows.Scan(&p, &r); err != nil {
+				return nil, fmt.Errorf("reading provider agreements: %w", err)
+			}
+			rates[p] = r
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("reading provider agreements: %w", err)
+		}
+		return rates, nil
+	}
 }
 
 // txInsert accumulates transaction rows for one multi-row insert.
@@ -308,28 +409,43 @@ func (b *txInsert) exec(ctx context.Context, tx pgx.Tx, now any) (map[string]boo
 	if len(b.ids) == 0 {
 		return inserted, nil
 	}
-	rows, err := tx.Query(ctx, `
+	rows, err := tx.Query(ctx, txInsertSQL, b.args(now)...)
+	if err := scanInserted(rows, err, inserted); err != nil {
+		return nil, err
+	}
+	return inserted, nil
+}
+
+const txInsertSQL = `
 		INSERT INTO ledger_transactions (id, kind, principal_id, request_id, payload_hash, created_at, reverses, metadata, evidence)
 		SELECT id, kind, principal_id, request_id, payload_hash, $6, reverses, metadata::JSONB, evidence
 		FROM unnest($1::UUID[], $2::TEXT[], $3::UUID[], $4::TEXT[], $5::BYTEA[], $7::UUID[], $8::TEXT[], $9::BYTEA[])
 		     AS t (id, kind, principal_id, request_id, payload_hash, reverses, metadata, evidence)
 		ON CONFLICT DO NOTHING
-		RETURNING id`, b.ids, b.kinds, b.principals, b.requests, b.hashes, now, b.reverses, b.metas, b.evidence)
+		RETURNING id`
+
+// args are the arguments of txInsertSQL.
+func (b *txInsert) args(now any) []any {
+	return []any{b.ids, b.kinds, b.principals, b.requests, b.hashes, now, b.reverses, b.metas, b.evidence}
+}
+
+// scanInserted adds the ids txInsertSQL returned to inserted.
+func scanInserted(rows pgx.Rows, err error, inserted map[string]bool) error {
 	if err != nil {
-		return nil, fmt.Errorf("inserting ledger transactions: %w", err)
+		return fmt.Errorf("inserting ledger transactions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("inserting ledger transactions: %w", err)
+			return fmt.Errorf("inserting ledger transactions: %w", err)
 		}
 		inserted[id] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("inserting ledger transactions: %w", err)
+		return fmt.Errorf("inserting ledger transactions: %w", err)
 	}
-	return inserted, nil
+	return nil
 }
 
 // postingInsert accumulates postings for one multi-row insert. Ids are binary UUIDs: encoding
