@@ -15,8 +15,7 @@ import (
 // of a fixed number of flushers takes one waiting report, then every report that arrives
 // within GroupCommit.Wait (up to MaxBatch; with a negative Wait only those already waiting),
 // and books them together: one commit (one WAL flush) and one statement per table for many
-// reports. The accounts the reports credit are created for the whole batch before its
-// transaction.
+// reports. The escrow accounts the reports credit are created in the batch's transaction.
 //
 // Each report keeps its own outcome: a conflicting key fails only that report (the others
 // commit), and so does an unknown provider. A serialization failure retries the shared
@@ -150,28 +149,28 @@ func (g *groupCommitter) flush(batch []*pendingUsage) {
 		items[i] = p.item
 		items[i].res, items[i].err = ledger.UsageResult{}, nil
 	}
-	markDuplicates(items)
-	if err := g.ensureAccounts(items); err != nil && len(items) > 1 {
-		// Some report names an account that cannot be created (an unknown provider): find
-		// which, fail those alone and book the others.
-		ok := items[:0:0]
-		for _, it := range items {
-			it.dupOf = -1
-			if err := g.ensureAccounts([]*usageItem{it}); err != nil {
-				it.err = err
-			} else {
-				ok = append(ok, it)
-			}
+	// The providers' accounts are checked and created outside the shared transaction (once per
+	// provider and process): an unknown provider fails its own reports only.
+	ok := items[:0:0]
+	failed := map[string]error{}
+	for _, it := range items {
+		p := it.req.ProviderID
+		err, seen := failed[p]
+		if !seen {
+			err = g.providerAccounts(p)
+			failed[p] = err
 		}
-		items = ok
-		markDuplicates(items)
-	} else if err != nil {
-		items[0].err = err
-		return
+		if err != nil {
+			it.err = err
+		} else {
+			ok = append(ok, it)
+		}
 	}
+	items = ok
 	if len(items) == 0 {
 		return
 	}
+	markDuplicates(items)
 	err := g.book(items)
 	if err != nil && len(items) > 1 {
 		g.s.log.Warn("ledger: shared usage transaction failed; booking its reports one by one", "reports", len(items), "err", err)
@@ -200,25 +199,46 @@ func markDuplicates(items []*usageItem) {
 	}
 }
 
-// ensureAccounts creates the accounts items credit, in one short transaction for the batch.
-func (g *groupCommitter) ensureAccounts(items []*usageItem) error {
+// providerAccounts checks that p is a provider and creates its accounts, unless known.
+func (g *groupCommitter) providerAccounts(p string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
-	return g.s.ensureUsageAccounts(ctx, items)
+	return g.s.ensureAccounts(ctx, g.s.pool, "provider_id", ledger.ProviderAccount(p), ledger.ProviderRetainedAccount(p))
 }
 
+// book books items in one transaction. The escrow, platform and unattributed accounts they
+// credit that are not known to exist are inserted in the same transaction, in the round trip
+// that reads the rates and owners: no transaction (and no commit) of their own.
 func (g *groupCommitter) book(items []*usageItem) error {
+	addrs := []string{ledger.PlatformAccount, ledger.UnattributedAccount}
+	for _, it := range items {
+		for _, sh := range it.req.Shares {
+			addrs = append(addrs, ledger.EscrowAccount(sh.IdentityKey))
+		}
+	}
+	missing, err := g.s.unknownAccounts(addrs)
+	if err != nil {
+		return err
+	}
+	mode := &bookMode{}
+	if len(missing) > 0 {
+		mode.accounts = newAccountRows(missing)
+	}
 	// The transaction serves many callers, so no caller's context may cancel it.
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
-	return g.s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
+	err = g.s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
 		if g.testHookBook != nil {
 			if err := g.testHookBook(); err != nil {
 				return err
 			}
 		}
-		return g.s.bookUsages(ctx, tx, items, false)
+		return g.s.bookUsages(ctx, tx, items, false, mode)
 	})
+	if err == nil && mode.accounts != nil {
+		mode.accounts.remember(&g.s.known)
+	}
+	return err
 }
 
 func (g *groupCommitter) close() {

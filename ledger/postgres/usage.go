@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/ledger"
 )
 
@@ -41,8 +43,9 @@ func (s *Store) PostUsage(ctx context.Context, req ledger.UsageRequest) (ledger.
 	if err := s.ensureUsageAccounts(ctx, []*usageItem{item}); err != nil {
 		return ledger.UsageResult{}, err
 	}
+	mode := &bookMode{}
 	err := s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
-		return s.bookUsages(ctx, tx, []*usageItem{item}, false)
+		return s.bookUsages(ctx, tx, []*usageItem{item}, false, mode)
 	})
 	if err != nil {
 		return ledger.UsageResult{}, err
@@ -80,8 +83,9 @@ func (s *Store) PostUsageBatch(ctx context.Context, reqs []ledger.UsageRequest) 
 	if err := s.ensureUsageAccounts(ctx, items); err != nil {
 		return nil, err
 	}
+	mode := &bookMode{}
 	err := s.serializable(ctx, "posting a usage batch", func(ctx context.Context, tx pgx.Tx) error {
-		return s.bookUsages(ctx, tx, items, true)
+		return s.bookUsages(ctx, tx, items, true, mode)
 	})
 	if err != nil {
 		return nil, err
@@ -116,11 +120,27 @@ func (s *Store) ensureUsageAccounts(ctx context.Context, items []*usageItem) err
 	return s.ensureAccounts(ctx, s.pool, "", addrs...)
 }
 
+// bookMode is how bookUsages writes, kept across the attempts of one transaction.
+type bookMode struct {
+	// accounts, if not nil, are account rows to insert first in the transaction (the group
+	// commit's escrow accounts); the caller remembers them once the transaction commits.
+	accounts *accountRows
+	// sequential makes the transactions insert first and their postings after, for the
+	// inserted ones only. Otherwise both go in one round trip, and a key found taken fails the
+	// attempt (errTakenInPipeline) and sets sequential for the next one: postings have no
+	// foreign key, so the postings of a transaction that was not inserted must never commit.
+	sequential bool
+}
+
+// errTakenInPipeline ends an attempt whose pipelined insert found an idempotency key taken; the
+// attempt after it inserts sequentially.
+var errTakenInPipeline = pgdb.Retryable(errors.New("an idempotency key of the batch was taken; booking again sequentially"))
+
 // bookUsages books the items inside tx. Items whose key was booked before get the original
 // (Replayed) or an ECONFLICT error; with allOrNothing, any item error is returned as the
 // transaction's error so that nothing is booked, otherwise it is left in the item and the
 // others commit. It is safe to run again on retry: it resets every item first.
-func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, allOrNothing bool) error {
+func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, allOrNothing bool, mode *bookMode) error {
 	now := s.clock()
 	var primaries []*usageItem
 	var providers, identities []string
@@ -145,7 +165,7 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 	// Rates and owners are read inside the transaction: a claim verified or a rate changed
 	// concurrently either happened before this report or after it, never half-way. Both reads
 	// go in one round trip.
-	rates, owners, err := s.usageInputs(ctx, tx, providers, identities)
+	rates, owners, err := s.usageInputs(ctx, tx, mode.accounts, providers, identities)
 	if err != nil {
 		return err
 	}
@@ -162,13 +182,7 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		planned[it], ids[it] = u, pgUUID(id)
 		ins.add(pgUUID(id), ledger.KindUsage, it.req.ProviderID, it.req.RequestID, it.hash, "", usageMeta(u))
 	}
-	// The transactions and their postings go in one round trip: the postings of a transaction
-	// that was not inserted (its key was taken) are left out by the insert itself.
-	posts := postingInsert{cache: &s.known, expect: len(primaries)}
-	for _, it := range primaries {
-		posts.add(ids[it], planned[it].Postings)
-	}
-	inserted, err := insertUsages(ctx, tx, &ins, &posts, now)
+	inserted, err := s.insertUsages(ctx, tx, &ins, primaries, planned, ids, now, mode)
 	if err != nil {
 		return err
 	}
@@ -257,16 +271,24 @@ func (s *Store) resolveTaken(ctx context.Context, tx pgx.Tx, taken []*usageItem)
 	return nil
 }
 
-// usageInputs reads, in one round trip, the royalty rate of each provider and the owners of
+// usageInputs inserts accounts (if not nil) and reads, in one round trip, the royalty rate of each provider and the owners of
 // the identities (royaltyRates and identityOwners).
-func (s *Store) usageInputs(ctx context.Context, tx pgx.Tx, providers, identities []string) (map[string]decimal.Decimal, map[string]string, error) {
+func (s *Store) usageInputs(ctx context.Context, tx pgx.Tx, accounts *accountRows, providers, identities []string) (map[string]decimal.Decimal, map[string]string, error) {
 	b := &pgx.Batch{}
+	if accounts != nil {
+		b.Queue(accountInsertSQL, accounts.args()...)
+	}
 	b.Queue(ratesSQL, providers)
 	if len(identities) > 0 {
 		b.Queue(ownersSQL, identities)
 	}
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
+	if accounts != nil {
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, fmt.Errorf("creating ledger accounts: %w", err)
+		}
+	}
 	rates, err := s.scanRatesOf(providers)(br.Query())
 	if err != nil {
 		return nil, nil, err
@@ -283,26 +305,35 @@ func (s *Store) usageInputs(ctx context.Context, tx pgx.Tx, providers, identitie
 	return rates, owners, nil
 }
 
-// insertUsages inserts the transactions of ins, skipping those whose idempotency key exists,
-// and the postings of posts that belong to the transactions inserted, in one round trip; it
-// returns the ids of the transactions inserted. The postings insert joins the transactions
-// table on the transactions' fresh ids, so postings whose transaction was skipped are not
-// written.
-func insertUsages(ctx context.Context, tx pgx.Tx, ins *txInsert, posts *postingInsert, now any) (map[string]bool, error) {
+// insertUsages inserts the transactions of ins, skipping those whose idempotency key exists, and
+// the postings of the primaries whose transaction was inserted; it returns the ids of the
+// transactions inserted. See bookMode for the two ways it writes.
+func (s *Store) insertUsages(ctx context.Context, tx pgx.Tx, ins *txInsert, primaries []*usageItem,
+	planned map[*usageItem]ledger.Usage, ids map[*usageItem]pgtype.UUID, now any, mode *bookMode) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(ins.ids))
 	if len(ins.ids) == 0 {
 		return inserted, nil
 	}
+	posts := postingInsert{cache: &s.known, expect: len(primaries)}
+	if mode.sequential {
+		rows, err := tx.Query(ctx, txInsertSQL, ins.args(now)...)
+		if err := scanInserted(rows, err, inserted); err != nil {
+			return nil, err
+		}
+		for _, it := range primaries {
+			if u := planned[it]; inserted[u.TransactionID] {
+				posts.add(ids[it], u.Postings)
+			}
+		}
+		return inserted, posts.exec(ctx, tx, now)
+	}
+	for _, it := range primaries {
+		posts.add(ids[it], planned[it].Postings)
+	}
 	b := &pgx.Batch{}
 	b.Queue(txInsertSQL, ins.args(now)...)
 	if len(posts.txIDs) > 0 {
-		b.Queue(`
-		INSERT INTO ledger_postings (transaction_id, n, account_id, currency, amount, created_at)
-		SELECT p.transaction_id, p.n, p.account_id, p.currency, p.amount::NUMERIC, $6
-		FROM unnest($1::UUID[], $2::INT8[], $3::UUID[], $4::TEXT[], $5::TEXT[])
-		     AS p (transaction_id, n, account_id, currency, amount)
-		JOIN ledger_transactions t ON t.id = p.transaction_id`,
-			posts.txIDs, posts.ns, posts.accounts, posts.currencies, posts.amounts, now)
+		b.Queue(postingInsertSQL, posts.args(now)...)
 	}
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
@@ -317,6 +348,10 @@ func insertUsages(ctx context.Context, tx pgx.Tx, ins *txInsert, posts *postingI
 	}
 	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("inserting ledger transactions and postings: %w", err)
+	}
+	if len(inserted) != len(ins.ids) {
+		mode.sequential = true
+		return nil, errTakenInPipeline
 	}
 	return inserted, nil
 }
@@ -489,14 +524,19 @@ func (b *postingInsert) exec(ctx context.Context, tx pgx.Tx, now any) error {
 	if len(b.txIDs) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO ledger_postings (transaction_id, n, account_id, currency, amount, created_at)
-		SELECT transaction_id, n, account_id, currency, amount::NUMERIC, $6
-		FROM unnest($1::UUID[], $2::INT8[], $3::UUID[], $4::TEXT[], $5::TEXT[])
-		     AS p (transaction_id, n, account_id, currency, amount)`,
-		b.txIDs, b.ns, b.accounts, b.currencies, b.amounts, now)
-	if err != nil {
+	if _, err := tx.Exec(ctx, postingInsertSQL, b.args(now)...); err != nil {
 		return fmt.Errorf("inserting postings: %w", err)
 	}
 	return nil
+}
+
+const postingInsertSQL = `
+		INSERT INTO ledger_postings (transaction_id, n, account_id, currency, amount, created_at)
+		SELECT transaction_id, n, account_id, currency, amount::NUMERIC, $6
+		FROM unnest($1::UUID[], $2::INT8[], $3::UUID[], $4::TEXT[], $5::TEXT[])
+		     AS p (transaction_id, n, account_id, currency, amount)`
+
+// args are the arguments of postingInsertSQL.
+func (b *postingInsert) args(now any) []any {
+	return []any{b.txIDs, b.ns, b.accounts, b.currencies, b.amounts, now}
 }
