@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/version"
 )
 
@@ -143,7 +144,15 @@ func run(ctx context.Context, o options) error {
 			profiled = make(chan error, 1)
 			go func() { profiled <- b.cpuProfile(ctx, o.profile, o.duration) }()
 		}
+		txsBefore, err := b.usageTransactions(ctx)
+		if err != nil {
+			return err
+		}
 		r, err := b.drive(ctx, p.transport+strconv.Itoa(p.clients), p.transport, p.clients, o.duration)
+		if err != nil {
+			return err
+		}
+		txsAfter, err := b.usageTransactions(ctx)
 		if err != nil {
 			return err
 		}
@@ -157,6 +166,9 @@ func run(ctx context.Context, o options) error {
 		say("%s %d clients: %d reports booked (%d replays) in %.1fs: %.0f reports/s, latency p50 %.1f ms p99 %.1f ms max %.1f ms; %d attributed to at least one post",
 			p.transport, p.clients, r.ok, r.replayed, r.elapsed.Seconds(), r.perS(), r.p(0.5), r.p(0.99), r.p(1), r.credited)
 		say("  errors by code: %s", r.errorSummary())
+		if n := txsAfter[1] - txsBefore[1]; n > 0 {
+			say("  %d reports in %d database transactions: %.1f reports per transaction (group commit)", txsAfter[0]-txsBefore[0], n, float64(txsAfter[0]-txsBefore[0])/float64(n))
+		}
 		results = append(results, r)
 		b.explainUnavailable(r)
 	}
@@ -210,4 +222,17 @@ func (b *bench) cpuProfile(ctx context.Context, path string, d time.Duration) er
 		return err
 	}
 	return f.Close()
+}
+
+// usageTransactions counts the usage reports booked and the database transactions that booked
+// them: the reports of one group-commit transaction share its created_at.
+func (b *bench) usageTransactions(ctx context.Context) ([2]int64, error) {
+	pool, err := pgdb.Open(ctx, b.dsn, 1)
+	if err != nil {
+		return [2]int64{}, err
+	}
+	defer pool.Close()
+	var n [2]int64
+	err = pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT created_at) FROM ledger_transactions WHERE kind = 'usage'`).Scan(&n[0], &n[1])
+	return n, err
 }
