@@ -25,6 +25,30 @@ import (
 type fpTable struct {
 	hashes []uint64
 	docs   []uint32 // the segment's own document numbers
+
+	// authors caches the author of the segment's documents read so far (AuthorCounts): a
+	// segment never changes, so neither does a document's author, and reading it from doc
+	// values decompresses a chunk each time.
+	authorsMu sync.RWMutex
+	authors   map[uint32]string
+}
+
+// author returns the cached author of the segment's document doc.
+func (t *fpTable) author(doc uint32) (string, bool) {
+	t.authorsMu.RLock()
+	a, ok := t.authors[doc]
+	t.authorsMu.RUnlock()
+	return a, ok
+}
+
+// setAuthor caches the author of the segment's document doc.
+func (t *fpTable) setAuthor(doc uint32, a string) {
+	t.authorsMu.Lock()
+	if t.authors == nil {
+		t.authors = map[uint32]string{}
+	}
+	t.authors[doc] = a
+	t.authorsMu.Unlock()
 }
 
 // buildFPTable decodes the fingerprint field of seg.

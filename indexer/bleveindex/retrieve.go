@@ -172,17 +172,31 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 			return nil, err
 		}
 		clear(authors)
-		err := fr.each(ctx, h, func(doc uint64) error {
-			id = index.NewIndexInternalID(id, doc)
-			err := dvr.VisitDocValues(id, func(field string, term []byte) {
-				if field == FieldAuthor {
-					authors[string(term)] = struct{}{}
+		err := fr.eachIn(ctx, h, func(s *fpSegment, doc uint32) error {
+			if a, ok := s.table.author(doc); ok {
+				if a != "" {
+					authors[a] = struct{}{}
 				}
-			})
-			if err == nil && len(authors) > max {
+			} else {
+				a := ""
+				id = index.NewIndexInternalID(id, s.offset+uint64(doc))
+				err := dvr.VisitDocValues(id, func(field string, term []byte) {
+					if field == FieldAuthor {
+						a = string(term)
+					}
+				})
+				if err != nil {
+					return err
+				}
+				s.table.setAuthor(doc, a)
+				if a != "" {
+					authors[a] = struct{}{}
+				}
+			}
+			if len(authors) > max {
 				return errEnough
 			}
-			return err
+			return nil
 		})
 		if err != nil && !errors.Is(err, errEnough) {
 			return nil, err
@@ -234,6 +248,28 @@ func (x *Index) fpReader(r index.IndexReader) (*fpReader, error) {
 	}
 	x.tables.sweep(live)
 	return fr, nil
+}
+
+// eachIn calls fn with the segment and the segment's own number of every live document whose
+// fingerprint field holds h. It stops at fn's first error.
+func (fr *fpReader) eachIn(ctx context.Context, h uint64, fn func(s *fpSegment, doc uint32) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range fr.segs {
+		s := &fr.segs[i]
+		t := s.table
+		for j := sort.Search(len(t.hashes), func(j int) bool { return t.hashes[j] >= h }); j < len(t.hashes) && t.hashes[j] == h; j++ {
+			doc := t.docs[j]
+			if s.deleted != nil && s.deleted.Contains(doc) {
+				continue
+			}
+			if err := fn(s, doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // each calls fn with the number of every live document whose fingerprint field holds h. It
