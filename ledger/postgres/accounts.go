@@ -73,6 +73,8 @@ func roleOf(t ledger.AccountType) string {
 // per-principal accounts belong to a principal of the right role. It runs in its own short
 // statements before the transaction that uses the accounts: an account row is not money, so one
 // left behind by a transaction that then fails does no harm, and the usage path never upserts.
+// (The group commit inserts the escrow accounts of a batch in its booking transaction instead,
+// in the round trip that reads the rates: see groupCommitter.book.)
 // field names the request field for errors about a principal (for example "provider_id").
 func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, addresses ...string) error {
 	missing, err := s.unknownAccounts(addresses)
