@@ -259,7 +259,8 @@ func (fr *fpReader) eachIn(ctx context.Context, h uint64, fn func(s *fpSegment, 
 	for i := range fr.segs {
 		s := &fr.segs[i]
 		t := s.table
-		for j := sort.Search(len(t.hashes), func(j int) bool { return t.hashes[j] >= h }); j < len(t.hashes) && t.hashes[j] == h; j++ {
+		lo, hi := t.find(h)
+		for j := lo; j < hi; j++ {
 			doc := t.docs[j]
 			if s.deleted != nil && s.deleted.Contains(doc) {
 				continue
@@ -280,7 +281,8 @@ func (fr *fpReader) each(ctx context.Context, h uint64, fn func(doc uint64) erro
 	}
 	for _, s := range fr.segs {
 		t := s.table
-		for i := sort.Search(len(t.hashes), func(i int) bool { return t.hashes[i] >= h }); i < len(t.hashes) && t.hashes[i] == h; i++ {
+		lo, hi := t.find(h)
+		for i := lo; i < hi; i++ {
 			doc := uint64(t.docs[i])
 			if s.deleted != nil && s.deleted.Contains(uint32(doc)) {
 				continue
