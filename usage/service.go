@@ -60,10 +60,12 @@ func (s *Service) indexVersion(ctx context.Context) (*ledger.IndexVersion, error
 	return &v, nil
 }
 
-// Report validates a report, returns the original result if the provider booked the same
-// request id with the same payload before, and otherwise attributes the response and books it
-// in one ledger transaction that keeps the evidence. Retries and concurrent duplicates book once:
-// the ledger's unique key decides, and every caller gets the booked usage.
+// Report validates a report, attributes the response and books it in one ledger transaction
+// that keeps the evidence; if the provider booked the same request id with the same payload
+// before, the ledger returns the original result instead (Replayed). Retries and concurrent
+// duplicates book once: the ledger's unique key decides, and every caller gets the booked
+// usage. The key is not read before booking (the booking's insert finds it taken), which
+// saves a round trip on every new report; a replay costs an attribution instead.
 // A report that was not booked before is refused, and nothing is written, while the index
 // gate says the index is not ready; the original result of one that was is still returned.
 // Errors: EINVALID (naming the field), ENOTFOUND (not a provider), ECONFLICT (the request id was
@@ -74,19 +76,29 @@ func (s *Service) Report(ctx context.Context, r Report) (ledger.UsageResult, err
 	if err != nil {
 		return ledger.UsageResult{}, err
 	}
-	if u, ok, err := s.replay(ctx, v); err != nil || ok {
-		return ledger.UsageResult{Usage: u, Replayed: ok}, err
-	}
 	index, err := s.indexVersion(ctx)
 	if err != nil {
-		return ledger.UsageResult{}, err
+		return s.replayOr(ctx, v, err)
 	}
 	req, err := s.prepare(ctx, "", v)
 	if err != nil {
-		return ledger.UsageResult{}, err
+		return s.replayOr(ctx, v, err)
 	}
 	req.Index = index
 	return s.ledger.PostUsage(ctx, req)
+}
+
+// replayOr returns the usage booked under the report's key (or ECONFLICT when it was booked
+// with another payload), and err when the key was not booked.
+func (s *Service) replayOr(ctx context.Context, v Validated, err error) (ledger.UsageResult, error) {
+	u, ok, rerr := s.replay(ctx, v)
+	switch {
+	case ok:
+		return ledger.UsageResult{Usage: u, Replayed: true}, nil
+	case royalty.ErrorCode(rerr) == royalty.ECONFLICT:
+		return ledger.UsageResult{}, rerr
+	}
+	return ledger.UsageResult{}, err
 }
 
 // ReportBatch books many reports in one database transaction, all or nothing, and returns one

@@ -21,14 +21,17 @@
 // and the errors of the phase counted by code. When a call fails with UNAVAILABLE, the server
 // log lines around it are printed.
 //
-// Run it with `make bench-e2e`; `-posts 20000 -duration 5s` makes a quick run.
+// Run it with `make bench-e2e`; `-posts 20000 -duration 5s` makes a quick run; `-profile FILE`
+// writes a CPU profile of the server during the first phase (serve's --pprof-addr).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -36,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/version"
 )
 
@@ -52,6 +56,7 @@ type options struct {
 	serverLogLevel string
 	keep           bool
 	sources        int
+	profile        string
 }
 
 func main() {
@@ -69,6 +74,7 @@ func main() {
 	flag.StringVar(&o.serverLogLevel, "server-log-level", "info", "--log-level of royalty serve (its log is read when calls fail)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (database, index, server log) and print its path")
 	flag.IntVar(&o.sources, "sources", 50_000, "indexed posts (of at least 30 words) the responses copy from, drawn at random")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of royalty serve during the first load phase to this file (go tool pprof reads it)")
 	version.Flag("royalty-bench-e2e")
 	flag.Parse()
 	for _, s := range strings.Split(clients, ",") {
@@ -131,15 +137,38 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	var results []phaseResult
-	for _, p := range phases {
+	for i, p := range phases {
 		say("load: %d %s clients for %s", p.clients, p.transport, o.duration)
+		var profiled chan error
+		if i == 0 && o.profile != "" {
+			profiled = make(chan error, 1)
+			go func() { profiled <- b.cpuProfile(ctx, o.profile, o.duration) }()
+		}
+		txsBefore, err := b.usageTransactions(ctx)
+		if err != nil {
+			return err
+		}
 		r, err := b.drive(ctx, p.transport+strconv.Itoa(p.clients), p.transport, p.clients, o.duration)
 		if err != nil {
 			return err
 		}
+		txsAfter, err := b.usageTransactions(ctx)
+		if err != nil {
+			return err
+		}
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				say("CPU profile: %v", err)
+			} else {
+				say("CPU profile of royalty serve during this phase: %s", o.profile)
+			}
+		}
 		say("%s %d clients: %d reports booked (%d replays) in %.1fs: %.0f reports/s, latency p50 %.1f ms p99 %.1f ms max %.1f ms; %d attributed to at least one post",
 			p.transport, p.clients, r.ok, r.replayed, r.elapsed.Seconds(), r.perS(), r.p(0.5), r.p(0.99), r.p(1), r.credited)
 		say("  errors by code: %s", r.errorSummary())
+		if n := txsAfter[1] - txsBefore[1]; n > 0 {
+			say("  %d reports in %d database transactions: %.1f reports per transaction (group commit)", txsAfter[0]-txsBefore[0], n, float64(txsAfter[0]-txsBefore[0])/float64(n))
+		}
 		results = append(results, r)
 		b.explainUnavailable(r)
 	}
@@ -161,4 +190,49 @@ func run(ctx context.Context, o options) error {
 			r.transport, r.clients, r.perS(), r.p(0.5), r.p(0.99), tps, r.perS()/tps)
 	}
 	return nil
+}
+
+// cpuProfile fetches a CPU profile of the server over most of a phase of duration d (its first
+// and last second left out) and writes it to path.
+func (b *bench) cpuProfile(ctx context.Context, path string, d time.Duration) error {
+	secs := max(1, int((d - 2*time.Second).Seconds()))
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.pprofAddr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /debug/pprof/profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// usageTransactions counts the usage reports booked and the database transactions that booked
+// them: the reports of one group-commit transaction share its created_at.
+func (b *bench) usageTransactions(ctx context.Context) ([2]int64, error) {
+	pool, err := pgdb.Open(ctx, b.dsn, 1)
+	if err != nil {
+		return [2]int64{}, err
+	}
+	defer pool.Close()
+	var n [2]int64
+	err = pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT created_at) FROM ledger_transactions WHERE kind = 'usage'`).Scan(&n[0], &n[1])
+	return n, err
 }

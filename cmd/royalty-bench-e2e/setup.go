@@ -2,24 +2,20 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/openroyalty/royalty/attribution/eval"
@@ -28,21 +24,22 @@ import (
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/internal/repo"
+	"github.com/openroyalty/royalty/internal/serverproc"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 )
 
 // bench is one run: the processes, the keys and the posts the responses copy from.
 type bench struct {
-	o       options
-	pg      *pgtmp.Server
-	work    string
-	bin     string
-	dsn     string
-	dataDir string
-	logPath string
-	addr    string // the API port: gRPC and HTTP/JSON
-	server  *exec.Cmd
-	exited  chan struct{}
+	o         options
+	pg        *pgtmp.Server
+	work      string
+	bin       string
+	dsn       string
+	dataDir   string
+	logPath   string
+	addr      string // the API port: gRPC and HTTP/JSON
+	pprofAddr string // the server's profiler, with -profile
+	server    *serverproc.Proc
 
 	providerKey string
 	sources     [][]string // words of indexed posts
@@ -51,8 +48,7 @@ type bench struct {
 
 func (b *bench) cleanup() {
 	if b.server != nil {
-		_ = b.server.Process.Signal(syscall.SIGKILL)
-		<-b.exited
+		b.server.Kill()
 	}
 	if b.pg != nil {
 		if err := b.pg.Stop(); err != nil {
@@ -81,15 +77,8 @@ func setup(ctx context.Context, o options, log *slog.Logger) (*bench, error) {
 	b.dataDir = filepath.Join(b.work, "data")
 	b.logPath = filepath.Join(b.work, "server.log")
 	say("building royalty")
-	b.bin = filepath.Join(b.work, "royalty")
-	goTool := os.Getenv("GO")
-	if goTool == "" {
-		goTool = "go"
-	}
-	build := exec.CommandContext(ctx, goTool, "build", "-o", b.bin, "./cmd/royalty")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return b, fmt.Errorf("go build ./cmd/royalty: %w\n%s", err, out)
+	if b.bin, err = serverproc.Build(ctx, root, b.work); err != nil {
+		return b, err
 	}
 	commit, _ := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
 	say("royalty built from commit %s", strings.TrimSpace(string(commit)))
@@ -147,14 +136,7 @@ func setup(ctx context.Context, o options, log *slog.Logger) (*bench, error) {
 
 // royalty runs one royalty subcommand to its end and returns its standard output.
 func (b *bench) royalty(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, b.bin, args...)
-	cmd.Env = append(os.Environ(), "ROYALTY_DATABASE_URL="+b.dsn, "ROYALTY_LOG_LEVEL=warn")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("royalty %s: %w\n%s", strings.Join(args, " "), err, tail(stderr.String(), 3000))
-	}
-	return stdout.String(), nil
+	return serverproc.Run(ctx, b.bin, b.dsn, args...)
 }
 
 type key struct {
@@ -313,56 +295,27 @@ func (b *bench) loadSources(ctx context.Context, pool *pgxpool.Pool) error {
 // serve starts `royalty serve` and waits for health SERVING.
 func (b *bench) serve(ctx context.Context) error {
 	var err error
-	if b.addr, err = freeAddr(); err != nil {
+	if b.addr, err = serverproc.FreeAddr(); err != nil {
 		return err
 	}
-	metrics, err := freeAddr()
+	metrics, err := serverproc.FreeAddr()
 	if err != nil {
 		return err
 	}
-	logFile, err := os.Create(b.logPath)
-	if err != nil {
-		return err
+	args := []string{"--metrics-addr", metrics, "--data-dir", b.dataDir, "--log-level", b.o.serverLogLevel, "--log-format", "json"}
+	if b.o.profile != "" {
+		if b.pprofAddr, err = serverproc.FreeAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-addr", b.pprofAddr)
 	}
-	defer logFile.Close()
-	cmd := exec.Command(b.bin, "serve", "--grpc-addr", b.addr, "--metrics-addr", metrics,
-		"--data-dir", b.dataDir, "--log-level", b.o.serverLogLevel, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "ROYALTY_DATABASE_URL="+b.dsn)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// The server dies with the benchmark, however it ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting royalty serve: %w", err)
-	}
-	b.server, b.exited = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(b.exited) }()
-	conn, err := grpc.NewClient(b.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	b.server, err = serverproc.Start(ctx, serverproc.Server{Bin: b.bin, DSN: b.dsn, GRPCAddr: b.addr, Args: args, LogPath: b.logPath}, 5*time.Minute)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	health := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		select {
-		case <-b.exited:
-			return fmt.Errorf("royalty serve exited during start-up (%v): %s", cmd.ProcessState, tail(readFile(b.logPath), 2000))
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-		hctx, cancel := context.WithTimeout(ctx, time.Second)
-		r, err := health.Check(hctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			say("royalty serve (pid %d) is SERVING on %s after %s", cmd.Process.Pid, b.addr, time.Since(t0).Round(100*time.Millisecond))
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("royalty serve not SERVING after 5 minutes: %s", tail(readFile(b.logPath), 2000))
-		}
-	}
+	say("royalty serve (pid %d) is SERVING on %s after %s", b.server.Pid(), b.addr, time.Since(t0).Round(100*time.Millisecond))
+	return nil
 }
 
 // serverStop stops the server with SIGTERM and waits for it.
@@ -370,47 +323,9 @@ func (b *bench) serverStop() error {
 	if b.server == nil {
 		return nil
 	}
-	cmd := b.server
+	p := b.server
 	b.server = nil
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.exited:
-		if !cmd.ProcessState.Success() {
-			return fmt.Errorf("royalty serve exited with %v", cmd.ProcessState)
-		}
-		return nil
-	case <-time.After(45 * time.Second):
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-b.exited
-		return fmt.Errorf("royalty serve did not stop within 45s of SIGTERM")
-	}
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func readFile(path string) string {
-	b, _ := os.ReadFile(path)
-	return string(b)
-}
-
-// tail returns the last n bytes of s, from a line start.
-func tail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= n {
-		return s
-	}
-	s = s[len(s)-n:]
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	return "…\n" + s
+	return p.Stop(45 * time.Second)
 }
 
 // initPgbench creates pgbench's database and tables on srv.

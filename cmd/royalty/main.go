@@ -87,6 +87,13 @@ type config struct {
 	Profiles profile.Config
 	// Web are the web app's session settings (serve's --web-* flags).
 	Web wire.WebConfig
+	// Performance (serve): the pool's connections, the group commit of usage reports, how
+	// long a verified API key is trusted, and where the Go profiler listens ("" : nowhere).
+	DBMaxConns       int32
+	GroupCommitWait  time.Duration
+	GroupCommitFlush int
+	KeyCacheTTL      time.Duration
+	PprofAddr        string
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,9 +20,11 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/auth"
 	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
+	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 	"github.com/openroyalty/royalty/services"
 )
 
@@ -67,6 +70,11 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().DurationVar(&cfg.IndexCheckInterval, "index-check-interval", indexer.DefaultCheckInterval, "how often the index is compared with the posts table (while it is not ready, usage reports and health checks compare it again every second)")
 	cmd.Flags().DurationVar(&cfg.HealthInterval, "health-interval", defaultHealthInterval, "how often the database is pinged and the index's readiness read for gRPC health and /readyz")
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
+	cmd.Flags().Int32Var(&cfg.DBMaxConns, "db-max-conns", defaultDBMaxConns, "most connections the server opens to the database (a pool_max_conns in --database-url wins)")
+	cmd.Flags().DurationVar(&cfg.GroupCommitWait, "group-commit-wait", ledgerpg.DefaultGroupCommitWait, "how long concurrent usage reports are collected to be booked in one database transaction (0: only those already waiting)")
+	cmd.Flags().IntVar(&cfg.GroupCommitFlush, "group-commit-flushers", 0, "usage transactions in flight at once (0: the ledger's default)")
+	cmd.Flags().DurationVar(&cfg.KeyCacheTTL, "key-cache-ttl", auth.DefaultCacheTTL, "how long a verified API key is trusted without asking the database; a key revoked elsewhere is refused within this time (0: always ask)")
+	cmd.Flags().StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve the Go profiler (net/http/pprof, /debug/pprof/) on this address; empty: off")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
 	addLimitFlags(cmd.Flags(), &cfg.Limits)
 	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
@@ -74,6 +82,10 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	addWebFlags(cmd.Flags(), &cfg.Web)
 	return cmd
 }
+
+// defaultDBMaxConns is serve's pool size: the group commit's flushers, the key and replay
+// reads, the sealer, health and the web app, with room to spare; PostgreSQL allows 100.
+const defaultDBMaxConns = 24
 
 // runningServer is a started royalty server: gRPC, metrics and the resources they use.
 type runningServer struct {
@@ -83,6 +95,7 @@ type runningServer struct {
 	grpcLis  net.Listener
 	metrics  *http.Server
 	metLis   net.Listener
+	pprof    *http.Server // nil unless --pprof-addr
 	pool     *pgxpool.Pool
 	parts    *wire.Parts
 	sealer   *journalpg.Sealer
@@ -103,7 +116,7 @@ func (s *runningServer) MetricsAddr() string { return s.metLis.Addr().String() }
 
 // startServer connects to the database, checks that its schema is current and starts serving.
 func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *runningServer, err error) {
-	pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, true)
+	pool, err := wire.OpenDatabase(ctx, cfg.DatabaseURL, true, cfg.DBMaxConns)
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +212,13 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			s.served <- err
 		}
 	}()
+	if cfg.PprofAddr != "" {
+		if err := s.startPprof(cfg.PprofAddr); err != nil {
+			s.api.Close()
+			s.metrics.Close()
+			return nil, err
+		}
+	}
 	s.sealer = startSealer(cfg, signer, ps, log)
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBg = stopBg
@@ -230,6 +250,9 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.metrics.Shutdown(ctx)
+	if s.pprof != nil {
+		s.pprof.Close()
+	}
 	if s.sealer != nil {
 		s.sealer.Stop()
 	}
@@ -237,4 +260,23 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	s.pool.Close()
 	s.log.Info("stopped")
 	return err
+}
+
+// startPprof serves net/http/pprof on addr, its own listener: the profiler is for operators and
+// benchmarks, never on the API or metrics port.
+func (s *runningServer) startPprof(addr string) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	s.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.pprof.Serve(lis) }()
+	s.log.Info("profiler", "addr", lis.Addr().String())
+	return nil
 }

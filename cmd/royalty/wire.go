@@ -10,6 +10,7 @@ import (
 
 	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
+	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 )
 
 // openParts builds the parts (cmd/wire) from the data directory and the attribution
@@ -21,11 +22,22 @@ func openParts(ctx context.Context, pool *pgxpool.Pool, cfg *config, batchSize i
 		return nil, err
 	}
 	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: indexDir(cfg.DataDir), Attribution: cfg.Attribution, BatchSize: batchSize, Logger: log,
-		MaxIndexLag: cfg.MaxIndexLag, AllowEmptyIndex: cfg.AllowEmptyIndex, Profiles: cfg.Profiles})
+		MaxIndexLag: cfg.MaxIndexLag, AllowEmptyIndex: cfg.AllowEmptyIndex, Profiles: cfg.Profiles,
+		KeyCacheTTL: cfg.KeyCacheTTL, Ledger: ledgerConfig(cfg)})
 	var mismatch *wire.IndexMismatchError
 	if errors.As(err, &mismatch) {
 		return nil, fmt.Errorf("%w (royalty ingest builds every index with k=%d and w=%d)",
 			attributionFlagError(mismatch.Err), indexer.FingerprintK, indexer.FingerprintW)
 	}
 	return ps, err
+}
+
+// ledgerConfig is the ledger's configuration from serve's group-commit flags. A wait of 0 on
+// the command line means no waiting, which the ledger spells as a negative wait.
+func ledgerConfig(cfg *config) ledgerpg.Config {
+	gc := ledgerpg.GroupCommit{Wait: cfg.GroupCommitWait, Flushers: cfg.GroupCommitFlush}
+	if gc.Wait == 0 {
+		gc.Wait = -1
+	}
+	return ledgerpg.Config{GroupCommit: gc}
 }

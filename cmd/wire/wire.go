@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openroyalty/royalty/attribution"
+	"github.com/openroyalty/royalty/auth"
 	authpg "github.com/openroyalty/royalty/auth/postgres"
 	"github.com/openroyalty/royalty/claims"
 	claimspg "github.com/openroyalty/royalty/claims/postgres"
@@ -49,12 +50,13 @@ var ErrNoDatabase = errors.New("no database configured: set --database-url or RO
 var ErrNotMigrated = errors.New("schema not migrated; run royalty migrate")
 
 // OpenDatabase opens a pool on url. With checkSchema, a database whose schema is older than this
-// binary is refused with the command that migrates it.
-func OpenDatabase(ctx context.Context, url string, checkSchema bool) (*pgxpool.Pool, error) {
+// binary is refused with the command that migrates it. maxConns, when given and positive,
+// bounds the pool's connections (pgdb.Open).
+func OpenDatabase(ctx context.Context, url string, checkSchema bool, maxConns ...int32) (*pgxpool.Pool, error) {
 	if url == "" {
 		return nil, ErrNoDatabase
 	}
-	pool, err := pgdb.Open(ctx, url)
+	pool, err := pgdb.Open(ctx, url, maxConns...)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +99,9 @@ type Config struct {
 	BatchSize int
 	// Ledger configures the ledger store (group commit).
 	Ledger ledgerpg.Config
+	// KeyCacheTTL is how long the server trusts a verified API key without reading it again
+	// (auth.Cache); 0 means every call reads it.
+	KeyCacheTTL time.Duration
 	// MaxIndexLag is how many posts the index may hold fewer than the posts table before usage
 	// reports are refused (0: none); AllowEmptyIndex lets an index without documents be used
 	// (a fresh deployment). See indexer.Readiness.
@@ -123,8 +128,11 @@ func (e *IndexMismatchError) Unwrap() error { return e.Err }
 // Parts are the domain services and the adapters they run on, built from one pool and one
 // index directory.
 type Parts struct {
-	Pool       *pgxpool.Pool
-	Auth       *authpg.Store
+	Pool *pgxpool.Pool
+	Auth *authpg.Store
+	// Keys is Auth with verified keys cached for Config.KeyCacheTTL: the server and the web
+	// app authenticate through it.
+	Keys       *auth.Cache
 	Ledger     *ledgerpg.Store
 	Journal    *journalpg.Store
 	Claims     *claims.Service
@@ -149,6 +157,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	}
 	log := cfg.Logger
 	p := &Parts{Pool: pool, Auth: authpg.New(pool), Journal: journalpg.New(pool), log: log}
+	p.Keys = auth.NewCache(p.Auth, cfg.KeyCacheTTL, nil)
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -200,7 +209,7 @@ func (p *Parts) Close() {
 // then signs nothing); trusted are further keys whose checkpoints VerifyJournal accepts.
 func (p *Parts) ServerOptions(reg prometheus.Registerer, signer *journal.Signer, trusted []ed25519.PublicKey) services.Options {
 	opts := services.Options{
-		Logger: p.log, Registerer: reg, Auth: p.Auth, Claims: p.Claims, Ledger: p.Ledger, Journal: p.Journal,
+		Logger: p.log, Registerer: reg, Auth: p.Keys, Claims: p.Claims, Ledger: p.Ledger, Journal: p.Journal,
 		Index: p.Indexer, Attributor: p.Attributor, Usage: p.Usage, JournalTrusted: trusted,
 	}
 	if signer != nil {
@@ -276,7 +285,7 @@ type WebConfig struct {
 // shows no public key); trusted are further keys whose checkpoints verify.
 func (p *Parts) Web(signer *journal.Signer, trusted []ed25519.PublicKey, cfg WebConfig) http.Handler {
 	d := web.Deps{
-		Auth: p.Auth, Sessions: sessionpg.New(p.Pool), Ledger: p.Ledger, Claims: p.Claims, Index: p.Indexer,
+		Auth: p.Keys, Sessions: sessionpg.New(p.Pool), Ledger: p.Ledger, Claims: p.Claims, Index: p.Indexer,
 		PostCount: p.Index.DocCount, Journal: p.Journal, Responses: p.Ledger, JournalTrusted: trusted, Logger: p.log,
 		SessionTTL: cfg.SessionTTL, IdleTimeout: cfg.IdleTimeout, ReauthWithin: cfg.ReauthWithin,
 		LoginsPerMinute: cfg.LoginsPerMinute,

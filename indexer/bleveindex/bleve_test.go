@@ -349,6 +349,24 @@ func TestBuildFPTable(t *testing.T) {
 	if len(want) < 1000 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("table of %d pairs differs from the %d sorted pairs", len(got), len(want))
 	}
+	// find returns exactly the entries of a hash, and none for a hash the table lacks.
+	for _, h := range []uint64{want[0].hash, want[len(want)/2].hash, want[len(want)-1].hash, want[7].hash + 1, 0, ^uint64(0)} {
+		n := 0
+		for _, p := range want {
+			if p.hash == h {
+				n++
+			}
+		}
+		lo, hi := tab.find(h)
+		if hi-lo != n {
+			t.Fatalf("find(%x) = [%d, %d), want %d entries", h, lo, hi, n)
+		}
+		for i := lo; i < hi; i++ {
+			if tab.hashes[i] != h {
+				t.Fatalf("find(%x) includes %x at %d", h, tab.hashes[i], i)
+			}
+		}
+	}
 }
 
 func TestSnippet(t *testing.T) {

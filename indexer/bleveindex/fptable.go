@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"sort"
 	"sync"
 
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -25,6 +26,46 @@ import (
 type fpTable struct {
 	hashes []uint64
 	docs   []uint32 // the segment's own document numbers
+	// starts[r] is the index of the first hash whose top bits are r (starts[len-1] is the
+	// total), shift the bits below them: a lookup searches one range, not the whole table.
+	starts []uint32
+	shift  uint
+
+	// authors caches the author of the segment's documents read so far (AuthorCounts): a
+	// segment never changes, so neither does a document's author, and reading it from doc
+	// values decompresses a chunk each time.
+	authorsMu sync.RWMutex
+	authors   map[uint32]string
+}
+
+// author returns the cached author of the segment's document doc.
+func (t *fpTable) author(doc uint32) (string, bool) {
+	t.authorsMu.RLock()
+	a, ok := t.authors[doc]
+	t.authorsMu.RUnlock()
+	return a, ok
+}
+
+// setAuthor caches the author of the segment's document doc.
+func (t *fpTable) setAuthor(doc uint32, a string) {
+	t.authorsMu.Lock()
+	if t.authors == nil {
+		t.authors = map[uint32]string{}
+	}
+	t.authors[doc] = a
+	t.authorsMu.Unlock()
+}
+
+// find returns the range [lo, hi) of the entries whose hash is h.
+func (t *fpTable) find(h uint64) (lo, hi int) {
+	r := h >> t.shift
+	lo, hi = int(t.starts[r]), int(t.starts[r+1])
+	i := lo + sort.Search(hi-lo, func(i int) bool { return t.hashes[lo+i] >= h })
+	j := i
+	for j < hi && t.hashes[j] == h {
+		j++
+	}
+	return i, j
 }
 
 // buildFPTable decodes the fingerprint field of seg.
@@ -44,7 +85,13 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 		starts[i] += starts[i-1]
 	}
 	total := starts[len(starts)-1]
-	t := &fpTable{hashes: make([]uint64, total), docs: make([]uint32, total)}
+	if total >= 1<<32 {
+		return nil, fmt.Errorf("a segment of %d fingerprints: beyond 32 bits", total)
+	}
+	t := &fpTable{hashes: make([]uint64, total), docs: make([]uint32, total), starts: make([]uint32, len(starts)), shift: shift}
+	for i, v := range starts {
+		t.starts[i] = uint32(v)
+	}
 	next := slices.Clone(starts[:len(starts)-1])
 	err := visitFingerprints(seg, func(doc uint32, h uint64) {
 		r := h >> shift

@@ -172,17 +172,31 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 			return nil, err
 		}
 		clear(authors)
-		err := fr.each(ctx, h, func(doc uint64) error {
-			id = index.NewIndexInternalID(id, doc)
-			err := dvr.VisitDocValues(id, func(field string, term []byte) {
-				if field == FieldAuthor {
-					authors[string(term)] = struct{}{}
+		err := fr.eachIn(ctx, h, func(s *fpSegment, doc uint32) error {
+			if a, ok := s.table.author(doc); ok {
+				if a != "" {
+					authors[a] = struct{}{}
 				}
-			})
-			if err == nil && len(authors) > max {
+			} else {
+				a := ""
+				id = index.NewIndexInternalID(id, s.offset+uint64(doc))
+				err := dvr.VisitDocValues(id, func(field string, term []byte) {
+					if field == FieldAuthor {
+						a = string(term)
+					}
+				})
+				if err != nil {
+					return err
+				}
+				s.table.setAuthor(doc, a)
+				if a != "" {
+					authors[a] = struct{}{}
+				}
+			}
+			if len(authors) > max {
 				return errEnough
 			}
-			return err
+			return nil
 		})
 		if err != nil && !errors.Is(err, errEnough) {
 			return nil, err
@@ -236,6 +250,29 @@ func (x *Index) fpReader(r index.IndexReader) (*fpReader, error) {
 	return fr, nil
 }
 
+// eachIn calls fn with the segment and the segment's own number of every live document whose
+// fingerprint field holds h. It stops at fn's first error.
+func (fr *fpReader) eachIn(ctx context.Context, h uint64, fn func(s *fpSegment, doc uint32) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range fr.segs {
+		s := &fr.segs[i]
+		t := s.table
+		lo, hi := t.find(h)
+		for j := lo; j < hi; j++ {
+			doc := t.docs[j]
+			if s.deleted != nil && s.deleted.Contains(doc) {
+				continue
+			}
+			if err := fn(s, doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // each calls fn with the number of every live document whose fingerprint field holds h. It
 // stops at fn's first error.
 func (fr *fpReader) each(ctx context.Context, h uint64, fn func(doc uint64) error) error {
@@ -244,7 +281,8 @@ func (fr *fpReader) each(ctx context.Context, h uint64, fn func(doc uint64) erro
 	}
 	for _, s := range fr.segs {
 		t := s.table
-		for i := sort.Search(len(t.hashes), func(i int) bool { return t.hashes[i] >= h }); i < len(t.hashes) && t.hashes[i] == h; i++ {
+		lo, hi := t.find(h)
+		for i := lo; i < hi; i++ {
 			doc := uint64(t.docs[i])
 			if s.deleted != nil && s.deleted.Contains(uint32(doc)) {
 				continue

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
@@ -25,11 +26,16 @@ import (
 // DefaultConnectTimeout bounds a connection attempt when the URL sets no connect_timeout.
 const DefaultConnectTimeout = 5 * time.Second
 
-// Open connects a pool to dsn and checks that the server answers.
-func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+// Open connects a pool to dsn and checks that the server answers. The pool holds at most
+// maxConns[0] connections when that is given and positive, and the URL sets no pool_max_conns;
+// otherwise pgx's default (the URL's pool_max_conns, or max(4, CPUs)).
+func Open(ctx context.Context, dsn string, maxConns ...int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database URL: %w", err)
+	}
+	if len(maxConns) > 0 && maxConns[0] > 0 && !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = maxConns[0]
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// A database host that does not answer fails a connection attempt in seconds instead

@@ -73,8 +73,85 @@ func roleOf(t ledger.AccountType) string {
 // per-principal accounts belong to a principal of the right role. It runs in its own short
 // statements before the transaction that uses the accounts: an account row is not money, so one
 // left behind by a transaction that then fails does no harm, and the usage path never upserts.
+// (The group commit inserts the escrow accounts of a batch in its booking transaction instead,
+// in the round trip that reads the rates: see groupCommitter.book.)
 // field names the request field for errors about a principal (for example "provider_id").
 func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, addresses ...string) error {
+	missing, err := s.unknownAccounts(addresses)
+	if err != nil {
+		return err
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := checkPrincipals(ctx, q, field, missing); err != nil {
+		return err
+	}
+	rows := newAccountRows(missing)
+	err = s.serializable(ctx, "creating ledger accounts", func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, accountInsertSQL, rows.args()...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating ledger accounts: %w", err)
+	}
+	rows.remember(&s.known)
+	return nil
+}
+
+// accountInsertSQL inserts account rows, skipping those that exist. ON CONFLICT has no target
+// because the same account collides on both unique indexes (the id is derived from the
+// address): with the address as the only arbiter, PostgreSQL reports the collision on the
+// primary key as an error.
+const accountInsertSQL = `
+			INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
+			SELECT id, address, type, principal_id, identity_key
+			FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
+			     AS a (id, address, type, principal_id, identity_key)
+			ON CONFLICT DO NOTHING`
+
+// accountRows are the arguments of accountInsertSQL.
+type accountRows struct {
+	accts      []ledger.Account
+	ids        []pgtype.UUID
+	addrs      []string
+	types      []string
+	principals []*string
+	identities []*string
+}
+
+// newAccountRows sorts accts by address and returns their rows. Concurrent inserts of
+// overlapping accounts lock rows in insertion order; one order for everybody means no deadlock.
+func newAccountRows(accts []ledger.Account) *accountRows {
+	sort.Slice(accts, func(i, j int) bool { return accts[i].Address < accts[j].Address })
+	r := &accountRows{accts: accts, ids: make([]pgtype.UUID, len(accts)), addrs: make([]string, len(accts)),
+		types: make([]string, len(accts)), principals: make([]*string, len(accts)), identities: make([]*string, len(accts))}
+	for i, a := range accts {
+		r.ids[i], r.addrs[i], r.types[i] = accountID(a.Address), a.Address, string(a.Type)
+		if a.PrincipalID != "" {
+			r.principals[i] = &accts[i].PrincipalID
+		}
+		if a.IdentityKey != "" {
+			r.identities[i] = &accts[i].IdentityKey
+		}
+	}
+	return r
+}
+
+func (r *accountRows) args() []any {
+	return []any{r.ids, r.addrs, r.types, r.principals, r.identities}
+}
+
+// remember adds the accounts to the cache of known accounts: call it once their rows are
+// committed.
+func (r *accountRows) remember(c *accountCache) {
+	for _, a := range r.accts {
+		c.add(a.Address, accountID(a.Address))
+	}
+}
+
+// unknownAccounts returns the accounts among addresses that are not known to exist, once each.
+func (s *Store) unknownAccounts(addresses []string) ([]ledger.Account, error) {
 	var missing []ledger.Account
 	seen := map[string]bool{}
 	for _, a := range addresses {
@@ -84,51 +161,11 @@ func (s *Store) ensureAccounts(ctx context.Context, q querier, field string, add
 		seen[a] = true
 		acct, err := ledger.ParseAccount("account", a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		missing = append(missing, acct)
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if err := checkPrincipals(ctx, q, field, missing); err != nil {
-		return err
-	}
-	// Concurrent inserts of overlapping accounts lock rows in insertion order; one order for
-	// everybody means no deadlock. ON CONFLICT has no target because the same account collides
-	// on both unique indexes (the id is derived from the address): with the address as the only
-	// arbiter, PostgreSQL reports the collision on the primary key as an error.
-	sort.Slice(missing, func(i, j int) bool { return missing[i].Address < missing[j].Address })
-	ids := make([]pgtype.UUID, len(missing))
-	addrs := make([]string, len(missing))
-	types := make([]string, len(missing))
-	principals := make([]*string, len(missing))
-	identities := make([]*string, len(missing))
-	for i, a := range missing {
-		ids[i], addrs[i], types[i] = accountID(a.Address), a.Address, string(a.Type)
-		if a.PrincipalID != "" {
-			principals[i] = &a.PrincipalID
-		}
-		if a.IdentityKey != "" {
-			identities[i] = &a.IdentityKey
-		}
-	}
-	err := s.serializable(ctx, "creating ledger accounts", func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-			INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
-			SELECT id, address, type, principal_id, identity_key
-			FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
-			     AS a (id, address, type, principal_id, identity_key)
-			ON CONFLICT DO NOTHING`, ids, addrs, types, principals, identities)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("creating ledger accounts: %w", err)
-	}
-	for _, a := range missing {
-		s.known.add(a.Address, accountID(a.Address))
-	}
-	return nil
+	return missing, nil
 }
 
 // checkPrincipals checks that every per-principal account belongs to a principal with the

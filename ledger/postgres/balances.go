@@ -56,16 +56,32 @@ func newestFence(ctx context.Context, q querier) (f fence, ok bool, err error) {
 // fence puts it in the transaction's read set, which is what makes a write that commits late
 // conflict with the sealer instead of landing below a fence it did not see.
 func (s *Store) fencedClock(ctx context.Context, tx pgx.Tx) (time.Time, error) {
-	now := s.clock()
+	return s.afterFence(scanFence(tx.QueryRow(ctx, fenceSQL)))
+}
+
+// fenceSQL reads the newest balance fence (no row before the first).
+const fenceSQL = `SELECT fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`
+
+// scanFence reads the row of fenceSQL; a nil time when there is no fence yet.
+func scanFence(row pgx.Row) (*time.Time, error) {
 	var at time.Time
-	err := tx.QueryRow(ctx, `SELECT fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`).Scan(&at)
+	err := row.Scan(&at)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return now, nil
+		return nil, nil
 	}
 	if err != nil {
-		return now, fmt.Errorf("reading the newest balance fence: %w", err)
+		return nil, fmt.Errorf("reading the newest balance fence: %w", err)
 	}
-	if !now.After(at) {
+	return &at, nil
+}
+
+// afterFence is the clock, or just after the fence at when the clock is not past it.
+func (s *Store) afterFence(at *time.Time, err error) (time.Time, error) {
+	now := s.clock()
+	if err != nil {
+		return now, err
+	}
+	if at != nil && !now.After(*at) {
 		now = at.UTC().Add(time.Microsecond)
 	}
 	return now, nil

@@ -12,14 +12,14 @@ import (
 )
 
 // groupCommitter coalesces concurrent PostUsage calls into shared database transactions. Each
-// of a fixed number of flushers takes one waiting report, then every other report already
-// waiting (up to MaxBatch), and books them together. A report therefore never waits for a
-// timer: under light load it is booked alone at once, and under heavy load the reports that
-// queue while the flushers are busy share the next transactions, which costs one commit (one
-// WAL flush) for many reports.
+// of a fixed number of flushers takes one waiting report, then every report that arrives
+// within GroupCommit.Wait (up to MaxBatch; with a negative Wait only those already waiting),
+// and books them together: one commit (one WAL flush) and one statement per table for many
+// reports. The escrow accounts the reports credit are created in the batch's transaction.
 //
 // Each report keeps its own outcome: a conflicting key fails only that report (the others
-// commit). When the shared transaction fails for another reason, every report of it is tried
+// commit), and so does an unknown provider. A serialization failure retries the shared
+// transaction whole (pgdb.Tx). When it fails for another reason, every report of it is tried
 // again alone, so one bad report cannot fail its neighbours.
 type groupCommitter struct {
 	s        *Store
@@ -27,8 +27,15 @@ type groupCommitter struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	maxBatch int
+	wait     time.Duration // < 0: no waiting
 	timeout  time.Duration
 	once     sync.Once
+
+	// testHookBatch, if set, is called with the size of every batch before it is booked;
+	// testHookBook, if set, runs at the start of every attempt of a shared transaction, and
+	// an error it returns fails that attempt.
+	testHookBatch func(n int)
+	testHookBook  func() error
 }
 
 type pendingUsage struct {
@@ -42,7 +49,11 @@ func newGroupCommitter(s *Store, cfg GroupCommit) *groupCommitter {
 		queue:    make(chan *pendingUsage),
 		stop:     make(chan struct{}),
 		maxBatch: cfg.MaxBatch,
+		wait:     cfg.Wait,
 		timeout:  cfg.Timeout,
+	}
+	if g.wait == 0 {
+		g.wait = DefaultGroupCommitWait
 	}
 	if g.maxBatch <= 0 {
 		g.maxBatch = 256
@@ -90,35 +101,76 @@ func (g *groupCommitter) run() {
 		case <-g.stop:
 			return
 		}
-		batch := []*pendingUsage{p}
-	drain:
+		g.flush(g.collect(p))
+	}
+}
+
+// collect returns a batch of p and the reports that arrive within g.wait, at most g.maxBatch.
+func (g *groupCommitter) collect(p *pendingUsage) []*pendingUsage {
+	batch := []*pendingUsage{p}
+	if g.wait < 0 {
 		for len(batch) < g.maxBatch {
 			select {
 			case q := <-g.queue:
 				batch = append(batch, q)
 			default:
-				break drain
+				return batch
 			}
 		}
-		g.flush(batch)
+		return batch
 	}
+	timer := time.NewTimer(g.wait)
+	defer timer.Stop()
+	for len(batch) < g.maxBatch {
+		select {
+		case q := <-g.queue:
+			batch = append(batch, q)
+		case <-timer.C:
+			return batch
+		case <-g.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // flush books a batch in one transaction, or each report alone if that fails.
 func (g *groupCommitter) flush(batch []*pendingUsage) {
-	items := make([]*usageItem, len(batch))
-	first := map[[2]string]int{}
-	for i, p := range batch {
-		it := p.item
-		it.dupOf = -1
-		key := [2]string{it.req.ProviderID, it.req.RequestID}
-		if j, ok := first[key]; ok {
-			it.dupOf = j
-		} else {
-			first[key] = i
+	defer func() {
+		for _, p := range batch {
+			close(p.done)
 		}
-		items[i] = it
+	}()
+	if g.testHookBatch != nil {
+		g.testHookBatch(len(batch))
 	}
+	items := make([]*usageItem, len(batch))
+	for i, p := range batch {
+		items[i] = p.item
+		items[i].res, items[i].err = ledger.UsageResult{}, nil
+	}
+	// The providers' accounts are checked and created outside the shared transaction (once per
+	// provider and process): an unknown provider fails its own reports only.
+	ok := items[:0:0]
+	failed := map[string]error{}
+	for _, it := range items {
+		p := it.req.ProviderID
+		err, seen := failed[p]
+		if !seen {
+			err = g.providerAccounts(p)
+			failed[p] = err
+		}
+		if err != nil {
+			it.err = err
+		} else {
+			ok = append(ok, it)
+		}
+	}
+	items = ok
+	if len(items) == 0 {
+		return
+	}
+	markDuplicates(items)
 	err := g.book(items)
 	if err != nil && len(items) > 1 {
 		g.s.log.Warn("ledger: shared usage transaction failed; booking its reports one by one", "reports", len(items), "err", err)
@@ -131,18 +183,62 @@ func (g *groupCommitter) flush(batch []*pendingUsage) {
 	} else if err != nil {
 		items[0].res, items[0].err = ledger.UsageResult{}, err
 	}
-	for _, p := range batch {
-		close(p.done)
+}
+
+// markDuplicates points every item at the first earlier one with its key, if any.
+func markDuplicates(items []*usageItem) {
+	first := make(map[[2]string]int, len(items))
+	for i, it := range items {
+		it.dupOf = -1
+		key := [2]string{it.req.ProviderID, it.req.RequestID}
+		if j, ok := first[key]; ok {
+			it.dupOf = j
+		} else {
+			first[key] = i
+		}
 	}
 }
 
+// providerAccounts checks that p is a provider and creates its accounts, unless known.
+func (g *groupCommitter) providerAccounts(p string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	return g.s.ensureAccounts(ctx, g.s.pool, "provider_id", ledger.ProviderAccount(p), ledger.ProviderRetainedAccount(p))
+}
+
+// book books items in one transaction. The escrow, platform and unattributed accounts they
+// credit that are not known to exist are inserted in the same transaction, in the round trip
+// that reads the rates and owners: no transaction (and no commit) of their own.
 func (g *groupCommitter) book(items []*usageItem) error {
+	addrs := []string{ledger.PlatformAccount, ledger.UnattributedAccount}
+	for _, it := range items {
+		for _, sh := range it.req.Shares {
+			addrs = append(addrs, ledger.EscrowAccount(sh.IdentityKey))
+		}
+	}
+	missing, err := g.s.unknownAccounts(addrs)
+	if err != nil {
+		return err
+	}
+	mode := &bookMode{}
+	if len(missing) > 0 {
+		mode.accounts = newAccountRows(missing)
+	}
 	// The transaction serves many callers, so no caller's context may cancel it.
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
-	return g.s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
-		return g.s.bookUsages(ctx, tx, items, false)
+	err = g.s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
+		if g.testHookBook != nil {
+			if err := g.testHookBook(); err != nil {
+				return err
+			}
+		}
+		return g.s.bookUsages(ctx, tx, items, false, mode)
 	})
+	if err == nil && mode.accounts != nil {
+		mode.accounts.remember(&g.s.known)
+	}
+	return err
 }
 
 func (g *groupCommitter) close() {

@@ -62,6 +62,9 @@ type Config struct {
 	MaxRetries int
 }
 
+// DefaultGroupCommitWait is how long concurrent reports are collected into one transaction.
+const DefaultGroupCommitWait = time.Millisecond
+
 // DefaultRoyaltyRate is the royalty rate when neither the provider's agreement nor the
 // configuration says otherwise.
 const DefaultRoyaltyRate = "0.1"
@@ -72,6 +75,9 @@ type GroupCommit struct {
 	Disabled bool
 	// MaxBatch bounds the reports of one shared transaction; 0 means 256.
 	MaxBatch int
+	// Wait is how long a flusher collects reports after the first before it books them; 0
+	// means DefaultGroupCommitWait, negative means only the reports already waiting.
+	Wait time.Duration
 	// Flushers is the number of shared transactions in flight at once; 0 means 4.
 	Flushers int
 	// Timeout bounds one shared transaction, retries included; 0 means 30 s.

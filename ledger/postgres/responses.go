@@ -24,14 +24,15 @@ func (b *responseInsert) add(txID pgtype.UUID, response string) {
 	}
 }
 
+const responseInsertSQL = `
+	INSERT INTO ledger_usage_responses (transaction_id, response)
+	SELECT transaction_id, response FROM unnest($1::UUID[], $2::TEXT[]) AS r (transaction_id, response)`
+
 func (b *responseInsert) exec(ctx context.Context, tx pgx.Tx) error {
 	if len(b.ids) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO ledger_usage_responses (transaction_id, response)
-		SELECT transaction_id, response FROM unnest($1::UUID[], $2::TEXT[]) AS r (transaction_id, response)`,
-		b.ids, b.texts)
+	_, err := tx.Exec(ctx, responseInsertSQL, b.ids, b.texts)
 	if err != nil {
 		return fmt.Errorf("inserting usage responses: %w", err)
 	}

@@ -3,8 +3,10 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -12,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/ledger"
 )
 
@@ -35,14 +38,15 @@ func (s *Store) PostUsage(ctx context.Context, req ledger.UsageRequest) (ledger.
 		return ledger.UsageResult{}, err
 	}
 	item := &usageItem{req: req, hash: ledger.PayloadHash(req), dupOf: -1}
+	if s.gc != nil {
+		return s.gc.submit(ctx, item) // which creates the accounts of the whole batch at once
+	}
 	if err := s.ensureUsageAccounts(ctx, []*usageItem{item}); err != nil {
 		return ledger.UsageResult{}, err
 	}
-	if s.gc != nil {
-		return s.gc.submit(ctx, item)
-	}
+	mode := &bookMode{}
 	err := s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
-		return s.bookUsages(ctx, tx, []*usageItem{item}, false)
+		return s.bookUsages(ctx, tx, []*usageItem{item}, false, mode)
 	})
 	if err != nil {
 		return ledger.UsageResult{}, err
@@ -80,8 +84,9 @@ func (s *Store) PostUsageBatch(ctx context.Context, reqs []ledger.UsageRequest) 
 	if err := s.ensureUsageAccounts(ctx, items); err != nil {
 		return nil, err
 	}
+	mode := &bookMode{}
 	err := s.serializable(ctx, "posting a usage batch", func(ctx context.Context, tx pgx.Tx) error {
-		return s.bookUsages(ctx, tx, items, true)
+		return s.bookUsages(ctx, tx, items, true, mode)
 	})
 	if err != nil {
 		return nil, err
@@ -116,15 +121,27 @@ func (s *Store) ensureUsageAccounts(ctx context.Context, items []*usageItem) err
 	return s.ensureAccounts(ctx, s.pool, "", addrs...)
 }
 
+// bookMode is how bookUsages writes, kept across the attempts of one transaction.
+type bookMode struct {
+	// accounts, if not nil, are account rows to insert first in the transaction (the group
+	// commit's escrow accounts); the caller remembers them once the transaction commits.
+	accounts *accountRows
+	// sequential makes the transactions insert first and their postings after, for the
+	// inserted ones only. Otherwise both go in one round trip, and a key found taken fails the
+	// attempt (errTakenInPipeline) and sets sequential for the next one: postings have no
+	// foreign key, so the postings of a transaction that was not inserted must never commit.
+	sequential bool
+}
+
+// errTakenInPipeline ends an attempt whose pipelined insert found an idempotency key taken; the
+// attempt after it inserts sequentially.
+var errTakenInPipeline = pgdb.Retryable(errors.New("an idempotency key of the batch was taken; booking again sequentially"))
+
 // bookUsages books the items inside tx. Items whose key was booked before get the original
 // (Replayed) or an ECONFLICT error; with allOrNothing, any item error is returned as the
 // transaction's error so that nothing is booked, otherwise it is left in the item and the
 // others commit. It is safe to run again on retry: it resets every item first.
-func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, allOrNothing bool) error {
-	now, err := s.fencedClock(ctx, tx)
-	if err != nil {
-		return err
-	}
+func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, allOrNothing bool, mode *bookMode) error {
 	var primaries []*usageItem
 	var providers, identities []string
 	seenP, seenI := map[string]bool{}, map[string]bool{}
@@ -146,12 +163,10 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		}
 	}
 	// Rates and owners are read inside the transaction: a claim verified or a rate changed
-	// concurrently either happened before this report or after it, never half-way.
-	rates, err := s.royaltyRates(ctx, tx, providers)
-	if err != nil {
-		return err
-	}
-	owners, err := identityOwners(ctx, tx, identities)
+	// concurrently either happened before this report or after it, never half-way. Both reads
+	// go in one round trip, with the balance fence the transaction's time must follow
+	// (fencedClock).
+	rates, owners, now, err := s.usageInputs(ctx, tx, mode.accounts, providers, identities)
 	if err != nil {
 		return err
 	}
@@ -168,34 +183,32 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		planned[it], ids[it] = u, pgUUID(id)
 		ins.add(pgUUID(id), ledger.KindUsage, it.req.ProviderID, it.req.RequestID, it.hash, "", usageMeta(u))
 	}
-	inserted, err := ins.exec(ctx, tx, now)
+	inserted, err := s.insertUsages(ctx, tx, &ins, primaries, planned, ids, now, mode)
 	if err != nil {
 		return err
 	}
-	posts := postingInsert{cache: &s.known, expect: len(primaries)}
-	var responses responseInsert
+	// A key booked before answers each of its items by that item's own payload: a copy of a
+	// conflicting report may itself be an exact replay.
 	var taken []*usageItem
+	wasTaken := map[*usageItem]bool{}
 	for _, it := range primaries {
-		u := planned[it]
-		if inserted[u.TransactionID] {
-			posts.add(ids[it], u.Postings)
-			responses.add(ids[it], it.req.Response)
+		if u := planned[it]; inserted[u.TransactionID] {
 			it.res = ledger.UsageResult{Usage: u}
 		} else {
+			taken = append(taken, it)
+			wasTaken[it] = true
+		}
+	}
+	for _, it := range items {
+		if it.dupOf >= 0 && wasTaken[items[it.dupOf]] {
 			taken = append(taken, it)
 		}
 	}
 	if err := s.resolveTaken(ctx, tx, taken); err != nil {
 		return err
 	}
-	if err := posts.exec(ctx, tx, now); err != nil {
-		return err
-	}
-	if err := responses.exec(ctx, tx); err != nil {
-		return err
-	}
 	for _, it := range items {
-		if it.dupOf < 0 {
+		if it.dupOf < 0 || wasTaken[items[it.dupOf]] {
 			continue
 		}
 		orig := items[it.dupOf]
@@ -259,29 +272,165 @@ func (s *Store) resolveTaken(ctx context.Context, tx pgx.Tx, taken []*usageItem)
 	return nil
 }
 
-// royaltyRates returns the royalty rate of each provider: its agreement's, or the default.
-func (s *Store) royaltyRates(ctx context.Context, q querier, providers []string) (map[string]decimal.Decimal, error) {
-	rates := make(map[string]decimal.Decimal, len(providers))
-	for _, p := range providers {
-		rates[p] = s.defaultRate
+// usageInputs inserts accounts (if not nil) and reads, in one round trip, the royalty rate of
+// each provider and the owners of the identities (royaltyRates and identityOwners), and the
+// newest balance fence, returning the time to stamp the transaction with (fencedClock).
+func (s *Store) usageInputs(ctx context.Context, tx pgx.Tx, accounts *accountRows, providers, identities []string) (map[string]decimal.Decimal, map[string]string, time.Time, error) {
+	b := &pgx.Batch{}
+	if accounts != nil {
+		b.Queue(accountInsertSQL, accounts.args()...)
 	}
-	rows, err := q.Query(ctx, `SELECT provider_id, royalty_rate FROM ledger_provider_agreements WHERE provider_id = ANY($1::UUID[])`, providers)
+	b.Queue(fenceSQL)
+	b.Queue(ratesSQL, providers)
+	if len(identities) > 0 {
+		b.Queue(ownersSQL, identities)
+	}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if accounts != nil {
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, time.Time{}, fmt.Errorf("creating ledger accounts: %w", err)
+		}
+	}
+	now, err := s.afterFence(scanFence(br.QueryRow()))
 	if err != nil {
-		return nil, fmt.Errorf("reading provider agreements: %w", err)
+		return nil, nil, now, err
+	}
+	rates, err := s.scanRatesOf(providers)(br.Query())
+	if err != nil {
+		return nil, nil, now, err
+	}
+	owners := map[string]string{}
+	if len(identities) > 0 {
+		if owners, err = scanOwners(br.Query()); err != nil {
+			return nil, nil, now, err
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, now, fmt.Errorf("reading provider agreements and identity owners: %w", err)
+	}
+	return rates, owners, now, nil
+}
+
+// insertUsages inserts the transactions of ins, skipping those whose idempotency key exists, and
+// the postings of the primaries whose transaction was inserted; it returns the ids of the
+// transactions inserted. See bookMode for the two ways it writes.
+func (s *Store) insertUsages(ctx context.Context, tx pgx.Tx, ins *txInsert, primaries []*usageItem,
+	planned map[*usageItem]ledger.Usage, ids map[*usageItem]pgtype.UUID, now any, mode *bookMode) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(ins.ids))
+	if len(ins.ids) == 0 {
+		return inserted, nil
+	}
+	posts := postingInsert{cache: &s.known, expect: len(primaries)}
+	var responses responseInsert
+	if mode.sequential {
+		rows, err := tx.Query(ctx, txInsertSQL, ins.args(now)...)
+		if err := scanInserted(rows, err, inserted); err != nil {
+			return nil, err
+		}
+		for _, it := range primaries {
+			if u := planned[it]; inserted[u.TransactionID] {
+				posts.add(ids[it], u.Postings)
+				responses.add(ids[it], it.req.Response)
+			}
+		}
+		if err := posts.exec(ctx, tx, now); err != nil {
+			return nil, err
+		}
+		return inserted, responses.exec(ctx, tx)
+	}
+	for _, it := range primaries {
+		posts.add(ids[it], planned[it].Postings)
+		responses.add(ids[it], it.req.Response)
+	}
+	b := &pgx.Batch{}
+	b.Queue(txInsertSQL, ins.args(now)...)
+	if len(posts.txIDs) > 0 {
+		b.Queue(postingInsertSQL, posts.args(now)...)
+	}
+	if len(responses.ids) > 0 {
+		b.Queue(responseInsertSQL, responses.ids, responses.texts)
+	}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err := scanInserted(rows, err, inserted); err != nil {
+		return nil, err
+	}
+	if len(posts.txIDs) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("inserting postings: %w", err)
+		}
+	}
+	if len(responses.ids) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("inserting usage responses: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("inserting ledger transactions and postings: %w", err)
+	}
+	if len(inserted) != len(ins.ids) {
+		mode.sequential = true
+		return nil, errTakenInPipeline
+	}
+	return inserted, nil
+}
+
+const ratesSQL = `SELECT provider_id, royalty_rate FROM ledger_provider_agreements WHERE provider_id = ANY($1::UUID[])`
+
+const ownersSQL = `SELECT identity_key, contributor_id FROM ledger_identity_owners WHERE identity_key = ANY($1::TEXT[])`
+
+// scanOwners reads the rows of ownersSQL.
+func scanOwners(rows pgx.Rows, err error) (map[string]string, error) {
+	if err != nil {
+		return nil, fmt.Errorf("reading identity owners: %w", err)
 	}
 	defer rows.Close()
+	out := map[string]string{}
 	for rows.Next() {
-		var p string
-		var r decimal.Decimal
-		if err := rows.Scan(&p, &r); err != nil {
-			return nil, fmt.Errorf("reading provider agreements: %w", err)
+		var k, c string
+		if err := rows.Scan(&k, &c); err != nil {
+			return nil, fmt.Errorf("reading identity owners: %w", err)
 		}
-		rates[p] = r
+		out[k] = c
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading provider agreements: %w", err)
+		return nil, fmt.Errorf("reading identity owners: %w", err)
 	}
-	return rates, nil
+	return out, nil
+}
+
+// royaltyRates returns the royalty rate of each provider: its agreement's, or the default.
+func (s *Store) royaltyRates(ctx context.Context, q querier, providers []string) (map[string]decimal.Decimal, error) {
+	return s.scanRatesOf(providers)(q.Query(ctx, ratesSQL, providers))
+}
+
+// scanRatesOf returns a reader of the rows of ratesSQL: the rate of every provider read, and
+// the default rate for each of providers without a row.
+func (s *Store) scanRatesOf(providers []string) func(pgx.Rows, error) (map[string]decimal.Decimal, error) {
+	return func(rows pgx.Rows, err error) (map[string]decimal.Decimal, error) {
+		if err != nil {
+			return nil, fmt.Errorf("reading provider agreements: %w", err)
+		}
+		defer rows.Close()
+		rates := make(map[string]decimal.Decimal, len(providers))
+		for _, p := range providers {
+			rates[p] = s.defaultRate
+		}
+		for rows.Next() {
+			var p string
+			var r decimal.Decimal
+			if err := rows.Scan(&p, &r); err != nil {
+				return nil, fmt.Errorf("reading provider agreements: %w", err)
+			}
+			rates[p] = r
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("reading provider agreements: %w", err)
+		}
+		return rates, nil
+	}
 }
 
 // txInsert accumulates transaction rows for one multi-row insert.
@@ -316,28 +465,43 @@ func (b *txInsert) exec(ctx context.Context, tx pgx.Tx, now any) (map[string]boo
 	if len(b.ids) == 0 {
 		return inserted, nil
 	}
-	rows, err := tx.Query(ctx, `
+	rows, err := tx.Query(ctx, txInsertSQL, b.args(now)...)
+	if err := scanInserted(rows, err, inserted); err != nil {
+		return nil, err
+	}
+	return inserted, nil
+}
+
+const txInsertSQL = `
 		INSERT INTO ledger_transactions (id, kind, principal_id, request_id, payload_hash, created_at, reverses, metadata, evidence)
 		SELECT id, kind, principal_id, request_id, payload_hash, $6, reverses, metadata::JSONB, evidence
 		FROM unnest($1::UUID[], $2::TEXT[], $3::UUID[], $4::TEXT[], $5::BYTEA[], $7::UUID[], $8::TEXT[], $9::BYTEA[])
 		     AS t (id, kind, principal_id, request_id, payload_hash, reverses, metadata, evidence)
 		ON CONFLICT DO NOTHING
-		RETURNING id`, b.ids, b.kinds, b.principals, b.requests, b.hashes, now, b.reverses, b.metas, b.evidence)
+		RETURNING id`
+
+// args are the arguments of txInsertSQL.
+func (b *txInsert) args(now any) []any {
+	return []any{b.ids, b.kinds, b.principals, b.requests, b.hashes, now, b.reverses, b.metas, b.evidence}
+}
+
+// scanInserted adds the ids txInsertSQL returned to inserted.
+func scanInserted(rows pgx.Rows, err error, inserted map[string]bool) error {
 	if err != nil {
-		return nil, fmt.Errorf("inserting ledger transactions: %w", err)
+		return fmt.Errorf("inserting ledger transactions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("inserting ledger transactions: %w", err)
+			return fmt.Errorf("inserting ledger transactions: %w", err)
 		}
 		inserted[id] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("inserting ledger transactions: %w", err)
+		return fmt.Errorf("inserting ledger transactions: %w", err)
 	}
-	return inserted, nil
+	return nil
 }
 
 // postingInsert accumulates postings for one multi-row insert. Ids are binary UUIDs: encoding
@@ -381,14 +545,19 @@ func (b *postingInsert) exec(ctx context.Context, tx pgx.Tx, now any) error {
 	if len(b.txIDs) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO ledger_postings (transaction_id, n, account_id, currency, amount, created_at)
-		SELECT transaction_id, n, account_id, currency, amount::NUMERIC, $6
-		FROM unnest($1::UUID[], $2::INT8[], $3::UUID[], $4::TEXT[], $5::TEXT[])
-		     AS p (transaction_id, n, account_id, currency, amount)`,
-		b.txIDs, b.ns, b.accounts, b.currencies, b.amounts, now)
-	if err != nil {
+	if _, err := tx.Exec(ctx, postingInsertSQL, b.args(now)...); err != nil {
 		return fmt.Errorf("inserting postings: %w", err)
 	}
 	return nil
+}
+
+const postingInsertSQL = `
+		INSERT INTO ledger_postings (transaction_id, n, account_id, currency, amount, created_at)
+		SELECT transaction_id, n, account_id, currency, amount::NUMERIC, $6
+		FROM unnest($1::UUID[], $2::INT8[], $3::UUID[], $4::TEXT[], $5::TEXT[])
+		     AS p (transaction_id, n, account_id, currency, amount)`
+
+// args are the arguments of postingInsertSQL.
+func (b *postingInsert) args(now any) []any {
+	return []any{b.txIDs, b.ns, b.accounts, b.currencies, b.amounts, now}
 }
