@@ -213,6 +213,13 @@ func HashFeedback(req FeedbackRequest) []byte {
 	return h.sum()
 }
 
+// HashFeedbackSettlement is the payload hash of a pool's settlement: the pool.
+func HashFeedbackSettlement(pool string) []byte {
+	h := newFieldHash("royalty.ledger.feedback_settlement.v1")
+	h.str(pool)
+	return h.sum()
+}
+
 // EpochWeight is one epoch of a model version's lineage with its relative weight.
 type EpochWeight struct {
 	Epoch  string

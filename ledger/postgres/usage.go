@@ -39,13 +39,20 @@ func (s *Store) PostUsage(ctx context.Context, req ledger.UsageRequest) (ledger.
 		return ledger.UsageResult{}, err
 	}
 	if s.gc != nil {
-		return s.gc.submit(ctx, item)
+		res, err := s.gc.submit(ctx, item)
+		if err == nil {
+			s.rememberPools(res.Usage)
+		}
+		return res, err
 	}
 	err := s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
 		return s.bookUsages(ctx, tx, []*usageItem{item}, false)
 	})
 	if err != nil {
 		return ledger.UsageResult{}, err
+	}
+	if item.err == nil {
+		s.rememberPools(item.res.Usage)
 	}
 	return item.res, item.err
 }
@@ -89,6 +96,7 @@ func (s *Store) PostUsageBatch(ctx context.Context, reqs []ledger.UsageRequest) 
 	out := make([]ledger.UsageResult, len(items))
 	for i, it := range items {
 		out[i] = it.res
+		s.rememberPools(it.res.Usage)
 	}
 	return out, nil
 }
@@ -152,6 +160,10 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 	if err != nil {
 		return err
 	}
+	feedback, err := feedbackTerms(ctx, tx, primaries)
+	if err != nil {
+		return err
+	}
 	planned := make(map[*usageItem]ledger.Usage, len(primaries))
 	ids := make(map[*usageItem]pgtype.UUID, len(primaries))
 	var ins txInsert
@@ -159,6 +171,9 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		u, err := ledger.PlanUsage(it.req, ledger.Terms{RoyaltyRate: rates[it.req.ProviderID], PlatformFee: s.fee}, owners, s.scale)
 		if err != nil {
 			return fmt.Errorf("planning usage %s: %w", it.req.RequestID, err)
+		}
+		if err := s.planFeedback(ctx, tx, &u, feedback, now); err != nil {
+			return err
 		}
 		id := uuid.New()
 		u.TransactionID, u.CreatedAt, u.PayloadHash = id.String(), now, it.hash
