@@ -81,6 +81,8 @@ type config struct {
 	TLS serverTLS
 	// Profiles configures the profile fetchers of CheckClaim (serve's --profile-* flags).
 	Profiles profile.Config
+	// Feedback configures feedback royalties (serve's --feedback-* flags, feedback.go).
+	Feedback feedbackConfig
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

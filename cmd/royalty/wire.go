@@ -10,6 +10,7 @@ import (
 
 	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
+	ledgerpg "github.com/openroyalty/royalty/ledger/postgres"
 )
 
 // openParts builds the parts (cmd/wire) from the data directory and the attribution
@@ -21,7 +22,8 @@ func openParts(ctx context.Context, pool *pgxpool.Pool, cfg *config, batchSize i
 		return nil, err
 	}
 	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: indexDir(cfg.DataDir), Attribution: cfg.Attribution, BatchSize: batchSize, Logger: log,
-		MaxIndexLag: cfg.MaxIndexLag, AllowEmptyIndex: cfg.AllowEmptyIndex, Profiles: cfg.Profiles})
+		MaxIndexLag: cfg.MaxIndexLag, AllowEmptyIndex: cfg.AllowEmptyIndex, Profiles: cfg.Profiles,
+		Ledger: ledgerpg.Config{FeedbackCap: cfg.Feedback.Cap, FeedbackWindow: cfg.Feedback.Window}})
 	var mismatch *wire.IndexMismatchError
 	if errors.As(err, &mismatch) {
 		return nil, fmt.Errorf("%w (royalty ingest builds every index with k=%d and w=%d)",

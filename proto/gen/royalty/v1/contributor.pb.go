@@ -97,6 +97,9 @@ const (
 	// A post, before the post's last editor was checked: the proof may have been planted by
 	// someone else's edit and deserves review.
 	ProofKind_PROOF_KIND_LEGACY_POST ProofKind = 5
+	// The provider of a rater identity (`provider:<provider id>/<rater id>`) confirmed, with the
+	// claim's challenge, that its user is the claimant (FeedbackService.AttestIdentity).
+	ProofKind_PROOF_KIND_PROVIDER_ATTESTATION ProofKind = 6
 )
 
 // Enum value maps for ProofKind.
@@ -108,14 +111,16 @@ var (
 		3: "PROOF_KIND_OWN_EDIT_POST",
 		4: "PROOF_KIND_ADMIN",
 		5: "PROOF_KIND_LEGACY_POST",
+		6: "PROOF_KIND_PROVIDER_ATTESTATION",
 	}
 	ProofKind_value = map[string]int32{
-		"PROOF_KIND_UNSPECIFIED":   0,
-		"PROOF_KIND_PROFILE":       1,
-		"PROOF_KIND_COMMENT":       2,
-		"PROOF_KIND_OWN_EDIT_POST": 3,
-		"PROOF_KIND_ADMIN":         4,
-		"PROOF_KIND_LEGACY_POST":   5,
+		"PROOF_KIND_UNSPECIFIED":          0,
+		"PROOF_KIND_PROFILE":              1,
+		"PROOF_KIND_COMMENT":              2,
+		"PROOF_KIND_OWN_EDIT_POST":        3,
+		"PROOF_KIND_ADMIN":                4,
+		"PROOF_KIND_LEGACY_POST":          5,
+		"PROOF_KIND_PROVIDER_ATTESTATION": 6,
 	}
 )
 
@@ -1588,14 +1593,15 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x18CLAIM_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLAIM_STATUS_PENDING\x10\x01\x12\x19\n" +
 	"\x15CLAIM_STATUS_VERIFIED\x10\x02\x12\x19\n" +
-	"\x15CLAIM_STATUS_REJECTED\x10\x03*\xa7\x01\n" +
+	"\x15CLAIM_STATUS_REJECTED\x10\x03*\xcc\x01\n" +
 	"\tProofKind\x12\x1a\n" +
 	"\x16PROOF_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PROOF_KIND_PROFILE\x10\x01\x12\x16\n" +
 	"\x12PROOF_KIND_COMMENT\x10\x02\x12\x1c\n" +
 	"\x18PROOF_KIND_OWN_EDIT_POST\x10\x03\x12\x14\n" +
 	"\x10PROOF_KIND_ADMIN\x10\x04\x12\x1a\n" +
-	"\x16PROOF_KIND_LEGACY_POST\x10\x052\x88\b\n" +
+	"\x16PROOF_KIND_LEGACY_POST\x10\x05\x12#\n" +
+	"\x1fPROOF_KIND_PROVIDER_ATTESTATION\x10\x062\x88\b\n" +
 	"\x12ContributorService\x12\x83\x01\n" +
 	"\x13RegisterContributor\x12&.royalty.v1.RegisterContributorRequest\x1a'.royalty.v1.RegisterContributorResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/contributors\x12b\n" +
 	"\n" +
