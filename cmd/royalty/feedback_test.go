@@ -43,7 +43,7 @@ func feedbackRoyalties(t *testing.T, ctx context.Context, pool *pgxpool.Pool, l 
 	}
 	u, err := lp.PostUsage(ctx, ledger.UsageRequest{ProviderID: provider, RequestID: "fb-usage", ModelID: "m-next",
 		Revenue: decimal.RequireFromString("2.000000000001"), Currency: "USD",
-		Shares: []ledger.Share{{IdentityKey: "hn:/ana", Share: big.NewRat(1, 2)}}})
+		Shares: []ledger.Share{{IdentityKey: "stackexchange:bicycles/7", Share: big.NewRat(1, 2)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
