@@ -384,8 +384,10 @@ type RaterShare struct {
 	// ContributorID is the owner when the credit went to a contributor, else the credit went
 	// to the identity's escrow.
 	ContributorID string
-	// Amounts are the rater's credits per currency (positive), in the plan's currency order.
-	Amounts []Money
+	// Amounts are the rater's credits per currency (positive), in the plan's currency order;
+	// PostingIndexes the index of each one's posting in SettlementPlan.Postings.
+	Amounts        []Money
+	PostingIndexes []int
 }
 
 // SettlementPlan is what a settlement books.
@@ -471,6 +473,7 @@ func PlanFeedbackSettlement(in SettlementInput, scale int32) (SettlementPlan, er
 			} else {
 				p.Account, p.Type = EscrowAccount(rs.IdentityKey), AccountIdentityEscrow
 			}
+			rs.PostingIndexes = append(rs.PostingIndexes, len(plan.Postings))
 			plan.Postings = append(plan.Postings, p)
 			rs.Amounts = append(rs.Amounts, Money{Amount: a, Currency: cur})
 		}
@@ -478,11 +481,28 @@ func PlanFeedbackSettlement(in SettlementInput, scale int32) (SettlementPlan, er
 	return plan, nil
 }
 
+// FeedbackCredit is the evidence of a rater's settlement credit on a statement: the pool, its
+// epoch, the model versions whose usage filled it, what it held, and the rater's events
+// against everybody's counted ones.
+type FeedbackCredit struct {
+	Pool          string   `json:"pool"`
+	Epoch         string   `json:"epoch"`
+	RaterID       string   `json:"rater_id"`
+	ModelVersions []string `json:"model_versions"`
+	Settled       []Money  `json:"settled"`
+	Events        int64    `json:"events"`
+	Counted       int64    `json:"counted"`
+	CountedTotal  int64    `json:"counted_total"`
+	Cap           int64    `json:"cap"`
+}
+
 // FeedbackSettlement is a booked (or replayed) settlement of one pool.
 type FeedbackSettlement struct {
 	TransactionID string
 	Pool          FeedbackPool
 	Account       string
+	// ModelVersions are the model versions whose usage credited the pool.
+	ModelVersions []string
 	Cap           int64
 	Settled       []Money
 	Raters        []RaterShare

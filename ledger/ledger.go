@@ -354,6 +354,8 @@ type StatementEntry struct {
 	// entry's currency, that the release moved, newest first, in the escrow's normal direction.
 	// They sum exactly to Amount.
 	Released []StatementEntry
+	// Feedback is set for a rater's credit from a feedback settlement: its evidence.
+	Feedback *FeedbackCredit
 }
 
 // StatementPage is one page of a statement.

@@ -535,8 +535,12 @@ func (s *Store) SettlePool(ctx context.Context, address string) (ledger.Feedback
 		if err != nil {
 			return err
 		}
+		models, err := poolModels(ctx, tx, address)
+		if err != nil {
+			return err
+		}
 		now := s.clock()
-		out = ledger.FeedbackSettlement{Pool: pool, Account: address, Cap: s.feedbackCap, Settled: plan.Settled, Raters: plan.Raters, CountedTotal: plan.CountedTotal, CreatedAt: now}
+		out = ledger.FeedbackSettlement{Pool: pool, Account: address, ModelVersions: models, Cap: s.feedbackCap, Settled: plan.Settled, Raters: plan.Raters, CountedTotal: plan.CountedTotal, CreatedAt: now}
 		if len(plan.Postings) == 0 {
 			return nil // an empty pool: nothing to book, and a later credit can still be settled
 		}
@@ -563,6 +567,44 @@ func (s *Store) SettlePool(ctx context.Context, address string) (ledger.Feedback
 		return nil
 	})
 	return out, err
+}
+
+// poolModels returns the model versions whose usage credited a pool, in order.
+func poolModels(ctx context.Context, q querier, pool string) ([]string, error) {
+	rows, err := q.Query(ctx, `
+		SELECT DISTINCT t.metadata->>'model_id' AS model
+		FROM ledger_postings AS p JOIN ledger_transactions AS t ON t.id = p.transaction_id
+		WHERE p.account_id = $1 AND t.kind = 'usage' ORDER BY model`, accountID(pool))
+	if err != nil {
+		return nil, fmt.Errorf("reading the models of pool %s: %w", pool, err)
+	}
+	models, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("reading the models of pool %s: %w", pool, err)
+	}
+	return models, nil
+}
+
+// feedbackEvidence is the evidence of the settlement posting n, when it credits a rater.
+func feedbackEvidence(n int64, m meta) *ledger.FeedbackCredit {
+	if m.Pool == "" {
+		return nil
+	}
+	pool, _ := ledger.ParseFeedbackPool("pool", m.Pool)
+	for _, r := range m.Raters {
+		if !slices.Contains(r.Postings, int(n)) {
+			continue
+		}
+		fc := &ledger.FeedbackCredit{Pool: m.Pool, Epoch: pool.Epoch, RaterID: r.RaterID, ModelVersions: m.Models,
+			Events: r.Events, Counted: r.Counted, CountedTotal: m.Counted, Cap: m.Cap}
+		for _, s := range m.Settled {
+			amt, cur, _ := strings.Cut(s, " ")
+			v, _ := decimal.NewFromString(amt)
+			fc.Settled = append(fc.Settled, ledger.Money{Amount: v, Currency: cur})
+		}
+		return fc
+	}
+	return nil
 }
 
 // epochRaters counts each rater's events in an epoch and marks the rejected.
@@ -595,12 +637,16 @@ type raterMeta struct {
 	Rejected    bool     `json:"rejected,omitempty"`
 	Contributor string   `json:"contributor_id,omitempty"`
 	Amounts     []string `json:"amounts,omitempty"` // "<amount> <currency>"
+	Postings    []int    `json:"n,omitempty"`       // the posting of each amount
 }
 
 func settlementMeta(st ledger.FeedbackSettlement) meta {
-	m := meta{Pool: st.Account, Cap: st.Cap, Counted: st.CountedTotal}
+	m := meta{Pool: st.Account, Cap: st.Cap, Counted: st.CountedTotal, Models: st.ModelVersions}
+	for _, a := range st.Settled {
+		m.Settled = append(m.Settled, a.Amount.String()+" "+a.Currency)
+	}
 	for _, r := range st.Raters {
-		rm := raterMeta{RaterID: r.RaterID, Events: r.Events, Counted: r.Counted, Rejected: r.Rejected, Contributor: r.ContributorID}
+		rm := raterMeta{RaterID: r.RaterID, Events: r.Events, Counted: r.Counted, Rejected: r.Rejected, Contributor: r.ContributorID, Postings: r.PostingIndexes}
 		for _, a := range r.Amounts {
 			rm.Amounts = append(rm.Amounts, a.Amount.String()+" "+a.Currency)
 		}
@@ -612,7 +658,8 @@ func settlementMeta(st ledger.FeedbackSettlement) meta {
 // settlementFrom rebuilds a settlement from its stored transaction.
 func settlementFrom(t storedTx) ledger.FeedbackSettlement {
 	pool, _ := ledger.ParseFeedbackPool("pool", t.meta.Pool)
-	st := ledger.FeedbackSettlement{TransactionID: t.ID, Pool: pool, Account: t.meta.Pool, Cap: t.meta.Cap, CountedTotal: t.meta.Counted, CreatedAt: t.CreatedAt}
+	st := ledger.FeedbackSettlement{TransactionID: t.ID, Pool: pool, Account: t.meta.Pool, ModelVersions: t.meta.Models, Cap: t.meta.Cap,
+		CountedTotal: t.meta.Counted, CreatedAt: t.CreatedAt}
 	for _, p := range t.Postings {
 		if p.Type == ledger.AccountFeedbackPool {
 			st.Settled = append(st.Settled, ledger.Money{Amount: p.Amount, Currency: p.Currency})
@@ -620,7 +667,7 @@ func settlementFrom(t storedTx) ledger.FeedbackSettlement {
 	}
 	for _, r := range t.meta.Raters {
 		rs := ledger.RaterShare{RaterID: r.RaterID, IdentityKey: ledger.RaterIdentityKey(pool.ProviderID, r.RaterID), Events: r.Events,
-			Counted: r.Counted, Rejected: r.Rejected, ContributorID: r.Contributor}
+			Counted: r.Counted, Rejected: r.Rejected, ContributorID: r.Contributor, PostingIndexes: r.Postings}
 		for _, a := range r.Amounts {
 			amt, cur, _ := strings.Cut(a, " ")
 			m := ledger.Money{Currency: cur}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -186,6 +187,18 @@ func TestFeedbackRoyalties(t *testing.T) {
 	wantCode(t, err, royalty.EPRECONDITION)
 	if e.check().Fingerprint != books.Fingerprint {
 		t.Fatal("a refused reversal changed the journal")
+	}
+
+	// The rater's statement shows the credit with its evidence.
+	page, err := s.Statement(e.ctx, ledger.StatementQuery{Account: ledger.EscrowAccount(ledger.RaterIdentityKey(provider, "b"))})
+	if err != nil || len(page.Entries) != 1 {
+		t.Fatalf("statement = %+v, %v", page, err)
+	}
+	fc := page.Entries[0].Feedback
+	if page.Entries[0].Kind != ledger.KindFeedbackSettlement || fc == nil || fc.RaterID != "b" || fc.Events != 6 || fc.Counted != 4 ||
+		fc.CountedTotal != 8 || fc.Cap != 4 || fc.Epoch != "2026-11" || fc.Pool != poolAcct || !slices.Equal(fc.ModelVersions, []string{"acme-chat-v6"}) ||
+		!fc.Settled[0].Amount.Equal(pool) || page.Entries[0].IdentityKey != ledger.RaterIdentityKey(provider, "b") || !page.Entries[0].Amount.Equal(split[1]) {
+		t.Fatalf("statement entry = %+v, feedback %+v", page.Entries[0], fc)
 	}
 
 	// The rater claims: its escrow moves to the contributor in one transaction.

@@ -53,6 +53,8 @@ type meta struct {
 	Cap     int64       `json:"cap,omitempty"`
 	Counted int64       `json:"counted,omitempty"`
 	Raters  []raterMeta `json:"raters,omitempty"`
+	Models  []string    `json:"model_versions,omitempty"`
+	Settled []string    `json:"settled,omitempty"` // "<amount> <currency>"
 }
 
 // creditMeta ties a posting (by its index n) to the identity whose words earned it.

@@ -191,6 +191,10 @@ func expandReleases(ctx context.Context, tx pgx.Tx, entries []ledger.StatementEn
 // describe fills what a statement shows about posting n of a transaction from its metadata.
 func describe(e *ledger.StatementEntry, n int64, m meta) {
 	e.ModelID, e.Reason = m.ModelID, m.Reason
+	if e.Feedback = feedbackEvidence(n, m); e.Feedback != nil {
+		pool, _ := ledger.ParseFeedbackPool("pool", e.Feedback.Pool)
+		e.IdentityKey = ledger.RaterIdentityKey(pool.ProviderID, e.Feedback.RaterID)
+	}
 	if m.IdentityKey != "" { // escrow release
 		e.IdentityKey = m.IdentityKey
 	}
