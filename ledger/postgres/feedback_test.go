@@ -209,6 +209,10 @@ func TestFeedbackRoyalties(t *testing.T) {
 	if got := e.balance(ledger.ContributorAccount(contributor), "USD"); !got.Equal(split[0]) {
 		t.Fatalf("contributor holds %s, want %s", got, split[0])
 	}
+	cs, err := s.Statement(e.ctx, ledger.StatementQuery{Account: ledger.ContributorAccount(contributor), ExpandReleases: true})
+	if err != nil || len(cs.Entries) != 1 || len(cs.Entries[0].Released) != 1 || cs.Entries[0].Released[0].Feedback == nil {
+		t.Fatalf("contributor statement = %+v, %v", cs, err)
+	}
 	e.check()
 }
 
