@@ -110,5 +110,12 @@ func (d *demo) feedbackStory(ctx context.Context) error {
 	cl := at.GetClaim()
 	d.say("    AttestIdentity by acme-ai: claim %s (proof: %s); the rater's escrow moved to the contributor: %s in transaction %s", claimStatus(cl),
 		strings.ToLower(strings.TrimPrefix(cl.GetProofKind().String(), "PROOF_KIND_")), moneys(cl.GetReleased()), cl.GetReleaseTransactionId())
+	// The usage booked with the earlier clock is older than what the sealer has sealed; its
+	// periodic full sweep would find it later, the audit below wants it now.
+	if d.srv.sealer != nil {
+		if _, err := d.srv.sealer.SealPending(ctx); err != nil {
+			return fmt.Errorf("sealing: %w", err)
+		}
+	}
 	return nil
 }
