@@ -270,5 +270,8 @@ func LineageOf(caller auth.Principal, field, requested string) (string, error) {
 	case requested == "":
 		return "", royalty.FieldErrorf(royalty.EINVALID, field, "required")
 	}
-	return requested, ledger.CheckID(field, requested)
+	if err := ledger.CheckID(field, requested); err != nil {
+		return "", err
+	}
+	return requested, nil
 }
