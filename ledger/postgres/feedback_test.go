@@ -306,3 +306,69 @@ func TestFeedbackPropertyDB(t *testing.T) {
 		}
 	}
 }
+
+// TestSettleConcurrently: several settlers race on one pool (as several servers' background
+// settlers would); exactly one settlement is booked and the others get it back as a replay.
+func TestSettleConcurrently(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC)}
+	e := newEnv(t, postgres.Config{Now: clk.now, FeedbackWindow: time.Minute})
+	s := e.store
+	provider := e.principal("provider")
+	if _, err := s.SetFeedbackRate(e.ctx, provider, d("0.1")); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []string{"x", "y", "y"} {
+		if _, err := s.ReportFeedback(e.ctx, feedback(provider, "f"+strconv.Itoa(i), r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DeclareTraining(e.ctx, ledger.TrainingDeclaration{ProviderID: provider, ModelVersion: "acme-chat",
+		Epochs: []ledger.EpochWeight{{Epoch: "2026-11", Weight: d("1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PostUsage(e.ctx, usage(provider, "u", "3")); err != nil {
+		t.Fatal(err)
+	}
+	clk.set(time.Date(2026, 12, 1, 0, 5, 0, 0, time.UTC))
+	pool := ledger.FeedbackPoolAccount(provider, "2026-11", "2026-11-03")
+	const n = 6
+	results := make([]ledger.FeedbackSettlement, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = s.SettlePool(e.ctx, pool)
+		}()
+	}
+	wg.Wait()
+	booked := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if !results[i].Replayed {
+			booked++
+		}
+		if results[i].TransactionID != results[0].TransactionID || results[i].TransactionID == "" {
+			t.Fatalf("settlements %d and 0 differ: %s, %s", i, results[i].TransactionID, results[0].TransactionID)
+		}
+	}
+	if booked != 1 {
+		t.Fatalf("%d settlements booked, want 1", booked)
+	}
+	books := e.check()
+	settlements := 0
+	for _, tx := range books.Transactions {
+		if tx.Kind == ledger.KindFeedbackSettlement {
+			settlements++
+		}
+	}
+	if settlements != 1 || !e.balance(pool, "USD").IsZero() {
+		t.Fatalf("%d settlements in the journal, pool left with %s", settlements, e.balance(pool, "USD"))
+	}
+	if got := e.balance(ledger.EscrowAccount(ledger.RaterIdentityKey(provider, "y")), "USD"); !got.Equal(d("0.2")) {
+		t.Fatalf("rater y holds %s, want 0.2 (two thirds of 0.3)", got)
+	}
+}
