@@ -284,3 +284,25 @@ func (r Rules) Usage(ctx context.Context, caller auth.Principal, q UsageQuery) (
 	}
 	return ledger.Usage{}, royalty.FieldErrorf(royalty.EINVALID, "transaction_id", "give transaction_id or request_id")
 }
+
+// LineageOf resolves whose model version lineage a call reads, from the provider_id field: a
+// provider reads its own (naming itself or nobody; another provider's reads as NOT_FOUND, like
+// any of its data); auditors and admins read the provider they name.
+// Errors: ENOTFOUND (a provider naming another), EINVALID (a reader naming none or a malformed
+// id), EUNAUTHENTICATED or EPERMISSION (anyone else).
+func LineageOf(caller auth.Principal, field, requested string) (string, error) {
+	switch {
+	case isProvider(caller) && (requested == "" || requested == caller.ID):
+		return caller.ID, nil
+	case isProvider(caller):
+		return "", royalty.FieldErrorf(royalty.ENOTFOUND, "model_version", "no training declared for this model version")
+	case !CanSeeAll(caller):
+		return "", deny(caller, field, "read training lineage")
+	case requested == "":
+		return "", royalty.FieldErrorf(royalty.EINVALID, field, "required")
+	}
+	if err := ledger.CheckID(field, requested); err != nil {
+		return "", err
+	}
+	return requested, nil
+}

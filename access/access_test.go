@@ -456,3 +456,28 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+func TestLineageOf(t *testing.T) {
+	const uuid = "7a3c5e0e-1b2d-4c5f-9a8b-0123456789ab"
+	for _, tc := range []struct {
+		name      string
+		p         auth.Principal
+		requested string
+		want      want
+	}{
+		{"provider empty is itself", provider, "", want{value: "prov-1"}},
+		{"provider names itself", provider, "prov-1", want{value: "prov-1"}},
+		{"provider names another", provider, "prov-2", want{code: royalty.ENOTFOUND, field: "model_version"}},
+		{"auditor names one", auditor, uuid, want{value: uuid}},
+		{"admin names one", admin, uuid, want{value: uuid}},
+		{"auditor names none", auditor, "", want{code: royalty.EINVALID, field: "who", message: "who: required"}},
+		{"auditor names a bad id", auditor, "x", want{code: royalty.EINVALID, field: "who"}},
+		{"contributor", contributor, uuid, want{code: royalty.EPERMISSION, field: "who"}},
+		{"anonymous", anonymous, uuid, want{code: royalty.EUNAUTHENTICATED, field: "who"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := access.LineageOf(tc.p, "who", tc.requested)
+			check(t, got, err, tc.want)
+		})
+	}
+}

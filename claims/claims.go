@@ -96,6 +96,10 @@ const (
 	ProofOwnEditPost ProofKind = "own_edit_post"
 	ProofAdmin       ProofKind = "admin"
 	ProofLegacyPost  ProofKind = "legacy_post"
+	// ProofProviderAttestation: the provider of a rater identity ("provider:<provider id>/<rater
+	// id>", ledger.RaterIdentityKey) confirmed with the claim's challenge that its user is the
+	// claimant. Only the provider knows who its pseudonymous rater is.
+	ProofProviderAttestation ProofKind = "provider_attestation"
 )
 
 // ReleasePending reports whether a verified claim still waits for its escrow release.

@@ -2,6 +2,7 @@ package claims
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/ledger"
 )
 
 // Service runs the claims state machine. It is safe for concurrent use by multiple goroutines.
@@ -77,6 +79,38 @@ func (s *Service) Approve(ctx context.Context, claimID, adminID, note string) (C
 		return Claim{}, err
 	}
 	return s.verify(ctx, claimID, ProofAdmin, "admin:"+adminID, note)
+}
+
+// Attest verifies, on the provider's word, the pending claim on the provider's rater identity
+// ledger.RaterIdentityKey(providerID, raterID) whose challenge is challenge, and releases the
+// escrow. The identity is built from the caller's own id, so a provider attests only in its own
+// namespace; the challenge, which only the claimant has, ties the attestation to one claim.
+// Attesting a claim already verified this way finishes an interrupted release.
+// Errors: EINVALID (rater id), ENOTFOUND (no pending claim with that challenge on the
+// identity), EPRECONDITION (the identity has another owner).
+func (s *Service) Attest(ctx context.Context, providerID, raterID, challenge string) (Claim, error) {
+	if err := ledger.CheckRaterID("rater_id", raterID); err != nil {
+		return Claim{}, err
+	}
+	key := ledger.RaterIdentityKey(providerID, raterID)
+	if owner, ok, err := s.store.Owner(ctx, key); err != nil {
+		return Claim{}, err
+	} else if ok {
+		if subtle.ConstantTimeCompare([]byte(owner.Challenge), []byte(challenge)) == 1 {
+			return s.verify(ctx, owner.ID, ProofProviderAttestation, "provider:"+providerID, "")
+		}
+		return Claim{}, royalty.FieldErrorf(royalty.EPRECONDITION, "rater_id", "%s is already owned by a contributor", key)
+	}
+	pending, err := s.store.Pending(ctx, []string{key})
+	if err != nil {
+		return Claim{}, err
+	}
+	for _, c := range pending {
+		if subtle.ConstantTimeCompare([]byte(c.Challenge), []byte(challenge)) == 1 {
+			return s.verify(ctx, c.ID, ProofProviderAttestation, "provider:"+providerID, "")
+		}
+	}
+	return Claim{}, royalty.FieldErrorf(royalty.ENOTFOUND, "challenge", "no pending claim on %s with this challenge", key)
 }
 
 // Reject rejects a pending claim. Errors: ENOTFOUND, EINVALID, EPRECONDITION (not pending).

@@ -27,7 +27,7 @@ const (
 // AccountTypes lists every account type in a stable order.
 var AccountTypes = []AccountType{
 	AccountProvider, AccountProviderRetained, AccountContributor, AccountIdentityEscrow,
-	AccountUnattributed, AccountPlatform, AccountPayoutClearing,
+	AccountUnattributed, AccountPlatform, AccountPayoutClearing, AccountFeedbackPool,
 }
 
 // DebitNormal reports whether the balance of an account of this type grows with debits
@@ -88,6 +88,13 @@ func ParseAccount(field, address string) (Account, error) {
 		a.Type, a.PrincipalID = AccountProviderRetained, address[len(prefixProviderRetained):]
 	case strings.HasPrefix(address, prefixContributor):
 		a.Type, a.PrincipalID = AccountContributor, address[len(prefixContributor):]
+	case strings.HasPrefix(address, prefixFeedbackPool):
+		pool, err := ParseFeedbackPool(field, address)
+		if err != nil {
+			return Account{}, err
+		}
+		a.Type, a.PrincipalID = AccountFeedbackPool, pool.ProviderID
+		return a, nil
 	case strings.HasPrefix(address, prefixEscrow):
 		a.Type, a.IdentityKey = AccountIdentityEscrow, address[len(prefixEscrow):]
 		if err := CheckIdentityKey(field, a.IdentityKey); err != nil {

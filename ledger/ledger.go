@@ -203,6 +203,12 @@ type Usage struct {
 	Reversal *Reversal
 	// Postings are the complete postings of the transaction.
 	Postings []Posting
+	// FeedbackRate is the provider's feedback rate when the report was booked, and Feedback
+	// what it put into the feedback pools of its model version's lineage (the provider's
+	// debit of their sum comes after the post royalties' postings); both zero and empty for a
+	// version without lineage.
+	FeedbackRate decimal.Decimal
+	Feedback     []PoolCredit
 }
 
 // UsageResult is the outcome of booking one usage report.
@@ -352,6 +358,8 @@ type StatementEntry struct {
 	// entry's currency, that the release moved, newest first, in the escrow's normal direction.
 	// They sum exactly to Amount.
 	Released []StatementEntry
+	// Feedback is set for a rater's credit from a feedback settlement: its evidence.
+	Feedback *FeedbackCredit
 }
 
 // StatementPage is one page of a statement.
@@ -386,6 +394,9 @@ type TrialBalance struct {
 type Agreement struct {
 	ProviderID  string
 	RoyaltyRate decimal.Decimal
+	// FeedbackRate is the fraction of revenue booked into feedback pools for model versions
+	// with lineage; zero without one.
+	FeedbackRate decimal.Decimal
 	// Default is true when the provider has no agreement of its own and the configured default
 	// rate applies.
 	Default   bool

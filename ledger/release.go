@@ -16,8 +16,8 @@ type ReleaseRef struct {
 
 // AssignReleases tells which escrow entries each escrow release moved. escrow holds the entries
 // of one identity's escrow account (any currencies) in the order they were booked, oldest
-// first, with amounts in the escrow's normal direction: usage credits positive, reversals of
-// them negative, releases negative. A release moves, per currency, the escrow's whole balance,
+// first, with amounts in the escrow's normal direction: usage and feedback settlement credits
+// positive, reversals of usage negative, releases negative. A release moves, per currency, the escrow's whole balance,
 // and nothing but a reversal or a release takes money from an escrow (a reversal booked after a
 // release is taken from the owner instead, see PlanReversal), so the entries a release moved are
 // the usage credits and reversals in its currency booked since the previous release in that
@@ -34,7 +34,7 @@ func AssignReleases(escrow []StatementEntry) (map[ReleaseRef][]StatementEntry, e
 	sums := map[string]decimal.Decimal{}
 	for _, e := range escrow {
 		switch e.Kind {
-		case KindUsage, KindReversal:
+		case KindUsage, KindReversal, KindFeedbackSettlement: // a rater's credit from a pool, too
 			pending[e.Currency] = append(pending[e.Currency], e)
 			sums[e.Currency] = sums[e.Currency].Add(e.Amount)
 		case KindEscrowRelease:

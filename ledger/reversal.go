@@ -131,13 +131,14 @@ func PlanReversal(in ReversalInput) (ReversalPlan, error) {
 	return plan, nil
 }
 
-// debits sums the positive postings to contributor and escrow accounts per account and
+// debits sums the positive postings to contributor, escrow and feedback pool accounts (a pool
+// already settled cannot give back what it paid to raters) per account and
 // currency, in address order (then currency order).
 func debits(postings []Posting) []Debit {
 	var out []Debit
 	index := map[AccountCurrency]int{}
 	for _, p := range postings {
-		if (p.Type != AccountContributor && p.Type != AccountIdentityEscrow) || p.Amount.Sign() <= 0 {
+		if (p.Type != AccountContributor && p.Type != AccountIdentityEscrow && p.Type != AccountFeedbackPool) || p.Amount.Sign() <= 0 {
 			continue
 		}
 		k := AccountCurrency{p.Account, p.Currency}

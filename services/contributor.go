@@ -144,6 +144,13 @@ func statementEntryToProto(e ledger.StatementEntry) *v1.StatementEntry {
 	for _, r := range e.Released {
 		pb.Released = append(pb.Released, statementEntryToProto(r))
 	}
+	if f := e.Feedback; f != nil {
+		pb.Feedback = &v1.FeedbackCredit{Pool: f.Pool, Epoch: f.Epoch, ModelVersions: f.ModelVersions, RaterId: f.RaterID,
+			Events: f.Events, Counted: f.Counted, CountedTotal: f.CountedTotal, Cap: f.Cap}
+		for _, m := range f.Settled {
+			pb.Feedback.Settled = append(pb.Feedback.Settled, money(m.Amount, m.Currency))
+		}
+	}
 	return pb
 }
 

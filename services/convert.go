@@ -76,6 +76,8 @@ var proofKindToProto = map[claims.ProofKind]v1.ProofKind{
 	claims.ProofOwnEditPost: v1.ProofKind_PROOF_KIND_OWN_EDIT_POST,
 	claims.ProofAdmin:       v1.ProofKind_PROOF_KIND_ADMIN,
 	claims.ProofLegacyPost:  v1.ProofKind_PROOF_KIND_LEGACY_POST,
+
+	claims.ProofProviderAttestation: v1.ProofKind_PROOF_KIND_PROVIDER_ATTESTATION,
 }
 
 func claimToProto(c claims.Claim) *v1.Claim {
@@ -120,6 +122,7 @@ var accountTypeToProto = map[ledger.AccountType]v1.AccountType{
 	ledger.AccountUnattributed:     v1.AccountType_ACCOUNT_TYPE_UNATTRIBUTED,
 	ledger.AccountPlatform:         v1.AccountType_ACCOUNT_TYPE_PLATFORM,
 	ledger.AccountPayoutClearing:   v1.AccountType_ACCOUNT_TYPE_PAYOUT_CLEARING,
+	ledger.AccountFeedbackPool:     v1.AccountType_ACCOUNT_TYPE_FEEDBACK_POOL,
 }
 
 func postingsToProto(ps []ledger.Posting) []*v1.Posting {

@@ -53,6 +53,7 @@ type env struct {
 	contributor v1.ContributorServiceClient
 	provider    v1.ProviderServiceClient
 	audit       v1.AuditServiceClient
+	feedback    v1.FeedbackServiceClient
 	index       v1.IndexServiceClient
 	attribution v1.AttributionServiceClient
 }
@@ -103,6 +104,7 @@ func newEnvWith(t testing.TB, configure func(*services.Options)) *env {
 	e.contributor = v1.NewContributorServiceClient(e.conn)
 	e.provider = v1.NewProviderServiceClient(e.conn)
 	e.audit = v1.NewAuditServiceClient(e.conn)
+	e.feedback = v1.NewFeedbackServiceClient(e.conn)
 	e.index = v1.NewIndexServiceClient(e.conn)
 	e.attribution = v1.NewAttributionServiceClient(e.conn)
 	return e

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/ledger"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
 )
@@ -175,6 +176,9 @@ type httpFixture struct {
 	admin, auditor, provider, contributor principal
 	usageTx, pendingClaim, rejectClaim    string
 	ownClaim, spareKeyID, proofTx         string
+	// raterChallenge is the challenge of the contributor's pending claim on the provider's
+	// rater "rater-1" (AttestIdentity); the provider has declared lineage for "m".
+	raterChallenge string
 }
 
 func newHTTPFixture(t *testing.T, e *env) httpFixture {
@@ -214,6 +218,15 @@ func newHTTPFixture(t *testing.T, e *env) httpFixture {
 		t.Fatal(err)
 	}
 	f.spareKeyID = spare.GetKey().GetId()
+	rater, err := e.contributor.StartClaim(f.contributor.ctx(), &v1.StartClaimRequest{IdentityKey: ledger.RaterIdentityKey(f.provider.ID, "rater-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.raterChallenge = rater.GetClaim().GetChallenge()
+	if _, err := e.feedback.DeclareTraining(f.provider.ctx(), &v1.DeclareTrainingRequest{ModelVersion: "m",
+		Epochs: []*v1.EpochWeight{{Epoch: "2026-11", Weight: "1"}}}); err != nil {
+		t.Fatal(err)
+	}
 	e.seal()
 	return f
 }
@@ -322,6 +335,26 @@ var httpCases = map[string]httpCase{
 	v1.AdminService_SetProviderAgreement_FullMethodName: {caller: as("admin"),
 		valid:   func(f httpFixture) string { return `{"providerId":"` + f.provider.ID + `","royaltyRate":"0.2"}` },
 		invalid: func(f httpFixture) string { return `{"providerId":"` + f.provider.ID + `","royaltyRate":"2"}` }, field: "royalty_rate"},
+	v1.FeedbackService_ReportFeedback_FullMethodName: {caller: as("provider"),
+		valid:   lit(`{"requestId":"fb-1","raterId":"rater-1","kind":"FEEDBACK_KIND_THUMBS_UP","modelVersion":"m"}`),
+		invalid: lit(`{"requestId":"fb-2","raterId":"a@b.example","kind":"FEEDBACK_KIND_THUMBS_UP","modelVersion":"m"}`), field: "rater_id"},
+	v1.FeedbackService_ReportFeedbackBatch_FullMethodName: {caller: as("provider"),
+		valid:   lit(`{"events":[{"requestId":"fb-3","raterId":"rater-2","kind":"FEEDBACK_KIND_CORRECTION","modelVersion":"m"}]}`),
+		invalid: lit(`{"events":[{"requestId":"fb-4","raterId":"rater-2","modelVersion":"m"}]}`), field: "events[0].kind"},
+	v1.FeedbackService_DeclareTraining_FullMethodName: {caller: as("provider"),
+		valid:   lit(`{"modelVersion":"m2","epochs":[{"epoch":"2026-10","weight":"2"}],"rejectedRaterIds":["spam-1"]}`),
+		invalid: lit(`{"modelVersion":"m2","epochs":[{"epoch":"October","weight":"2"}]}`), field: "epochs[0].epoch"},
+	v1.FeedbackService_GetLineage_FullMethodName: {caller: as("provider"),
+		valid: lit(`{"modelVersion":"m"}`), invalid: lit(`{"modelVersion":"none"}`), field: "model_version", code: codes.NotFound},
+	v1.FeedbackService_SetFeedbackRate_FullMethodName: {caller: as("admin"),
+		valid:   func(f httpFixture) string { return `{"providerId":"` + f.provider.ID + `","feedbackRate":"0.02"}` },
+		invalid: func(f httpFixture) string { return `{"providerId":"` + f.provider.ID + `","feedbackRate":"2"}` }, field: "feedback_rate"},
+	v1.FeedbackService_SettleFeedback_FullMethodName: {caller: as("admin"),
+		valid: lit(`{}`), invalid: lit(`{"providerId":"nope"}`), field: "provider_id"},
+	v1.FeedbackService_AttestIdentity_FullMethodName: {caller: as("provider"),
+		valid:   func(f httpFixture) string { return `{"raterId":"rater-1","challenge":"` + f.raterChallenge + `"}` },
+		invalid: lit(`{"raterId":"rater-9","challenge":"royalty-wrong"}`), field: "challenge", code: codes.NotFound},
+
 	v1.AdminService_ApproveClaim_FullMethodName: {caller: as("admin"),
 		valid: func(f httpFixture) string { return `{"claimId":"` + f.pendingClaim + `"}` }, invalid: lit(`{}`), field: "claim_id", code: codes.NotFound},
 	v1.AdminService_RejectClaim_FullMethodName: {caller: as("admin"),

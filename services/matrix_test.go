@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openroyalty/royalty/auth"
+	"github.com/openroyalty/royalty/ledger"
 	v1 "github.com/openroyalty/royalty/proto/gen/royalty/v1"
 	"github.com/openroyalty/royalty/services"
 )
@@ -22,6 +23,9 @@ type subject struct {
 	usageReq    string
 	contributor principal
 	claimID     string
+	// raterID is a rater of the provider that the contributor claims, with the claim's
+	// challenge (AttestIdentity).
+	raterID, raterChallenge string
 }
 
 // callers of the matrix: who calls, and whose data the call names.
@@ -86,7 +90,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		return subject{provider: p, usageTx: u.GetUsage().GetTransactionId(), usageReq: rid, contributor: c, claimID: cl.GetClaim().GetId()}
+		raterID := "rater-" + rid
+		rc, err := e.contributor.StartClaim(c.ctx(), &v1.StartClaimRequest{IdentityKey: ledger.RaterIdentityKey(p.ID, raterID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.feedback.DeclareTraining(p.ctx(), &v1.DeclareTrainingRequest{ModelVersion: "m", Epochs: []*v1.EpochWeight{{Epoch: "2026-11", Weight: "1"}}}); err != nil {
+			t.Fatal(err)
+		}
+		return subject{provider: p, usageTx: u.GetUsage().GetTransactionId(), usageReq: rid, contributor: c, claimID: cl.GetClaim().GetId(),
+			raterID: raterID, raterChallenge: rc.GetClaim().GetChallenge()}
 	}
 	own := mk(p1, c1, "m-1", "forum:s/ana", true) // c1 owns ana, who earned from m-1: c1 can be paid out
 	other := mk(p2, c2, "m-2", "forum:s/nobody", false)
@@ -229,6 +242,38 @@ func TestAuthorizationMatrix(t *testing.T) {
 			_, err := e.audit.GetInclusionProof(ctx, &v1.GetInclusionProofRequest{TransactionId: proofOf(s)})
 			return err
 		}, expect(denied, providerOwn, ok, providerOther, notFound, contributorOwn, ok, contributorOther, notFound, auditorAny, ok, adminAny, ok)},
+
+		{v1.FeedbackService_ReportFeedback_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.feedback.ReportFeedback(ctx, &v1.ReportFeedbackRequest{RequestId: "matrix-f1", RaterId: "r1", Kind: v1.FeedbackKind_FEEDBACK_KIND_THUMBS_UP, ModelVersion: "m"})
+			return err
+		}, expect(denied, providerOwn, ok, providerOther, ok)},
+		{v1.FeedbackService_ReportFeedbackBatch_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.feedback.ReportFeedbackBatch(ctx, &v1.ReportFeedbackBatchRequest{Events: []*v1.ReportFeedbackRequest{
+				{RequestId: "matrix-f2", RaterId: "r1", Kind: v1.FeedbackKind_FEEDBACK_KIND_PREFERENCE, ModelVersion: "m"}}})
+			return err
+		}, expect(denied, providerOwn, ok, providerOther, ok)},
+		{v1.FeedbackService_DeclareTraining_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.feedback.DeclareTraining(ctx, &v1.DeclareTrainingRequest{ModelVersion: "m", Epochs: []*v1.EpochWeight{{Epoch: "2026-11", Weight: "1"}}})
+			return err
+		}, expect(denied, providerOwn, ok, providerOther, ok)},
+		{v1.FeedbackService_GetLineage_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.feedback.GetLineage(ctx, &v1.GetLineageRequest{ModelVersion: "m", ProviderId: s.provider.ID})
+			return err
+		}, expect(denied, providerOwn, ok, providerOther, notFound, auditorAny, ok, adminAny, ok)},
+		{v1.FeedbackService_SetFeedbackRate_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.feedback.SetFeedbackRate(ctx, &v1.SetFeedbackRateRequest{ProviderId: s.provider.ID, FeedbackRate: "0.01"})
+			return err
+		}, expect(denied, adminAny, ok)},
+		{v1.FeedbackService_SettleFeedback_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.feedback.SettleFeedback(ctx, &v1.SettleFeedbackRequest{})
+			return err
+		}, expect(denied, adminAny, ok)},
+		// A provider attests only in its own namespace: p1 naming p2's rater reaches p1's
+		// identity of that name, on which nobody has a claim.
+		{v1.FeedbackService_AttestIdentity_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.feedback.AttestIdentity(ctx, &v1.AttestIdentityRequest{RaterId: s.raterID, Challenge: s.raterChallenge})
+			return err
+		}, expect(denied, providerOwn, ok, providerOther, notFound)},
 
 		{v1.AdminService_CreatePrincipal_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.admin.CreatePrincipal(ctx, &v1.CreatePrincipalRequest{Name: "x", Role: v1.Role_ROLE_AUDITOR})

@@ -65,6 +65,15 @@ var policy = map[string]rule{
 	v1.AuditService_GetLatestCheckpoint_FullMethodName: {roles: anyRole},
 	v1.AuditService_GetInclusionProof_FullMethodName:   {roles: append(append(slices.Clone(contributor), provider...), readers...)},
 
+	v1.FeedbackService_ReportFeedback_FullMethodName:      {roles: provider},
+	v1.FeedbackService_ReportFeedbackBatch_FullMethodName: {roles: provider},
+	v1.FeedbackService_DeclareTraining_FullMethodName:     {roles: provider},
+	v1.FeedbackService_GetLineage_FullMethodName:          {roles: append(slices.Clone(provider), readers...)},
+	v1.FeedbackService_SetFeedbackRate_FullMethodName:     {roles: adminOnly},
+	v1.FeedbackService_SettleFeedback_FullMethodName:      {roles: adminOnly},
+	// A provider attests only its own raters: the handler builds the identity from its id.
+	v1.FeedbackService_AttestIdentity_FullMethodName: {roles: provider},
+
 	v1.AdminService_CreatePrincipal_FullMethodName:      {roles: adminOnly},
 	v1.AdminService_ListPrincipals_FullMethodName:       {roles: adminOnly},
 	v1.AdminService_CreateApiKey_FullMethodName:         {roles: adminOnly},

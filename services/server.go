@@ -152,6 +152,11 @@ func NewServer(opts Options) *Server {
 	royaltyv1.RegisterAuditServiceServer(reg, &auditServer{ledger: opts.Ledger, verifiable: opts.Journal,
 		publicKey: opts.JournalKey, trusted: trustedKeys(opts.JournalKey, opts.JournalTrusted)})
 	royaltyv1.RegisterAdminServiceServer(reg, &adminServer{auth: opts.Auth, claims: opts.Claims, ledger: opts.Ledger})
+	if fl, ok := opts.Ledger.(ledger.FeedbackLedger); ok {
+		royaltyv1.RegisterFeedbackServiceServer(reg, &feedbackServer{ledger: fl, claims: opts.Claims})
+	} else {
+		royaltyv1.RegisterFeedbackServiceServer(reg, royaltyv1.UnimplementedFeedbackServiceServer{})
+	}
 
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(reg, hs)

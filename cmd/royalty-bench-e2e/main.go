@@ -21,6 +21,12 @@
 // and the errors of the phase counted by code. When a call fails with UNAVAILABLE, the server
 // log lines around it are printed.
 //
+// With -lineage-clients n it also compares, in the same run, usage reporting without and with
+// training lineage (issue 21): a phase of n gRPC clients, then the model gets lineage and the
+// provider a feedback rate, and a second phase; the last line is
+//
+//	RESULT e2e-lineage clients=<n> without_per_s=<n> with_per_s=<n> without_p50_ms=<n> with_p50_ms=<n> ratio=<with / without>
+//
 // Run it with `make bench-e2e`; `-posts 20000 -duration 5s` makes a quick run; `-profile FILE`
 // writes a CPU profile of the server during the first phase (serve's --pprof-addr).
 package main
@@ -57,6 +63,7 @@ type options struct {
 	keep           bool
 	sources        int
 	profile        string
+	lineageClients int
 }
 
 func main() {
@@ -76,6 +83,7 @@ func main() {
 	flag.IntVar(&o.sources, "sources", 50_000, "indexed posts (of at least 30 words) the responses copy from, drawn at random")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of royalty serve during the first load phase to this file (go tool pprof reads it)")
 	version.Flag("royalty-bench-e2e")
+	flag.IntVar(&o.lineageClients, "lineage-clients", 0, "gRPC clients of the lineage comparison: a phase without training lineage, then one with lineage and a feedback rate (every report also books a feedback pool); 0 skips it")
 	flag.Parse()
 	for _, s := range strings.Split(clients, ",") {
 		if s = strings.TrimSpace(s); s == "" {
@@ -127,10 +135,10 @@ func run(ctx context.Context, o options) error {
 	if o.httpClients > 0 {
 		phases = append(phases, phase{"http", o.httpClients})
 	}
-	if len(phases) == 0 {
-		return fmt.Errorf("no load phase: give -clients or -http-clients")
+	if len(phases) == 0 && o.lineageClients == 0 {
+		return fmt.Errorf("no load phase: give -clients, -http-clients or -lineage-clients")
 	}
-	if o.warmup > 0 {
+	if o.warmup > 0 && len(phases) > 0 {
 		say("warm-up: %s of %d %s clients, not measured", o.warmup, phases[0].clients, phases[0].transport)
 		if _, err := b.drive(ctx, "warmup", phases[0].transport, phases[0].clients, o.warmup); err != nil {
 			return err
@@ -173,6 +181,13 @@ func run(ctx context.Context, o options) error {
 		b.explainUnavailable(r)
 	}
 
+	var lineage *lineageResult
+	if o.lineageClients > 0 {
+		if lineage, err = b.lineagePhases(ctx, o.lineageClients, o.duration); err != nil {
+			return err
+		}
+	}
+
 	tpsAfter, err := b.pgbench(ctx)
 	if err != nil {
 		return err
@@ -188,6 +203,9 @@ func run(ctx context.Context, o options) error {
 	for _, r := range results {
 		fmt.Printf("RESULT e2e transport=%s clients=%d reports_per_s=%.0f p50_ms=%.1f p99_ms=%.1f pgbench_tps=%.0f ratio=%.3f\n",
 			r.transport, r.clients, r.perS(), r.p(0.5), r.p(0.99), tps, r.perS()/tps)
+	}
+	if lineage != nil {
+		lineage.print()
 	}
 	return nil
 }

@@ -42,8 +42,10 @@ type bench struct {
 	server    *serverproc.Proc
 
 	providerKey string
-	sources     [][]string // words of indexed posts
-	sourceIDs   []string
+	// adminKey and providerID serve the lineage phases (lineage.go).
+	adminKey, providerID string
+	sources              [][]string // words of indexed posts
+	sourceIDs            []string
 }
 
 func (b *bench) cleanup() {
@@ -118,6 +120,7 @@ func setup(ctx context.Context, o options, log *slog.Logger) (*bench, error) {
 		return b, err
 	}
 	b.providerKey = provider.Key
+	b.adminKey, b.providerID = admin.Key, provider.PrincipalID
 
 	if err := b.serve(ctx); err != nil {
 		return b, err

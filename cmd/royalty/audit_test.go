@@ -67,7 +67,7 @@ func newAuditEnv(t *testing.T) *auditEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledgerpg.New(pool, nil, ledgerpg.Config{PlatformFee: "0.1"})
+	l, err := ledgerpg.New(pool, nil, ledgerpg.Config{PlatformFee: "0.1", FeedbackWindow: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +96,7 @@ func newAuditEnv(t *testing.T) *auditEnv {
 	if _, err := l.Payout(ctx, ledger.PayoutRequest{ContributorID: e.contributor.ID, RequestID: "p1", Currency: "EUR"}); err != nil {
 		t.Fatal(err)
 	}
+	feedbackRoyalties(t, ctx, pool, l, prov.ID)
 
 	keyFile := filepath.Join(e.dir, "signing.pem")
 	if _, err := writeSigningKey(keyFile); err != nil {
@@ -118,7 +119,7 @@ func newAuditEnv(t *testing.T) *auditEnv {
 		t.Fatal(err)
 	}
 	e.pubkey = pk.GetPublicKey()
-	// The server's own sealer seals the seven transactions within a few seconds (it leaves the
+	// The server's own sealer seals the nine transactions within a few seconds (it leaves the
 	// youngest second for the next round).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -126,11 +127,11 @@ func newAuditEnv(t *testing.T) *auditEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cps.GetCheckpoints()) == 1 && cps.GetCheckpoints()[0].GetSize() == 7 {
+		if len(cps.GetCheckpoints()) == 1 && cps.GetCheckpoints()[0].GetSize() == 9 {
 			return e
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the server did not seal the 7 transactions within 20 s: %v", cps.GetCheckpoints())
+			t.Fatalf("the server did not seal the 9 transactions within 20 s: %v", cps.GetCheckpoints())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

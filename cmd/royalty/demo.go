@@ -76,6 +76,7 @@ type demo struct {
 
 	admin, provider, contributor, auditor string // API keys
 	contributorID                         string
+	providerID                            string
 }
 
 // say prints a line. Its arguments hold text from posts and from the server (post texts,
@@ -222,7 +223,7 @@ func (d *demo) bootstrapKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the provider: %w", err)
 	}
-	d.provider = p.GetApiKey()
+	d.provider, d.providerID = p.GetApiKey(), p.GetPrincipal().GetId()
 	if _, err := admin.SetProviderAgreement(actx, &v1.SetProviderAgreementRequest{ProviderId: p.GetPrincipal().GetId(), RoyaltyRate: "0.2"}); err != nil {
 		return fmt.Errorf("setting the agreement: %w", err)
 	}
@@ -505,6 +506,9 @@ func (d *demo) story(ctx context.Context) error {
 		return err
 	}
 	if err := d.printStatement(ctx); err != nil {
+		return err
+	}
+	if err := d.feedbackStory(ctx); err != nil {
 		return err
 	}
 	return d.audit(ctx)

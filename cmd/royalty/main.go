@@ -94,6 +94,8 @@ type config struct {
 	GroupCommitFlush int
 	KeyCacheTTL      time.Duration
 	PprofAddr        string
+	// Feedback configures feedback royalties (serve's --feedback-* flags, feedback.go).
+	Feedback feedbackConfig
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

@@ -80,6 +80,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
 	addProfileFlags(cmd.Flags(), &cfg.Profiles)
 	addWebFlags(cmd.Flags(), &cfg.Web)
+	addFeedbackFlags(cmd.Flags(), &cfg.Feedback)
 	return cmd
 }
 
@@ -223,6 +224,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBg = stopBg
 	go ps.Readiness.Run(bg, cfg.IndexCheckInterval)
+	go runSettler(bg, ps.Ledger, cfg.Feedback.SettleInterval, log)
 	watcher.start(ctx) // health SERVING only when the database answers and the index is ready
 	log.Info("serving", "grpc", s.GRPCAddr(), "metrics", s.MetricsAddr())
 	return s, nil

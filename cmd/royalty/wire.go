@@ -39,5 +39,5 @@ func ledgerConfig(cfg *config) ledgerpg.Config {
 	if gc.Wait == 0 {
 		gc.Wait = -1
 	}
-	return ledgerpg.Config{GroupCommit: gc}
+	return ledgerpg.Config{GroupCommit: gc, FeedbackCap: cfg.Feedback.Cap, FeedbackWindow: cfg.Feedback.Window}
 }

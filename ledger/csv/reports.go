@@ -89,6 +89,13 @@ func (e *StatementEncoder) encode(s ledger.StatementEntry, account, releasedBy s
 		}
 		evidence = string(b)
 	}
+	if f := s.Feedback; f != nil { // a rater's settlement credit: the pool and the counts
+		b, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		evidence = string(b)
+	}
 	e.record[0] = s.CreatedAt.UTC().Format(time.RFC3339Nano)
 	e.record[1] = Neutralize(s.TransactionID)
 	e.record[2] = Neutralize(string(s.Kind))

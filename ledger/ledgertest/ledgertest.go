@@ -64,7 +64,7 @@ func Read(ctx context.Context, j ledger.Journal) (*Books, error) {
 		}
 		keys[k] = t.ID
 		switch t.Kind {
-		case ledger.KindUsage, ledger.KindReversal, ledger.KindEscrowRelease, ledger.KindPayout:
+		case ledger.KindUsage, ledger.KindReversal, ledger.KindEscrowRelease, ledger.KindPayout, ledger.KindFeedbackSettlement:
 		default:
 			bad("transaction %s has unknown kind %q", t.ID, t.Kind)
 		}

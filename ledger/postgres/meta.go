@@ -46,6 +46,15 @@ type meta struct {
 	Amount    string `json:"amount,omitempty"`
 	Requested string `json:"requested,omitempty"` // "all" or the amount asked for
 	Remaining string `json:"remaining,omitempty"`
+	// usage with feedback: the provider's feedback rate when booked
+	FeedbackRate string `json:"feedback_rate,omitempty"`
+	// feedback settlement: the pool, the cap per rater, the events counted and the raters
+	Pool    string      `json:"pool,omitempty"`
+	Cap     int64       `json:"cap,omitempty"`
+	Counted int64       `json:"counted,omitempty"`
+	Raters  []raterMeta `json:"raters,omitempty"`
+	Models  []string    `json:"model_versions,omitempty"`
+	Settled []string    `json:"settled,omitempty"` // "<amount> <currency>"
 }
 
 // creditMeta ties a posting (by its index n) to the identity whose words earned it.
@@ -91,6 +100,9 @@ func usageMeta(u ledger.Usage) meta {
 	}
 	if u.Index != nil {
 		m.Index = &indexMeta{Posts: u.Index.Posts, Mark: u.Index.Mark}
+	}
+	if len(u.Feedback) > 0 {
+		m.FeedbackRate = u.FeedbackRate.String()
 	}
 	m.Credits = make([]creditMeta, 0, len(u.Credits))
 	m.Evidence = make([]evidenceMeta, 0, len(u.Evidence))
@@ -282,6 +294,14 @@ func usageFrom(t ledger.Transaction, m meta) (ledger.Usage, error) {
 			u.PlatformFee = u.PlatformFee.Add(p.Normal())
 		case ledger.AccountUnattributed:
 			u.Unattributed = u.Unattributed.Add(p.Normal())
+		case ledger.AccountFeedbackPool:
+			pool, _ := ledger.ParseFeedbackPool("account", p.Account)
+			u.Feedback = append(u.Feedback, ledger.PoolCredit{Account: p.Account, Epoch: pool.Epoch, Amount: p.Normal()})
+		}
+	}
+	if m.FeedbackRate != "" {
+		if u.FeedbackRate, err = decimal.NewFromString(m.FeedbackRate); err != nil {
+			return u, fmt.Errorf("usage %s: feedback rate: %w", t.ID, err)
 		}
 	}
 	u.Royalty = u.Revenue.Sub(u.Retained)

@@ -60,6 +60,12 @@ type Config struct {
 	GroupCommit GroupCommit
 	// MaxRetries bounds the retries of one transaction after serialization failures; 0 means 50.
 	MaxRetries int
+	// FeedbackCap bounds the feedback events counted per rater and epoch at settlement; 0 means
+	// ledger.DefaultFeedbackCap.
+	FeedbackCap int64
+	// FeedbackWindow is the reversal window: a feedback pool is settled only this long after its
+	// day and its epoch have ended; 0 means DefaultFeedbackWindow.
+	FeedbackWindow time.Duration
 }
 
 // DefaultGroupCommitWait is how long concurrent reports are collected into one transaction.
@@ -97,6 +103,9 @@ type Store struct {
 
 	known accountCache // accounts whose rows exist
 
+	feedbackCap    int64
+	feedbackWindow time.Duration
+
 	gc *groupCommitter
 
 	// testHookBalanceRead, if set, runs after a payout has read the balance (tests use it to
@@ -125,6 +134,13 @@ func New(pool *pgxpool.Pool, log *slog.Logger, cfg Config) (*Store, error) {
 	}
 	if s.maxRetries == 0 {
 		s.maxRetries = 50
+	}
+	s.feedbackCap, s.feedbackWindow = cfg.FeedbackCap, cfg.FeedbackWindow
+	if s.feedbackCap <= 0 {
+		s.feedbackCap = ledger.DefaultFeedbackCap
+	}
+	if s.feedbackWindow <= 0 {
+		s.feedbackWindow = DefaultFeedbackWindow
 	}
 	rate := cfg.DefaultRoyaltyRate
 	if rate == "" {

@@ -191,6 +191,10 @@ func expandReleases(ctx context.Context, tx pgx.Tx, entries []ledger.StatementEn
 // describe fills what a statement shows about posting n of a transaction from its metadata.
 func describe(e *ledger.StatementEntry, n int64, m meta) {
 	e.ModelID, e.Reason = m.ModelID, m.Reason
+	if e.Feedback = feedbackEvidence(n, m); e.Feedback != nil {
+		pool, _ := ledger.ParseFeedbackPool("pool", e.Feedback.Pool)
+		e.IdentityKey = ledger.RaterIdentityKey(pool.ProviderID, e.Feedback.RaterID)
+	}
 	if m.IdentityKey != "" { // escrow release
 		e.IdentityKey = m.IdentityKey
 	}
@@ -429,11 +433,13 @@ func (s *Store) GetAgreement(ctx context.Context, providerID string) (ledger.Agr
 	err := s.pool.QueryRow(ctx, `SELECT royalty_rate, updated_at FROM ledger_provider_agreements WHERE provider_id = $1`, providerID).
 		Scan(&a.RoyaltyRate, &a.UpdatedAt)
 	if isNoRows(err) {
-		return ledger.Agreement{ProviderID: providerID, RoyaltyRate: s.defaultRate, Default: true}, nil
+		fr, err := s.feedbackRate(ctx, providerID)
+		return ledger.Agreement{ProviderID: providerID, RoyaltyRate: s.defaultRate, Default: true, FeedbackRate: fr}, err
 	}
 	if err != nil {
 		return ledger.Agreement{}, fmt.Errorf("reading the agreement of %s: %w", providerID, err)
 	}
 	a.UpdatedAt = a.UpdatedAt.UTC()
-	return a, nil
+	a.FeedbackRate, err = s.feedbackRate(ctx, providerID)
+	return a, err
 }

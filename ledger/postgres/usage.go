@@ -39,7 +39,11 @@ func (s *Store) PostUsage(ctx context.Context, req ledger.UsageRequest) (ledger.
 	}
 	item := &usageItem{req: req, hash: ledger.PayloadHash(req), dupOf: -1}
 	if s.gc != nil {
-		return s.gc.submit(ctx, item) // which creates the accounts of the whole batch at once
+		res, err := s.gc.submit(ctx, item) // which creates the accounts of the whole batch at once
+		if err == nil {
+			s.rememberPools(res.Usage)
+		}
+		return res, err
 	}
 	if err := s.ensureUsageAccounts(ctx, []*usageItem{item}); err != nil {
 		return ledger.UsageResult{}, err
@@ -50,6 +54,9 @@ func (s *Store) PostUsage(ctx context.Context, req ledger.UsageRequest) (ledger.
 	})
 	if err != nil {
 		return ledger.UsageResult{}, err
+	}
+	if item.err == nil {
+		s.rememberPools(item.res.Usage)
 	}
 	return item.res, item.err
 }
@@ -94,6 +101,7 @@ func (s *Store) PostUsageBatch(ctx context.Context, reqs []ledger.UsageRequest) 
 	out := make([]ledger.UsageResult, len(items))
 	for i, it := range items {
 		out[i] = it.res
+		s.rememberPools(it.res.Usage)
 	}
 	return out, nil
 }
@@ -166,10 +174,11 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 	// concurrently either happened before this report or after it, never half-way. Both reads
 	// go in one round trip, with the balance fence the transaction's time must follow
 	// (fencedClock).
-	rates, owners, now, err := s.usageInputs(ctx, tx, mode.accounts, providers, identities)
+	in, err := s.usageInputs(ctx, tx, mode.accounts, providers, identities, primaries)
 	if err != nil {
 		return err
 	}
+	rates, owners, now, feedback := in.rates, in.owners, in.now, in.feedback
 	planned := make(map[*usageItem]ledger.Usage, len(primaries))
 	ids := make(map[*usageItem]pgtype.UUID, len(primaries))
 	var ins txInsert
@@ -177,6 +186,9 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		u, err := ledger.PlanUsage(it.req, ledger.Terms{RoyaltyRate: rates[it.req.ProviderID], PlatformFee: s.fee}, owners, s.scale)
 		if err != nil {
 			return fmt.Errorf("planning usage %s: %w", it.req.RequestID, err)
+		}
+		if err := s.planFeedback(ctx, tx, &u, feedback, now); err != nil {
+			return err
 		}
 		id := uuid.New()
 		u.TransactionID, u.CreatedAt, u.PayloadHash = id.String(), now, it.hash
@@ -272,10 +284,19 @@ func (s *Store) resolveTaken(ctx context.Context, tx pgx.Tx, taken []*usageItem)
 	return nil
 }
 
+// inputs are what a booking transaction reads before it plans.
+type inputs struct {
+	rates    map[string]decimal.Decimal // royaltyRates
+	owners   map[string]string          // identityOwners
+	now      time.Time                  // fencedClock
+	feedback map[lineageKey]feedbackTerm
+}
+
 // usageInputs inserts accounts (if not nil) and reads, in one round trip, the royalty rate of
-// each provider and the owners of the identities (royaltyRates and identityOwners), and the
-// newest balance fence, returning the time to stamp the transaction with (fencedClock).
-func (s *Store) usageInputs(ctx context.Context, tx pgx.Tx, accounts *accountRows, providers, identities []string) (map[string]decimal.Decimal, map[string]string, time.Time, error) {
+// each provider, the owners of the identities, the newest balance fence (giving the time to
+// stamp the transaction with, as fencedClock) and the feedback terms of the items' models
+// (lineageSQL).
+func (s *Store) usageInputs(ctx context.Context, tx pgx.Tx, accounts *accountRows, providers, identities []string, items []*usageItem) (in inputs, err error) {
 	b := &pgx.Batch{}
 	if accounts != nil {
 		b.Queue(accountInsertSQL, accounts.args()...)
@@ -285,31 +306,39 @@ func (s *Store) usageInputs(ctx context.Context, tx pgx.Tx, accounts *accountRow
 	if len(identities) > 0 {
 		b.Queue(ownersSQL, identities)
 	}
+	lineageProviders, models := lineagePairs(items)
+	if len(lineageProviders) > 0 {
+		b.Queue(lineageSQL, lineageProviders, models)
+	}
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	if accounts != nil {
 		if _, err := br.Exec(); err != nil {
-			return nil, nil, time.Time{}, fmt.Errorf("creating ledger accounts: %w", err)
+			return in, fmt.Errorf("creating ledger accounts: %w", err)
 		}
 	}
-	now, err := s.afterFence(scanFence(br.QueryRow()))
-	if err != nil {
-		return nil, nil, now, err
+	if in.now, err = s.afterFence(scanFence(br.QueryRow())); err != nil {
+		return in, err
 	}
-	rates, err := s.scanRatesOf(providers)(br.Query())
-	if err != nil {
-		return nil, nil, now, err
+	if in.rates, err = s.scanRatesOf(providers)(br.Query()); err != nil {
+		return in, err
 	}
-	owners := map[string]string{}
+	in.owners = map[string]string{}
 	if len(identities) > 0 {
-		if owners, err = scanOwners(br.Query()); err != nil {
-			return nil, nil, now, err
+		if in.owners, err = scanOwners(br.Query()); err != nil {
+			return in, err
+		}
+	}
+	in.feedback = map[lineageKey]feedbackTerm{}
+	if len(lineageProviders) > 0 {
+		if in.feedback, err = scanLineage(br.Query()); err != nil {
+			return in, err
 		}
 	}
 	if err := br.Close(); err != nil {
-		return nil, nil, now, fmt.Errorf("reading provider agreements and identity owners: %w", err)
+		return in, fmt.Errorf("reading the inputs of a booking: %w", err)
 	}
-	return rates, owners, now, nil
+	return in, nil
 }
 
 // insertUsages inserts the transactions of ins, skipping those whose idempotency key exists, and

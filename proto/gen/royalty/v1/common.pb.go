@@ -116,6 +116,8 @@ const (
 	AccountType_ACCOUNT_TYPE_PLATFORM AccountType = 6
 	// Money paid out to contributors and on its way to them.
 	AccountType_ACCOUNT_TYPE_PAYOUT_CLEARING AccountType = 7
+	// A provider's feedback money for one epoch and day, until it is settled among the raters.
+	AccountType_ACCOUNT_TYPE_FEEDBACK_POOL AccountType = 8
 )
 
 // Enum value maps for AccountType.
@@ -129,6 +131,7 @@ var (
 		5: "ACCOUNT_TYPE_UNATTRIBUTED",
 		6: "ACCOUNT_TYPE_PLATFORM",
 		7: "ACCOUNT_TYPE_PAYOUT_CLEARING",
+		8: "ACCOUNT_TYPE_FEEDBACK_POOL",
 	}
 	AccountType_value = map[string]int32{
 		"ACCOUNT_TYPE_UNSPECIFIED":       0,
@@ -139,6 +142,7 @@ var (
 		"ACCOUNT_TYPE_UNATTRIBUTED":      5,
 		"ACCOUNT_TYPE_PLATFORM":          6,
 		"ACCOUNT_TYPE_PAYOUT_CLEARING":   7,
+		"ACCOUNT_TYPE_FEEDBACK_POOL":     8,
 	}
 )
 
@@ -883,7 +887,7 @@ const file_royalty_v1_common_proto_rawDesc = "" +
 	"\x10POST_KIND_ANSWER\x10\x02\x12\x15\n" +
 	"\x11POST_KIND_COMMENT\x10\x03\x12\x18\n" +
 	"\x14POST_KIND_SUBMISSION\x10\x04\x12\x15\n" +
-	"\x11POST_KIND_ARTICLE\x10\x05*\x86\x02\n" +
+	"\x11POST_KIND_ARTICLE\x10\x05*\xa6\x02\n" +
 	"\vAccountType\x12\x1c\n" +
 	"\x18ACCOUNT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ACCOUNT_TYPE_PROVIDER\x10\x01\x12\"\n" +
@@ -892,7 +896,8 @@ const file_royalty_v1_common_proto_rawDesc = "" +
 	"\x1cACCOUNT_TYPE_IDENTITY_ESCROW\x10\x04\x12\x1d\n" +
 	"\x19ACCOUNT_TYPE_UNATTRIBUTED\x10\x05\x12\x19\n" +
 	"\x15ACCOUNT_TYPE_PLATFORM\x10\x06\x12 \n" +
-	"\x1cACCOUNT_TYPE_PAYOUT_CLEARING\x10\aB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
+	"\x1cACCOUNT_TYPE_PAYOUT_CLEARING\x10\a\x12\x1e\n" +
+	"\x1aACCOUNT_TYPE_FEEDBACK_POOL\x10\bB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
 
 var (
 	file_royalty_v1_common_proto_rawDescOnce sync.Once

@@ -97,6 +97,9 @@ const (
 	// A post, before the post's last editor was checked: the proof may have been planted by
 	// someone else's edit and deserves review.
 	ProofKind_PROOF_KIND_LEGACY_POST ProofKind = 5
+	// The provider of a rater identity (`provider:<provider id>/<rater id>`) confirmed, with the
+	// claim's challenge, that its user is the claimant (FeedbackService.AttestIdentity).
+	ProofKind_PROOF_KIND_PROVIDER_ATTESTATION ProofKind = 6
 )
 
 // Enum value maps for ProofKind.
@@ -108,14 +111,16 @@ var (
 		3: "PROOF_KIND_OWN_EDIT_POST",
 		4: "PROOF_KIND_ADMIN",
 		5: "PROOF_KIND_LEGACY_POST",
+		6: "PROOF_KIND_PROVIDER_ATTESTATION",
 	}
 	ProofKind_value = map[string]int32{
-		"PROOF_KIND_UNSPECIFIED":   0,
-		"PROOF_KIND_PROFILE":       1,
-		"PROOF_KIND_COMMENT":       2,
-		"PROOF_KIND_OWN_EDIT_POST": 3,
-		"PROOF_KIND_ADMIN":         4,
-		"PROOF_KIND_LEGACY_POST":   5,
+		"PROOF_KIND_UNSPECIFIED":          0,
+		"PROOF_KIND_PROFILE":              1,
+		"PROOF_KIND_COMMENT":              2,
+		"PROOF_KIND_OWN_EDIT_POST":        3,
+		"PROOF_KIND_ADMIN":                4,
+		"PROOF_KIND_LEGACY_POST":          5,
+		"PROOF_KIND_PROVIDER_ATTESTATION": 6,
 	}
 )
 
@@ -1098,7 +1103,7 @@ type StatementEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TransactionId string                 `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	// Transaction kind: "usage", "reversal", "escrow_release", "payout".
+	// Transaction kind: "usage", "reversal", "escrow_release", "payout", "feedback_settlement".
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Change to what the contributor is owed: positive for credits, negative for payouts and
 	// reversals.
@@ -1120,7 +1125,9 @@ type StatementEntry struct {
 	// release is listed here; its reversal is an entry of the contributor's own statement. Empty
 	// on other entries and on an identity's escrow statement (identity_key), which lists those
 	// credits itself.
-	Released      []*StatementEntry `protobuf:"bytes,11,rep,name=released,proto3" json:"released,omitempty"`
+	Released []*StatementEntry `protobuf:"bytes,11,rep,name=released,proto3" json:"released,omitempty"`
+	// For a rater's credit from a feedback settlement (kind "feedback_settlement"): its evidence.
+	Feedback      *FeedbackCredit `protobuf:"bytes,12,opt,name=feedback,proto3" json:"feedback,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1232,6 +1239,128 @@ func (x *StatementEntry) GetReleased() []*StatementEntry {
 	return nil
 }
 
+func (x *StatementEntry) GetFeedback() *FeedbackCredit {
+	if x != nil {
+		return x.Feedback
+	}
+	return nil
+}
+
+// FeedbackCredit is the evidence of a rater's credit from a feedback pool (docs/design.md §9):
+// the pool split among the epoch's raters in proportion to their counted events.
+type FeedbackCredit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pool account, `feedback_pool:<provider>/<epoch>/<day>`, and its epoch.
+	Pool  string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Epoch string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The model versions trained on the epoch whose usage filled the pool.
+	ModelVersions []string `protobuf:"bytes,3,rep,name=model_versions,json=modelVersions,proto3" json:"model_versions,omitempty"`
+	// What the pool held and was split, per currency.
+	Settled []*Money `protobuf:"bytes,4,rep,name=settled,proto3" json:"settled,omitempty"`
+	// The rater, its events in the epoch and those counted (at most cap; none when rejected as
+	// spam), against all raters' counted events.
+	RaterId       string `protobuf:"bytes,5,opt,name=rater_id,json=raterId,proto3" json:"rater_id,omitempty"`
+	Events        int64  `protobuf:"varint,6,opt,name=events,proto3" json:"events,omitempty"`
+	Counted       int64  `protobuf:"varint,7,opt,name=counted,proto3" json:"counted,omitempty"`
+	CountedTotal  int64  `protobuf:"varint,8,opt,name=counted_total,json=countedTotal,proto3" json:"counted_total,omitempty"`
+	Cap           int64  `protobuf:"varint,9,opt,name=cap,proto3" json:"cap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeedbackCredit) Reset() {
+	*x = FeedbackCredit{}
+	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeedbackCredit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeedbackCredit) ProtoMessage() {}
+
+func (x *FeedbackCredit) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeedbackCredit.ProtoReflect.Descriptor instead.
+func (*FeedbackCredit) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *FeedbackCredit) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *FeedbackCredit) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *FeedbackCredit) GetModelVersions() []string {
+	if x != nil {
+		return x.ModelVersions
+	}
+	return nil
+}
+
+func (x *FeedbackCredit) GetSettled() []*Money {
+	if x != nil {
+		return x.Settled
+	}
+	return nil
+}
+
+func (x *FeedbackCredit) GetRaterId() string {
+	if x != nil {
+		return x.RaterId
+	}
+	return ""
+}
+
+func (x *FeedbackCredit) GetEvents() int64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *FeedbackCredit) GetCounted() int64 {
+	if x != nil {
+		return x.Counted
+	}
+	return 0
+}
+
+func (x *FeedbackCredit) GetCountedTotal() int64 {
+	if x != nil {
+		return x.CountedTotal
+	}
+	return 0
+}
+
+func (x *FeedbackCredit) GetCap() int64 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
 // ListStatementResponse is one page of the statement.
 type ListStatementResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1243,7 +1372,7 @@ type ListStatementResponse struct {
 
 func (x *ListStatementResponse) Reset() {
 	*x = ListStatementResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1384,7 @@ func (x *ListStatementResponse) String() string {
 func (*ListStatementResponse) ProtoMessage() {}
 
 func (x *ListStatementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1397,7 @@ func (x *ListStatementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatementResponse.ProtoReflect.Descriptor instead.
 func (*ListStatementResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{17}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListStatementResponse) GetEntries() []*StatementEntry {
@@ -1302,7 +1431,7 @@ type RequestPayoutRequest struct {
 
 func (x *RequestPayoutRequest) Reset() {
 	*x = RequestPayoutRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1443,7 @@ func (x *RequestPayoutRequest) String() string {
 func (*RequestPayoutRequest) ProtoMessage() {}
 
 func (x *RequestPayoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1456,7 @@ func (x *RequestPayoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPayoutRequest.ProtoReflect.Descriptor instead.
 func (*RequestPayoutRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{18}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RequestPayoutRequest) GetRequestId() string {
@@ -1372,7 +1501,7 @@ type Payout struct {
 
 func (x *Payout) Reset() {
 	*x = Payout{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1513,7 @@ func (x *Payout) String() string {
 func (*Payout) ProtoMessage() {}
 
 func (x *Payout) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1526,7 @@ func (x *Payout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payout.ProtoReflect.Descriptor instead.
 func (*Payout) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{19}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Payout) GetTransactionId() string {
@@ -1439,7 +1568,7 @@ type RequestPayoutResponse struct {
 
 func (x *RequestPayoutResponse) Reset() {
 	*x = RequestPayoutResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1580,7 @@ func (x *RequestPayoutResponse) String() string {
 func (*RequestPayoutResponse) ProtoMessage() {}
 
 func (x *RequestPayoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1593,7 @@ func (x *RequestPayoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPayoutResponse.ProtoReflect.Descriptor instead.
 func (*RequestPayoutResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{20}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RequestPayoutResponse) GetPayout() *Payout {
@@ -1551,7 +1680,7 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\x12!\n" +
-	"\fidentity_key\x18\x05 \x01(\tR\videntityKey\"\xd0\x03\n" +
+	"\fidentity_key\x18\x05 \x01(\tR\videntityKey\"\x88\x04\n" +
 	"\x0eStatementEntry\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x129\n" +
 	"\n" +
@@ -1565,7 +1694,18 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x06reason\x18\t \x01(\tR\x06reason\x12=\n" +
 	"\rindex_version\x18\n" +
 	" \x01(\v2\x18.royalty.v1.IndexVersionR\findexVersion\x126\n" +
-	"\breleased\x18\v \x03(\v2\x1a.royalty.v1.StatementEntryR\breleased\"u\n" +
+	"\breleased\x18\v \x03(\v2\x1a.royalty.v1.StatementEntryR\breleased\x126\n" +
+	"\bfeedback\x18\f \x01(\v2\x1a.royalty.v1.FeedbackCreditR\bfeedback\"\x92\x02\n" +
+	"\x0eFeedbackCredit\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\x12%\n" +
+	"\x0emodel_versions\x18\x03 \x03(\tR\rmodelVersions\x12+\n" +
+	"\asettled\x18\x04 \x03(\v2\x11.royalty.v1.MoneyR\asettled\x12\x19\n" +
+	"\brater_id\x18\x05 \x01(\tR\araterId\x12\x16\n" +
+	"\x06events\x18\x06 \x01(\x03R\x06events\x12\x18\n" +
+	"\acounted\x18\a \x01(\x03R\acounted\x12#\n" +
+	"\rcounted_total\x18\b \x01(\x03R\fcountedTotal\x12\x10\n" +
+	"\x03cap\x18\t \x01(\x03R\x03cap\"u\n" +
 	"\x15ListStatementResponse\x124\n" +
 	"\aentries\x18\x01 \x03(\v2\x1a.royalty.v1.StatementEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
@@ -1588,14 +1728,15 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x18CLAIM_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLAIM_STATUS_PENDING\x10\x01\x12\x19\n" +
 	"\x15CLAIM_STATUS_VERIFIED\x10\x02\x12\x19\n" +
-	"\x15CLAIM_STATUS_REJECTED\x10\x03*\xa7\x01\n" +
+	"\x15CLAIM_STATUS_REJECTED\x10\x03*\xcc\x01\n" +
 	"\tProofKind\x12\x1a\n" +
 	"\x16PROOF_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PROOF_KIND_PROFILE\x10\x01\x12\x16\n" +
 	"\x12PROOF_KIND_COMMENT\x10\x02\x12\x1c\n" +
 	"\x18PROOF_KIND_OWN_EDIT_POST\x10\x03\x12\x14\n" +
 	"\x10PROOF_KIND_ADMIN\x10\x04\x12\x1a\n" +
-	"\x16PROOF_KIND_LEGACY_POST\x10\x052\x88\b\n" +
+	"\x16PROOF_KIND_LEGACY_POST\x10\x05\x12#\n" +
+	"\x1fPROOF_KIND_PROVIDER_ATTESTATION\x10\x062\x88\b\n" +
 	"\x12ContributorService\x12\x83\x01\n" +
 	"\x13RegisterContributor\x12&.royalty.v1.RegisterContributorRequest\x1a'.royalty.v1.RegisterContributorResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/contributors\x12b\n" +
 	"\n" +
@@ -1625,7 +1766,7 @@ func file_royalty_v1_contributor_proto_rawDescGZIP() []byte {
 }
 
 var file_royalty_v1_contributor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_royalty_v1_contributor_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_royalty_v1_contributor_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_royalty_v1_contributor_proto_goTypes = []any{
 	(ClaimStatus)(0),                    // 0: royalty.v1.ClaimStatus
 	(ProofKind)(0),                      // 1: royalty.v1.ProofKind
@@ -1646,63 +1787,66 @@ var file_royalty_v1_contributor_proto_goTypes = []any{
 	(*GetBalanceResponse)(nil),          // 16: royalty.v1.GetBalanceResponse
 	(*ListStatementRequest)(nil),        // 17: royalty.v1.ListStatementRequest
 	(*StatementEntry)(nil),              // 18: royalty.v1.StatementEntry
-	(*ListStatementResponse)(nil),       // 19: royalty.v1.ListStatementResponse
-	(*RequestPayoutRequest)(nil),        // 20: royalty.v1.RequestPayoutRequest
-	(*Payout)(nil),                      // 21: royalty.v1.Payout
-	(*RequestPayoutResponse)(nil),       // 22: royalty.v1.RequestPayoutResponse
-	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
-	(*Money)(nil),                       // 24: royalty.v1.Money
-	(*EvidenceSpan)(nil),                // 25: royalty.v1.EvidenceSpan
-	(*IndexVersion)(nil),                // 26: royalty.v1.IndexVersion
+	(*FeedbackCredit)(nil),              // 19: royalty.v1.FeedbackCredit
+	(*ListStatementResponse)(nil),       // 20: royalty.v1.ListStatementResponse
+	(*RequestPayoutRequest)(nil),        // 21: royalty.v1.RequestPayoutRequest
+	(*Payout)(nil),                      // 22: royalty.v1.Payout
+	(*RequestPayoutResponse)(nil),       // 23: royalty.v1.RequestPayoutResponse
+	(*timestamppb.Timestamp)(nil),       // 24: google.protobuf.Timestamp
+	(*Money)(nil),                       // 25: royalty.v1.Money
+	(*EvidenceSpan)(nil),                // 26: royalty.v1.EvidenceSpan
+	(*IndexVersion)(nil),                // 27: royalty.v1.IndexVersion
 }
 var file_royalty_v1_contributor_proto_depIdxs = []int32{
-	23, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
+	24, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 1: royalty.v1.RegisterContributorResponse.contributor:type_name -> royalty.v1.Contributor
 	0,  // 2: royalty.v1.Claim.status:type_name -> royalty.v1.ClaimStatus
-	23, // 3: royalty.v1.Claim.created_at:type_name -> google.protobuf.Timestamp
-	23, // 4: royalty.v1.Claim.decided_at:type_name -> google.protobuf.Timestamp
-	24, // 5: royalty.v1.Claim.released:type_name -> royalty.v1.Money
+	24, // 3: royalty.v1.Claim.created_at:type_name -> google.protobuf.Timestamp
+	24, // 4: royalty.v1.Claim.decided_at:type_name -> google.protobuf.Timestamp
+	25, // 5: royalty.v1.Claim.released:type_name -> royalty.v1.Money
 	1,  // 6: royalty.v1.Claim.proof_kind:type_name -> royalty.v1.ProofKind
 	5,  // 7: royalty.v1.StartClaimResponse.claim:type_name -> royalty.v1.Claim
 	5,  // 8: royalty.v1.CheckClaimResponse.claim:type_name -> royalty.v1.Claim
 	5,  // 9: royalty.v1.GetClaimResponse.claim:type_name -> royalty.v1.Claim
 	0,  // 10: royalty.v1.ListClaimsRequest.status:type_name -> royalty.v1.ClaimStatus
 	5,  // 11: royalty.v1.ListClaimsResponse.claims:type_name -> royalty.v1.Claim
-	23, // 12: royalty.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	24, // 13: royalty.v1.Balance.balance:type_name -> royalty.v1.Money
-	24, // 14: royalty.v1.Balance.available:type_name -> royalty.v1.Money
+	24, // 12: royalty.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	25, // 13: royalty.v1.Balance.balance:type_name -> royalty.v1.Money
+	25, // 14: royalty.v1.Balance.available:type_name -> royalty.v1.Money
 	15, // 15: royalty.v1.GetBalanceResponse.balances:type_name -> royalty.v1.Balance
-	23, // 16: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
-	24, // 17: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
-	25, // 18: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
-	26, // 19: royalty.v1.StatementEntry.index_version:type_name -> royalty.v1.IndexVersion
+	24, // 16: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
+	25, // 17: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
+	26, // 18: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
+	27, // 19: royalty.v1.StatementEntry.index_version:type_name -> royalty.v1.IndexVersion
 	18, // 20: royalty.v1.StatementEntry.released:type_name -> royalty.v1.StatementEntry
-	18, // 21: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
-	24, // 22: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
-	24, // 23: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
-	23, // 24: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
-	21, // 25: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
-	3,  // 26: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
-	6,  // 27: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
-	8,  // 28: royalty.v1.ContributorService.CheckClaim:input_type -> royalty.v1.CheckClaimRequest
-	10, // 29: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
-	12, // 30: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
-	14, // 31: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
-	17, // 32: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
-	20, // 33: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
-	4,  // 34: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
-	7,  // 35: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
-	9,  // 36: royalty.v1.ContributorService.CheckClaim:output_type -> royalty.v1.CheckClaimResponse
-	11, // 37: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
-	13, // 38: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
-	16, // 39: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
-	19, // 40: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
-	22, // 41: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
-	34, // [34:42] is the sub-list for method output_type
-	26, // [26:34] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	19, // 21: royalty.v1.StatementEntry.feedback:type_name -> royalty.v1.FeedbackCredit
+	25, // 22: royalty.v1.FeedbackCredit.settled:type_name -> royalty.v1.Money
+	18, // 23: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
+	25, // 24: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
+	25, // 25: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
+	24, // 26: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
+	22, // 27: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
+	3,  // 28: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
+	6,  // 29: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
+	8,  // 30: royalty.v1.ContributorService.CheckClaim:input_type -> royalty.v1.CheckClaimRequest
+	10, // 31: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
+	12, // 32: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
+	14, // 33: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
+	17, // 34: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
+	21, // 35: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
+	4,  // 36: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
+	7,  // 37: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
+	9,  // 38: royalty.v1.ContributorService.CheckClaim:output_type -> royalty.v1.CheckClaimResponse
+	11, // 39: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
+	13, // 40: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
+	16, // 41: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
+	20, // 42: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
+	23, // 43: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
+	36, // [36:44] is the sub-list for method output_type
+	28, // [28:36] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_contributor_proto_init() }
@@ -1717,7 +1861,7 @@ func file_royalty_v1_contributor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_royalty_v1_contributor_proto_rawDesc), len(file_royalty_v1_contributor_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
