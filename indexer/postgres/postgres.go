@@ -22,9 +22,11 @@ import (
 	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
-// Store is the posts and identities tables. It is safe for concurrent use.
+// Store is the posts and identities tables, and, when WithFingerprints is set, the
+// attribution_fingerprints table (FingerprintIndex). It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool         *pgxpool.Pool
+	fingerprints bool
 }
 
 var (
@@ -34,6 +36,11 @@ var (
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// WithFingerprints returns a Store that also writes the fingerprints of every new or changed
+// post to the attribution_fingerprints table, in the transaction that writes the post, for a
+// FingerprintIndex to read (royalty --index=sql).
+func (s *Store) WithFingerprints() *Store { return &Store{pool: s.pool, fingerprints: true} }
 
 // serializable runs fn in a SERIALIZABLE transaction retried whole on serialization failures
 // and deadlocks (pgdb.Tx); a failed COMMIT is never acknowledged. fn must have no effects
@@ -129,6 +136,7 @@ func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts 
 			return fmt.Errorf("reading digests: %w", err)
 		}
 		var cols postColumns
+		var updated []string
 		for i, p := range posts {
 			old, ok := known[p.ID]
 			switch {
@@ -139,15 +147,25 @@ func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts 
 				continue
 			default:
 				counts.Updated++
+				updated = append(updated, p.ID)
 			}
 			cols.add(p, quoted[i], digests[i])
 		}
 		if len(cols.id) == 0 {
 			return nil
 		}
+		if s.fingerprints {
+			// Before the posts change: the old fingerprints are those of the stored text.
+			if err := deleteFingerprints(ctx, tx, updated); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, upsertPosts, cols.id, cols.platform, cols.site, cols.kind, cols.author, cols.created,
 			cols.url, cols.title, cols.license, cols.parent, cols.text, cols.quoted, cols.hash, cols.digest, cols.editor); err != nil {
 			return fmt.Errorf("writing posts: %w", err)
+		}
+		if s.fingerprints {
+			return insertFingerprints(ctx, tx, cols.id, cols.author, cols.text)
 		}
 		return nil
 	})
