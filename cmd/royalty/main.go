@@ -81,6 +81,9 @@ type config struct {
 	TLS serverTLS
 	// Profiles configures the profile fetchers of CheckClaim (serve's --profile-* flags).
 	Profiles profile.Config
+	// Index is where attribution reads fingerprints (serve's and ingest's --index): memory or
+	// sql (wire.Config.AttributionIndex).
+	Index string
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

@@ -49,6 +49,9 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 			if err := checkAttributionFlags(cfg.Attribution); err != nil {
 				return err
 			}
+			if err := checkIndexFlag(cfg.Index); err != nil {
+				return err
+			}
 			srv, err := startServer(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
@@ -67,6 +70,7 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().DurationVar(&cfg.HealthInterval, "health-interval", defaultHealthInterval, "how often the database is pinged and the index's readiness read for gRPC health and /readyz")
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
+	addIndexFlag(cmd.Flags(), &cfg.Index)
 	addLimitFlags(cmd.Flags(), &cfg.Limits)
 	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
 	addProfileFlags(cmd.Flags(), &cfg.Profiles)

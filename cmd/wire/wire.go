@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,8 +105,28 @@ type Config struct {
 	// Profiles configures the fetchers that read identities' public profiles for CheckClaim;
 	// zero fields take the defaults (the real sites).
 	Profiles profile.Config
+	// AttributionIndex is where attribution reads fingerprints: IndexMemory (the default when
+	// empty: the Bleve index's per-process tables, one node) or IndexSQL (the
+	// attribution_fingerprints table, shared by every replica; ingest then writes it with the
+	// posts).
+	AttributionIndex string
 	// Logger receives the parts' logs; required.
 	Logger *slog.Logger
+}
+
+// The attribution indexes Config.AttributionIndex names.
+const (
+	IndexMemory = "memory"
+	IndexSQL    = "sql"
+)
+
+// CheckAttributionIndex accepts the names of Config.AttributionIndex.
+func CheckAttributionIndex(name string) error {
+	switch name {
+	case "", IndexMemory, IndexSQL:
+		return nil
+	}
+	return fmt.Errorf("want %s or %s, got %q", IndexMemory, IndexSQL, name)
 }
 
 // IndexMismatchError is returned by Open when the attribution configuration does not match the
@@ -122,12 +143,15 @@ func (e *IndexMismatchError) Unwrap() error { return e.Err }
 // Parts are the domain services and the adapters they run on, built from one pool and one
 // index directory.
 type Parts struct {
-	Pool       *pgxpool.Pool
-	Auth       *authpg.Store
-	Ledger     *ledgerpg.Store
-	Journal    *journalpg.Store
-	Claims     *claims.Service
-	Index      *bleveindex.Index
+	Pool    *pgxpool.Pool
+	Auth    *authpg.Store
+	Ledger  *ledgerpg.Store
+	Journal *journalpg.Store
+	Claims  *claims.Service
+	Index   *bleveindex.Index
+	// SQLIndex is the attribution index in the database when Config.AttributionIndex is
+	// IndexSQL; nil otherwise.
+	SQLIndex   *indexpg.FingerprintIndex
 	Indexer    *indexer.Service
 	Attributor *attribution.Attributor
 	Usage      *usage.Service
@@ -164,13 +188,23 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	if p.Index, err = OpenIndex(cfg.IndexDir, log); err != nil {
 		return nil, err
 	}
-	if err := cfg.Attribution.CheckIndex(p.Index); err != nil {
+	if err := CheckAttributionIndex(cfg.AttributionIndex); err != nil {
+		return nil, fmt.Errorf("attribution index: %w", err)
+	}
+	var attrIndex attribution.Index = p.Index
+	store := indexpg.New(pool)
+	if cfg.AttributionIndex == IndexSQL {
+		if p.SQLIndex, err = OpenSQLIndex(ctx, pool); err != nil {
+			return nil, err
+		}
+		attrIndex, store = p.SQLIndex, store.WithFingerprints()
+	}
+	if err := cfg.Attribution.CheckIndex(attrIndex); err != nil {
 		return nil, &IndexMismatchError{Err: err}
 	}
-	store := indexpg.New(pool)
 	pipe := indexer.NewPipeline(store, p.Index, indexer.Options{BatchSize: cfg.BatchSize, Logger: log, Stored: ClaimsHook{Claims: p.Claims}})
 	p.Indexer = &indexer.Service{Store: store, Index: p.Index, Pipeline: pipe}
-	p.Attributor = attribution.New(p.Index, cfg.Attribution)
+	p.Attributor = attribution.New(attrIndex, cfg.Attribution)
 	// A usage report's response text has the attributor's limit.
 	p.Readiness = indexer.NewReadiness(store, p.Index, indexer.ReadinessConfig{MaxLag: cfg.MaxIndexLag, AllowEmpty: cfg.AllowEmptyIndex, Logger: log})
 	p.Usage = usage.NewService(p.Ledger, p.Attributor, usage.Limits{MaxResponseTextBytes: p.Attributor.Config().MaxResponseBytes}).
@@ -216,6 +250,17 @@ func (p *Parts) Sealer(signer *journal.Signer, cfg journalpg.SealerConfig) *jour
 // OpenIndex opens (or creates) the Bleve index in dir.
 func OpenIndex(dir string, log *slog.Logger) (*bleveindex.Index, error) {
 	return bleveindex.Open(dir, bleveindex.Options{Logger: log})
+}
+
+// OpenSQLIndex returns the attribution index in the database on pool: on CockroachDB it reads
+// at follower_read_timestamp() (docs/design.md §3), on PostgreSQL the latest data.
+func OpenSQLIndex(ctx context.Context, pool *pgxpool.Pool) (*indexpg.FingerprintIndex, error) {
+	var version string
+	if err := pool.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		return nil, fmt.Errorf("asking the database for its version: %w", err)
+	}
+	follower := strings.Contains(version, "CockroachDB")
+	return indexpg.NewFingerprintIndex(pool, indexpg.FingerprintOptions{FollowerReads: follower}), nil
 }
 
 // OpenLedger opens the ledger store alone, for tools that book or read money without the rest
