@@ -71,6 +71,9 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringArrayVar(&cfg.TrustedKeys, "trusted-pubkey", nil, "a further public key (base64, or a file) whose checkpoints VerifyJournal accepts, e.g. the key before a rotation (repeatable)")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
 	addIndexFlag(cmd.Flags(), &cfg.Index)
+	cmd.Flags().BoolVar(&cfg.Follow, "follow", false, "keep the search index in step with the posts table, which every replica shares: index the posts other replicas ingested, and rebuild a lost index from the table (required when more than one replica serves one database)")
+	cmd.Flags().DurationVar(&cfg.FollowInterval, "follow-interval", indexer.DefaultFollowInterval, "with --follow: how often the posts table is read for changed posts")
+	cmd.Flags().DurationVar(&cfg.MaxFollowLag, "max-follow-lag", indexer.DefaultMaxFollowLag, "with --follow: the server is ready only when its index caught up with the posts table at most this long ago")
 	addLimitFlags(cmd.Flags(), &cfg.Limits)
 	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
 	addProfileFlags(cmd.Flags(), &cfg.Profiles)
@@ -205,6 +208,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBg = stopBg
 	go ps.Readiness.Run(bg, cfg.IndexCheckInterval)
+	ps.StartFollowing(cfg.FollowInterval)
 	watcher.start(ctx) // health SERVING only when the database answers and the index is ready
 	log.Info("serving", "grpc", s.GRPCAddr(), "metrics", s.MetricsAddr())
 	return s, nil

@@ -25,7 +25,8 @@ func openParts(ctx context.Context, pool *pgxpool.Pool, cfg *config, batchSize i
 		return nil, err
 	}
 	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: indexDir(cfg.DataDir), Attribution: cfg.Attribution, BatchSize: batchSize, Logger: log,
-		MaxIndexLag: cfg.MaxIndexLag, AllowEmptyIndex: cfg.AllowEmptyIndex, Profiles: cfg.Profiles, AttributionIndex: cfg.Index})
+		MaxIndexLag: cfg.MaxIndexLag, AllowEmptyIndex: cfg.AllowEmptyIndex, Profiles: cfg.Profiles, AttributionIndex: cfg.Index,
+		Follow: cfg.Follow, MaxFollowLag: cfg.MaxFollowLag})
 	var mismatch *wire.IndexMismatchError
 	if errors.As(err, &mismatch) {
 		return nil, fmt.Errorf("%w (royalty ingest builds every index with k=%d and w=%d)",

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,6 +106,11 @@ type Config struct {
 	// Profiles configures the fetchers that read identities' public profiles for CheckClaim;
 	// zero fields take the defaults (the real sites).
 	Profiles profile.Config
+	// Follow makes the search index follow the posts table (indexer.Follower), as every replica
+	// of a deployment with more than one must: started by Parts.StartFollowing, and the index is
+	// ready only when it has caught up within MaxFollowLag (indexer.DefaultMaxFollowLag when 0).
+	Follow       bool
+	MaxFollowLag time.Duration
 	// AttributionIndex is where attribution reads fingerprints: IndexMemory (the default when
 	// empty: the Bleve index's per-process tables, one node) or IndexSQL (the
 	// attribution_fingerprints table, shared by every replica; ingest then writes it with the
@@ -158,6 +164,12 @@ type Parts struct {
 	// Readiness says whether the index is fit to book usage against; Usage asks it before
 	// every report. Nothing checks it periodically until Readiness.Run is started.
 	Readiness *indexer.Readiness
+	// Follower keeps the index in step with the posts table when Config.Follow is set; nil
+	// otherwise. StartFollowing runs it until Close.
+	Follower *indexer.Follower
+
+	followStop context.CancelFunc
+	followDone chan struct{}
 
 	log *slog.Logger
 }
@@ -202,11 +214,18 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	if err := cfg.Attribution.CheckIndex(attrIndex); err != nil {
 		return nil, &IndexMismatchError{Err: err}
 	}
-	pipe := indexer.NewPipeline(store, p.Index, indexer.Options{BatchSize: cfg.BatchSize, Logger: log, Stored: ClaimsHook{Claims: p.Claims}})
+	var pipeIndex indexer.Index = p.Index
+	rcfg := indexer.ReadinessConfig{MaxLag: cfg.MaxIndexLag, AllowEmpty: cfg.AllowEmptyIndex, Logger: log}
+	if cfg.Follow {
+		p.Follower = indexer.NewFollower(store, p.Index, indexer.FollowerConfig{Logger: log})
+		pipeIndex = p.Follower.Index() // what this replica ingests is not followed again
+		rcfg.Follower, rcfg.MaxFollowLag = p.Follower, cfg.MaxFollowLag
+	}
+	pipe := indexer.NewPipeline(store, pipeIndex, indexer.Options{BatchSize: cfg.BatchSize, Logger: log, Stored: ClaimsHook{Claims: p.Claims}})
 	p.Indexer = &indexer.Service{Store: store, Index: p.Index, Pipeline: pipe}
 	p.Attributor = attribution.New(attrIndex, cfg.Attribution)
 	// A usage report's response text has the attributor's limit.
-	p.Readiness = indexer.NewReadiness(store, p.Index, indexer.ReadinessConfig{MaxLag: cfg.MaxIndexLag, AllowEmpty: cfg.AllowEmptyIndex, Logger: log})
+	p.Readiness = indexer.NewReadiness(store, p.Index, rcfg)
 	p.Usage = usage.NewService(p.Ledger, p.Attributor, usage.Limits{MaxResponseTextBytes: p.Attributor.Config().MaxResponseBytes}).
 		WithIndexGate(IndexGate{Readiness: p.Readiness})
 	if n, err := p.Claims.Resume(ctx); err != nil {
@@ -217,8 +236,27 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	return p, nil
 }
 
-// Close stops the ledger's group commit and closes the index. It does not close the pool.
+// StartFollowing runs the follower (Config.Follow) every interval until Close; it does nothing
+// without one.
+func (p *Parts) StartFollowing(interval time.Duration) {
+	if p.Follower == nil || p.followStop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.followStop, p.followDone = cancel, make(chan struct{})
+	go func() {
+		defer close(p.followDone)
+		p.Follower.Run(ctx, interval)
+	}()
+}
+
+// Close stops the follower and the ledger's group commit and closes the index. It does not
+// close the pool.
 func (p *Parts) Close() {
+	if p.followStop != nil {
+		p.followStop()
+		<-p.followDone // before the index closes under it
+	}
 	if p.Ledger != nil {
 		p.Ledger.Close()
 	}

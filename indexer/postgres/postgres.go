@@ -443,3 +443,26 @@ func (s *Store) CountPosts(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// Changes implements indexer.FollowStore: up to limit posts whose (updated_at, id) comes after
+// (afterAt, afterID), in that order, read through posts_updated_at_idx.
+func (s *Store) Changes(ctx context.Context, afterAt time.Time, afterID string, limit int) ([]indexer.Change, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, updated_at, digest FROM posts
+WHERE (updated_at, id) > ($1, $2) ORDER BY updated_at, id LIMIT $3`, afterAt.UTC(), afterID, limit)
+	if err != nil {
+		return nil, pgdb.Classify(fmt.Errorf("reading changed posts: %w", err))
+	}
+	defer rows.Close()
+	var out []indexer.Change
+	for rows.Next() {
+		var c indexer.Change
+		if err := rows.Scan(&c.ID, &c.UpdatedAt, &c.Digest); err != nil {
+			return nil, pgdb.Classify(fmt.Errorf("reading changed posts: %w", err))
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, pgdb.Classify(fmt.Errorf("reading changed posts: %w", err))
+	}
+	return out, nil
+}
