@@ -1,7 +1,7 @@
 // Package indextest is the conformance suite of attribution.Index: one set of checks that every
 // implementation must pass, so that attribution gives the same results on each. The in-memory
-// index (attribution/memindex) and the SQL index (indexer/postgres.FingerprintIndex) run it;
-// Bleve's index may too.
+// index (attribution/memindex), the SQL index (indexer/postgres.FingerprintIndex) and the Bleve
+// index (indexer/bleveindex) run it.
 package indextest
 
 import (
