@@ -54,6 +54,7 @@ type options struct {
 	seed        uint64
 	batch       int
 	data        string
+	pad         []int
 }
 
 func main() {
@@ -66,6 +67,8 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the corpus and the responses")
 	flag.IntVar(&o.batch, "batch", 500, "posts per Bleve batch")
 	flag.StringVar(&o.data, "data", "", "Stack Exchange dumps for the word model (default ../shared/data/stackexchange)")
+	var pads string
+	flag.StringVar(&pads, "pad", "", "comma-separated post counts: after the largest index, pad the fingerprint table with random fingerprints to as many rows as that many posts would have, and measure the SQL index again (the in-memory one stays at the real size)")
 	version.Flag("royalty-bench-sqlindex")
 	flag.Parse()
 	for _, s := range strings.Split(cps, ",") {
@@ -81,6 +84,18 @@ func main() {
 			o.checkpoints = append(o.checkpoints, n)
 		}
 	}
+	for _, s := range strings.Split(pads, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= o.posts {
+			fmt.Fprintf(os.Stderr, "bench: bad -pad %q: want a post count above -posts\n", s)
+			os.Exit(2)
+		}
+		o.pad = append(o.pad, n)
+	}
+	slices.Sort(o.pad)
 	o.checkpoints = append(o.checkpoints, o.posts)
 	slices.Sort(o.checkpoints)
 	o.checkpoints = slices.Compact(o.checkpoints)
@@ -232,6 +247,58 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("RESULT sqlindex posts=%d responses=%d sql_p50_ms=%.2f sql_p99_ms=%.2f mem_p50_ms=%.2f mem_p99_ms=%.2f sql_growth_p50_per_10x=%.2f mem_growth_p50_per_10x=%.2f recall_sql=%.4f recall_mem=%.4f ratio=%.2f\n",
 		last.posts, last.sqlSum.Responses, last.sqlP50, last.sqlP99, last.memP50, last.memP99, sqlGrowth, memGrowth,
 		last.sqlSum.Recall, last.memSum.Recall, last.sqlP50/last.memP50)
+	if len(o.pad) == 0 {
+		return nil
+	}
+	// Padding: random fingerprints of posts that do not exist, as many rows per post as the real
+	// ones have, so that the table and its primary key grow as with more posts while the
+	// responses still find only the real ones. It measures what the table's size costs a lookup
+	// (deeper B-tree, fewer pages in memory), not what more candidates cost.
+	var rowsNow int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM attribution_fingerprints`).Scan(&rowsNow); err != nil {
+		return err
+	}
+	perPost := float64(rowsNow) / float64(o.posts)
+	fmt.Printf("\npadded: the fingerprint table grown with random rows (%.1f per post, as the real posts have); memory stays at %d posts\n", perPost, o.posts)
+	base := last
+	var padded row
+	for _, target := range o.pad {
+		add := int64(perPost*float64(target)) - rowsNow
+		t0 := time.Now()
+		if _, err := pool.Exec(ctx, `ALTER TABLE attribution_fingerprints DROP CONSTRAINT IF EXISTS attribution_fingerprints_pkey`); err != nil {
+			return err
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO attribution_fingerprints (fingerprint, post_id, author_key)
+SELECT ((random() - 0.5) * 1.8e19)::INT8, 'pad:x/post/' || (($2::INT8 + g) / 60), 'pad:x/' || ((($2::INT8 + g) / 60) % 40000)
+FROM generate_series(1, $1::INT8) AS g`, add, rowsNow); err != nil {
+			return fmt.Errorf("padding: %w", err)
+		}
+		if _, err := pool.Exec(ctx, `ALTER TABLE attribution_fingerprints ADD PRIMARY KEY (fingerprint, post_id)`); err != nil {
+			return fmt.Errorf("padding: %w", err)
+		}
+		if _, err := pool.Exec(ctx, `ANALYZE attribution_fingerprints`); err != nil {
+			return err
+		}
+		rowsNow += add
+		r := row{posts: target, loadSQL: time.Since(t0)}
+		if err := pool.QueryRow(ctx, `SELECT pg_total_relation_size('attribution_fingerprints') / 1048576.0`).Scan(&r.tableMB); err != nil {
+			return err
+		}
+		runtime.GC()
+		if err := measure(ctx, &r, indexpg.NewFingerprintIndex(pool, indexpg.FingerprintOptions{}), bleve, responses[o.posts], acfg); err != nil {
+			return err
+		}
+		fmt.Printf("%7d* %8.0fs %9s %9.0f | %11.2f %11.2f %11.2f %11.2f | %9.4f %9.4f %9.4f %9.4f\n",
+			target, r.loadSQL.Seconds(), "-", r.tableMB, r.sqlP50, r.sqlP99, r.memP50, r.memP99,
+			r.sqlSum.Recall, r.sqlSum.Precision, r.memSum.Recall, r.memSum.Precision)
+		padded = r
+	}
+	decades := math.Log10(float64(padded.posts) / float64(base.posts))
+	g50 := math.Pow(padded.sqlP50/base.sqlP50, 1/decades)
+	g99 := math.Pow(padded.sqlP99/base.sqlP99, 1/decades)
+	fmt.Printf("growth of the SQL index's p50 per 10x table rows, from %d real to %d padded posts: %.2fx (p99 %.2fx)\n", base.posts, padded.posts, g50, g99)
+	fmt.Printf("RESULT sqlindex_padded posts=%d real_posts=%d responses=%d sql_p50_ms=%.2f sql_p99_ms=%.2f mem_p50_ms=%.2f mem_p99_ms=%.2f sql_growth_p50_per_10x=%.2f ratio=%.2f\n",
+		padded.posts, base.posts, padded.sqlSum.Responses, padded.sqlP50, padded.sqlP99, padded.memP50, padded.memP99, g50, padded.sqlP50/padded.memP50)
 	return nil
 }
 
