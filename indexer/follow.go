@@ -186,7 +186,11 @@ func (f *Follower) poll(ctx context.Context) (int, error) {
 		now := time.Now()
 		f.mu.Lock()
 		for _, c := range changes {
-			f.seen[c.ID] = seenPost{digest: c.Digest, at: now}
+			// Only rows the next polls read again (those within the window of the mark) need
+			// remembering: a rebuild must not hold every post of the table.
+			if !c.UpdatedAt.Before(mark.Add(-f.cfg.Window)) {
+				f.seen[c.ID] = seenPost{digest: c.Digest, at: now}
+			}
 		}
 		f.mark = mark
 		f.mu.Unlock()

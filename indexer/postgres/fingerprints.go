@@ -173,7 +173,8 @@ type posting struct {
 	post, author string
 }
 
-// NewFingerprintIndex returns the index on pool.
+// NewFingerprintIndex returns the index on pool. A replica opens one for its life: the cache's
+// expiry goroutine (golang-lru's expirable LRU) runs until the process exits.
 func NewFingerprintIndex(pool *pgxpool.Pool, opts FingerprintOptions) *FingerprintIndex {
 	x := &FingerprintIndex{pool: pool}
 	if opts.FollowerReads {
@@ -331,7 +332,9 @@ func (x *FingerprintIndex) AuthorCounts(ctx context.Context, fps []uint64, max i
 	if len(fps) == 0 {
 		return out, nil
 	}
-	max = maxInt(max, 0)
+	if max < 0 {
+		max = 0
+	}
 	lists, err := x.postings(ctx, distinctHashes(fps))
 	if err != nil {
 		return nil, err
@@ -350,13 +353,6 @@ func (x *FingerprintIndex) AuthorCounts(ctx context.Context, fps []uint64, max i
 		out[i] = len(authors)
 	}
 	return out, nil
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // distinctHashes returns the distinct values of fps in order of first appearance.
