@@ -4,7 +4,7 @@ BUF     := $(GO) tool buf
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 60m
 
-.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-balance bench-scale bench-export bench-attribution eval-attribution bench-ingest soak bench-e2e
+.PHONY: demo screenshots test lint generate checkgenerate build bench-ledger bench-balance bench-scale bench-export bench-attribution bench-sqlindex eval-attribution bench-ingest soak bench-e2e
 
 ## demo: run the whole story on a throwaway database and exit
 demo:
@@ -75,6 +75,10 @@ bench-attribution:
 ## eval-attribution: attribution metrics on a labelled corpus indexed in memory
 eval-attribution:
 	$(GO) run ./cmd/royalty-eval-attribution $(EVALFLAGS)
+
+## bench-sqlindex: attribution on the SQL index against the in-memory one, at 200,000 and 1,000,000 posts (RESULT line)
+bench-sqlindex:
+	$(GO) run ./cmd/royalty-bench-sqlindex $(BENCHFLAGS)
 
 ## bench-ingest: index ≥100,000 synthetic posts (lengths of the real dumps) through plain Bleve and through the pipeline, alternating, 3 rounds (about 3 minutes)
 bench-ingest:

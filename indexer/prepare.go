@@ -45,6 +45,15 @@ func Prepare(p *Post) (*Prepared, error) {
 	// One tokenisation for both; the same as text.ContentHash and text.Fingerprints.
 	words := text.Words(p.Text)
 	p.ContentHash = text.ContentHashWords(words)
+	return &Prepared{Post: p, Fingerprints: fingerprints(words)}, nil
+}
+
+// Fingerprints returns the fingerprints Prepare computes for a post whose own words, as plain
+// text, are plain: the distinct winnowed k-gram hashes in order of first occurrence. A store
+// that keeps fingerprints (indexer/postgres) computes those of a stored post with it.
+func Fingerprints(plain string) []uint64 { return fingerprints(text.Words(plain)) }
+
+func fingerprints(words []text.Token) []uint64 {
 	fps := text.Winnow(text.KGramHashes(words, FingerprintK), FingerprintW)
 	seen := make(map[uint64]struct{}, len(fps))
 	hashes := make([]uint64, 0, len(fps))
@@ -54,5 +63,5 @@ func Prepare(p *Post) (*Prepared, error) {
 			hashes = append(hashes, f.Hash)
 		}
 	}
-	return &Prepared{Post: p, Fingerprints: hashes}, nil
+	return hashes
 }

@@ -49,8 +49,18 @@ type ReadinessConfig struct {
 	// RecheckAfter is the least time between checks made on demand, while the index is not
 	// ready (Ready checks again at most this often); DefaultRecheckAfter when 0.
 	RecheckAfter time.Duration
+	// Follower, when set, is the follower keeping the index in step with the posts table
+	// (a replica's); the index is then ready only when the follower has read to the end of the
+	// table within MaxFollowLag (DefaultMaxFollowLag when 0).
+	Follower     FollowLag
+	MaxFollowLag time.Duration
 	// Logger receives a line when the state changes; nil means none.
 	Logger *slog.Logger
+}
+
+// FollowLag says how long ago an index last caught up with the posts table (Follower).
+type FollowLag interface {
+	Lag() (time.Duration, error)
 }
 
 // Readiness decides whether the index is fit to attribute usage against, so that no report is
@@ -81,6 +91,9 @@ func NewReadiness(store PostCounter, index VersionedIndex, cfg ReadinessConfig) 
 	}
 	if cfg.RecheckAfter <= 0 {
 		cfg.RecheckAfter = DefaultRecheckAfter
+	}
+	if cfg.MaxFollowLag <= 0 {
+		cfg.MaxFollowLag = DefaultMaxFollowLag
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -127,6 +140,9 @@ func (r *Readiness) check(ctx context.Context) error {
 	defer r.mu.Unlock()
 	grew := r.seen && v.Posts > r.last.Posts
 	state := r.judge(v, posts, grew)
+	if state == nil && r.cfg.Follower != nil {
+		state = r.judgeFollower()
+	}
 	if royalty.ErrorMessage(state) != royalty.ErrorMessage(r.err) || (state == nil) != (r.err == nil) {
 		if state == nil {
 			r.log.Info("the index is ready", "index_posts", v.Posts, "posts", posts, "mark", v.Mark)
@@ -152,6 +168,20 @@ func (r *Readiness) judge(v IndexVersion, posts int64, grew bool) error {
 		return royalty.Errorf(royalty.EPRECONDITION,
 			"index holds %s of %s posts, %s behind (at most %s allowed by --max-index-lag); run royalty ingest --reconcile",
 			group(int64(v.Posts)), group(posts), group(behind), group(r.cfg.MaxLag))
+	}
+	return nil
+}
+
+// judgeFollower decides the state of an index whose counts are fine by its follower's lag.
+func (r *Readiness) judgeFollower() error {
+	lag, err := r.cfg.Follower.Lag()
+	if err != nil {
+		return err
+	}
+	if lag > r.cfg.MaxFollowLag {
+		return royalty.Errorf(royalty.EUNAVAILABLE,
+			"index last caught up with the posts table %s ago, more than --max-follow-lag %s; retry later",
+			lag.Round(time.Second), r.cfg.MaxFollowLag)
 	}
 	return nil
 }

@@ -127,3 +127,31 @@ func TestReadinessRechecksOnDemand(t *testing.T) {
 		t.Fatalf("a ready index was checked again %d times on demand", f.calls-calls)
 	}
 }
+
+// fakeLag is a follower whose lag the test sets.
+type fakeLag struct {
+	lag time.Duration
+	err error
+}
+
+func (f *fakeLag) Lag() (time.Duration, error) { return f.lag, f.err }
+
+// TestReadinessFollowerLag: with a follower, an index whose counts are fine is ready only when
+// the follower caught up with the posts table within MaxFollowLag.
+func TestReadinessFollowerLag(t *testing.T) {
+	ctx := context.Background()
+	counts := &fakeCounts{}
+	counts.set(10, 10, nil)
+	lag := &fakeLag{err: royalty.Errorf(royalty.EUNAVAILABLE, "the index is catching up with the posts table")}
+	r := indexer.NewReadiness(counts, counts, indexer.ReadinessConfig{Follower: lag, MaxFollowLag: time.Minute})
+	wantState(t, r.Check(ctx), royalty.EUNAVAILABLE, "catching up with the posts table")
+	lag.lag, lag.err = 2*time.Minute, nil
+	wantState(t, r.Check(ctx), royalty.EUNAVAILABLE, "more than --max-follow-lag 1m0s")
+	lag.lag = 5 * time.Second
+	if err := r.Check(ctx); err != nil {
+		t.Fatalf("caught up 5s ago: %v", err)
+	}
+	// The counts still decide first.
+	counts.set(5000, 10, nil)
+	wantState(t, r.Check(ctx), royalty.EPRECONDITION, "run royalty ingest --reconcile")
+}

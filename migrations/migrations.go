@@ -13,7 +13,8 @@
 // and what each version means, are the same on both engines.
 //
 // Version ranges keep parallel work apart: 0001–0099 foundation (principals, keys),
-// 0100–0199 ledger, 0200–0299 indexer, 0300–0399 services, 0400–0499 audit.
+// 0100–0199 ledger, 0200–0299 indexer, 0300–0399 services, 0400–0499 audit, 0800–0829 the
+// attribution index in SQL and the replicas' followers.
 package migrations
 
 import (

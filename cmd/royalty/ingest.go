@@ -103,7 +103,8 @@ rebuilds a lost index from the database.`,
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	f.DurationVar(&o.logEvery, "log-every", 10*time.Second, "interval of progress log lines")
 	f.BoolVar(&o.restart, "restart", false, "ignore recorded progress and read the input from the start")
-	f.BoolVar(&o.reconcile, "reconcile", false, "make the index hold exactly the posts of the database, then exit")
+	f.BoolVar(&o.reconcile, "reconcile", false, "make the index hold exactly the posts of the database, then exit (with --index=sql, also write the fingerprints of every post to the database)")
+	addIndexFlag(f, &cfg.Index)
 	return cmd
 }
 
@@ -153,6 +154,13 @@ func reconcile(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 		return rerr
 	}
 	fmt.Fprintf(stdout, "reconciled: %d posts in the database, %d indexed again, %d documents without a post deleted\n", res.Checked, res.Reindexed, res.Deleted)
+	if cfg.Index == wire.IndexSQL {
+		n, err := postgres.New(pool).BackfillFingerprints(ctx, 0)
+		if err != nil {
+			return fmt.Errorf("writing the fingerprints of stored posts: %w", err)
+		}
+		fmt.Fprintf(stdout, "fingerprints of %d posts written to the database\n", n)
+	}
 	return nil
 }
 

@@ -96,6 +96,14 @@ type config struct {
 	PprofAddr        string
 	// Feedback configures feedback royalties (serve's --feedback-* flags, feedback.go).
 	Feedback feedbackConfig
+	// Index is where attribution reads fingerprints (serve's and ingest's --index): memory or
+	// sql (wire.Config.AttributionIndex).
+	Index string
+	// Following the posts table (serve's --follow, --follow-interval, --max-follow-lag): every
+	// replica of a deployment with several keeps its search index in step with the table.
+	Follow         bool
+	FollowInterval time.Duration
+	MaxFollowLag   time.Duration
 }
 
 // run executes the command line args; tests call it to run the real program in-process.

@@ -45,11 +45,14 @@ type readyEnv struct {
 }
 
 // startReadyEnv starts a server on dsn with cfg's readiness settings and short intervals.
-func startReadyEnv(t *testing.T, dsn string, allowEmpty bool) *readyEnv {
+func startReadyEnv(t *testing.T, dsn string, allowEmpty bool, opts ...func(*config)) *readyEnv {
 	t.Helper()
 	ctx := context.Background()
 	cfg := &config{DatabaseURL: dsn, GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DataDir: t.TempDir(),
 		AllowEmptyIndex: allowEmpty, IndexCheckInterval: 200 * time.Millisecond, HealthInterval: 100 * time.Millisecond}
+	for _, o := range opts {
+		o(cfg)
+	}
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("ROYALTY_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -52,6 +52,9 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 			if err := checkAttributionFlags(cfg.Attribution); err != nil {
 				return err
 			}
+			if err := checkIndexFlag(cfg.Index); err != nil {
+				return err
+			}
 			srv, err := startServer(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
@@ -76,6 +79,10 @@ func serveCommand(cfg *config, stderr io.Writer) *cobra.Command {
 	cmd.Flags().DurationVar(&cfg.KeyCacheTTL, "key-cache-ttl", auth.DefaultCacheTTL, "how long a verified API key is trusted without asking the database; a key revoked elsewhere is refused within this time (0: always ask)")
 	cmd.Flags().StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve the Go profiler (net/http/pprof, /debug/pprof/) on this address; empty: off")
 	addAttributionFlags(cmd.Flags(), &cfg.Attribution)
+	addIndexFlag(cmd.Flags(), &cfg.Index)
+	cmd.Flags().BoolVar(&cfg.Follow, "follow", false, "keep the search index in step with the posts table, which every replica shares: index the posts other replicas ingested, and rebuild a lost index from the table (required when more than one replica serves one database)")
+	cmd.Flags().DurationVar(&cfg.FollowInterval, "follow-interval", indexer.DefaultFollowInterval, "with --follow: how often the posts table is read for changed posts")
+	cmd.Flags().DurationVar(&cfg.MaxFollowLag, "max-follow-lag", indexer.DefaultMaxFollowLag, "with --follow: the server is ready only when its index caught up with the posts table at most this long ago")
 	addLimitFlags(cmd.Flags(), &cfg.Limits)
 	addServerTLSFlags(cmd.Flags(), &cfg.TLS)
 	addProfileFlags(cmd.Flags(), &cfg.Profiles)
@@ -225,6 +232,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	s.stopBg = stopBg
 	go ps.Readiness.Run(bg, cfg.IndexCheckInterval)
 	go runSettler(bg, ps.Ledger, cfg.Feedback.SettleInterval, log)
+	ps.StartFollowing(cfg.FollowInterval)
 	watcher.start(ctx) // health SERVING only when the database answers and the index is ready
 	log.Info("serving", "grpc", s.GRPCAddr(), "metrics", s.MetricsAddr())
 	return s, nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/pflag"
 
 	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
@@ -21,9 +22,12 @@ func openParts(ctx context.Context, pool *pgxpool.Pool, cfg *config, batchSize i
 	if err := attributionFlagError(cfg.Attribution.Validate()); err != nil {
 		return nil, err
 	}
+	if err := checkIndexFlag(cfg.Index); err != nil {
+		return nil, err
+	}
 	ps, err := wire.Open(ctx, pool, wire.Config{IndexDir: indexDir(cfg.DataDir), Attribution: cfg.Attribution, BatchSize: batchSize, Logger: log,
-		MaxIndexLag: cfg.MaxIndexLag, AllowEmptyIndex: cfg.AllowEmptyIndex, Profiles: cfg.Profiles,
-		KeyCacheTTL: cfg.KeyCacheTTL, Ledger: ledgerConfig(cfg)})
+		MaxIndexLag: cfg.MaxIndexLag, AllowEmptyIndex: cfg.AllowEmptyIndex, Profiles: cfg.Profiles, AttributionIndex: cfg.Index,
+		Follow: cfg.Follow, MaxFollowLag: cfg.MaxFollowLag, KeyCacheTTL: cfg.KeyCacheTTL, Ledger: ledgerConfig(cfg)})
 	var mismatch *wire.IndexMismatchError
 	if errors.As(err, &mismatch) {
 		return nil, fmt.Errorf("%w (royalty ingest builds every index with k=%d and w=%d)",
@@ -40,4 +44,19 @@ func ledgerConfig(cfg *config) ledgerpg.Config {
 		gc.Wait = -1
 	}
 	return ledgerpg.Config{GroupCommit: gc, FeedbackCap: cfg.Feedback.Cap, FeedbackWindow: cfg.Feedback.Window}
+}
+
+// addIndexFlag defines --index on fs, writing to index.
+func addIndexFlag(fs *pflag.FlagSet, index *string) {
+	fs.StringVar(index, "index", wire.IndexMemory, "where attribution reads fingerprints: memory (this process's index tables; one node) "+
+		"or sql (the attribution_fingerprints table, shared by every replica; ingest then writes it with each post, "+
+		"and `royalty ingest --reconcile --index=sql` fills it for posts ingested before)")
+}
+
+// checkIndexFlag validates --index.
+func checkIndexFlag(index string) error {
+	if err := wire.CheckAttributionIndex(index); err != nil {
+		return fmt.Errorf("--index (env %s): %w", envOf("index"), err)
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -110,8 +111,33 @@ type Config struct {
 	// Profiles configures the fetchers that read identities' public profiles for CheckClaim;
 	// zero fields take the defaults (the real sites).
 	Profiles profile.Config
+	// Follow makes the search index follow the posts table (indexer.Follower), as every replica
+	// of a deployment with more than one must: started by Parts.StartFollowing, and the index is
+	// ready only when it has caught up within MaxFollowLag (indexer.DefaultMaxFollowLag when 0).
+	Follow       bool
+	MaxFollowLag time.Duration
+	// AttributionIndex is where attribution reads fingerprints: IndexMemory (the default when
+	// empty: the Bleve index's per-process tables, one node) or IndexSQL (the
+	// attribution_fingerprints table, shared by every replica; ingest then writes it with the
+	// posts).
+	AttributionIndex string
 	// Logger receives the parts' logs; required.
 	Logger *slog.Logger
+}
+
+// The attribution indexes Config.AttributionIndex names.
+const (
+	IndexMemory = "memory"
+	IndexSQL    = "sql"
+)
+
+// CheckAttributionIndex accepts the names of Config.AttributionIndex.
+func CheckAttributionIndex(name string) error {
+	switch name {
+	case "", IndexMemory, IndexSQL:
+		return nil
+	}
+	return fmt.Errorf("want %s or %s, got %q", IndexMemory, IndexSQL, name)
 }
 
 // IndexMismatchError is returned by Open when the attribution configuration does not match the
@@ -132,17 +158,26 @@ type Parts struct {
 	Auth *authpg.Store
 	// Keys is Auth with verified keys cached for Config.KeyCacheTTL: the server and the web
 	// app authenticate through it.
-	Keys       *auth.Cache
-	Ledger     *ledgerpg.Store
-	Journal    *journalpg.Store
-	Claims     *claims.Service
-	Index      *bleveindex.Index
+	Keys    *auth.Cache
+	Ledger  *ledgerpg.Store
+	Journal *journalpg.Store
+	Claims  *claims.Service
+	Index   *bleveindex.Index
+	// SQLIndex is the attribution index in the database when Config.AttributionIndex is
+	// IndexSQL; nil otherwise.
+	SQLIndex   *indexpg.FingerprintIndex
 	Indexer    *indexer.Service
 	Attributor *attribution.Attributor
 	Usage      *usage.Service
 	// Readiness says whether the index is fit to book usage against; Usage asks it before
 	// every report. Nothing checks it periodically until Readiness.Run is started.
 	Readiness *indexer.Readiness
+	// Follower keeps the index in step with the posts table when Config.Follow is set; nil
+	// otherwise. StartFollowing runs it until Close.
+	Follower *indexer.Follower
+
+	followStop context.CancelFunc
+	followDone chan struct{}
 
 	log *slog.Logger
 }
@@ -174,15 +209,32 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	if p.Index, err = OpenIndex(cfg.IndexDir, log); err != nil {
 		return nil, err
 	}
-	if err := cfg.Attribution.CheckIndex(p.Index); err != nil {
+	if err := CheckAttributionIndex(cfg.AttributionIndex); err != nil {
+		return nil, fmt.Errorf("attribution index: %w", err)
+	}
+	var attrIndex attribution.Index = p.Index
+	store := indexpg.New(pool)
+	if cfg.AttributionIndex == IndexSQL {
+		if p.SQLIndex, err = OpenSQLIndex(ctx, pool); err != nil {
+			return nil, err
+		}
+		attrIndex, store = p.SQLIndex, store.WithFingerprints()
+	}
+	if err := cfg.Attribution.CheckIndex(attrIndex); err != nil {
 		return nil, &IndexMismatchError{Err: err}
 	}
-	store := indexpg.New(pool)
-	pipe := indexer.NewPipeline(store, p.Index, indexer.Options{BatchSize: cfg.BatchSize, Logger: log, Stored: ClaimsHook{Claims: p.Claims}})
+	var pipeIndex indexer.Index = p.Index
+	rcfg := indexer.ReadinessConfig{MaxLag: cfg.MaxIndexLag, AllowEmpty: cfg.AllowEmptyIndex, Logger: log}
+	if cfg.Follow {
+		p.Follower = indexer.NewFollower(store, p.Index, indexer.FollowerConfig{Logger: log})
+		pipeIndex = p.Follower.Index() // what this replica ingests is not followed again
+		rcfg.Follower, rcfg.MaxFollowLag = p.Follower, cfg.MaxFollowLag
+	}
+	pipe := indexer.NewPipeline(store, pipeIndex, indexer.Options{BatchSize: cfg.BatchSize, Logger: log, Stored: ClaimsHook{Claims: p.Claims}})
 	p.Indexer = &indexer.Service{Store: store, Index: p.Index, Pipeline: pipe}
-	p.Attributor = attribution.New(p.Index, cfg.Attribution)
+	p.Attributor = attribution.New(attrIndex, cfg.Attribution)
 	// A usage report's response text has the attributor's limit.
-	p.Readiness = indexer.NewReadiness(store, p.Index, indexer.ReadinessConfig{MaxLag: cfg.MaxIndexLag, AllowEmpty: cfg.AllowEmptyIndex, Logger: log})
+	p.Readiness = indexer.NewReadiness(store, p.Index, rcfg)
 	p.Usage = usage.NewService(p.Ledger, p.Attributor, usage.Limits{MaxResponseTextBytes: p.Attributor.Config().MaxResponseBytes}).
 		WithIndexGate(IndexGate{Readiness: p.Readiness})
 	if n, err := p.Claims.Resume(ctx); err != nil {
@@ -193,8 +245,27 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (_ *Parts, err er
 	return p, nil
 }
 
-// Close stops the ledger's group commit and closes the index. It does not close the pool.
+// StartFollowing runs the follower (Config.Follow) every interval until Close; it does nothing
+// without one.
+func (p *Parts) StartFollowing(interval time.Duration) {
+	if p.Follower == nil || p.followStop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.followStop, p.followDone = cancel, make(chan struct{})
+	go func() {
+		defer close(p.followDone)
+		p.Follower.Run(ctx, interval)
+	}()
+}
+
+// Close stops the follower and the ledger's group commit and closes the index. It does not
+// close the pool.
 func (p *Parts) Close() {
+	if p.followStop != nil {
+		p.followStop()
+		<-p.followDone // before the index closes under it
+	}
 	if p.Ledger != nil {
 		p.Ledger.Close()
 	}
@@ -226,6 +297,17 @@ func (p *Parts) Sealer(signer *journal.Signer, cfg journalpg.SealerConfig) *jour
 // OpenIndex opens (or creates) the Bleve index in dir.
 func OpenIndex(dir string, log *slog.Logger) (*bleveindex.Index, error) {
 	return bleveindex.Open(dir, bleveindex.Options{Logger: log})
+}
+
+// OpenSQLIndex returns the attribution index in the database on pool: on CockroachDB it reads
+// at follower_read_timestamp() (docs/design.md §3), on PostgreSQL the latest data.
+func OpenSQLIndex(ctx context.Context, pool *pgxpool.Pool) (*indexpg.FingerprintIndex, error) {
+	var version string
+	if err := pool.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		return nil, fmt.Errorf("asking the database for its version: %w", err)
+	}
+	follower := strings.Contains(version, "CockroachDB")
+	return indexpg.NewFingerprintIndex(pool, indexpg.FingerprintOptions{FollowerReads: follower}), nil
 }
 
 // OpenLedger opens the ledger store alone, for tools that book or read money without the rest

@@ -392,10 +392,40 @@ func fingerprintValue(hashes []uint64) []byte {
 
 // Write implements indexer.Index.
 func (x *Index) Write(ctx context.Context, posts []*indexer.Prepared, persisted func(error)) error {
+	return x.write(ctx, posts, time.Time{}, persisted)
+}
+
+// followKey is the internal key of the time up to which the index has followed the posts table
+// (indexer.Follower): Unix microseconds, 8 bytes big-endian, set in the batch whose posts take it
+// there, so that it never runs ahead of the documents.
+const followKey = "royalty_follow"
+
+// WriteFollowing implements indexer.FollowIndex: Write, recording mark as the time up to which
+// the index has followed the posts table in the same batch.
+func (x *Index) WriteFollowing(ctx context.Context, posts []*indexer.Prepared, mark time.Time, persisted func(error)) error {
+	return x.write(ctx, posts, mark, persisted)
+}
+
+// FollowMark implements indexer.FollowIndex: the mark of the last WriteFollowing, zero for an
+// index that has never followed the posts table (a new or rebuilt one).
+func (x *Index) FollowMark() (time.Time, error) {
+	r, err := x.raw.Reader()
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer r.Close()
+	b, err := r.GetInternal([]byte(followKey))
+	if err != nil || len(b) != 8 {
+		return time.Time{}, err
+	}
+	return time.UnixMicro(int64(binary.BigEndian.Uint64(b))).UTC(), nil
+}
+
+func (x *Index) write(ctx context.Context, posts []*indexer.Prepared, mark time.Time, persisted func(error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if len(posts) == 0 {
+	if len(posts) == 0 && mark.IsZero() {
 		persisted(nil)
 		return nil
 	}
@@ -404,6 +434,9 @@ func (x *Index) Write(ctx context.Context, posts []*indexer.Prepared, persisted 
 		if err := b.IndexAdvanced(x.Document(p)); err != nil {
 			return fmt.Errorf("indexing %s: %w", p.Post.ID, err)
 		}
+	}
+	if !mark.IsZero() {
+		b.SetInternal([]byte(followKey), binary.BigEndian.AppendUint64(nil, uint64(mark.UnixMicro())))
 	}
 	x.stamp(b)
 	var once sync.Once

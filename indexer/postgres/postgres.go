@@ -22,9 +22,11 @@ import (
 	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
-// Store is the posts and identities tables. It is safe for concurrent use.
+// Store is the posts and identities tables, and, when WithFingerprints is set, the
+// attribution_fingerprints table (FingerprintIndex). It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool         *pgxpool.Pool
+	fingerprints bool
 }
 
 var (
@@ -34,6 +36,11 @@ var (
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// WithFingerprints returns a Store that also writes the fingerprints of every new or changed
+// post to the attribution_fingerprints table, in the transaction that writes the post, for a
+// FingerprintIndex to read (royalty --index=sql).
+func (s *Store) WithFingerprints() *Store { return &Store{pool: s.pool, fingerprints: true} }
 
 // serializable runs fn in a SERIALIZABLE transaction retried whole on serialization failures
 // and deadlocks (pgdb.Tx); a failed COMMIT is never acknowledged. fn must have no effects
@@ -129,6 +136,7 @@ func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts 
 			return fmt.Errorf("reading digests: %w", err)
 		}
 		var cols postColumns
+		var updated []string
 		for i, p := range posts {
 			old, ok := known[p.ID]
 			switch {
@@ -139,15 +147,25 @@ func (s *Store) Write(ctx context.Context, identities []indexer.Identity, posts 
 				continue
 			default:
 				counts.Updated++
+				updated = append(updated, p.ID)
 			}
 			cols.add(p, quoted[i], digests[i])
 		}
 		if len(cols.id) == 0 {
 			return nil
 		}
+		if s.fingerprints {
+			// Before the posts change: the old fingerprints are those of the stored text.
+			if err := deleteFingerprints(ctx, tx, updated); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, upsertPosts, cols.id, cols.platform, cols.site, cols.kind, cols.author, cols.created,
 			cols.url, cols.title, cols.license, cols.parent, cols.text, cols.quoted, cols.hash, cols.digest, cols.editor); err != nil {
 			return fmt.Errorf("writing posts: %w", err)
+		}
+		if s.fingerprints {
+			return insertFingerprints(ctx, tx, cols.id, cols.author, cols.text)
 		}
 		return nil
 	})
@@ -424,4 +442,27 @@ func (s *Store) CountPosts(ctx context.Context) (int64, error) {
 		return 0, pgdb.Classify(fmt.Errorf("counting posts: %w", err))
 	}
 	return n, nil
+}
+
+// Changes implements indexer.FollowStore: up to limit posts whose (updated_at, id) comes after
+// (afterAt, afterID), in that order, read through posts_updated_at_idx.
+func (s *Store) Changes(ctx context.Context, afterAt time.Time, afterID string, limit int) ([]indexer.Change, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, updated_at, digest FROM posts
+WHERE (updated_at, id) > ($1, $2) ORDER BY updated_at, id LIMIT $3`, afterAt.UTC(), afterID, limit)
+	if err != nil {
+		return nil, pgdb.Classify(fmt.Errorf("reading changed posts: %w", err))
+	}
+	defer rows.Close()
+	var out []indexer.Change
+	for rows.Next() {
+		var c indexer.Change
+		if err := rows.Scan(&c.ID, &c.UpdatedAt, &c.Digest); err != nil {
+			return nil, pgdb.Classify(fmt.Errorf("reading changed posts: %w", err))
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, pgdb.Classify(fmt.Errorf("reading changed posts: %w", err))
+	}
+	return out, nil
 }
