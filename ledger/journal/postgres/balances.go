@@ -52,7 +52,10 @@ func (b *balanceSum) add(amount decimal.Decimal) {
 // writeBalances writes the balance checkpoints and the fence of the block that extends the
 // journal from base to size with es, inside the block's transaction. upto is the round's
 // cutoff: transactions created after it were not candidates.
-func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, upto time.Time) error {
+//
+// With advance false, and a previous fence to carry, the fence stays where it was: it still holds
+// for the longer journal, and no range of ledger_transactions is read (see sealBlock).
+func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, upto time.Time, advance bool) error {
 	var prevSize int64
 	var prevFence *time.Time
 	err := tx.QueryRow(ctx, `SELECT journal_size, fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`).Scan(&prevSize, &prevFence)
@@ -169,6 +172,12 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 		}
 	}
 
+	if !advance && !rebuild && prevFence != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_balance_fences (journal_size, fence) VALUES ($1, $2)`, int64(size), *prevFence); err != nil {
+			return fmt.Errorf("inserting the balance fence: %w", err)
+		}
+		return nil
+	}
 	// The fence: the oldest transaction with postings still unsealed, or the cutoff.
 	var oldest *time.Time
 	err = tx.QueryRow(ctx, `

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
@@ -226,4 +227,75 @@ func (e *env) checkBalances(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("trial balance through checkpoints:\n%v\nfrom every posting:\n%v", got, want)
 	}
+}
+
+// TestBalanceFenceCarriedForward: a block whose fence keeps losing to concurrent writes is
+// sealed with the previous fence carried forward, and balances stay exact; the next block that
+// can advance the fence does.
+func TestBalanceFenceCarriedForward(t *testing.T) {
+	e := newEnv(t)
+	fence := func() (int64, time.Time) {
+		t.Helper()
+		var size int64
+		var at time.Time
+		if err := e.pool.QueryRow(e.ctx, `SELECT journal_size, fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`).Scan(&size, &at); err != nil {
+			t.Fatal(err)
+		}
+		return size, at
+	}
+	exact := func() {
+		t.Helper()
+		if _, err := e.store.VerifyBalances(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, acct := range []string{ledger.EscrowAccount("hn:/pg"), ledger.ProviderAccount(e.prov)} {
+			got, err := e.ledger.Balances(e.ctx, acct, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum decimal.Decimal
+			rows, err := e.pool.Query(e.ctx, `SELECT p.amount FROM ledger_postings AS p JOIN ledger_accounts AS a ON a.id = p.account_id WHERE a.address = $1`, acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var amount decimal.Decimal
+			if _, err := pgx.ForEachRow(rows, []any{&amount}, func() error { sum = sum.Add(amount); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			a, err := ledger.ParseAccount("account", acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !a.Type.DebitNormal() {
+				sum = sum.Neg()
+			}
+			if len(got) != 1 || !got[0].Balance.Equal(sum) {
+				t.Fatalf("balance of %s: %+v, the postings sum to %s", acct, got, sum)
+			}
+		}
+	}
+	e.usage(e.ledger, "1.5")
+	e.seal(e.sealer)
+	size1, fence1 := fence()
+
+	e.sealer.SetTestFenceLoses(true)
+	e.usage(e.ledger, "2.25")
+	e.usage(e.ledger, "3")
+	if n := e.seal(e.sealer); n != 2 {
+		t.Fatalf("sealed %d transactions with the fence losing, want 2", n)
+	}
+	size2, fence2 := fence()
+	if size2 != size1+2 || !fence2.Equal(fence1) {
+		t.Fatalf("fence after the fallback: size %d at %s, want size %d with the previous fence %s", size2, fence2, size1+2, fence1)
+	}
+	e.usage(e.ledger, "0.75") // unsealed: a balance is checkpoint + tail after the old fence
+	exact()
+
+	e.sealer.SetTestFenceLoses(false)
+	e.seal(e.sealer)
+	size3, fence3 := fence()
+	if size3 != size2+1 || !fence3.After(fence2) {
+		t.Fatalf("fence after a block that may advance it: size %d at %s, want size %d after %s", size3, fence3, size2+1, fence2)
+	}
+	exact()
 }

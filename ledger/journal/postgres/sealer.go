@@ -71,7 +71,10 @@ type Sealer struct {
 	// testHookInBlock, if set, runs inside a block's transaction before it commits (tests use
 	// it to kill a sealer mid-seal).
 	testHookInBlock func(ctx context.Context)
-	bad             map[string]bool
+	// testFenceLoses, if set, makes every block that would advance the balance fence fail as
+	// if it lost a serialization conflict (tests of the fallback).
+	testFenceLoses bool
+	bad            map[string]bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -158,7 +161,7 @@ func (s *Sealer) run() {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errLeaseLost):
-			s.log.Info("journal: the sealer lease passed to another replica")
+			s.log.Info("journal: the sealer lease lapsed or passed to another replica")
 		case err != nil:
 			s.log.Error("journal: sealing failed; trying again", "err", err)
 		default:
@@ -197,6 +200,14 @@ func (s *Sealer) round(ctx context.Context, full bool) (int, error) {
 		}
 	}
 	for attempt := 0; ; {
+		if s.lease != nil && total > 0 {
+			// A long round (catching up) renews the lease between blocks, or it would lapse
+			// mid-round and the next block would be refused.
+			held, err := s.lease.hold(ctx, s.pool)
+			if err != nil || !held {
+				return total, err
+			}
+		}
 		ids, err := s.candidates(ctx, full)
 		if err != nil {
 			return total, err
@@ -366,7 +377,39 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 	if err != nil {
 		return err
 	}
-	err = pgdb.Serializable(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+	// The block first tries to advance the balance fence, which reads the range of unsealed
+	// transactions below the cutoff and so conflicts with the writes landing there: under a
+	// steady stream of reports that attempt can keep losing (SQLSTATE 40001). After
+	// fenceAttempts it seals the block carrying the previous fence forward instead, which reads
+	// no such range: the fence is then older than it could be (balances read a longer tail),
+	// never wrong, and sealing does not stall behind the fence.
+	err = pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: "sealing a block", MaxAttempts: fenceAttempts}, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, true))
+	var exhausted *pgdb.RetriesExhaustedError
+	if errors.As(err, &exhausted) {
+		s.log.Debug("journal: the balance fence lost to concurrent writes; sealing with the previous fence", "err", err)
+		err = pgdb.Serializable(ctx, s.pool, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, false))
+	}
+	if err != nil {
+		if isUniqueViolation(err) {
+			return errRaced
+		}
+		return err
+	}
+	s.tree, s.root = tree, root
+	return nil
+}
+
+// fenceAttempts bounds the attempts of a block that advances the balance fence.
+const fenceAttempts = 3
+
+// blockTx is the transaction that writes a block: its leaves, nodes, checkpoint and balance
+// checkpoints, and the fence (advanced, or the previous one carried forward).
+func (s *Sealer) blockTx(base journal.Checkpoint, prevRoot journal.Hash, cp journal.Checkpoint, leafIdx []int64, txIDs []string,
+	leafHashes, leafData [][]byte, nodeLevel, nodeIndex []int64, nodeHashes [][]byte, es []journal.Entry, advance bool) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		if advance && s.testFenceLoses {
+			return pgdb.Retryable(errors.New("test: the balance fence loses"))
+		}
 		now, ok, err := latest(ctx, tx)
 		if err != nil {
 			return err
@@ -397,22 +440,14 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 			VALUES ($1, $2, $3, $4, $5, $6)`, int64(cp.Size), int64(base.Size), cp.Root[:], cp.Time, cp.KeyID, cp.Signature); err != nil {
 			return fmt.Errorf("inserting checkpoint %d: %w", cp.Size, err)
 		}
-		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, s.cutoff); err != nil {
+		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, s.cutoff, advance); err != nil {
 			return err
 		}
 		if s.testHookInBlock != nil {
 			s.testHookInBlock(ctx)
 		}
 		return nil
-	})
-	if err != nil {
-		if isUniqueViolation(err) {
-			return errRaced
-		}
-		return err
 	}
-	s.tree, s.root = tree, root
-	return nil
 }
 
 // parseAmount reads a NUMERIC printed as text.
