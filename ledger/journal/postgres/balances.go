@@ -53,8 +53,8 @@ func (b *balanceSum) add(amount decimal.Decimal) {
 // journal from base to size with es, inside the block's transaction. upto is the round's
 // cutoff: transactions created after it were not candidates.
 //
-// With advance false, and a previous fence to carry, the fence stays where it was: it still holds
-// for the longer journal, and no range of ledger_transactions is read (see sealBlock).
+// With advance false the fence stays where it was (before the first, at the beginning of time): it
+// still holds for the longer journal, and no range of ledger_transactions is read (sealBlock).
 func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, upto time.Time, advance bool) error {
 	var prevSize int64
 	var prevFence *time.Time
@@ -172,8 +172,15 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 		}
 	}
 
-	if !advance && !rebuild && prevFence != nil {
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_balance_fences (journal_size, fence) VALUES ($1, $2)`, int64(size), *prevFence); err != nil {
+	if !advance && !rebuild {
+		// The previous fence, or before the first one the beginning of time, which holds
+		// trivially (balances then read every unsealed posting of the account until a block
+		// advances it).
+		f := time.Unix(0, 0).UTC()
+		if prevFence != nil {
+			f = *prevFence
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_balance_fences (journal_size, fence) VALUES ($1, $2)`, int64(size), f); err != nil {
 			return fmt.Errorf("inserting the balance fence: %w", err)
 		}
 		return nil

@@ -274,9 +274,21 @@ func TestBalanceFenceCarriedForward(t *testing.T) {
 			}
 		}
 	}
+	// The first block's fence loses too: it is the beginning of time, which holds trivially.
+	e.sealer.SetTestFenceLoses(true)
+	e.usage(e.ledger, "1.25")
+	e.seal(e.sealer)
+	if _, f := fence(); !f.Equal(time.Unix(0, 0)) {
+		t.Fatalf("first fence after the fallback: %s, want the beginning of time", f)
+	}
+	exact()
+	e.sealer.SetTestFenceLoses(false)
 	e.usage(e.ledger, "1.5")
 	e.seal(e.sealer)
 	size1, fence1 := fence()
+	if !fence1.After(time.Unix(0, 0)) {
+		t.Fatalf("fence not advanced by a block that may: %s", fence1)
+	}
 
 	e.sealer.SetTestFenceLoses(true)
 	e.usage(e.ledger, "2.25")
