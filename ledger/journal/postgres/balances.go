@@ -55,7 +55,7 @@ func (b *balanceSum) add(amount decimal.Decimal) {
 //
 // With advance false the fence stays where it was (before the first, at the beginning of time): it
 // still holds for the longer journal, and no range of ledger_transactions is read (sealBlock).
-func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, upto time.Time, advance bool) error {
+func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, ids map[string]string, upto time.Time, advance bool) error {
 	var prevSize int64
 	var prevFence *time.Time
 	err := tx.QueryRow(ctx, `SELECT journal_size, fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`).Scan(&prevSize, &prevFence)
@@ -68,25 +68,7 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 	}
 
 	// The block's postings, by account id.
-	addrs := map[string]bool{}
-	for i := range es {
-		for _, p := range es[i].Postings {
-			addrs[p.Account] = true
-		}
-	}
-	list := make([]string, 0, len(addrs))
-	for a := range addrs {
-		list = append(list, a)
-	}
-	ids := map[string]string{}
-	rows, err := tx.Query(ctx, `SELECT address, id FROM ledger_accounts WHERE address = ANY($1::TEXT[])`, list)
-	if err != nil {
-		return fmt.Errorf("reading account ids: %w", err)
-	}
-	var addr, id string
-	if _, err := pgx.ForEachRow(rows, []any{&addr, &id}, func() error { ids[addr] = id; return nil }); err != nil {
-		return fmt.Errorf("reading account ids: %w", err)
-	}
+	var id string
 	sums := map[balanceKey]*balanceSum{}
 	touched := map[string]bool{}
 	at := func(k balanceKey) *balanceSum {
@@ -110,7 +92,7 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 
 	// What came before: the touched accounts' newest checkpoints, or every sealed posting.
 	if rebuild {
-		rows, err = tx.Query(ctx, `
+		rows, err := tx.Query(ctx, `
 			SELECT p.account_id, p.currency, p.amount
 			FROM journal_leaves AS l JOIN ledger_postings AS p ON p.transaction_id = l.transaction_id
 			WHERE l.idx < $1`, int64(base))
@@ -132,7 +114,7 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 		for a := range touched {
 			accts = append(accts, a)
 		}
-		rows, err = tx.Query(ctx, `
+		rows, err := tx.Query(ctx, `
 			SELECT c.account_id, c.currency, c.debits, c.credits, c.postings
 			FROM unnest($1::UUID[]) AS a (id)
 			JOIN ledger_balance_checkpoints AS c ON c.account_id = a.id
@@ -206,4 +188,32 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 		return fmt.Errorf("inserting the balance fence: %w", err)
 	}
 	return nil
+}
+
+// accountIDs reads the ids of the accounts the entries post to. Accounts are never changed or
+// deleted, so this is read before the block's transaction: inside it, the read would make the
+// block conflict with every write that creates an account (SERIALIZABLE), and lose.
+func accountIDs(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, es []journal.Entry) (map[string]string, error) {
+	addrs := map[string]bool{}
+	for i := range es {
+		for _, p := range es[i].Postings {
+			addrs[p.Account] = true
+		}
+	}
+	list := make([]string, 0, len(addrs))
+	for a := range addrs {
+		list = append(list, a)
+	}
+	ids := make(map[string]string, len(list))
+	rows, err := q.Query(ctx, `SELECT address, id FROM ledger_accounts WHERE address = ANY($1::TEXT[])`, list)
+	if err != nil {
+		return nil, fmt.Errorf("reading account ids: %w", err)
+	}
+	var addr, id string
+	if _, err := pgx.ForEachRow(rows, []any{&addr, &id}, func() error { ids[addr] = id; return nil }); err != nil {
+		return nil, fmt.Errorf("reading account ids: %w", err)
+	}
+	return ids, nil
 }

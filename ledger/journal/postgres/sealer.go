@@ -383,11 +383,15 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 	// fenceAttempts it seals the block carrying the previous fence forward instead, which reads
 	// no such range: the fence is then older than it could be (balances read a longer tail),
 	// never wrong, and sealing does not stall behind the fence.
-	err = pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: "sealing a block", MaxAttempts: fenceAttempts}, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, true))
+	ids, err := accountIDs(ctx, s.pool, es)
+	if err != nil {
+		return err
+	}
+	err = pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: "sealing a block", MaxAttempts: fenceAttempts}, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, ids, true))
 	var exhausted *pgdb.RetriesExhaustedError
 	if errors.As(err, &exhausted) {
 		s.log.Debug("journal: the balance fence lost to concurrent writes; sealing with the previous fence", "err", err)
-		err = pgdb.Serializable(ctx, s.pool, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, false))
+		err = pgdb.Serializable(ctx, s.pool, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, ids, false))
 	}
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -405,7 +409,7 @@ const fenceAttempts = 3
 // blockTx is the transaction that writes a block: its leaves, nodes, checkpoint and balance
 // checkpoints, and the fence (advanced, or the previous one carried forward).
 func (s *Sealer) blockTx(base journal.Checkpoint, prevRoot journal.Hash, cp journal.Checkpoint, leafIdx []int64, txIDs []string,
-	leafHashes, leafData [][]byte, nodeLevel, nodeIndex []int64, nodeHashes [][]byte, es []journal.Entry, advance bool) func(context.Context, pgx.Tx) error {
+	leafHashes, leafData [][]byte, nodeLevel, nodeIndex []int64, nodeHashes [][]byte, es []journal.Entry, ids map[string]string, advance bool) func(context.Context, pgx.Tx) error {
 	return func(ctx context.Context, tx pgx.Tx) error {
 		if advance && s.testFenceLoses {
 			return pgdb.Retryable(errors.New("test: the balance fence loses"))
@@ -440,7 +444,7 @@ func (s *Sealer) blockTx(base journal.Checkpoint, prevRoot journal.Hash, cp jour
 			VALUES ($1, $2, $3, $4, $5, $6)`, int64(cp.Size), int64(base.Size), cp.Root[:], cp.Time, cp.KeyID, cp.Signature); err != nil {
 			return fmt.Errorf("inserting checkpoint %d: %w", cp.Size, err)
 		}
-		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, s.cutoff, advance); err != nil {
+		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, ids, s.cutoff, advance); err != nil {
 			return err
 		}
 		if s.testHookInBlock != nil {
