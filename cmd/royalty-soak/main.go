@@ -48,6 +48,7 @@ import (
 
 type options struct {
 	duration     time.Duration
+	replicas     int
 	providers    int
 	workers      int
 	contributors int
@@ -69,6 +70,7 @@ func main() {
 		o.duration = d
 	}
 	flag.DurationVar(&o.duration, "duration", o.duration, "how long the load runs (env SOAK_DURATION)")
+	flag.IntVar(&o.replicas, "replicas", 2, "royalty serve replicas on the one database; with more than one, each runs with --index=sql --follow, the clients spread their calls over them, and the SIGKILL fault picks one at random")
 	flag.IntVar(&o.providers, "providers", 4, "provider principals reporting usage")
 	flag.IntVar(&o.workers, "workers", 2, "concurrent reporting loops per provider")
 	flag.IntVar(&o.contributors, "contributors", 4, "contributors claiming identities and requesting payouts")
@@ -79,6 +81,10 @@ func main() {
 	flag.StringVar(&o.keepLogs, "keep-logs", "", "on failure, copy the server's and PostgreSQL's logs into this directory (they are removed with the run's temporary directory otherwise)")
 	version.Flag("royalty-soak")
 	flag.Parse()
+	if o.replicas < 1 {
+		fmt.Fprintln(os.Stderr, "soak: -replicas must be at least 1")
+		os.Exit(2)
+	}
 	if o.rounds == 0 {
 		o.rounds = max(1, int(o.duration/(40*time.Second)))
 	}
@@ -134,9 +140,10 @@ func (s *soakRun) say(format string, args ...any) {
 // temporary directory, and copies them whole into -keep-logs.
 func (s *soakRun) dumpLogs() {
 	logs := map[string]string{}
-	if s.server != nil {
-		logs["royalty-serve.log"] = readFile(s.server.logPath)
-		fmt.Fprintf(os.Stderr, "--- end of the royalty server log ---\n%s\n", tail(logs["royalty-serve.log"], 6000))
+	for _, sp := range s.servers {
+		name := "royalty-serve-" + sp.name + ".log"
+		logs[name] = readFile(sp.logPath)
+		fmt.Fprintf(os.Stderr, "--- end of the log of royalty serve %s ---\n%s\n", sp.name, tail(logs[name], 6000/len(s.servers)))
 	}
 	if s.pg != nil {
 		logs["postgres.log"] = readFile(filepath.Join(s.pg.Dir(), "postgres.log"))
