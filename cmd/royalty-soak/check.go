@@ -118,6 +118,13 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 		s.problemf("replicas %s booked no attributed usage report", strings.Join(idle, ", "))
 	}
 
+	var perRater map[[2]string]int64
+	if s.fb != nil {
+		if perRater, err = s.checkFeedbackEvents(ctx); err != nil {
+			return false, err
+		}
+	}
+
 	// Summary.
 	s.say("writes per kind (acknowledged during the load / settled by retry / refused / still unknown):")
 	for _, k := range []ledger.Kind{ledger.KindUsage, ledger.KindPayout, ledger.KindReversal} {
@@ -146,6 +153,17 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 	p50, n := s.lat.quantile(0.5)
 	p99, _ := s.lat.quantile(0.99)
 	s.say("ReportUsage latency over %d acknowledged calls: p50 %.1f ms, p99 %.1f ms", n, ms(p50), ms(p99))
+	if s.fb != nil {
+		// Last, as it books with a clock 35 days ahead (after every journal check).
+		if err := s.settlePools(ctx, books, perRater); err != nil {
+			return false, err
+		}
+		s.fb.mu.Lock()
+		for _, p := range s.fb.problems {
+			s.problemf("%s", p)
+		}
+		s.fb.mu.Unlock()
+	}
 	for _, k := range faultKinds {
 		if s.faults.get(k) == 0 {
 			s.problemf("no %s fault was injected", k)

@@ -3,23 +3,30 @@
 //
 // It starts a throwaway durable PostgreSQL (internal/pgtmp, fsync on), builds and migrates
 // royalty, ingests a small corpus (the in-repo sample and, when present, the Stack Exchange
-// dumps bicycles.meta and conlang.meta in ../shared/data/stackexchange), and starts
-// `royalty serve` as a child process.
+// dumps bicycles.meta and conlang.meta in ../shared/data/stackexchange), and starts -replicas
+// (default 2) `royalty serve` processes on the one database, each with --index=sql --follow
+// (attribution reads the fingerprints in the database; each replica's search index follows the
+// posts table, the second one built from it). Clients spread their calls over the replicas
+// that are up and fail over while one is down.
 // Then, for -duration (SOAK_DURATION, default 2m), concurrent providers report usage
 // (ReportUsage and ReportUsageBatch, with retries of the same key, concurrent duplicates,
-// conflicting payloads and reversals), contributors claim identities, have them approved and
-// request payouts, an auditor exports the journal, and an admin ingests new posts, while
-// faults are injected on a schedule that guarantees each kind at least once:
-// pg_terminate_backend of the server's PostgreSQL backends, a PostgreSQL restart (fast and
-// immediate, alternately), SIGKILL of the server followed by a restart, and client deadlines
-// that expire mid-call.
+// conflicting payloads and reversals) and feedback events (-feedback: a quarter of the usage
+// is of a model version with declared lineage, which credits feedback pools), contributors
+// claim identities, have them approved and request payouts, an auditor exports the journal,
+// and an admin ingests new posts, while faults are injected on a schedule that guarantees each
+// kind at least once: pg_terminate_backend of the servers' PostgreSQL backends, a PostgreSQL
+// restart (fast and immediate, alternately), SIGKILL of a replica picked at random followed by
+// a restart, and client deadlines that expire mid-call.
 //
 // Afterwards every write whose outcome the client never learned is settled by a retry with
 // the same key, the server is stopped, and the checker (internal/soak, ledger/ledgertest)
 // holds the client's log against the books: every acknowledged write booked exactly once,
 // every unknown one at most once and settled by its retry, postings summing to zero per
 // transaction and currency, balances equal to the sums of their postings, journal exports
-// complete and consistent, and the search index holding exactly the posts table's ids. It ends
+// complete and consistent, every replica's search index holding exactly the posts table's ids,
+// every replica having booked attributed reports, the balance checkpoints verified (royalty
+// verify balances), every feedback event stored once, and every feedback pool settled exactly
+// once by concurrent settlers (with a clock past the pools' end, after the load). It ends
 // with
 //
 //	RESULT soak reports=<n> acked=<n> lost=<n> duplicated=<n> faults=<n> p99_ms=<n>
@@ -49,6 +56,7 @@ import (
 type options struct {
 	duration     time.Duration
 	replicas     int
+	feedback     bool
 	providers    int
 	workers      int
 	contributors int
@@ -71,6 +79,7 @@ func main() {
 	}
 	flag.DurationVar(&o.duration, "duration", o.duration, "how long the load runs (env SOAK_DURATION)")
 	flag.IntVar(&o.replicas, "replicas", 2, "royalty serve replicas on the one database; with more than one, each runs with --index=sql --follow, the clients spread their calls over them, and the SIGKILL fault picks one at random")
+	flag.BoolVar(&o.feedback, "feedback", true, "mix feedback royalties in: feedback rates, a model version with lineage, feedback events reported with retries; after the load every pool is settled and checked to be settled exactly once")
 	flag.IntVar(&o.providers, "providers", 4, "provider principals reporting usage")
 	flag.IntVar(&o.workers, "workers", 2, "concurrent reporting loops per provider")
 	flag.IntVar(&o.contributors, "contributors", 4, "contributors claiming identities and requesting payouts")
@@ -118,6 +127,12 @@ func run(ctx context.Context, o options) error {
 	if err := s.settle(ctx); err != nil {
 		s.dumpLogs()
 		return err
+	}
+	if s.fb != nil {
+		if err := s.settleFeedbackEvents(ctx); err != nil {
+			s.dumpLogs()
+			return err
+		}
 	}
 	ok, err := s.check(ctx)
 	if err != nil {

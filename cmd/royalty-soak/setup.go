@@ -68,6 +68,7 @@ type soakRun struct {
 	admin       v1.AdminServiceClient
 	audit       v1.AuditServiceClient
 	index       v1.IndexServiceClient
+	feedbackC   v1.FeedbackServiceClient
 
 	adminP       principal
 	auditorP     principal
@@ -82,6 +83,8 @@ type soakRun struct {
 	lat     latencies
 	pending pendingRequests
 	ingest  *ingestState
+	fb      *feedbackLog // nil without -feedback
+	epoch   string       // the feedback epoch of the run
 
 	settled, settledBatches settleCount
 	// inflight counts the ingest streams and journal exports under way, so that a fault can
@@ -235,6 +238,7 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 	s.admin = v1.NewAdminServiceClient(s.conn)
 	s.audit = v1.NewAuditServiceClient(s.conn)
 	s.index = v1.NewIndexServiceClient(s.conn)
+	s.feedbackC = v1.NewFeedbackServiceClient(s.conn)
 
 	rng := mrand.New(mrand.NewPCG(s.o.seed, 1))
 	for i := range s.o.providers + 2 {
@@ -263,6 +267,11 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 			if _, err := s.admin.SetProviderAgreement(s.adminP.ctx(ctx), &v1.SetProviderAgreementRequest{ProviderId: p.id, RoyaltyRate: rate}); err != nil {
 				return err
 			}
+		}
+	}
+	if s.o.feedback {
+		if err := s.setupFeedback(ctx); err != nil {
+			return err
 		}
 	}
 	if s.corpus, err = loadCorpus(ctx, s.pool, s.o.contributors); err != nil {
