@@ -118,7 +118,7 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 		s.problemf("replicas %s booked no attributed usage report", strings.Join(idle, ", "))
 	}
 
-	var perRater map[[2]string]int64
+	var perRater map[[3]string]int64
 	if s.fb != nil {
 		if perRater, err = s.checkFeedbackEvents(ctx); err != nil {
 			return false, err

@@ -201,8 +201,8 @@ func (s *soakRun) settleFeedbackEvents(ctx context.Context) error {
 
 // checkFeedbackEvents holds the log against feedback_events: every acknowledged event stored
 // once with what was sent, nothing stored that was refused or never sent. It returns the
-// acknowledged events per provider and rater.
-func (s *soakRun) checkFeedbackEvents(ctx context.Context) (map[[2]string]int64, error) {
+// acknowledged events per provider, rater and epoch.
+func (s *soakRun) checkFeedbackEvents(ctx context.Context) (map[[3]string]int64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT provider_id::text, request_id, rater_id, kind, model_version, COALESCE(usage_request_id, ''), epoch FROM feedback_events`)
 	if err != nil {
 		return nil, err
@@ -224,7 +224,10 @@ func (s *soakRun) checkFeedbackEvents(ctx context.Context) (map[[2]string]int64,
 	l := s.fb
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	perRater := map[[2]string]int64{}
+	perRater := map[[3]string]int64{}
+	// An event counts in the epoch (UTC month) the server booked it in: the run's, or the
+	// next one's when the run crossed a month's end.
+	epochs := map[string]bool{s.epoch: true, ledger.EpochOf(time.Now()): true}
 	var sent, acked, settled, lost, duplicated int
 	for k, e := range l.events {
 		sent++
@@ -240,16 +243,16 @@ func (s *soakRun) checkFeedbackEvents(ctx context.Context) (map[[2]string]int64,
 			} else {
 				acked++
 			}
-			want := stored{e.req.GetRaterId(), feedbackKinds[e.req.GetKind()], e.req.GetModelVersion(), e.req.GetUsageRequestId(), s.epoch}
+			want := stored{e.req.GetRaterId(), feedbackKinds[e.req.GetKind()], e.req.GetModelVersion(), e.req.GetUsageRequestId(), st.epoch}
 			switch {
 			case !ok:
 				lost++
 				l.problemf("feedback %v: acknowledged, not in feedback_events", k)
-			case st != want:
+			case st != want || !epochs[st.epoch]:
 				lost++
 				l.problemf("feedback %v: stored as %+v, sent %+v", k, st, want)
 			default:
-				perRater[[2]string{k.provider, st.rater}]++
+				perRater[[3]string{k.provider, st.rater, st.epoch}]++
 			}
 		case soak.Refused:
 			if ok {
@@ -277,7 +280,7 @@ func (s *soakRun) checkFeedbackEvents(ctx context.Context) (map[[2]string]int64,
 // keyed by the pool), and a fourth settles again. Then: each pool settled exactly once, its
 // whole balance split, each rater's counted events equal to the events acknowledged to the
 // client (spamRater counting nothing), and the books balanced per transaction and currency.
-func (s *soakRun) settlePools(ctx context.Context, before *ledgertest.Books, perRater map[[2]string]int64) error {
+func (s *soakRun) settlePools(ctx context.Context, before *ledgertest.Books, perRater map[[3]string]int64) error {
 	pools := map[string]map[string]decimal.Decimal{}
 	for account, bal := range before.Balances {
 		if _, err := ledger.ParseFeedbackPool("pool", account); err != nil {
@@ -336,7 +339,7 @@ func (s *soakRun) settlePools(ctx context.Context, before *ledgertest.Books, per
 		}
 		booked[st.Account]++
 		for _, r := range st.Raters {
-			want := perRater[[2]string{st.Pool.ProviderID, r.RaterID}]
+			want := perRater[[3]string{st.Pool.ProviderID, r.RaterID, st.Pool.Epoch}]
 			if r.Events != want {
 				s.problemf("feedback pool %s: rater %s has %d events, the client had %d acknowledged", st.Account, r.RaterID, r.Events, want)
 			}
