@@ -42,7 +42,7 @@ bench-export:
 bench-e2e:
 	$(GO) run ./cmd/royalty-bench-e2e $(BENCHFLAGS)
 
-## soak: the real server under load and faults for SOAK_DURATION (default 2m), then the checker
+## soak: two royalty serve replicas under load and faults for SOAK_DURATION (default 2m), then the checker
 SOAK_DURATION ?= 2m
 soak:
 	SOAK_DURATION=$(SOAK_DURATION) $(GO) run ./cmd/royalty-soak $(SOAKFLAGS)

@@ -45,9 +45,20 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 		}
 		seen[c.p.id] = bal.GetBalances()
 	}
+	if len(s.servers) > 1 {
+		// Every replica's index follows the posts table; give each a few polls to take in the
+		// posts that the settling ingested through another one.
+		time.Sleep(4*followInterval + time.Second)
+	}
 	s.say("stopping royalty serve with SIGTERM")
-	if err := s.server.stop(40 * time.Second); err != nil {
-		s.problemf("%v", err)
+	for _, sp := range s.servers {
+		if err := sp.stop(40 * time.Second); err != nil {
+			s.problemf("replica %s: %v", sp.name, err)
+		}
+	}
+	balances, err := royaltyCmd(ctx, s.bin, s.dsn, "verify", "balances")
+	if err != nil {
+		s.problemf("royalty verify balances: %v", err)
 	}
 
 	// The books, read directly: every transaction balanced, keys unique, reversals exact, no
@@ -84,13 +95,34 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 		s.checkBalances(c, seen[c.p.id], books)
 	}
 	verified, byProof := s.checkClaims(books)
-	notIndexed, notStored, posts, err := s.compareIndex(ctx)
-	if err != nil {
-		return false, err
+	var posts int
+	for _, sp := range s.servers {
+		notIndexed, notStored, n, err := s.compareIndex(ctx, sp.dataDir)
+		if err != nil {
+			return false, fmt.Errorf("replica %s: %w", sp.name, err)
+		}
+		posts = n
+		if len(notIndexed)+len(notStored) > 0 {
+			s.problemf("the index of replica %s and the posts table differ: %d posts not indexed (%s), %d indexed without a row (%s)",
+				sp.name, len(notIndexed), firstFew(notIndexed), len(notStored), firstFew(notStored))
+		}
 	}
-	if len(notIndexed)+len(notStored) > 0 {
-		s.problemf("the index and the posts table differ: %d posts not indexed (%s), %d indexed without a row (%s)",
-			len(notIndexed), firstFew(notIndexed), len(notStored), firstFew(notStored))
+	fingerprints := -1
+	if len(s.servers) > 1 {
+		if fingerprints, err = s.checkFingerprints(ctx); err != nil {
+			return false, err
+		}
+	}
+	served, idle := s.served.summary(s.servers)
+	if len(idle) > 0 {
+		s.problemf("replicas %s booked no attributed usage report", strings.Join(idle, ", "))
+	}
+
+	var perRater map[[3]string]int64
+	if s.fb != nil {
+		if perRater, err = s.checkFeedbackEvents(ctx); err != nil {
+			return false, err
+		}
 	}
 
 	// Summary.
@@ -109,11 +141,29 @@ func (s *soakRun) check(ctx context.Context) (bool, error) {
 		len(books.Transactions), books.Postings, releases, exports, rows, s.faults.exportFailures.Load())
 	s.say("claims: %d verified (%d by a proof post), each with an empty escrow", verified, byProof)
 	s.say("journal: %d transactions sealed under checkpoint signatures; VerifyJournal and royalty verify of the final export: %s", sealed.size, sealed.verdict)
-	s.say("index: %d post ids in the posts table and the index; %d posts ingested during the load", posts, len(s.ingest.acked))
+	s.say("index: %d post ids in the posts table and in the index of each of %d replicas; %d posts ingested during the load", posts, len(s.servers), len(s.ingest.acked))
+	if fingerprints >= 0 {
+		s.say("attribution from the SQL index (--index=sql): %d fingerprints in attribution_fingerprints, those of every post ingested during the load among them", fingerprints)
+	}
+	s.say("replicas: %s", served)
+	if balances != "" {
+		s.say("royalty verify balances: %s", strings.TrimSpace(balances))
+	}
 	s.say("faults: %s (%d backends terminated); %s", s.faults.String(), s.faults.backends, s.faults.recoverySummary())
 	p50, n := s.lat.quantile(0.5)
 	p99, _ := s.lat.quantile(0.99)
 	s.say("ReportUsage latency over %d acknowledged calls: p50 %.1f ms, p99 %.1f ms", n, ms(p50), ms(p99))
+	if s.fb != nil {
+		// Last, as it books with a clock 35 days ahead (after every journal check).
+		if err := s.settlePools(ctx, books, perRater); err != nil {
+			return false, err
+		}
+		s.fb.mu.Lock()
+		for _, p := range s.fb.problems {
+			s.problemf("%s", p)
+		}
+		s.fb.mu.Unlock()
+	}
 	for _, k := range faultKinds {
 		if s.faults.get(k) == 0 {
 			s.problemf("no %s fault was injected", k)
@@ -153,10 +203,10 @@ func (s *soakRun) checkBalances(c *contributor, api []*v1.Balance, books *ledger
 	}
 }
 
-// compareIndex opens the stopped server's index and compares its ids with the posts table's;
+// compareIndex opens a stopped replica's index and compares its ids with the posts table's;
 // every post acknowledged during the load must be in both.
-func (s *soakRun) compareIndex(ctx context.Context) (notIndexed, notStored []string, n int, err error) {
-	x, err := wire.OpenIndex(filepath.Join(s.dataDir, "index"), s.log)
+func (s *soakRun) compareIndex(ctx context.Context, dataDir string) (notIndexed, notStored []string, n int, err error) {
+	x, err := wire.OpenIndex(filepath.Join(dataDir, "index"), s.log)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("opening the index after the run: %w", err)
 	}

@@ -104,18 +104,20 @@ func (s *soakRun) injectFaults(ctx context.Context) error {
 		case faultKill:
 			during := s.awaitInflight(ctx, kills, rng)
 			kills++
+			sp, role := s.victim(ctx, rng)
 			injected = time.Now()
-			s.server.kill()
+			sp.kill()
 			s.faults.add(faultKill, 1)
-			s.sayFault("royalty serve killed with SIGKILL%s", during)
+			s.served.killed(sp.name)
+			s.sayFault("royalty serve %s%s killed with SIGKILL%s", sp.name, role, during)
 			restart := time.Now()
-			err = s.server.start(context.WithoutCancel(ctx), 90*time.Second)
-			s.server.mu.Lock()
-			failed := s.server.failedStarts
-			s.server.failedStarts = nil
-			s.server.mu.Unlock()
+			err = sp.start(context.WithoutCancel(ctx), 90*time.Second)
+			sp.mu.Lock()
+			failed := sp.failedStarts
+			sp.failedStarts = nil
+			sp.mu.Unlock()
 			if len(failed) > 0 {
-				s.sayFault("royalty serve restarted in %.2f s after %d failed starts: %q", time.Since(restart).Seconds(), len(failed), failed)
+				s.sayFault("royalty serve %s restarted in %.2f s after %d failed starts: %q", sp.name, time.Since(restart).Seconds(), len(failed), failed)
 			}
 		}
 		if err != nil {

@@ -172,6 +172,9 @@ type worker struct {
 	name string
 	rng  *rand.Rand
 	seq  int
+	// fbSeq numbers the feedback events; fbAcked are recent acknowledged ones, for replays.
+	fbSeq   int
+	fbAcked []*feedbackEvent
 	// acked are recent acknowledged single reports, for replays, conflicts and reversals.
 	acked []ackedReport
 }
@@ -185,6 +188,8 @@ type ackedReport struct {
 func (w *worker) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		switch x := w.rng.IntN(100); {
+		case x < 6 && w.s.fb != nil:
+			w.feedback(ctx)
 		case x < 60:
 			w.single(ctx, false)
 		case x < 74:
@@ -210,6 +215,9 @@ func (w *worker) newReport() (*v1.ReportUsageRequest, decimal.Decimal) {
 		RequestId: fmt.Sprintf("%s-%d", w.name, w.seq), ModelId: "soak-chat", ModelVersionHash: "sha256:soak",
 		InputTokens: uint64(50 + w.rng.IntN(500)), OutputTokens: uint64(50 + w.rng.IntN(800)),
 		ResponseText: w.s.corpus.response(w.rng),
+	}
+	if w.s.fb != nil {
+		r.ModelId = pickModel(w.rng)
 	}
 	switch x := w.rng.IntN(20); {
 	case x < 15:

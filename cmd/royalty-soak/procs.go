@@ -28,8 +28,10 @@ var repoRoot = repo.Root
 // serverProc is `royalty serve` running as a child process, so that SIGKILL and a restart are
 // real: no deferred function, no graceful shutdown, the index lock and the pool die with it.
 type serverProc struct {
+	name                       string // "a", "b", … : the replica
 	bin, dsn, dataDir, logPath string
-	signingKey                 string // the journal sealer's key file
+	signingKey                 string   // the journal sealer's key file
+	extra                      []string // further serve flags (the replicas' --index=sql --follow)
 	grpcAddr, metricsAddr      string
 
 	mu           sync.Mutex
@@ -38,7 +40,7 @@ type serverProc struct {
 	failedStarts []string
 }
 
-func newServerProc(bin, dsn, dataDir, logPath, signingKey string) (*serverProc, error) {
+func newServerProc(name, bin, dsn, dataDir, logPath, signingKey string, extra []string) (*serverProc, error) {
 	g, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -47,7 +49,7 @@ func newServerProc(bin, dsn, dataDir, logPath, signingKey string) (*serverProc, 
 	if err != nil {
 		return nil, err
 	}
-	return &serverProc{bin: bin, dsn: dsn, dataDir: dataDir, logPath: logPath, signingKey: signingKey, grpcAddr: g, metricsAddr: m}, nil
+	return &serverProc{name: name, bin: bin, dsn: dsn, dataDir: dataDir, logPath: logPath, signingKey: signingKey, extra: extra, grpcAddr: g, metricsAddr: m}, nil
 }
 
 // start starts the server and waits until its health check says SERVING. A server that exits
@@ -70,11 +72,12 @@ func (p *serverProc) startOnce(ctx context.Context, timeout time.Duration) error
 	p.mu.Lock()
 	p.starts++
 	p.mu.Unlock()
+	args := []string{"--metrics-addr", p.metricsAddr, "--data-dir", p.dataDir, "--log-level", "warn", "--shutdown-timeout", "20s",
+		"--signing-key-file", p.signingKey, "--seal-interval", "500ms",
+		// The load reports usage from its first second, before it has ingested anything.
+		"--allow-empty-index"}
 	proc, err := serverproc.Start(ctx, serverproc.Server{Bin: p.bin, DSN: p.dsn, GRPCAddr: p.grpcAddr, LogPath: p.logPath,
-		Args: []string{"--metrics-addr", p.metricsAddr, "--data-dir", p.dataDir, "--log-level", "warn", "--shutdown-timeout", "20s",
-			"--signing-key-file", p.signingKey, "--seal-interval", "500ms",
-			// The load reports usage from its first second, before it has ingested anything.
-			"--allow-empty-index"}}, timeout)
+		Args: append(args, p.extra...)}, timeout)
 	if err != nil {
 		return err
 	}
@@ -82,6 +85,16 @@ func (p *serverProc) startOnce(ctx context.Context, timeout time.Duration) error
 	p.proc = proc
 	p.mu.Unlock()
 	return nil
+}
+
+// pid is the running process's id, or 0.
+func (p *serverProc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return 0
+	}
+	return p.proc.Pid()
 }
 
 // take returns the running process and forgets it.

@@ -20,7 +20,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // client-side health checks: calls go to SERVING replicas
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
@@ -56,14 +59,16 @@ type soakRun struct {
 	bin     string
 	dsn     string
 	dataDir string
-	server  *serverProc
+	servers []*serverProc // the replicas, on the one database
 	conn    *grpc.ClientConn
+	served  servedCounts
 
 	provider    v1.ProviderServiceClient
 	contributor v1.ContributorServiceClient
 	admin       v1.AdminServiceClient
 	audit       v1.AuditServiceClient
 	index       v1.IndexServiceClient
+	feedbackC   v1.FeedbackServiceClient
 
 	adminP       principal
 	auditorP     principal
@@ -78,6 +83,8 @@ type soakRun struct {
 	lat     latencies
 	pending pendingRequests
 	ingest  *ingestState
+	fb      *feedbackLog // nil without -feedback
+	epoch   string       // the feedback epoch of the run
 
 	settled, settledBatches settleCount
 	// inflight counts the ingest streams and journal exports under way, so that a fault can
@@ -103,8 +110,8 @@ func (s *soakRun) cleanup() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	if s.server != nil {
-		s.server.kill()
+	for _, sp := range s.servers {
+		sp.kill()
 	}
 	if s.pool != nil {
 		s.pool.Close()
@@ -141,9 +148,16 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 		return err
 	}
 
+	// Replicas attribute from the fingerprints in the database (--index=sql), which ingest
+	// writes with the posts; each one's search index follows the posts table (--follow).
+	var indexFlags, replicaFlags []string
+	if s.o.replicas > 1 {
+		indexFlags = []string{"--index", "sql"}
+		replicaFlags = []string{"--index", "sql", "--follow", "--follow-interval", followInterval.String()}
+	}
 	sample := filepath.Join(root, "indexer", "testdata", "sample", "posts.jsonl")
 	s.say("ingesting the sample corpus")
-	if _, err := royaltyCmd(ctx, s.bin, s.dsn, "ingest", "--format", "jsonl", "--data-dir", s.dataDir, "--progress", "none", sample); err != nil {
+	if _, err := royaltyCmd(ctx, s.bin, s.dsn, append([]string{"ingest", "--format", "jsonl", "--data-dir", s.dataDir, "--progress", "none", sample}, indexFlags...)...); err != nil {
 		return err
 	}
 	for _, name := range strings.Split(s.o.corpus, ",") {
@@ -156,7 +170,7 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 			continue
 		}
 		s.say("ingesting %s", dump)
-		if _, err := royaltyCmd(ctx, s.bin, s.dsn, "ingest", "--format", "stackexchange", "--data-dir", s.dataDir, "--progress", "none", dump); err != nil {
+		if _, err := royaltyCmd(ctx, s.bin, s.dsn, append([]string{"ingest", "--format", "stackexchange", "--data-dir", s.dataDir, "--progress", "none", dump}, indexFlags...)...); err != nil {
 			return err
 		}
 	}
@@ -176,17 +190,45 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(seed)), 0o600); err != nil {
 		return err
 	}
-	s.server, err = newServerProc(s.bin, s.dsn+"&application_name="+serverApp, s.dataDir, filepath.Join(s.work, "server.log"), keyFile)
-	if err != nil {
-		return err
+	// Replica a serves the index the ingest built; every further replica starts from an empty
+	// data directory and builds its index from the posts table (--follow).
+	var addrs []resolver.Address
+	s.served.byAddr = map[string]string{}
+	for i := range s.o.replicas {
+		name := string(rune('a' + i))
+		dataDir, logName := s.dataDir, "server.log"
+		if s.o.replicas > 1 {
+			logName = "server-" + name + ".log"
+		}
+		if i > 0 {
+			dataDir = filepath.Join(s.work, "data-"+name)
+			if err := os.MkdirAll(dataDir, 0o755); err != nil {
+				return err
+			}
+		}
+		sp, err := newServerProc(name, s.bin, s.dsn+"&application_name="+serverApp, dataDir, filepath.Join(s.work, logName), keyFile, replicaFlags)
+		if err != nil {
+			return err
+		}
+		s.servers = append(s.servers, sp)
+		if err := sp.start(ctx, 60*time.Second); err != nil {
+			return fmt.Errorf("replica %s: %w", name, err)
+		}
+		s.say("royalty serve %s is up on %s %s", name, sp.grpcAddr, strings.Join(replicaFlags, " "))
+		addrs = append(addrs, resolver.Address{Addr: sp.grpcAddr})
+		s.served.byAddr[sp.grpcAddr] = name
 	}
-	if err := s.server.start(ctx, 60*time.Second); err != nil {
-		return err
-	}
-	s.say("royalty serve is up on %s (pid in %s)", s.server.grpcAddr, s.work)
-	// Reconnect quickly after the server is killed: the harness measures the server's
-	// recovery, not the client's back-off.
-	s.conn, err = grpc.NewClient(s.server.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	// The clients spread their calls over the replicas that are up and SERVING (round robin
+	// with health checks) and fail over to the others while one is down; a call cut off by a
+	// fault is retried with the same key, on whichever replica takes it. They reconnect
+	// quickly after a replica is killed: the harness measures the server's recovery, not the
+	// client's back-off.
+	res := manual.NewBuilderWithScheme("soak")
+	res.InitialState(resolver.State{Addresses: addrs})
+	s.conn, err = grpc.NewClient(res.Scheme()+":///royalty", grpc.WithResolvers(res),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}}`),
+		grpc.WithUnaryInterceptor(s.served.intercept),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: 500 * time.Millisecond}, MinConnectTimeout: 2 * time.Second}))
 	if err != nil {
 		return err
@@ -196,6 +238,7 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 	s.admin = v1.NewAdminServiceClient(s.conn)
 	s.audit = v1.NewAuditServiceClient(s.conn)
 	s.index = v1.NewIndexServiceClient(s.conn)
+	s.feedbackC = v1.NewFeedbackServiceClient(s.conn)
 
 	rng := mrand.New(mrand.NewPCG(s.o.seed, 1))
 	for i := range s.o.providers + 2 {
@@ -224,6 +267,11 @@ func (s *soakRun) setup(ctx context.Context, root string) error {
 			if _, err := s.admin.SetProviderAgreement(s.adminP.ctx(ctx), &v1.SetProviderAgreementRequest{ProviderId: p.id, RoyaltyRate: rate}); err != nil {
 				return err
 			}
+		}
+	}
+	if s.o.feedback {
+		if err := s.setupFeedback(ctx); err != nil {
+			return err
 		}
 	}
 	if s.corpus, err = loadCorpus(ctx, s.pool, s.o.contributors); err != nil {

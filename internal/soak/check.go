@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/openroyalty/royalty/ledger"
 	royaltycsv "github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/ledgertest"
@@ -121,15 +123,29 @@ func Check(l *Log, books *ledgertest.Books, covered func(principal string) bool)
 func matches(w Write, t ledger.Transaction) error {
 	switch w.Kind {
 	case ledger.KindUsage:
+		// A usage of a model version with lineage also debits the provider the feedback share,
+		// credited to feedback pools in the same transaction: the provider's debits less those
+		// credits are the revenue.
+		var debited, pools decimal.Decimal
+		n := 0
 		for _, p := range t.Postings {
-			if p.Type == ledger.AccountProvider {
-				if !p.Amount.Equal(w.Amount) || p.Currency != w.Currency {
+			switch p.Type {
+			case ledger.AccountProvider:
+				if p.Currency != w.Currency {
 					return fmt.Errorf("the provider was debited %s %s, the report said %s %s", p.Amount, p.Currency, w.Amount, w.Currency)
 				}
-				return nil
+				debited, n = debited.Add(p.Amount), n+1
+			case ledger.AccountFeedbackPool:
+				pools = pools.Add(p.Amount)
 			}
 		}
-		return errors.New("no provider debit")
+		if n == 0 {
+			return errors.New("no provider debit")
+		}
+		if !debited.Add(pools).Equal(w.Amount) {
+			return fmt.Errorf("the provider was debited %s %s (%s of it for feedback pools), the report said %s %s", debited, w.Currency, pools.Neg(), w.Amount, w.Currency)
+		}
+		return nil
 	case ledger.KindPayout:
 		for _, p := range t.Postings {
 			if p.Type == ledger.AccountContributor {

@@ -27,6 +27,22 @@ func usageTx(id, request, revenue string) ledger.Transaction {
 	}}
 }
 
+// feedbackTx is a usage of a model version with lineage: the provider is also debited the
+// feedback share, which pool credits (or, when pool is false, the unattributed account).
+func feedbackTx(id, request, revenue, share string, pool bool) ledger.Transaction {
+	r, f := decimal.RequireFromString(revenue), decimal.RequireFromString(share)
+	to := ledger.Posting{Account: ledger.FeedbackPoolAccount(prov, "2026-12", "2026-12-07"), Type: ledger.AccountFeedbackPool, Currency: "USD", Amount: f.Neg()}
+	if !pool {
+		to = ledger.Posting{Account: ledger.UnattributedAccount, Type: ledger.AccountUnattributed, Currency: "USD", Amount: f.Neg()}
+	}
+	return ledger.Transaction{ID: id, Kind: ledger.KindUsage, PrincipalID: prov, RequestID: request, Postings: []ledger.Posting{
+		{Account: ledger.ProviderAccount(prov), Type: ledger.AccountProvider, Currency: "USD", Amount: r},
+		{Account: ledger.UnattributedAccount, Type: ledger.AccountUnattributed, Currency: "USD", Amount: r.Neg()},
+		{Account: ledger.ProviderAccount(prov), Type: ledger.AccountProvider, Currency: "USD", Amount: f},
+		to,
+	}}
+}
+
 func books(txs ...ledger.Transaction) *ledgertest.Books {
 	b := &ledgertest.Books{Transactions: map[string]ledger.Transaction{}}
 	for _, t := range txs {
@@ -62,6 +78,8 @@ func TestCheck(t *testing.T) {
 		{"acknowledged, not booked", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(), 1, 0, "not in the books"},
 		{"acknowledged as another transaction", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(usageTx("t2", "a", "1")), 1, 0, "booked as t2"},
 		{"booked with another revenue", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(usageTx("t1", "a", "2")), 1, 0, "debited 2 USD"},
+		{"booked with a feedback share", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(feedbackTx("t1", "a", "1", "0.05", true)), 0, 0, ""},
+		{"a feedback share no pool got", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(feedbackTx("t1", "a", "1", "0.05", false)), 1, 0, "debited 1.05 USD"},
 		{"booked twice", func(l *Log) { l.Ack(sent(l, "a", "1"), "t1", false, now) }, books(usageTx("t1", "a", "1"), usageTx("t2", "a", "1")), 0, 1, "booked 2 times"},
 		{"acknowledged twice as different transactions", func(l *Log) {
 			k := sent(l, "a", "1")
