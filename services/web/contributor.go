@@ -62,7 +62,7 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 		}
 		waiting = append(waiting, escrowWaiting{Claim: c, Balances: eb})
 	}
-	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: ledger.ContributorAccount(id), PageSize: ledger.MaxPageSize})
+	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: ledger.ContributorAccount(id), PageSize: ledger.MaxPageSize, ExpandReleases: true})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -88,7 +88,38 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 			charts = append(charts, c)
 		}
 	}
-	a.render(w, r, http.StatusOK, "dashboard", map[string]any{"Balances": bs, "Waiting": waiting, "Charts": charts})
+	fb, fbTotals := feedbackEarnings(page.Entries)
+	a.render(w, r, http.StatusOK, "dashboard", map[string]any{"Balances": bs, "Waiting": waiting, "Charts": charts,
+		"Feedback": fb, "FeedbackTotals": fbTotals})
+}
+
+// feedbackEarnings picks the feedback settlement credits out of a statement: those booked to
+// the contributor and those an escrow release moved from a rater identity of theirs (earned
+// before the claim). Totals are per currency, in the order first seen.
+func feedbackEarnings(entries []ledger.StatementEntry) ([]ledger.StatementEntry, []ledger.Money) {
+	var out []ledger.StatementEntry
+	var totals []ledger.Money
+	add := func(e ledger.StatementEntry) {
+		out = append(out, e)
+		for i := range totals {
+			if totals[i].Currency == e.Currency {
+				totals[i].Amount = totals[i].Amount.Add(e.Amount)
+				return
+			}
+		}
+		totals = append(totals, ledger.Money{Amount: e.Amount, Currency: e.Currency})
+	}
+	for _, e := range entries {
+		if e.Kind == ledger.KindFeedbackSettlement && e.Feedback != nil {
+			add(e)
+		}
+		for _, x := range e.Released {
+			if x.Kind == ledger.KindFeedbackSettlement && x.Feedback != nil {
+				add(x)
+			}
+		}
+	}
+	return out, totals
 }
 
 // credit is a statement entry with its evidence laid out side by side; an escrow release with
