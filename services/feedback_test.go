@@ -3,8 +3,8 @@ package services_test
 import (
 	"context"
 	"math/big"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 	"google.golang.org/grpc/codes"
