@@ -285,8 +285,15 @@ func (a *app) proof(w http.ResponseWriter, r *http.Request) {
 
 // instructions say where to publish a claim's token, per platform.
 func instructions(c claims.Claim) []string {
-	platform, site, author, _ := indexer.ParseKey(c.IdentityKey)
 	tok := c.Challenge
+	if provider, rater, ok := ledger.ParseRaterIdentity(c.IdentityKey); ok {
+		return []string{
+			"This is rater " + rater + " at the model provider " + provider + ": only the provider knows who its rater is, so the provider confirms it.",
+			"Either sign in at the provider as that user and give it the token " + tok + ": the provider confirms that you are its rater (an attestation), and the claim is verified here at once.",
+			"Or ask the provider for a one-time link code for your rater id and enter it below: the code works once, for this identity only, and expires.",
+		}
+	}
+	platform, site, author, _ := indexer.ParseKey(c.IdentityKey)
 	switch platform {
 	case "stackexchange":
 		return []string{
@@ -316,6 +323,8 @@ func instructions(c claims.Claim) []string {
 type claimView struct {
 	claims.Claim
 	Steps []string
+	// LinkCode is set for a rater identity, which a link code from its provider proves.
+	LinkCode bool
 }
 
 func (a *app) claimsPage(w http.ResponseWriter, r *http.Request) {
@@ -339,7 +348,8 @@ func (a *app) renderClaims(w http.ResponseWriter, r *http.Request, status int, d
 	}
 	var views []claimView
 	for _, c := range cs {
-		views = append(views, claimView{Claim: c, Steps: instructions(c)})
+		_, _, rater := ledger.ParseRaterIdentity(c.IdentityKey)
+		views = append(views, claimView{Claim: c, Steps: instructions(c), LinkCode: rater})
 	}
 	data["Claims"] = views
 	if data["Identity"] == nil {
@@ -359,6 +369,27 @@ func (a *app) startClaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/claims", http.StatusSeeOther)
+}
+
+// redeemLinkCode links a rater identity to the caller with the one-time link code its provider
+// handed them (claims.Service.RedeemLinkCode): the claim is verified and the escrow released.
+func (a *app) redeemLinkCode(w http.ResponseWriter, r *http.Request) {
+	key := strings.TrimSpace(r.PostFormValue("identity"))
+	c, err := a.Claims.RedeemLinkCode(r.Context(), me(r).ID, key, r.PostFormValue("code"))
+	switch royalty.ErrorCode(err) {
+	case "":
+	case royalty.EINVALID, royalty.ENOTFOUND, royalty.EPRECONDITION:
+		a.renderClaims(w, r, statusOf(err), map[string]any{"Error": royalty.ErrorMessage(err), "LinkIdentity": key})
+		return
+	default:
+		a.fail(w, r, err)
+		return
+	}
+	msg := "Claim on " + c.IdentityKey + ": verified by the provider's link code."
+	for _, m := range c.Released {
+		msg += " Released " + m.Amount.String() + " " + m.Currency + " from escrow."
+	}
+	a.renderClaims(w, r, http.StatusOK, map[string]any{"Notice": msg})
 }
 
 // checkClaim asks claims to check the caller's claim now (claims.Service.Check reads the
