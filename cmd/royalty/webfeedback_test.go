@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,15 @@ func TestWebFeedbackEarnings(t *testing.T) {
 	if code, body, _ := b.post("/claims", url.Values{"identity": {rater}}); code != http.StatusOK ||
 		!strings.Contains(body, "the provider confirms") || !strings.Contains(body, "one-time link code") || !strings.Contains(body, `action="/claims/link"`) {
 		t.Fatalf("claim on a rater identity: %d\n%s", code, body)
+	}
+	// Checking a rater claim says how it is proved instead of looking for a profile.
+	_, page := b.get("/claims")
+	id := regexp.MustCompile(`action="/claims/([0-9a-f-]+)/check"`).FindStringSubmatch(page)
+	if id == nil {
+		t.Fatal("no pending claim to check on /claims")
+	}
+	if code, body, _ := b.post("/claims/"+id[1]+"/check", nil); code != http.StatusOK || !strings.Contains(body, "a rater identity has no public profile") {
+		t.Fatalf("checking a rater claim: %d\n%s", code, body)
 	}
 	if code, body, _ := b.post("/claims/link", url.Values{"identity": {ledger.RaterIdentityKey(acme.ID, "u-2")}, "code": {lc.GetCode()}}); code != http.StatusNotFound ||
 		!strings.Contains(body, "no link code for") {
