@@ -100,6 +100,9 @@ const (
 	// id>", ledger.RaterIdentityKey) confirmed with the claim's challenge that its user is the
 	// claimant. Only the provider knows who its pseudonymous rater is.
 	ProofProviderAttestation ProofKind = "provider_attestation"
+	// ProofLinkCode: the claimant entered a one-time link code the provider of the rater
+	// identity made for it (Service.NewLinkCode) and handed to its user.
+	ProofLinkCode ProofKind = "link_code"
 )
 
 // ReleasePending reports whether a verified claim still waits for its escrow release.
@@ -150,6 +153,24 @@ type Store interface {
 	MarkRejected(ctx context.Context, id, decidedBy, note string) (Claim, error)
 	// RecordRelease stores the release of a verified claim; the first recorded release stays.
 	RecordRelease(ctx context.Context, id string, r Release) (Claim, error)
+	// CreateLinkCode stores a link code's hash for a rater identity.
+	CreateLinkCode(ctx context.Context, c LinkCode) error
+	// RedeemLinkCode, in one transaction, marks the unused, unexpired (at now) code with hash
+	// for the rater (providerID, raterID) used by contributorID, opens the contributor's claim
+	// on the identity if there is none pending, and verifies it (ProofLinkCode, rejecting rival
+	// pending claims). A code the same contributor used already returns the claim it verified.
+	// Errors: ENOTFOUND (no such code for the identity), EPRECONDITION (used by another,
+	// expired, or the identity has another owner).
+	RedeemLinkCode(ctx context.Context, hash []byte, providerID, raterID, contributorID, challenge string, now time.Time) (Claim, error)
+}
+
+// LinkCode is a stored link code: the hash of the code, the rater identity it links, and when
+// it stops working.
+type LinkCode struct {
+	Hash                []byte
+	ProviderID, RaterID string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
 }
 
 // MaxNoteLen bounds admin notes.

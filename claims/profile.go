@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/openroyalty/royalty"
+	"github.com/openroyalty/royalty/ledger"
 )
 
 // ProfileFetcher reads the public profile text of an identity, the text only its owner can
@@ -74,6 +75,9 @@ func (s *Service) Check(ctx context.Context, contributorID, claimID string) (Cla
 		return c, nil
 	case StatusRejected:
 		return Claim{}, royalty.FieldErrorf(royalty.EPRECONDITION, "claim_id", "claim %s was rejected", claimID)
+	}
+	if _, _, ok := ledger.ParseRaterIdentity(c.IdentityKey); ok {
+		return Claim{}, royalty.Errorf(royalty.EUNIMPLEMENTED, "a rater identity has no public profile: its provider confirms it with the claim's challenge, or gives you a one-time link code to enter")
 	}
 	if s.profiles == nil {
 		return Claim{}, royalty.Errorf(royalty.EUNIMPLEMENTED, "profile proofs are not configured on this server; publish the challenge in a comment instead")

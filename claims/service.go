@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -21,6 +22,8 @@ type Service struct {
 	releaser Releaser
 	profiles ProfileFetcher
 	log      *slog.Logger
+	linkTTL  time.Duration
+	now      func() time.Time
 }
 
 // NewService returns a Service. releaser may be nil only in tests that never verify a claim

@@ -14,7 +14,8 @@
 //
 // Version ranges keep parallel work apart: 0001–0099 foundation (principals, keys),
 // 0100–0199 ledger, 0200–0299 indexer, 0300–0399 services, 0400–0499 audit, 0800–0829 the
-// attribution index in SQL and the replicas' followers.
+// attribution index in SQL and the replicas' followers, 0900–0949 feedback, 0950–0959 rater link
+// codes.
 package migrations
 
 import (

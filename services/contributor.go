@@ -41,6 +41,14 @@ func (s *contributorServer) StartClaim(ctx context.Context, req *v1.StartClaimRe
 	return &v1.StartClaimResponse{Claim: s.claimToProto(c)}, nil
 }
 
+func (s *contributorServer) RedeemLinkCode(ctx context.Context, req *v1.RedeemLinkCodeRequest) (*v1.RedeemLinkCodeResponse, error) {
+	c, err := s.claims.RedeemLinkCode(ctx, caller(ctx).ID, req.GetIdentityKey(), req.GetCode())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &v1.RedeemLinkCodeResponse{Claim: s.claimToProto(c)}, nil
+}
+
 func (s *contributorServer) CheckClaim(ctx context.Context, req *v1.CheckClaimRequest) (*v1.CheckClaimResponse, error) {
 	c, err := s.claims.Check(ctx, caller(ctx).ID, req.GetClaimId())
 	if err != nil {

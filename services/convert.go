@@ -78,6 +78,7 @@ var proofKindToProto = map[claims.ProofKind]v1.ProofKind{
 	claims.ProofLegacyPost:  v1.ProofKind_PROOF_KIND_LEGACY_POST,
 
 	claims.ProofProviderAttestation: v1.ProofKind_PROOF_KIND_PROVIDER_ATTESTATION,
+	claims.ProofLinkCode:            v1.ProofKind_PROOF_KIND_LINK_CODE,
 }
 
 func claimToProto(c claims.Claim) *v1.Claim {

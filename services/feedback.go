@@ -137,6 +137,16 @@ func (s *feedbackServer) AttestIdentity(ctx context.Context, req *v1.AttestIdent
 	return &v1.AttestIdentityResponse{Claim: claimToProto(c)}, nil
 }
 
+// CreateLinkCode makes a link code for one of the caller's own raters: the identity is built
+// from the caller's id.
+func (s *feedbackServer) CreateLinkCode(ctx context.Context, req *v1.CreateLinkCodeRequest) (*v1.CreateLinkCodeResponse, error) {
+	code, key, expires, err := s.claims.NewLinkCode(ctx, caller(ctx).ID, req.GetRaterId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &v1.CreateLinkCodeResponse{Code: code, IdentityKey: key, ExpiresAt: timestamppb.New(expires)}, nil
+}
+
 func lineageToProto(l ledger.Lineage) *v1.Lineage {
 	out := &v1.Lineage{ProviderId: l.ProviderID, ModelVersion: l.ModelVersion}
 	for _, e := range l.Epochs {

@@ -179,6 +179,8 @@ type httpFixture struct {
 	// raterChallenge is the challenge of the contributor's pending claim on the provider's
 	// rater "rater-1" (AttestIdentity); the provider has declared lineage for "m".
 	raterChallenge string
+	// linkCode is a link code the provider made for its rater "link-1" (RedeemLinkCode).
+	linkCode string
 }
 
 func newHTTPFixture(t *testing.T, e *env) httpFixture {
@@ -223,6 +225,11 @@ func newHTTPFixture(t *testing.T, e *env) httpFixture {
 		t.Fatal(err)
 	}
 	f.raterChallenge = rater.GetClaim().GetChallenge()
+	lc, err := e.feedback.CreateLinkCode(f.provider.ctx(), &v1.CreateLinkCodeRequest{RaterId: "link-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.linkCode = lc.GetCode()
 	if _, err := e.feedback.DeclareTraining(f.provider.ctx(), &v1.DeclareTrainingRequest{ModelVersion: "m",
 		Epochs: []*v1.EpochWeight{{Epoch: "2026-11", Weight: "1"}}}); err != nil {
 		t.Fatal(err)
@@ -296,6 +303,11 @@ var httpCases = map[string]httpCase{
 		valid: lit(`{"displayName":"Curl"}`), invalid: lit(`{"displayName":""}`), field: "display_name"},
 	v1.ContributorService_StartClaim_FullMethodName: {caller: as("contributor"),
 		valid: lit(`{"identityKey":"forum:s/new"}`), invalid: lit(`{"identityKey":""}`), field: "identity_key"},
+	v1.ContributorService_RedeemLinkCode_FullMethodName: {caller: as("contributor"),
+		valid: func(f httpFixture) string {
+			return `{"identityKey":"` + ledger.RaterIdentityKey(f.provider.ID, "link-1") + `","code":"` + f.linkCode + `"}`
+		},
+		invalid: lit(`{"identityKey":"forum:s/ana","code":"royalty-link-x"}`), field: "identity_key"},
 	v1.ContributorService_CheckClaim_FullMethodName: {caller: as("contributor"),
 		valid: func(f httpFixture) string { return `{"claimId":"` + f.ownClaim + `"}` }, invalid: lit(`{"claimId":""}`), field: "claim_id", code: codes.NotFound},
 	v1.ContributorService_GetClaim_FullMethodName: {caller: as("contributor"),
@@ -354,6 +366,8 @@ var httpCases = map[string]httpCase{
 	v1.FeedbackService_AttestIdentity_FullMethodName: {caller: as("provider"),
 		valid:   func(f httpFixture) string { return `{"raterId":"rater-1","challenge":"` + f.raterChallenge + `"}` },
 		invalid: lit(`{"raterId":"rater-9","challenge":"royalty-wrong"}`), field: "challenge", code: codes.NotFound},
+	v1.FeedbackService_CreateLinkCode_FullMethodName: {caller: as("provider"),
+		valid: lit(`{"raterId":"link-2"}`), invalid: lit(`{"raterId":"jane@example.com"}`), field: "rater_id"},
 
 	v1.AdminService_ApproveClaim_FullMethodName: {caller: as("admin"),
 		valid: func(f httpFixture) string { return `{"claimId":"` + f.pendingClaim + `"}` }, invalid: lit(`{}`), field: "claim_id", code: codes.NotFound},

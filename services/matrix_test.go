@@ -26,6 +26,9 @@ type subject struct {
 	// raterID is a rater of the provider that the contributor claims, with the claim's
 	// challenge (AttestIdentity).
 	raterID, raterChallenge string
+	// linkRater is another rater of the provider, with a link code the provider made for it
+	// (RedeemLinkCode).
+	linkRater, linkCode string
 }
 
 // callers of the matrix: who calls, and whose data the call names.
@@ -98,8 +101,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		if _, err := e.feedback.DeclareTraining(p.ctx(), &v1.DeclareTrainingRequest{ModelVersion: "m", Epochs: []*v1.EpochWeight{{Epoch: "2026-11", Weight: "1"}}}); err != nil {
 			t.Fatal(err)
 		}
+		lc, err := e.feedback.CreateLinkCode(p.ctx(), &v1.CreateLinkCodeRequest{RaterId: "link-" + rid})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return subject{provider: p, usageTx: u.GetUsage().GetTransactionId(), usageReq: rid, contributor: c, claimID: cl.GetClaim().GetId(),
-			raterID: raterID, raterChallenge: rc.GetClaim().GetChallenge()}
+			raterID: raterID, raterChallenge: rc.GetClaim().GetChallenge(), linkRater: "link-" + rid, linkCode: lc.GetCode()}
 	}
 	own := mk(p1, c1, "m-1", "forum:s/ana", true) // c1 owns ana, who earned from m-1: c1 can be paid out
 	other := mk(p2, c2, "m-2", "forum:s/nobody", false)
@@ -188,6 +195,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			_, err := e.contributor.StartClaim(ctx, &v1.StartClaimRequest{IdentityKey: "hn:/matrix"})
 			return err
 		}, expect(denied, contributorOwn, ok, contributorOther, ok)},
+		// A link code is a bearer proof for the one identity it was made for: p1's code for its
+		// rater links p1's identity (own) and nothing in p2's namespace (other).
+		{v1.ContributorService_RedeemLinkCode_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.contributor.RedeemLinkCode(ctx, &v1.RedeemLinkCodeRequest{
+				IdentityKey: ledger.RaterIdentityKey(s.provider.ID, s.linkRater), Code: own.linkCode})
+			return err
+		}, expect(denied, contributorOwn, ok, contributorOther, notFound)},
 		{v1.ContributorService_CheckClaim_FullMethodName, func(ctx context.Context, s subject) error {
 			// The matrix's server reads no profiles: the caller's own claim is verified already
 			// (OK); another's reads as absent.
@@ -274,6 +288,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			_, err := e.feedback.AttestIdentity(ctx, &v1.AttestIdentityRequest{RaterId: s.raterID, Challenge: s.raterChallenge})
 			return err
 		}, expect(denied, providerOwn, ok, providerOther, notFound)},
+		// A provider makes link codes only in its own namespace: the identity is built from its id.
+		{v1.FeedbackService_CreateLinkCode_FullMethodName, func(ctx context.Context, s subject) error {
+			_, err := e.feedback.CreateLinkCode(ctx, &v1.CreateLinkCodeRequest{RaterId: s.raterID})
+			return err
+		}, expect(denied, providerOwn, ok, providerOther, ok)},
 
 		{v1.AdminService_CreatePrincipal_FullMethodName, func(ctx context.Context, s subject) error {
 			_, err := e.admin.CreatePrincipal(ctx, &v1.CreatePrincipalRequest{Name: "x", Role: v1.Role_ROLE_AUDITOR})

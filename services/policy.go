@@ -49,6 +49,7 @@ var policy = map[string]rule{
 	v1.ContributorService_RegisterContributor_FullMethodName: {roles: adminOnly, anonymous: true},
 	v1.ContributorService_StartClaim_FullMethodName:          {roles: contributor},
 	v1.ContributorService_CheckClaim_FullMethodName:          {roles: contributor},
+	v1.ContributorService_RedeemLinkCode_FullMethodName:      {roles: contributor},
 	v1.ContributorService_GetClaim_FullMethodName:            {roles: append(slices.Clone(contributor), readers...)},
 	v1.ContributorService_ListClaims_FullMethodName:          {roles: append(slices.Clone(contributor), readers...)},
 	v1.ContributorService_GetBalance_FullMethodName:          {roles: append(slices.Clone(contributor), readers...)},
@@ -73,6 +74,7 @@ var policy = map[string]rule{
 	v1.FeedbackService_SettleFeedback_FullMethodName:      {roles: adminOnly},
 	// A provider attests only its own raters: the handler builds the identity from its id.
 	v1.FeedbackService_AttestIdentity_FullMethodName: {roles: provider},
+	v1.FeedbackService_CreateLinkCode_FullMethodName: {roles: provider},
 
 	v1.AdminService_CreatePrincipal_FullMethodName:      {roles: adminOnly},
 	v1.AdminService_ListPrincipals_FullMethodName:       {roles: adminOnly},

@@ -110,6 +110,16 @@ func (d *demo) feedbackStory(ctx context.Context) error {
 	cl := at.GetClaim()
 	d.say("    AttestIdentity by acme-ai: claim %s (proof: %s); the rater's escrow moved to the contributor: %s in transaction %s", claimStatus(cl),
 		strings.ToLower(strings.TrimPrefix(cl.GetProofKind().String(), "PROOF_KIND_")), moneys(cl.GetReleased()), cl.GetReleaseTransactionId())
+	lc, err := fb.CreateLinkCode(pctx, &v1.CreateLinkCodeRequest{RaterId: "u-1002"})
+	if err != nil {
+		return fmt.Errorf("CreateLinkCode: %w", err)
+	}
+	d.say("    the other way: acme-ai gives its user u-1002 a one-time link code (CreateLinkCode, valid until %s)", lc.GetExpiresAt().AsTime().UTC().Format(time.RFC3339))
+	rc, err := contrib.RedeemLinkCode(cctx, &v1.RedeemLinkCodeRequest{IdentityKey: lc.GetIdentityKey(), Code: lc.GetCode()})
+	if err != nil {
+		return fmt.Errorf("RedeemLinkCode: %w", err)
+	}
+	d.say("    RedeemLinkCode by the demo contributor: claim on %s %s (proof: link_code), %s released", lc.GetIdentityKey(), claimStatus(rc.GetClaim()), moneys(rc.GetClaim().GetReleased()))
 	// The usage booked with the earlier clock is older than what the sealer has sealed; its
 	// periodic full sweep would find it later, the audit below wants it now.
 	if d.srv.sealer != nil {

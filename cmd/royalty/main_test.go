@@ -220,7 +220,7 @@ func TestDemo(t *testing.T) {
 		"replayed=true", "code = AlreadyExists", "reversal transaction", "paid out", "come from post",
 		"every transaction and every currency sums to 0", "writes the identical file", "server stopped",
 		"SettleFeedback: pool feedback_pool:", "u-1001   3 events, 3 counted: 0.375 USD", "40 events, 0 counted (rejected as spam)", "settling again settles 0 pools",
-		"(proof: provider_attestation); the rater's escrow moved to the contributor"} {
+		"(proof: provider_attestation); the rater's escrow moved to the contributor", "verified (proof: link_code), 0.125 USD released"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -62,7 +62,7 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 		}
 		waiting = append(waiting, escrowWaiting{Claim: c, Balances: eb})
 	}
-	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: ledger.ContributorAccount(id), PageSize: ledger.MaxPageSize})
+	page, err := a.Ledger.Statement(ctx, ledger.StatementQuery{Account: ledger.ContributorAccount(id), PageSize: ledger.MaxPageSize, ExpandReleases: true})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -88,7 +88,38 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 			charts = append(charts, c)
 		}
 	}
-	a.render(w, r, http.StatusOK, "dashboard", map[string]any{"Balances": bs, "Waiting": waiting, "Charts": charts})
+	fb, fbTotals := feedbackEarnings(page.Entries)
+	a.render(w, r, http.StatusOK, "dashboard", map[string]any{"Balances": bs, "Waiting": waiting, "Charts": charts,
+		"Feedback": fb, "FeedbackTotals": fbTotals})
+}
+
+// feedbackEarnings picks the feedback settlement credits out of a statement: those booked to
+// the contributor and those an escrow release moved from a rater identity of theirs (earned
+// before the claim). Totals are per currency, in the order first seen.
+func feedbackEarnings(entries []ledger.StatementEntry) ([]ledger.StatementEntry, []ledger.Money) {
+	var out []ledger.StatementEntry
+	var totals []ledger.Money
+	add := func(e ledger.StatementEntry) {
+		out = append(out, e)
+		for i := range totals {
+			if totals[i].Currency == e.Currency {
+				totals[i].Amount = totals[i].Amount.Add(e.Amount)
+				return
+			}
+		}
+		totals = append(totals, ledger.Money{Amount: e.Amount, Currency: e.Currency})
+	}
+	for _, e := range entries {
+		if e.Kind == ledger.KindFeedbackSettlement && e.Feedback != nil {
+			add(e)
+		}
+		for _, x := range e.Released {
+			if x.Kind == ledger.KindFeedbackSettlement && x.Feedback != nil {
+				add(x)
+			}
+		}
+	}
+	return out, totals
 }
 
 // credit is a statement entry with its evidence laid out side by side; an escrow release with
@@ -254,8 +285,15 @@ func (a *app) proof(w http.ResponseWriter, r *http.Request) {
 
 // instructions say where to publish a claim's token, per platform.
 func instructions(c claims.Claim) []string {
-	platform, site, author, _ := indexer.ParseKey(c.IdentityKey)
 	tok := c.Challenge
+	if provider, rater, ok := ledger.ParseRaterIdentity(c.IdentityKey); ok {
+		return []string{
+			"This is rater " + rater + " at the model provider " + provider + ": only the provider knows who its rater is, so the provider confirms it.",
+			"Either sign in at the provider as that user and give it the token " + tok + ": the provider confirms that you are its rater (an attestation), and the claim is verified here at once.",
+			"Or ask the provider for a one-time link code for your rater id and enter it below: the code works once, for this identity only, and expires.",
+		}
+	}
+	platform, site, author, _ := indexer.ParseKey(c.IdentityKey)
 	switch platform {
 	case "stackexchange":
 		return []string{
@@ -285,6 +323,8 @@ func instructions(c claims.Claim) []string {
 type claimView struct {
 	claims.Claim
 	Steps []string
+	// LinkCode is set for a rater identity, which a link code from its provider proves.
+	LinkCode bool
 }
 
 func (a *app) claimsPage(w http.ResponseWriter, r *http.Request) {
@@ -308,7 +348,8 @@ func (a *app) renderClaims(w http.ResponseWriter, r *http.Request, status int, d
 	}
 	var views []claimView
 	for _, c := range cs {
-		views = append(views, claimView{Claim: c, Steps: instructions(c)})
+		_, _, rater := ledger.ParseRaterIdentity(c.IdentityKey)
+		views = append(views, claimView{Claim: c, Steps: instructions(c), LinkCode: rater})
 	}
 	data["Claims"] = views
 	if data["Identity"] == nil {
@@ -328,6 +369,27 @@ func (a *app) startClaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/claims", http.StatusSeeOther)
+}
+
+// redeemLinkCode links a rater identity to the caller with the one-time link code its provider
+// handed them (claims.Service.RedeemLinkCode): the claim is verified and the escrow released.
+func (a *app) redeemLinkCode(w http.ResponseWriter, r *http.Request) {
+	key := strings.TrimSpace(r.PostFormValue("identity"))
+	c, err := a.Claims.RedeemLinkCode(r.Context(), me(r).ID, key, r.PostFormValue("code"))
+	switch royalty.ErrorCode(err) {
+	case "":
+	case royalty.EINVALID, royalty.ENOTFOUND, royalty.EPRECONDITION:
+		a.renderClaims(w, r, statusOf(err), map[string]any{"Error": royalty.ErrorMessage(err), "LinkIdentity": key})
+		return
+	default:
+		a.fail(w, r, err)
+		return
+	}
+	msg := "Claim on " + c.IdentityKey + ": verified by the provider's link code."
+	for _, m := range c.Released {
+		msg += " Released " + m.Amount.String() + " " + m.Currency + " from escrow."
+	}
+	a.renderClaims(w, r, http.StatusOK, map[string]any{"Notice": msg})
 }
 
 // checkClaim asks claims to check the caller's claim now (claims.Service.Check reads the

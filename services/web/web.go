@@ -174,6 +174,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET /claims", a.role(a.claimsPage, auth.RoleContributor))
 	mux.HandleFunc("POST /claims", a.role(a.startClaim, auth.RoleContributor))
 	mux.HandleFunc("POST /claims/{id}/check", a.role(a.checkClaim, auth.RoleContributor))
+	mux.HandleFunc("POST /claims/link", a.role(a.redeemLinkCode, auth.RoleContributor))
 	mux.HandleFunc("GET /payouts", a.role(a.payouts, auth.RoleContributor))
 	mux.HandleFunc("POST /payouts/destination", a.role(a.setDestination, auth.RoleContributor))
 	mux.HandleFunc("POST /payouts", a.role(a.requestPayout, auth.RoleContributor))

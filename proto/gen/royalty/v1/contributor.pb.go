@@ -100,6 +100,9 @@ const (
 	// The provider of a rater identity (`provider:<provider id>/<rater id>`) confirmed, with the
 	// claim's challenge, that its user is the claimant (FeedbackService.AttestIdentity).
 	ProofKind_PROOF_KIND_PROVIDER_ATTESTATION ProofKind = 6
+	// A one-time link code the provider of a rater identity handed to its user, entered by the
+	// claimant (ContributorService.RedeemLinkCode).
+	ProofKind_PROOF_KIND_LINK_CODE ProofKind = 7
 )
 
 // Enum value maps for ProofKind.
@@ -112,6 +115,7 @@ var (
 		4: "PROOF_KIND_ADMIN",
 		5: "PROOF_KIND_LEGACY_POST",
 		6: "PROOF_KIND_PROVIDER_ATTESTATION",
+		7: "PROOF_KIND_LINK_CODE",
 	}
 	ProofKind_value = map[string]int32{
 		"PROOF_KIND_UNSPECIFIED":          0,
@@ -121,6 +125,7 @@ var (
 		"PROOF_KIND_ADMIN":                4,
 		"PROOF_KIND_LEGACY_POST":          5,
 		"PROOF_KIND_PROVIDER_ATTESTATION": 6,
+		"PROOF_KIND_LINK_CODE":            7,
 	}
 )
 
@@ -553,6 +558,103 @@ func (x *StartClaimResponse) GetClaim() *Claim {
 	return nil
 }
 
+type RedeemLinkCodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provider:<provider id>/<rater id>
+	IdentityKey   string `protobuf:"bytes,1,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
+	Code          string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeemLinkCodeRequest) Reset() {
+	*x = RedeemLinkCodeRequest{}
+	mi := &file_royalty_v1_contributor_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeemLinkCodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeemLinkCodeRequest) ProtoMessage() {}
+
+func (x *RedeemLinkCodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_contributor_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeemLinkCodeRequest.ProtoReflect.Descriptor instead.
+func (*RedeemLinkCodeRequest) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RedeemLinkCodeRequest) GetIdentityKey() string {
+	if x != nil {
+		return x.IdentityKey
+	}
+	return ""
+}
+
+func (x *RedeemLinkCodeRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+type RedeemLinkCodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *Claim                 `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeemLinkCodeResponse) Reset() {
+	*x = RedeemLinkCodeResponse{}
+	mi := &file_royalty_v1_contributor_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeemLinkCodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeemLinkCodeResponse) ProtoMessage() {}
+
+func (x *RedeemLinkCodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_contributor_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeemLinkCodeResponse.ProtoReflect.Descriptor instead.
+func (*RedeemLinkCodeResponse) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RedeemLinkCodeResponse) GetClaim() *Claim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
 // CheckClaimRequest names the caller's claim to check against the identity's profile.
 type CheckClaimRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -563,7 +665,7 @@ type CheckClaimRequest struct {
 
 func (x *CheckClaimRequest) Reset() {
 	*x = CheckClaimRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[6]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +677,7 @@ func (x *CheckClaimRequest) String() string {
 func (*CheckClaimRequest) ProtoMessage() {}
 
 func (x *CheckClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[6]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +690,7 @@ func (x *CheckClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckClaimRequest.ProtoReflect.Descriptor instead.
 func (*CheckClaimRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{6}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CheckClaimRequest) GetClaimId() string {
@@ -608,7 +710,7 @@ type CheckClaimResponse struct {
 
 func (x *CheckClaimResponse) Reset() {
 	*x = CheckClaimResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[7]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +722,7 @@ func (x *CheckClaimResponse) String() string {
 func (*CheckClaimResponse) ProtoMessage() {}
 
 func (x *CheckClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[7]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +735,7 @@ func (x *CheckClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckClaimResponse.ProtoReflect.Descriptor instead.
 func (*CheckClaimResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{7}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CheckClaimResponse) GetClaim() *Claim {
@@ -653,7 +755,7 @@ type GetClaimRequest struct {
 
 func (x *GetClaimRequest) Reset() {
 	*x = GetClaimRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[8]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +767,7 @@ func (x *GetClaimRequest) String() string {
 func (*GetClaimRequest) ProtoMessage() {}
 
 func (x *GetClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[8]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +780,7 @@ func (x *GetClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClaimRequest.ProtoReflect.Descriptor instead.
 func (*GetClaimRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{8}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetClaimRequest) GetClaimId() string {
@@ -698,7 +800,7 @@ type GetClaimResponse struct {
 
 func (x *GetClaimResponse) Reset() {
 	*x = GetClaimResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[9]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +812,7 @@ func (x *GetClaimResponse) String() string {
 func (*GetClaimResponse) ProtoMessage() {}
 
 func (x *GetClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[9]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +825,7 @@ func (x *GetClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClaimResponse.ProtoReflect.Descriptor instead.
 func (*GetClaimResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{9}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetClaimResponse) GetClaim() *Claim {
@@ -748,7 +850,7 @@ type ListClaimsRequest struct {
 
 func (x *ListClaimsRequest) Reset() {
 	*x = ListClaimsRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[10]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +862,7 @@ func (x *ListClaimsRequest) String() string {
 func (*ListClaimsRequest) ProtoMessage() {}
 
 func (x *ListClaimsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[10]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +875,7 @@ func (x *ListClaimsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClaimsRequest.ProtoReflect.Descriptor instead.
 func (*ListClaimsRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{10}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListClaimsRequest) GetContributorId() string {
@@ -815,7 +917,7 @@ type ListClaimsResponse struct {
 
 func (x *ListClaimsResponse) Reset() {
 	*x = ListClaimsResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[11]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +929,7 @@ func (x *ListClaimsResponse) String() string {
 func (*ListClaimsResponse) ProtoMessage() {}
 
 func (x *ListClaimsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[11]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +942,7 @@ func (x *ListClaimsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClaimsResponse.ProtoReflect.Descriptor instead.
 func (*ListClaimsResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{11}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListClaimsResponse) GetClaims() []*Claim {
@@ -870,7 +972,7 @@ type GetBalanceRequest struct {
 
 func (x *GetBalanceRequest) Reset() {
 	*x = GetBalanceRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[12]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +984,7 @@ func (x *GetBalanceRequest) String() string {
 func (*GetBalanceRequest) ProtoMessage() {}
 
 func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[12]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +997,7 @@ func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{12}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetBalanceRequest) GetContributorId() string {
@@ -925,7 +1027,7 @@ type Balance struct {
 
 func (x *Balance) Reset() {
 	*x = Balance{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[13]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1039,7 @@ func (x *Balance) String() string {
 func (*Balance) ProtoMessage() {}
 
 func (x *Balance) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[13]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1052,7 @@ func (x *Balance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Balance.ProtoReflect.Descriptor instead.
 func (*Balance) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{13}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Balance) GetBalance() *Money {
@@ -977,7 +1079,7 @@ type GetBalanceResponse struct {
 
 func (x *GetBalanceResponse) Reset() {
 	*x = GetBalanceResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[14]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1091,7 @@ func (x *GetBalanceResponse) String() string {
 func (*GetBalanceResponse) ProtoMessage() {}
 
 func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[14]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1104,7 @@ func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{14}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetBalanceResponse) GetBalances() []*Balance {
@@ -1035,7 +1137,7 @@ type ListStatementRequest struct {
 
 func (x *ListStatementRequest) Reset() {
 	*x = ListStatementRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[15]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1149,7 @@ func (x *ListStatementRequest) String() string {
 func (*ListStatementRequest) ProtoMessage() {}
 
 func (x *ListStatementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[15]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1162,7 @@ func (x *ListStatementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatementRequest.ProtoReflect.Descriptor instead.
 func (*ListStatementRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{15}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListStatementRequest) GetContributorId() string {
@@ -1134,7 +1236,7 @@ type StatementEntry struct {
 
 func (x *StatementEntry) Reset() {
 	*x = StatementEntry{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[16]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1248,7 @@ func (x *StatementEntry) String() string {
 func (*StatementEntry) ProtoMessage() {}
 
 func (x *StatementEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[16]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1261,7 @@ func (x *StatementEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatementEntry.ProtoReflect.Descriptor instead.
 func (*StatementEntry) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{16}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StatementEntry) GetTransactionId() string {
@@ -1270,7 +1372,7 @@ type FeedbackCredit struct {
 
 func (x *FeedbackCredit) Reset() {
 	*x = FeedbackCredit{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1384,7 @@ func (x *FeedbackCredit) String() string {
 func (*FeedbackCredit) ProtoMessage() {}
 
 func (x *FeedbackCredit) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[17]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1397,7 @@ func (x *FeedbackCredit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedbackCredit.ProtoReflect.Descriptor instead.
 func (*FeedbackCredit) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{17}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FeedbackCredit) GetPool() string {
@@ -1372,7 +1474,7 @@ type ListStatementResponse struct {
 
 func (x *ListStatementResponse) Reset() {
 	*x = ListStatementResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1486,7 @@ func (x *ListStatementResponse) String() string {
 func (*ListStatementResponse) ProtoMessage() {}
 
 func (x *ListStatementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[18]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1499,7 @@ func (x *ListStatementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatementResponse.ProtoReflect.Descriptor instead.
 func (*ListStatementResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{18}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListStatementResponse) GetEntries() []*StatementEntry {
@@ -1431,7 +1533,7 @@ type RequestPayoutRequest struct {
 
 func (x *RequestPayoutRequest) Reset() {
 	*x = RequestPayoutRequest{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1545,7 @@ func (x *RequestPayoutRequest) String() string {
 func (*RequestPayoutRequest) ProtoMessage() {}
 
 func (x *RequestPayoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[19]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1558,7 @@ func (x *RequestPayoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPayoutRequest.ProtoReflect.Descriptor instead.
 func (*RequestPayoutRequest) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{19}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RequestPayoutRequest) GetRequestId() string {
@@ -1501,7 +1603,7 @@ type Payout struct {
 
 func (x *Payout) Reset() {
 	*x = Payout{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1615,7 @@ func (x *Payout) String() string {
 func (*Payout) ProtoMessage() {}
 
 func (x *Payout) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[20]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1628,7 @@ func (x *Payout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payout.ProtoReflect.Descriptor instead.
 func (*Payout) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{20}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Payout) GetTransactionId() string {
@@ -1568,7 +1670,7 @@ type RequestPayoutResponse struct {
 
 func (x *RequestPayoutResponse) Reset() {
 	*x = RequestPayoutResponse{}
-	mi := &file_royalty_v1_contributor_proto_msgTypes[21]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1682,7 @@ func (x *RequestPayoutResponse) String() string {
 func (*RequestPayoutResponse) ProtoMessage() {}
 
 func (x *RequestPayoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_royalty_v1_contributor_proto_msgTypes[21]
+	mi := &file_royalty_v1_contributor_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1695,7 @@ func (x *RequestPayoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPayoutResponse.ProtoReflect.Descriptor instead.
 func (*RequestPayoutResponse) Descriptor() ([]byte, []int) {
-	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{21}
+	return file_royalty_v1_contributor_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RequestPayoutResponse) GetPayout() *Payout {
@@ -1648,6 +1750,11 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x11StartClaimRequest\x12!\n" +
 	"\fidentity_key\x18\x01 \x01(\tR\videntityKey\"=\n" +
 	"\x12StartClaimResponse\x12'\n" +
+	"\x05claim\x18\x01 \x01(\v2\x11.royalty.v1.ClaimR\x05claim\"N\n" +
+	"\x15RedeemLinkCodeRequest\x12!\n" +
+	"\fidentity_key\x18\x01 \x01(\tR\videntityKey\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\"A\n" +
+	"\x16RedeemLinkCodeResponse\x12'\n" +
 	"\x05claim\x18\x01 \x01(\v2\x11.royalty.v1.ClaimR\x05claim\".\n" +
 	"\x11CheckClaimRequest\x12\x19\n" +
 	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\"=\n" +
@@ -1728,7 +1835,7 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x18CLAIM_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLAIM_STATUS_PENDING\x10\x01\x12\x19\n" +
 	"\x15CLAIM_STATUS_VERIFIED\x10\x02\x12\x19\n" +
-	"\x15CLAIM_STATUS_REJECTED\x10\x03*\xcc\x01\n" +
+	"\x15CLAIM_STATUS_REJECTED\x10\x03*\xe6\x01\n" +
 	"\tProofKind\x12\x1a\n" +
 	"\x16PROOF_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PROOF_KIND_PROFILE\x10\x01\x12\x16\n" +
@@ -1736,12 +1843,14 @@ const file_royalty_v1_contributor_proto_rawDesc = "" +
 	"\x18PROOF_KIND_OWN_EDIT_POST\x10\x03\x12\x14\n" +
 	"\x10PROOF_KIND_ADMIN\x10\x04\x12\x1a\n" +
 	"\x16PROOF_KIND_LEGACY_POST\x10\x05\x12#\n" +
-	"\x1fPROOF_KIND_PROVIDER_ATTESTATION\x10\x062\x88\b\n" +
+	"\x1fPROOF_KIND_PROVIDER_ATTESTATION\x10\x06\x12\x18\n" +
+	"\x14PROOF_KIND_LINK_CODE\x10\a2\xff\b\n" +
 	"\x12ContributorService\x12\x83\x01\n" +
 	"\x13RegisterContributor\x12&.royalty.v1.RegisterContributorRequest\x1a'.royalty.v1.RegisterContributorResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/contributors\x12b\n" +
 	"\n" +
 	"StartClaim\x12\x1d.royalty.v1.StartClaimRequest\x1a\x1e.royalty.v1.StartClaimResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
-	"/v1/claims\x12s\n" +
+	"/v1/claims\x12u\n" +
+	"\x0eRedeemLinkCode\x12!.royalty.v1.RedeemLinkCodeRequest\x1a\".royalty.v1.RedeemLinkCodeResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/claims:redeem\x12s\n" +
 	"\n" +
 	"CheckClaim\x12\x1d.royalty.v1.CheckClaimRequest\x1a\x1e.royalty.v1.CheckClaimResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/claims/{claim_id}:check\x12d\n" +
 	"\bGetClaim\x12\x1b.royalty.v1.GetClaimRequest\x1a\x1c.royalty.v1.GetClaimResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/claims/{claim_id}\x12\x8b\x01\n" +
@@ -1766,7 +1875,7 @@ func file_royalty_v1_contributor_proto_rawDescGZIP() []byte {
 }
 
 var file_royalty_v1_contributor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_royalty_v1_contributor_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_royalty_v1_contributor_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_royalty_v1_contributor_proto_goTypes = []any{
 	(ClaimStatus)(0),                    // 0: royalty.v1.ClaimStatus
 	(ProofKind)(0),                      // 1: royalty.v1.ProofKind
@@ -1776,77 +1885,82 @@ var file_royalty_v1_contributor_proto_goTypes = []any{
 	(*Claim)(nil),                       // 5: royalty.v1.Claim
 	(*StartClaimRequest)(nil),           // 6: royalty.v1.StartClaimRequest
 	(*StartClaimResponse)(nil),          // 7: royalty.v1.StartClaimResponse
-	(*CheckClaimRequest)(nil),           // 8: royalty.v1.CheckClaimRequest
-	(*CheckClaimResponse)(nil),          // 9: royalty.v1.CheckClaimResponse
-	(*GetClaimRequest)(nil),             // 10: royalty.v1.GetClaimRequest
-	(*GetClaimResponse)(nil),            // 11: royalty.v1.GetClaimResponse
-	(*ListClaimsRequest)(nil),           // 12: royalty.v1.ListClaimsRequest
-	(*ListClaimsResponse)(nil),          // 13: royalty.v1.ListClaimsResponse
-	(*GetBalanceRequest)(nil),           // 14: royalty.v1.GetBalanceRequest
-	(*Balance)(nil),                     // 15: royalty.v1.Balance
-	(*GetBalanceResponse)(nil),          // 16: royalty.v1.GetBalanceResponse
-	(*ListStatementRequest)(nil),        // 17: royalty.v1.ListStatementRequest
-	(*StatementEntry)(nil),              // 18: royalty.v1.StatementEntry
-	(*FeedbackCredit)(nil),              // 19: royalty.v1.FeedbackCredit
-	(*ListStatementResponse)(nil),       // 20: royalty.v1.ListStatementResponse
-	(*RequestPayoutRequest)(nil),        // 21: royalty.v1.RequestPayoutRequest
-	(*Payout)(nil),                      // 22: royalty.v1.Payout
-	(*RequestPayoutResponse)(nil),       // 23: royalty.v1.RequestPayoutResponse
-	(*timestamppb.Timestamp)(nil),       // 24: google.protobuf.Timestamp
-	(*Money)(nil),                       // 25: royalty.v1.Money
-	(*EvidenceSpan)(nil),                // 26: royalty.v1.EvidenceSpan
-	(*IndexVersion)(nil),                // 27: royalty.v1.IndexVersion
+	(*RedeemLinkCodeRequest)(nil),       // 8: royalty.v1.RedeemLinkCodeRequest
+	(*RedeemLinkCodeResponse)(nil),      // 9: royalty.v1.RedeemLinkCodeResponse
+	(*CheckClaimRequest)(nil),           // 10: royalty.v1.CheckClaimRequest
+	(*CheckClaimResponse)(nil),          // 11: royalty.v1.CheckClaimResponse
+	(*GetClaimRequest)(nil),             // 12: royalty.v1.GetClaimRequest
+	(*GetClaimResponse)(nil),            // 13: royalty.v1.GetClaimResponse
+	(*ListClaimsRequest)(nil),           // 14: royalty.v1.ListClaimsRequest
+	(*ListClaimsResponse)(nil),          // 15: royalty.v1.ListClaimsResponse
+	(*GetBalanceRequest)(nil),           // 16: royalty.v1.GetBalanceRequest
+	(*Balance)(nil),                     // 17: royalty.v1.Balance
+	(*GetBalanceResponse)(nil),          // 18: royalty.v1.GetBalanceResponse
+	(*ListStatementRequest)(nil),        // 19: royalty.v1.ListStatementRequest
+	(*StatementEntry)(nil),              // 20: royalty.v1.StatementEntry
+	(*FeedbackCredit)(nil),              // 21: royalty.v1.FeedbackCredit
+	(*ListStatementResponse)(nil),       // 22: royalty.v1.ListStatementResponse
+	(*RequestPayoutRequest)(nil),        // 23: royalty.v1.RequestPayoutRequest
+	(*Payout)(nil),                      // 24: royalty.v1.Payout
+	(*RequestPayoutResponse)(nil),       // 25: royalty.v1.RequestPayoutResponse
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*Money)(nil),                       // 27: royalty.v1.Money
+	(*EvidenceSpan)(nil),                // 28: royalty.v1.EvidenceSpan
+	(*IndexVersion)(nil),                // 29: royalty.v1.IndexVersion
 }
 var file_royalty_v1_contributor_proto_depIdxs = []int32{
-	24, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
+	26, // 0: royalty.v1.Contributor.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 1: royalty.v1.RegisterContributorResponse.contributor:type_name -> royalty.v1.Contributor
 	0,  // 2: royalty.v1.Claim.status:type_name -> royalty.v1.ClaimStatus
-	24, // 3: royalty.v1.Claim.created_at:type_name -> google.protobuf.Timestamp
-	24, // 4: royalty.v1.Claim.decided_at:type_name -> google.protobuf.Timestamp
-	25, // 5: royalty.v1.Claim.released:type_name -> royalty.v1.Money
+	26, // 3: royalty.v1.Claim.created_at:type_name -> google.protobuf.Timestamp
+	26, // 4: royalty.v1.Claim.decided_at:type_name -> google.protobuf.Timestamp
+	27, // 5: royalty.v1.Claim.released:type_name -> royalty.v1.Money
 	1,  // 6: royalty.v1.Claim.proof_kind:type_name -> royalty.v1.ProofKind
 	5,  // 7: royalty.v1.StartClaimResponse.claim:type_name -> royalty.v1.Claim
-	5,  // 8: royalty.v1.CheckClaimResponse.claim:type_name -> royalty.v1.Claim
-	5,  // 9: royalty.v1.GetClaimResponse.claim:type_name -> royalty.v1.Claim
-	0,  // 10: royalty.v1.ListClaimsRequest.status:type_name -> royalty.v1.ClaimStatus
-	5,  // 11: royalty.v1.ListClaimsResponse.claims:type_name -> royalty.v1.Claim
-	24, // 12: royalty.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	25, // 13: royalty.v1.Balance.balance:type_name -> royalty.v1.Money
-	25, // 14: royalty.v1.Balance.available:type_name -> royalty.v1.Money
-	15, // 15: royalty.v1.GetBalanceResponse.balances:type_name -> royalty.v1.Balance
-	24, // 16: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
-	25, // 17: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
-	26, // 18: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
-	27, // 19: royalty.v1.StatementEntry.index_version:type_name -> royalty.v1.IndexVersion
-	18, // 20: royalty.v1.StatementEntry.released:type_name -> royalty.v1.StatementEntry
-	19, // 21: royalty.v1.StatementEntry.feedback:type_name -> royalty.v1.FeedbackCredit
-	25, // 22: royalty.v1.FeedbackCredit.settled:type_name -> royalty.v1.Money
-	18, // 23: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
-	25, // 24: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
-	25, // 25: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
-	24, // 26: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
-	22, // 27: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
-	3,  // 28: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
-	6,  // 29: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
-	8,  // 30: royalty.v1.ContributorService.CheckClaim:input_type -> royalty.v1.CheckClaimRequest
-	10, // 31: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
-	12, // 32: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
-	14, // 33: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
-	17, // 34: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
-	21, // 35: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
-	4,  // 36: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
-	7,  // 37: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
-	9,  // 38: royalty.v1.ContributorService.CheckClaim:output_type -> royalty.v1.CheckClaimResponse
-	11, // 39: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
-	13, // 40: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
-	16, // 41: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
-	20, // 42: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
-	23, // 43: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
-	36, // [36:44] is the sub-list for method output_type
-	28, // [28:36] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	5,  // 8: royalty.v1.RedeemLinkCodeResponse.claim:type_name -> royalty.v1.Claim
+	5,  // 9: royalty.v1.CheckClaimResponse.claim:type_name -> royalty.v1.Claim
+	5,  // 10: royalty.v1.GetClaimResponse.claim:type_name -> royalty.v1.Claim
+	0,  // 11: royalty.v1.ListClaimsRequest.status:type_name -> royalty.v1.ClaimStatus
+	5,  // 12: royalty.v1.ListClaimsResponse.claims:type_name -> royalty.v1.Claim
+	26, // 13: royalty.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	27, // 14: royalty.v1.Balance.balance:type_name -> royalty.v1.Money
+	27, // 15: royalty.v1.Balance.available:type_name -> royalty.v1.Money
+	17, // 16: royalty.v1.GetBalanceResponse.balances:type_name -> royalty.v1.Balance
+	26, // 17: royalty.v1.StatementEntry.created_at:type_name -> google.protobuf.Timestamp
+	27, // 18: royalty.v1.StatementEntry.amount:type_name -> royalty.v1.Money
+	28, // 19: royalty.v1.StatementEntry.evidence:type_name -> royalty.v1.EvidenceSpan
+	29, // 20: royalty.v1.StatementEntry.index_version:type_name -> royalty.v1.IndexVersion
+	20, // 21: royalty.v1.StatementEntry.released:type_name -> royalty.v1.StatementEntry
+	21, // 22: royalty.v1.StatementEntry.feedback:type_name -> royalty.v1.FeedbackCredit
+	27, // 23: royalty.v1.FeedbackCredit.settled:type_name -> royalty.v1.Money
+	20, // 24: royalty.v1.ListStatementResponse.entries:type_name -> royalty.v1.StatementEntry
+	27, // 25: royalty.v1.Payout.amount:type_name -> royalty.v1.Money
+	27, // 26: royalty.v1.Payout.remaining:type_name -> royalty.v1.Money
+	26, // 27: royalty.v1.Payout.created_at:type_name -> google.protobuf.Timestamp
+	24, // 28: royalty.v1.RequestPayoutResponse.payout:type_name -> royalty.v1.Payout
+	3,  // 29: royalty.v1.ContributorService.RegisterContributor:input_type -> royalty.v1.RegisterContributorRequest
+	6,  // 30: royalty.v1.ContributorService.StartClaim:input_type -> royalty.v1.StartClaimRequest
+	8,  // 31: royalty.v1.ContributorService.RedeemLinkCode:input_type -> royalty.v1.RedeemLinkCodeRequest
+	10, // 32: royalty.v1.ContributorService.CheckClaim:input_type -> royalty.v1.CheckClaimRequest
+	12, // 33: royalty.v1.ContributorService.GetClaim:input_type -> royalty.v1.GetClaimRequest
+	14, // 34: royalty.v1.ContributorService.ListClaims:input_type -> royalty.v1.ListClaimsRequest
+	16, // 35: royalty.v1.ContributorService.GetBalance:input_type -> royalty.v1.GetBalanceRequest
+	19, // 36: royalty.v1.ContributorService.ListStatement:input_type -> royalty.v1.ListStatementRequest
+	23, // 37: royalty.v1.ContributorService.RequestPayout:input_type -> royalty.v1.RequestPayoutRequest
+	4,  // 38: royalty.v1.ContributorService.RegisterContributor:output_type -> royalty.v1.RegisterContributorResponse
+	7,  // 39: royalty.v1.ContributorService.StartClaim:output_type -> royalty.v1.StartClaimResponse
+	9,  // 40: royalty.v1.ContributorService.RedeemLinkCode:output_type -> royalty.v1.RedeemLinkCodeResponse
+	11, // 41: royalty.v1.ContributorService.CheckClaim:output_type -> royalty.v1.CheckClaimResponse
+	13, // 42: royalty.v1.ContributorService.GetClaim:output_type -> royalty.v1.GetClaimResponse
+	15, // 43: royalty.v1.ContributorService.ListClaims:output_type -> royalty.v1.ListClaimsResponse
+	18, // 44: royalty.v1.ContributorService.GetBalance:output_type -> royalty.v1.GetBalanceResponse
+	22, // 45: royalty.v1.ContributorService.ListStatement:output_type -> royalty.v1.ListStatementResponse
+	25, // 46: royalty.v1.ContributorService.RequestPayout:output_type -> royalty.v1.RequestPayoutResponse
+	38, // [38:47] is the sub-list for method output_type
+	29, // [29:38] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_contributor_proto_init() }
@@ -1861,7 +1975,7 @@ func file_royalty_v1_contributor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_royalty_v1_contributor_proto_rawDesc), len(file_royalty_v1_contributor_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ContributorService_RegisterContributor_FullMethodName = "/royalty.v1.ContributorService/RegisterContributor"
 	ContributorService_StartClaim_FullMethodName          = "/royalty.v1.ContributorService/StartClaim"
+	ContributorService_RedeemLinkCode_FullMethodName      = "/royalty.v1.ContributorService/RedeemLinkCode"
 	ContributorService_CheckClaim_FullMethodName          = "/royalty.v1.ContributorService/CheckClaim"
 	ContributorService_GetClaim_FullMethodName            = "/royalty.v1.ContributorService/GetClaim"
 	ContributorService_ListClaims_FullMethodName          = "/royalty.v1.ContributorService/ListClaims"
@@ -48,6 +49,12 @@ type ContributorServiceClient interface {
 	// approves it. A post someone else edited never counts. The identity's escrow is then
 	// released to the contributor in one transaction. An identity has at most one owner.
 	StartClaim(ctx context.Context, in *StartClaimRequest, opts ...grpc.CallOption) (*StartClaimResponse, error)
+	// RedeemLinkCode claims a rater identity (`provider:<provider id>/<rater id>`) with the
+	// one-time link code its provider handed to the caller (FeedbackService.CreateLinkCode): the
+	// claim is verified and the identity's escrow released to the caller. A code works once,
+	// only for the identity it was made for, and not after it expires; redeeming it again as the
+	// same contributor returns the same claim.
+	RedeemLinkCode(ctx context.Context, in *RedeemLinkCodeRequest, opts ...grpc.CallOption) (*RedeemLinkCodeResponse, error)
 	// CheckClaim reads the claimed identity's public profile now (the "about me" on Stack
 	// Exchange and Hacker News, the Reddit profile description) and verifies the caller's pending
 	// claim if the challenge is there. FAILED_PRECONDITION when it is not (the message says where
@@ -90,6 +97,16 @@ func (c *contributorServiceClient) StartClaim(ctx context.Context, in *StartClai
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(StartClaimResponse)
 	err := c.cc.Invoke(ctx, ContributorService_StartClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contributorServiceClient) RedeemLinkCode(ctx context.Context, in *RedeemLinkCodeRequest, opts ...grpc.CallOption) (*RedeemLinkCodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedeemLinkCodeResponse)
+	err := c.cc.Invoke(ctx, ContributorService_RedeemLinkCode_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +192,12 @@ type ContributorServiceServer interface {
 	// approves it. A post someone else edited never counts. The identity's escrow is then
 	// released to the contributor in one transaction. An identity has at most one owner.
 	StartClaim(context.Context, *StartClaimRequest) (*StartClaimResponse, error)
+	// RedeemLinkCode claims a rater identity (`provider:<provider id>/<rater id>`) with the
+	// one-time link code its provider handed to the caller (FeedbackService.CreateLinkCode): the
+	// claim is verified and the identity's escrow released to the caller. A code works once,
+	// only for the identity it was made for, and not after it expires; redeeming it again as the
+	// same contributor returns the same claim.
+	RedeemLinkCode(context.Context, *RedeemLinkCodeRequest) (*RedeemLinkCodeResponse, error)
 	// CheckClaim reads the claimed identity's public profile now (the "about me" on Stack
 	// Exchange and Hacker News, the Reddit profile description) and verifies the caller's pending
 	// claim if the challenge is there. FAILED_PRECONDITION when it is not (the message says where
@@ -208,6 +231,9 @@ func (UnimplementedContributorServiceServer) RegisterContributor(context.Context
 }
 func (UnimplementedContributorServiceServer) StartClaim(context.Context, *StartClaimRequest) (*StartClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StartClaim not implemented")
+}
+func (UnimplementedContributorServiceServer) RedeemLinkCode(context.Context, *RedeemLinkCodeRequest) (*RedeemLinkCodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeemLinkCode not implemented")
 }
 func (UnimplementedContributorServiceServer) CheckClaim(context.Context, *CheckClaimRequest) (*CheckClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckClaim not implemented")
@@ -280,6 +306,24 @@ func _ContributorService_StartClaim_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ContributorServiceServer).StartClaim(ctx, req.(*StartClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContributorService_RedeemLinkCode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeemLinkCodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContributorServiceServer).RedeemLinkCode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContributorService_RedeemLinkCode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContributorServiceServer).RedeemLinkCode(ctx, req.(*RedeemLinkCodeRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -406,6 +450,10 @@ var ContributorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StartClaim",
 			Handler:    _ContributorService_StartClaim_Handler,
+		},
+		{
+			MethodName: "RedeemLinkCode",
+			Handler:    _ContributorService_RedeemLinkCode_Handler,
 		},
 		{
 			MethodName: "CheckClaim",

@@ -1295,6 +1295,112 @@ func (x *AttestIdentityResponse) GetClaim() *Claim {
 	return nil
 }
 
+type CreateLinkCodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RaterId       string                 `protobuf:"bytes,1,opt,name=rater_id,json=raterId,proto3" json:"rater_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateLinkCodeRequest) Reset() {
+	*x = CreateLinkCodeRequest{}
+	mi := &file_royalty_v1_feedback_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateLinkCodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateLinkCodeRequest) ProtoMessage() {}
+
+func (x *CreateLinkCodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_feedback_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateLinkCodeRequest.ProtoReflect.Descriptor instead.
+func (*CreateLinkCodeRequest) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_feedback_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateLinkCodeRequest) GetRaterId() string {
+	if x != nil {
+		return x.RaterId
+	}
+	return ""
+}
+
+type CreateLinkCodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The code, shown once: only its hash is stored.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// provider:<caller>/<rater_id>, the identity the code links.
+	IdentityKey   string                 `protobuf:"bytes,2,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateLinkCodeResponse) Reset() {
+	*x = CreateLinkCodeResponse{}
+	mi := &file_royalty_v1_feedback_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateLinkCodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateLinkCodeResponse) ProtoMessage() {}
+
+func (x *CreateLinkCodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_royalty_v1_feedback_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateLinkCodeResponse.ProtoReflect.Descriptor instead.
+func (*CreateLinkCodeResponse) Descriptor() ([]byte, []int) {
+	return file_royalty_v1_feedback_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateLinkCodeResponse) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *CreateLinkCodeResponse) GetIdentityKey() string {
+	if x != nil {
+		return x.IdentityKey
+	}
+	return ""
+}
+
+func (x *CreateLinkCodeResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
 var File_royalty_v1_feedback_proto protoreflect.FileDescriptor
 
 const file_royalty_v1_feedback_proto_rawDesc = "" +
@@ -1393,13 +1499,20 @@ const file_royalty_v1_feedback_proto_rawDesc = "" +
 	"\brater_id\x18\x01 \x01(\tR\araterId\x12\x1c\n" +
 	"\tchallenge\x18\x02 \x01(\tR\tchallenge\"A\n" +
 	"\x16AttestIdentityResponse\x12'\n" +
-	"\x05claim\x18\x01 \x01(\v2\x11.royalty.v1.ClaimR\x05claim*\xa5\x01\n" +
+	"\x05claim\x18\x01 \x01(\v2\x11.royalty.v1.ClaimR\x05claim\"2\n" +
+	"\x15CreateLinkCodeRequest\x12\x19\n" +
+	"\brater_id\x18\x01 \x01(\tR\araterId\"\x8a\x01\n" +
+	"\x16CreateLinkCodeResponse\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12!\n" +
+	"\fidentity_key\x18\x02 \x01(\tR\videntityKey\x129\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt*\xa5\x01\n" +
 	"\fFeedbackKind\x12\x1d\n" +
 	"\x19FEEDBACK_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17FEEDBACK_KIND_THUMBS_UP\x10\x01\x12\x1d\n" +
 	"\x19FEEDBACK_KIND_THUMBS_DOWN\x10\x02\x12\x1c\n" +
 	"\x18FEEDBACK_KIND_PREFERENCE\x10\x03\x12\x1c\n" +
-	"\x18FEEDBACK_KIND_CORRECTION\x10\x042\xdd\x06\n" +
+	"\x18FEEDBACK_KIND_CORRECTION\x10\x042\xd8\a\n" +
 	"\x0fFeedbackService\x12p\n" +
 	"\x0eReportFeedback\x12!.royalty.v1.ReportFeedbackRequest\x1a\".royalty.v1.ReportFeedbackResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/feedback\x12\x85\x01\n" +
 	"\x13ReportFeedbackBatch\x12&.royalty.v1.ReportFeedbackBatchRequest\x1a'.royalty.v1.ReportFeedbackBatchResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/feedback:batch\x12r\n" +
@@ -1408,7 +1521,8 @@ const file_royalty_v1_feedback_proto_rawDesc = "" +
 	"GetLineage\x12\x1d.royalty.v1.GetLineageRequest\x1a\x1e.royalty.v1.GetLineageResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/lineage/{model_version}\x12x\n" +
 	"\x0fSetFeedbackRate\x12\".royalty.v1.SetFeedbackRateRequest\x1a#.royalty.v1.SetFeedbackRateResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/feedback:rate\x12w\n" +
 	"\x0eSettleFeedback\x12!.royalty.v1.SettleFeedbackRequest\x1a\".royalty.v1.SettleFeedbackResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/feedback:settle\x12w\n" +
-	"\x0eAttestIdentity\x12!.royalty.v1.AttestIdentityRequest\x1a\".royalty.v1.AttestIdentityResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/feedback:attestB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
+	"\x0eAttestIdentity\x12!.royalty.v1.AttestIdentityRequest\x1a\".royalty.v1.AttestIdentityResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/feedback:attest\x12y\n" +
+	"\x0eCreateLinkCode\x12!.royalty.v1.CreateLinkCodeRequest\x1a\".royalty.v1.CreateLinkCodeResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/feedback:linkcodeB?Z=github.com/openroyalty/royalty/proto/gen/royalty/v1;royaltyv1b\x06proto3"
 
 var (
 	file_royalty_v1_feedback_proto_rawDescOnce sync.Once
@@ -1423,7 +1537,7 @@ func file_royalty_v1_feedback_proto_rawDescGZIP() []byte {
 }
 
 var file_royalty_v1_feedback_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_royalty_v1_feedback_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_royalty_v1_feedback_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_royalty_v1_feedback_proto_goTypes = []any{
 	(FeedbackKind)(0),                   // 0: royalty.v1.FeedbackKind
 	(*ReportFeedbackRequest)(nil),       // 1: royalty.v1.ReportFeedbackRequest
@@ -1446,49 +1560,54 @@ var file_royalty_v1_feedback_proto_goTypes = []any{
 	(*SettleFeedbackResponse)(nil),      // 18: royalty.v1.SettleFeedbackResponse
 	(*AttestIdentityRequest)(nil),       // 19: royalty.v1.AttestIdentityRequest
 	(*AttestIdentityResponse)(nil),      // 20: royalty.v1.AttestIdentityResponse
-	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
-	(*Money)(nil),                       // 22: royalty.v1.Money
-	(*Claim)(nil),                       // 23: royalty.v1.Claim
+	(*CreateLinkCodeRequest)(nil),       // 21: royalty.v1.CreateLinkCodeRequest
+	(*CreateLinkCodeResponse)(nil),      // 22: royalty.v1.CreateLinkCodeResponse
+	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
+	(*Money)(nil),                       // 24: royalty.v1.Money
+	(*Claim)(nil),                       // 25: royalty.v1.Claim
 }
 var file_royalty_v1_feedback_proto_depIdxs = []int32{
 	0,  // 0: royalty.v1.ReportFeedbackRequest.kind:type_name -> royalty.v1.FeedbackKind
 	0,  // 1: royalty.v1.Feedback.kind:type_name -> royalty.v1.FeedbackKind
-	21, // 2: royalty.v1.Feedback.created_at:type_name -> google.protobuf.Timestamp
+	23, // 2: royalty.v1.Feedback.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: royalty.v1.ReportFeedbackResponse.feedback:type_name -> royalty.v1.Feedback
 	1,  // 4: royalty.v1.ReportFeedbackBatchRequest.events:type_name -> royalty.v1.ReportFeedbackRequest
 	3,  // 5: royalty.v1.ReportFeedbackBatchResponse.results:type_name -> royalty.v1.ReportFeedbackResponse
-	21, // 6: royalty.v1.EpochWeight.declared_at:type_name -> google.protobuf.Timestamp
+	23, // 6: royalty.v1.EpochWeight.declared_at:type_name -> google.protobuf.Timestamp
 	6,  // 7: royalty.v1.DeclareTrainingRequest.epochs:type_name -> royalty.v1.EpochWeight
-	21, // 8: royalty.v1.Rejection.declared_at:type_name -> google.protobuf.Timestamp
+	23, // 8: royalty.v1.Rejection.declared_at:type_name -> google.protobuf.Timestamp
 	6,  // 9: royalty.v1.Lineage.epochs:type_name -> royalty.v1.EpochWeight
 	8,  // 10: royalty.v1.Lineage.rejections:type_name -> royalty.v1.Rejection
 	9,  // 11: royalty.v1.DeclareTrainingResponse.lineage:type_name -> royalty.v1.Lineage
 	9,  // 12: royalty.v1.GetLineageResponse.lineage:type_name -> royalty.v1.Lineage
-	22, // 13: royalty.v1.RaterShare.amounts:type_name -> royalty.v1.Money
-	22, // 14: royalty.v1.FeedbackSettlement.settled:type_name -> royalty.v1.Money
+	24, // 13: royalty.v1.RaterShare.amounts:type_name -> royalty.v1.Money
+	24, // 14: royalty.v1.FeedbackSettlement.settled:type_name -> royalty.v1.Money
 	16, // 15: royalty.v1.FeedbackSettlement.raters:type_name -> royalty.v1.RaterShare
-	21, // 16: royalty.v1.FeedbackSettlement.created_at:type_name -> google.protobuf.Timestamp
+	23, // 16: royalty.v1.FeedbackSettlement.created_at:type_name -> google.protobuf.Timestamp
 	17, // 17: royalty.v1.SettleFeedbackResponse.settlements:type_name -> royalty.v1.FeedbackSettlement
-	23, // 18: royalty.v1.AttestIdentityResponse.claim:type_name -> royalty.v1.Claim
-	1,  // 19: royalty.v1.FeedbackService.ReportFeedback:input_type -> royalty.v1.ReportFeedbackRequest
-	4,  // 20: royalty.v1.FeedbackService.ReportFeedbackBatch:input_type -> royalty.v1.ReportFeedbackBatchRequest
-	7,  // 21: royalty.v1.FeedbackService.DeclareTraining:input_type -> royalty.v1.DeclareTrainingRequest
-	11, // 22: royalty.v1.FeedbackService.GetLineage:input_type -> royalty.v1.GetLineageRequest
-	13, // 23: royalty.v1.FeedbackService.SetFeedbackRate:input_type -> royalty.v1.SetFeedbackRateRequest
-	15, // 24: royalty.v1.FeedbackService.SettleFeedback:input_type -> royalty.v1.SettleFeedbackRequest
-	19, // 25: royalty.v1.FeedbackService.AttestIdentity:input_type -> royalty.v1.AttestIdentityRequest
-	3,  // 26: royalty.v1.FeedbackService.ReportFeedback:output_type -> royalty.v1.ReportFeedbackResponse
-	5,  // 27: royalty.v1.FeedbackService.ReportFeedbackBatch:output_type -> royalty.v1.ReportFeedbackBatchResponse
-	10, // 28: royalty.v1.FeedbackService.DeclareTraining:output_type -> royalty.v1.DeclareTrainingResponse
-	12, // 29: royalty.v1.FeedbackService.GetLineage:output_type -> royalty.v1.GetLineageResponse
-	14, // 30: royalty.v1.FeedbackService.SetFeedbackRate:output_type -> royalty.v1.SetFeedbackRateResponse
-	18, // 31: royalty.v1.FeedbackService.SettleFeedback:output_type -> royalty.v1.SettleFeedbackResponse
-	20, // 32: royalty.v1.FeedbackService.AttestIdentity:output_type -> royalty.v1.AttestIdentityResponse
-	26, // [26:33] is the sub-list for method output_type
-	19, // [19:26] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	25, // 18: royalty.v1.AttestIdentityResponse.claim:type_name -> royalty.v1.Claim
+	23, // 19: royalty.v1.CreateLinkCodeResponse.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 20: royalty.v1.FeedbackService.ReportFeedback:input_type -> royalty.v1.ReportFeedbackRequest
+	4,  // 21: royalty.v1.FeedbackService.ReportFeedbackBatch:input_type -> royalty.v1.ReportFeedbackBatchRequest
+	7,  // 22: royalty.v1.FeedbackService.DeclareTraining:input_type -> royalty.v1.DeclareTrainingRequest
+	11, // 23: royalty.v1.FeedbackService.GetLineage:input_type -> royalty.v1.GetLineageRequest
+	13, // 24: royalty.v1.FeedbackService.SetFeedbackRate:input_type -> royalty.v1.SetFeedbackRateRequest
+	15, // 25: royalty.v1.FeedbackService.SettleFeedback:input_type -> royalty.v1.SettleFeedbackRequest
+	19, // 26: royalty.v1.FeedbackService.AttestIdentity:input_type -> royalty.v1.AttestIdentityRequest
+	21, // 27: royalty.v1.FeedbackService.CreateLinkCode:input_type -> royalty.v1.CreateLinkCodeRequest
+	3,  // 28: royalty.v1.FeedbackService.ReportFeedback:output_type -> royalty.v1.ReportFeedbackResponse
+	5,  // 29: royalty.v1.FeedbackService.ReportFeedbackBatch:output_type -> royalty.v1.ReportFeedbackBatchResponse
+	10, // 30: royalty.v1.FeedbackService.DeclareTraining:output_type -> royalty.v1.DeclareTrainingResponse
+	12, // 31: royalty.v1.FeedbackService.GetLineage:output_type -> royalty.v1.GetLineageResponse
+	14, // 32: royalty.v1.FeedbackService.SetFeedbackRate:output_type -> royalty.v1.SetFeedbackRateResponse
+	18, // 33: royalty.v1.FeedbackService.SettleFeedback:output_type -> royalty.v1.SettleFeedbackResponse
+	20, // 34: royalty.v1.FeedbackService.AttestIdentity:output_type -> royalty.v1.AttestIdentityResponse
+	22, // 35: royalty.v1.FeedbackService.CreateLinkCode:output_type -> royalty.v1.CreateLinkCodeResponse
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_royalty_v1_feedback_proto_init() }
@@ -1504,7 +1623,7 @@ func file_royalty_v1_feedback_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_royalty_v1_feedback_proto_rawDesc), len(file_royalty_v1_feedback_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	FeedbackService_SetFeedbackRate_FullMethodName     = "/royalty.v1.FeedbackService/SetFeedbackRate"
 	FeedbackService_SettleFeedback_FullMethodName      = "/royalty.v1.FeedbackService/SettleFeedback"
 	FeedbackService_AttestIdentity_FullMethodName      = "/royalty.v1.FeedbackService/AttestIdentity"
+	FeedbackService_CreateLinkCode_FullMethodName      = "/royalty.v1.FeedbackService/CreateLinkCode"
 )
 
 // FeedbackServiceClient is the client API for FeedbackService service.
@@ -58,6 +59,11 @@ type FeedbackServiceClient interface {
 	// challenge (which the contributor handed to it, signed in as the rater). The claim is
 	// verified and the escrow released. A provider attests only its own raters.
 	AttestIdentity(ctx context.Context, in *AttestIdentityRequest, opts ...grpc.CallOption) (*AttestIdentityResponse, error)
+	// CreateLinkCode makes a one-time link code for one of the caller's rater ids, to hand to
+	// that user: the contributor enters it (ContributorService.RedeemLinkCode) and the identity
+	// `provider:<caller>/<rater_id>` becomes theirs. The code has 160 random bits, is stored
+	// hashed, works once and expires after expires_at.
+	CreateLinkCode(ctx context.Context, in *CreateLinkCodeRequest, opts ...grpc.CallOption) (*CreateLinkCodeResponse, error)
 }
 
 type feedbackServiceClient struct {
@@ -138,6 +144,16 @@ func (c *feedbackServiceClient) AttestIdentity(ctx context.Context, in *AttestId
 	return out, nil
 }
 
+func (c *feedbackServiceClient) CreateLinkCode(ctx context.Context, in *CreateLinkCodeRequest, opts ...grpc.CallOption) (*CreateLinkCodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateLinkCodeResponse)
+	err := c.cc.Invoke(ctx, FeedbackService_CreateLinkCode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FeedbackServiceServer is the server API for FeedbackService service.
 // All implementations must embed UnimplementedFeedbackServiceServer
 // for forward compatibility.
@@ -168,6 +184,11 @@ type FeedbackServiceServer interface {
 	// challenge (which the contributor handed to it, signed in as the rater). The claim is
 	// verified and the escrow released. A provider attests only its own raters.
 	AttestIdentity(context.Context, *AttestIdentityRequest) (*AttestIdentityResponse, error)
+	// CreateLinkCode makes a one-time link code for one of the caller's rater ids, to hand to
+	// that user: the contributor enters it (ContributorService.RedeemLinkCode) and the identity
+	// `provider:<caller>/<rater_id>` becomes theirs. The code has 160 random bits, is stored
+	// hashed, works once and expires after expires_at.
+	CreateLinkCode(context.Context, *CreateLinkCodeRequest) (*CreateLinkCodeResponse, error)
 	mustEmbedUnimplementedFeedbackServiceServer()
 }
 
@@ -198,6 +219,9 @@ func (UnimplementedFeedbackServiceServer) SettleFeedback(context.Context, *Settl
 }
 func (UnimplementedFeedbackServiceServer) AttestIdentity(context.Context, *AttestIdentityRequest) (*AttestIdentityResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AttestIdentity not implemented")
+}
+func (UnimplementedFeedbackServiceServer) CreateLinkCode(context.Context, *CreateLinkCodeRequest) (*CreateLinkCodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateLinkCode not implemented")
 }
 func (UnimplementedFeedbackServiceServer) mustEmbedUnimplementedFeedbackServiceServer() {}
 func (UnimplementedFeedbackServiceServer) testEmbeddedByValue()                         {}
@@ -346,6 +370,24 @@ func _FeedbackService_AttestIdentity_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FeedbackService_CreateLinkCode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateLinkCodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FeedbackServiceServer).CreateLinkCode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FeedbackService_CreateLinkCode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FeedbackServiceServer).CreateLinkCode(ctx, req.(*CreateLinkCodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FeedbackService_ServiceDesc is the grpc.ServiceDesc for FeedbackService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -380,6 +422,10 @@ var FeedbackService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AttestIdentity",
 			Handler:    _FeedbackService_AttestIdentity_Handler,
+		},
+		{
+			MethodName: "CreateLinkCode",
+			Handler:    _FeedbackService_CreateLinkCode_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
