@@ -49,8 +49,8 @@ import (
 	"github.com/openroyalty/royalty/attribution/eval"
 	"github.com/openroyalty/royalty/attribution/text"
 	"github.com/openroyalty/royalty/cmd/wire"
-	"github.com/openroyalty/royalty/indexer"
 	"github.com/openroyalty/royalty/indexer/bleveindex"
+	"github.com/openroyalty/royalty/internal/benchattr"
 	"github.com/openroyalty/royalty/internal/version"
 )
 
@@ -178,7 +178,7 @@ func run(ctx context.Context, o options) error {
 	}
 	for i, cp := range o.checkpoints {
 		t0 := time.Now()
-		if err := write(ctx, idx, posts[indexed:cp], o.batch); err != nil {
+		if err := benchattr.WriteBleve(ctx, idx, posts[indexed:cp], o.batch); err != nil {
 			return err
 		}
 		clear(posts[indexed:cp])
@@ -216,55 +216,6 @@ func run(ctx context.Context, o options) error {
 		last.light.EditedRecall, last.light.Precision, last.heavy.EditedRecall, last.heavy.Precision,
 		c, last.cP50, c, last.cP99, c, last.cRate, last.retrP50, c, last.cRetrP50, last.p50/last.retrP50, c, last.cP50/last.cRetrP50)
 	return nil
-}
-
-// write indexes posts in batches, preparing them as the ingest pipeline does, with at most a few
-// batches waiting for the persister, and returns when all are durable.
-func write(ctx context.Context, idx *bleveindex.Index, posts []*eval.Post, batch int) error {
-	inflight := make(chan struct{}, 4)
-	errc := make(chan error, 1)
-	for lo := 0; lo < len(posts); lo += batch {
-		hi := min(lo+batch, len(posts))
-		prepared := make([]*indexer.Prepared, 0, hi-lo)
-		for _, p := range posts[lo:hi] {
-			ip, err := p.IndexerPost()
-			if err != nil {
-				return err
-			}
-			pp, err := indexer.Prepare(ip)
-			if err != nil {
-				return fmt.Errorf("post %s: %w", p.ID, err)
-			}
-			prepared = append(prepared, pp)
-		}
-		inflight <- struct{}{}
-		err := idx.Write(ctx, prepared, func(err error) {
-			if err != nil {
-				select {
-				case errc <- err:
-				default:
-				}
-			}
-			<-inflight
-		})
-		if err != nil {
-			return err
-		}
-		select {
-		case err := <-errc:
-			return err
-		default:
-		}
-	}
-	if err := idx.Flush(ctx); err != nil {
-		return err
-	}
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
-	}
 }
 
 // The edit rates of the light and heavy edit sets (eval.ResponseConfig.EditRate).
