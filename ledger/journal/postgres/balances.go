@@ -154,40 +154,45 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 		}
 	}
 
-	if !advance && !rebuild {
-		// The previous fence, or before the first one the beginning of time, which holds
-		// trivially (balances then read every unsealed posting of the account until a block
-		// advances it).
-		f := time.Unix(0, 0).UTC()
-		if prevFence != nil {
-			f = *prevFence
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_balance_fences (journal_size, fence) VALUES ($1, $2)`, int64(size), f); err != nil {
-			return fmt.Errorf("inserting the balance fence: %w", err)
-		}
-		return nil
-	}
-	// The fence: the oldest transaction with postings still unsealed, or the cutoff.
-	var oldest *time.Time
-	err = tx.QueryRow(ctx, `
-		SELECT min(t.created_at) FROM ledger_transactions AS t
-		WHERE ($1::TIMESTAMPTZ IS NULL OR t.created_at >= $1) AND t.created_at < $2
-		  AND NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)
-		  AND EXISTS (SELECT 1 FROM ledger_postings AS p WHERE p.transaction_id = t.id)`, prevFence, upto).Scan(&oldest)
+	f, err := nextFence(ctx, tx, prevFence, upto, advance || rebuild)
 	if err != nil {
-		return fmt.Errorf("looking for unsealed transactions below the balance fence: %w", err)
-	}
-	f := upto
-	if oldest != nil {
-		f = *oldest
-	}
-	if prevFence != nil && f.Before(*prevFence) {
-		f = *prevFence
+		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO ledger_balance_fences (journal_size, fence) VALUES ($1, $2)`, int64(size), f); err != nil {
 		return fmt.Errorf("inserting the balance fence: %w", err)
 	}
 	return nil
+}
+
+// nextFence is the fence of a block. Advanced, it is the oldest transaction with postings still
+// unsealed (from prev up to the cutoff upto), or upto, never before prev. Otherwise it is prev
+// carried forward, or before the first fence the beginning of time, which holds trivially
+// (balances then read every unsealed posting of an account until a block advances it); that
+// reads no range of ledger_transactions.
+func nextFence(ctx context.Context, tx pgx.Tx, prev *time.Time, upto time.Time, advance bool) (time.Time, error) {
+	if !advance {
+		if prev != nil {
+			return *prev, nil
+		}
+		return time.Unix(0, 0).UTC(), nil
+	}
+	var oldest *time.Time
+	err := tx.QueryRow(ctx, `
+		SELECT min(t.created_at) FROM ledger_transactions AS t
+		WHERE ($1::TIMESTAMPTZ IS NULL OR t.created_at >= $1) AND t.created_at < $2
+		  AND NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)
+		  AND EXISTS (SELECT 1 FROM ledger_postings AS p WHERE p.transaction_id = t.id)`, prev, upto).Scan(&oldest)
+	if err != nil {
+		return upto, fmt.Errorf("looking for unsealed transactions below the balance fence: %w", err)
+	}
+	f := upto
+	if oldest != nil {
+		f = *oldest
+	}
+	if prev != nil && f.Before(*prev) {
+		f = *prev
+	}
+	return f, nil
 }
 
 // accountIDs reads the ids of the accounts the entries post to. Accounts are never changed or
