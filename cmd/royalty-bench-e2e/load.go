@@ -51,6 +51,22 @@ type phaseResult struct {
 	failures  []failure // the first few of each code
 }
 
+// add merges o, a slice of the same phase, into r.
+func (r *phaseResult) add(o phaseResult) {
+	r.ok += o.ok
+	r.replayed += o.replayed
+	r.credited += o.credited
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
+	if r.errors == nil {
+		r.errors = map[string]int{}
+	}
+	for k, v := range o.errors {
+		r.errors[k] += v
+	}
+	r.failures = append(r.failures, o.failures...)
+}
+
 func (r phaseResult) perS() float64 { return float64(r.ok) / r.elapsed.Seconds() }
 
 // p returns the q quantile of the successful calls' latency in milliseconds.
@@ -85,6 +101,14 @@ type reporter func(ctx context.Context, req *v1.ReportUsageRequest) (resp *v1.Re
 // drive runs clients concurrent clients for d, each sending ReportUsage calls back to back.
 // Over gRPC every client has its own connection, as separate provider processes would.
 func (b *bench) drive(ctx context.Context, name, transport string, clients int, d time.Duration) (phaseResult, error) {
+	return b.driveModel(ctx, name, transport, clients, d, benchModel)
+}
+
+// benchModel is the model version the reports name; lineage.go adds one with training lineage.
+const benchModel = "bench-e2e"
+
+// driveModel is drive with reports for the model version model.
+func (b *bench) driveModel(ctx context.Context, name, transport string, clients int, d time.Duration, model string) (phaseResult, error) {
 	res := phaseResult{transport: transport, clients: clients, errors: map[string]int{}}
 	reporters := make([]reporter, clients)
 	for c := range clients {
@@ -129,7 +153,7 @@ func (b *bench) drive(ctx context.Context, name, transport string, clients int, 
 			var fails []failure
 			for seq := 0; time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
 				req := &v1.ReportUsageRequest{
-					RequestId: fmt.Sprintf("e2e-%s-%d-%d", name, c, seq), ModelId: "bench-e2e", ModelVersionHash: "sha256:bench-e2e",
+					RequestId: fmt.Sprintf("e2e-%s-%d-%d", name, c, seq), ModelId: model, ModelVersionHash: "sha256:" + model,
 					InputTokens: uint64(100 + rng.IntN(400)), OutputTokens: 120,
 					Pricing:      &v1.ReportUsageRequest_Revenue{Revenue: decimal.New(int64(300+rng.IntN(9000)), -6).String()},
 					Currency:     "USD",

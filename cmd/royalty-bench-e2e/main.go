@@ -22,10 +22,15 @@
 // log lines around it are printed.
 //
 // With -lineage-clients n it also compares, in the same run, usage reporting without and with
-// training lineage (issue 21): a phase of n gRPC clients, then the model gets lineage and the
-// provider a feedback rate, and a second phase; the last line is
+// training lineage (issue 21): the provider gets a feedback rate and a second model version
+// lineage over two epochs, then n gRPC clients report for one version or the other in
+// alternating slices (-duration of each in all); the last line is
 //
-//	RESULT e2e-lineage clients=<n> without_per_s=<n> with_per_s=<n> without_p50_ms=<n> with_p50_ms=<n> ratio=<with / without>
+//	RESULT e2e-lineage clients=<n> slices=<n> without_per_s=<n> with_per_s=<n> without_p50_ms=<n> with_p50_ms=<n> ratio=<with / without>
+//
+// Every phase also prints the CPU each part used per report (server, PostgreSQL, this load
+// generator, the rest of the machine), read from /proc. -serve-args passes extra flags to
+// royalty serve.
 //
 // Run it with `make bench-e2e`; `-posts 20000 -duration 5s` makes a quick run; `-profile FILE`
 // writes a CPU profile of the server during the first phase (serve's --pprof-addr).
@@ -64,6 +69,8 @@ type options struct {
 	sources        int
 	profile        string
 	lineageClients int
+	serveArgs      []string
+	pgStatements   int
 }
 
 func main() {
@@ -83,8 +90,11 @@ func main() {
 	flag.IntVar(&o.sources, "sources", 50_000, "indexed posts (of at least 30 words) the responses copy from, drawn at random")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of royalty serve during the first load phase to this file (go tool pprof reads it)")
 	version.Flag("royalty-bench-e2e")
-	flag.IntVar(&o.lineageClients, "lineage-clients", 0, "gRPC clients of the lineage comparison: a phase without training lineage, then one with lineage and a feedback rate (every report also books a feedback pool); 0 skips it")
+	flag.IntVar(&o.lineageClients, "lineage-clients", 0, "gRPC clients of the lineage comparison: alternating slices of reports for a model version without training lineage and one with lineage and a feedback rate (every report also books feedback pools); 0 skips it")
+	flag.IntVar(&o.pgStatements, "pg-statements", 0, "load pg_stat_statements into PostgreSQL and print the n statements of royalty's database that took the most time over the measured phases; 0 leaves it out")
+	serveArgs := flag.String("serve-args", "", "extra flags of royalty serve, separated by spaces (e.g. \"--group-commit-flushers 2\")")
 	flag.Parse()
+	o.serveArgs = strings.Fields(*serveArgs)
 	for _, s := range strings.Split(clients, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
@@ -144,6 +154,9 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	if err := b.resetStatements(ctx); err != nil {
+		return err
+	}
 	var results []phaseResult
 	for i, p := range phases {
 		say("load: %d %s clients for %s", p.clients, p.transport, o.duration)
@@ -156,10 +169,12 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
+		cpuBefore := b.sampleCPU()
 		r, err := b.drive(ctx, p.transport+strconv.Itoa(p.clients), p.transport, p.clients, o.duration)
 		if err != nil {
 			return err
 		}
+		cpuAfter := b.sampleCPU()
 		txsAfter, err := b.usageTransactions(ctx)
 		if err != nil {
 			return err
@@ -174,6 +189,7 @@ func run(ctx context.Context, o options) error {
 		say("%s %d clients: %d reports booked (%d replays) in %.1fs: %.0f reports/s, latency p50 %.1f ms p99 %.1f ms max %.1f ms; %d attributed to at least one post",
 			p.transport, p.clients, r.ok, r.replayed, r.elapsed.Seconds(), r.perS(), r.p(0.5), r.p(0.99), r.p(1), r.credited)
 		say("  errors by code: %s", r.errorSummary())
+		say("  %s", cpuSplit(cpuBefore, cpuAfter, r.ok))
 		if n := txsAfter[1] - txsBefore[1]; n > 0 {
 			say("  %d reports in %d database transactions: %.1f reports per transaction (group commit)", txsAfter[0]-txsBefore[0], n, float64(txsAfter[0]-txsBefore[0])/float64(n))
 		}
@@ -188,6 +204,9 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if err := b.printStatements(ctx); err != nil {
+		return err
+	}
 	tpsAfter, err := b.pgbench(ctx)
 	if err != nil {
 		return err

@@ -86,7 +86,11 @@ func setup(ctx context.Context, o options, log *slog.Logger) (*bench, error) {
 	say("royalty built from commit %s", strings.TrimSpace(string(commit)))
 
 	say("starting a throwaway durable PostgreSQL (fsync on)")
-	if b.pg, err = pgtmp.Start(ctx, pgtmp.Options{Durable: true, Logger: log}); err != nil {
+	pgo := pgtmp.Options{Durable: true, Logger: log}
+	if o.pgStatements > 0 {
+		pgo.Settings = map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "top"}
+	}
+	if b.pg, err = pgtmp.Start(ctx, pgo); err != nil {
 		return b, err
 	}
 	if b.dsn, err = b.pg.CreateDatabase(ctx, "royalty", ""); err != nil {
@@ -312,6 +316,7 @@ func (b *bench) serve(ctx context.Context) error {
 		}
 		args = append(args, "--pprof-addr", b.pprofAddr)
 	}
+	args = append(args, b.o.serveArgs...)
 	t0 := time.Now()
 	b.server, err = serverproc.Start(ctx, serverproc.Server{Bin: b.bin, DSN: b.dsn, GRPCAddr: b.addr, Args: args, LogPath: b.logPath}, 5*time.Minute)
 	if err != nil {

@@ -111,6 +111,17 @@ func (s *Server) Dir() string { return s.dir }
 // Port is the TCP port on 127.0.0.1.
 func (s *Server) Port() int { return s.port }
 
+// PID is the process id of the running postmaster (0 when it is not running); the backends
+// are its children.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil || s.stopped {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // DSN returns a connection URL for the named database as the superuser "postgres".
 func (s *Server) DSN(database string) string {
 	u := url.URL{

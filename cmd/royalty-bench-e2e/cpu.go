@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// ticksPerSecond is USER_HZ, the unit of the CPU times in /proc: 100 on every Linux
+// architecture Go supports.
+const ticksPerSecond = 100
+
+// cpuSample is the CPU time, in seconds, each part of the benchmark had used up to a moment,
+// read from /proc: the server process, PostgreSQL (the postmaster, its live backends and
+// those that exited), this load generator, and the whole machine (busy and all time).
+type cpuSample struct {
+	server, postgres, self float64
+	busy, all              float64
+}
+
+// sampleCPU reads a cpuSample. Errors leave the part at zero: the figures are a diagnosis
+// printed beside the results, not a result.
+func (b *bench) sampleCPU() cpuSample {
+	var s cpuSample
+	if b.server != nil {
+		s.server = procTimes(b.server.Pid(), true)
+	}
+	if pm := b.pg.PID(); pm > 0 {
+		s.postgres = procTimes(pm, true)
+		for _, child := range childrenOf(pm) {
+			s.postgres += procTimes(child, true)
+		}
+	}
+	s.self = procTimes(os.Getpid(), false)
+	s.busy, s.all = machineTimes()
+	return s
+}
+
+// cpuSplit is what one phase cost in CPU per report, in milliseconds.
+func cpuSplit(before, after cpuSample, reports int64) string {
+	if reports <= 0 {
+		return "no reports"
+	}
+	per := func(a, b float64) float64 { return (b - a) * 1000 / float64(reports) }
+	server, pg, self := per(before.server, after.server), per(before.postgres, after.postgres), per(before.self, after.self)
+	busy := per(before.busy, after.busy)
+	util := 0.0
+	if d := after.all - before.all; d > 0 {
+		util = 100 * (after.busy - before.busy) / d
+	}
+	return fmt.Sprintf("CPU per report: server %.2f ms, PostgreSQL %.2f ms, load generator %.2f ms, rest of the machine %.2f ms; machine %.0f%% busy",
+		server, pg, self, busy-server-pg-self, util)
+}
+
+// procTimes is utime+stime of a process, plus cutime+cstime (its waited-for children) when
+// withChildren, in seconds; 0 when it cannot be read.
+func procTimes(pid int, withChildren bool) float64 {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; the fields after it start past its ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	// f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14–17.
+	if len(f) < 15 {
+		return 0
+	}
+	var t float64
+	n := 2
+	if withChildren {
+		n = 4
+	}
+	for _, s := range f[11 : 11+n] {
+		v, _ := strconv.ParseFloat(s, 64)
+		t += v
+	}
+	return t / ticksPerSecond
+}
+
+// childrenOf lists the live processes whose parent is pid.
+func childrenOf(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// machineTimes reads the first line of /proc/stat: busy (all but idle and iowait) and all CPU
+// time of the machine, in seconds.
+func machineTimes() (busy, all float64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, s := range f[1:] {
+		if i >= 8 { // guest times are already in user
+			break
+		}
+		v, _ := strconv.ParseFloat(s, 64)
+		all += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy / ticksPerSecond, all / ticksPerSecond
+}
