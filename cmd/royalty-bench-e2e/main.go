@@ -190,6 +190,7 @@ func run(ctx context.Context, o options) error {
 			p.transport, p.clients, r.ok, r.replayed, r.elapsed.Seconds(), r.perS(), r.p(0.5), r.p(0.99), r.p(1), r.credited)
 		say("  errors by code: %s", r.errorSummary())
 		say("  %s", cpuSplit(cpuBefore, cpuAfter, r.ok))
+		say("  %s", b.sealState(ctx))
 		if n := txsAfter[1] - txsBefore[1]; n > 0 {
 			say("  %d reports in %d database transactions: %.1f reports per transaction (group commit)", txsAfter[0]-txsBefore[0], n, float64(txsAfter[0]-txsBefore[0])/float64(n))
 		}
@@ -259,6 +260,29 @@ func (b *bench) cpuProfile(ctx context.Context, path string, d time.Duration) er
 		return err
 	}
 	return f.Close()
+}
+
+// sealState says how far the journal and the balance fence are behind the newest transaction.
+func (b *bench) sealState(ctx context.Context) string {
+	pool, err := pgdb.Open(ctx, b.dsn, 1)
+	if err != nil {
+		return err.Error()
+	}
+	defer pool.Close()
+	var unsealed int64
+	var newest, fence *time.Time
+	err = pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM ledger_transactions AS t WHERE NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)),
+		       (SELECT max(created_at) FROM ledger_transactions),
+		       (SELECT fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1)`).Scan(&unsealed, &newest, &fence)
+	if err != nil {
+		return "reading the journal's state: " + err.Error()
+	}
+	lag := "no balance fence yet"
+	if fence != nil && newest != nil {
+		lag = fmt.Sprintf("the balance fence %.1f s behind the newest transaction", newest.Sub(*fence).Seconds())
+	}
+	return fmt.Sprintf("at the end: %d transactions not sealed yet; %s", unsealed, lag)
 }
 
 // usageTransactions counts the usage reports booked and the database transactions that booked

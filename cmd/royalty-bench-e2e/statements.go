@@ -39,12 +39,12 @@ func (b *bench) printStatements(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
-	rows, err := pool.Query(ctx, `
-		SELECT s.calls, s.total_exec_time, s.rows, s.query,
-		       100 * s.total_exec_time / NULLIF(sum(s.total_exec_time) OVER (), 0)
-		FROM pg_stat_statements AS s JOIN pg_database AS d ON d.oid = s.dbid
-		WHERE d.datname = current_database()
-		ORDER BY s.total_exec_time DESC LIMIT $1`, b.o.pgStatements)
+	const mine = `FROM pg_stat_statements AS s JOIN pg_database AS d ON d.oid = s.dbid WHERE d.datname = current_database()`
+	var all float64
+	if err := pool.QueryRow(ctx, `SELECT coalesce(sum(s.total_exec_time), 0) `+mine).Scan(&all); err != nil {
+		return fmt.Errorf("pg_stat_statements: %w", err)
+	}
+	rows, err := pool.Query(ctx, `SELECT s.calls, s.total_exec_time, s.rows, s.query `+mine+` ORDER BY s.total_exec_time DESC LIMIT $1`, b.o.pgStatements)
 	if err != nil {
 		return fmt.Errorf("pg_stat_statements: %w", err)
 	}
@@ -53,14 +53,13 @@ func (b *bench) printStatements(ctx context.Context) error {
 	for rows.Next() {
 		var calls, n int64
 		var total float64
-		var share *float64
 		var query string
-		if err := rows.Scan(&calls, &total, &n, &query, &share); err != nil {
+		if err := rows.Scan(&calls, &total, &n, &query); err != nil {
 			return err
 		}
 		pct := 0.0
-		if share != nil {
-			pct = *share
+		if all > 0 {
+			pct = 100 * total / all
 		}
 		query = strings.Join(strings.Fields(query), " ")
 		if len(query) > 160 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sort"
 	"sync"
 
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -15,13 +14,14 @@ import (
 // fpTable is the fingerprint field of one segment, decoded: every (hash, document) pair of the
 // segment, sorted by hash and then document, deleted documents included (deletions belong to a
 // snapshot, not to the segment). Segments never change, so a table is built once per segment,
-// at the first retrieval that reads the segment, and then serves every retrieval by binary
-// search. The fingerprints are a stored field (see the package doc), so building a table reads
-// every document's stored fields twice: once to count the fingerprints of each range of hashes,
-// once to put them in place, after which each range is sorted on its own. A table costs 12
-// bytes per fingerprint. A segment's table is built by the first retrieval that reads the
-// segment, which waits for it: BenchmarkBuildFPTable measures the time per fingerprint, from
-// which docs/benchmarks.md gives the pause after a merge into a segment of 1,000,000 posts. Building
+// at the first retrieval that reads the segment, and then serves every retrieval: a lookup
+// reads the range of its hash's top bits, about two entries long. The fingerprints are a
+// stored field (see the package doc), so building a table reads every document's stored
+// fields twice: once to count the fingerprints of each range of hashes, once to put them in
+// place, after which each range is sorted on its own. A table costs about 14 bytes per
+// fingerprint. A segment's table is built by the first retrieval that reads the segment, which
+// waits for it: BenchmarkBuildFPTable measures the time per fingerprint, from which
+// docs/benchmarks.md gives the pause after a merge into a segment of 1,000,000 posts. Building
 // tables in the background would remove that pause; it is not done.
 type fpTable struct {
 	hashes []uint64
@@ -56,16 +56,19 @@ func (t *fpTable) setAuthor(doc uint32, a string) {
 	t.authorsMu.Unlock()
 }
 
-// find returns the range [lo, hi) of the entries whose hash is h.
+// find returns the range [lo, hi) of the entries whose hash is h. A range of the table holds
+// about two hashes, so a lookup reads starts and one or two cache lines of hashes.
 func (t *fpTable) find(h uint64) (lo, hi int) {
 	r := h >> t.shift
 	lo, hi = int(t.starts[r]), int(t.starts[r+1])
-	i := lo + sort.Search(hi-lo, func(i int) bool { return t.hashes[lo+i] >= h })
-	j := i
+	for lo < hi && t.hashes[lo] < h {
+		lo++
+	}
+	j := lo
 	for j < hi && t.hashes[j] == h {
 		j++
 	}
-	return i, j
+	return lo, j
 }
 
 // buildFPTable decodes the fingerprint field of seg.
@@ -110,6 +113,7 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 			return nil, fmt.Errorf("the fingerprints of the segment changed while its table was built")
 		}
 	}
+
 	// Documents were visited in order, so a range is in document order; sort it by hash, keeping
 	// that order among equal hashes.
 	var pairs []fpPair
@@ -132,7 +136,26 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 			t.hashes[lo+k], t.docs[lo+k] = p.hash, p.doc
 		}
 	}
+	t.index(total)
 	return t, nil
+}
+
+// index replaces the ranges the table was built with (about one per document) by ranges of
+// about two hashes each, so that find reads one or two cache lines instead of searching a
+// range of a document's worth of hashes. The table is sorted by hash, so one pass does it.
+func (t *fpTable) index(total int) {
+	fine := uint(min(28, max(4, bits.Len64(uint64(total))-1)))
+	shift := 64 - fine
+	starts := make([]uint32, 1<<fine+1)
+	i := 0
+	for r := range 1 << fine {
+		starts[r] = uint32(i)
+		for i < total && int(t.hashes[i]>>shift) == r {
+			i++
+		}
+	}
+	starts[1<<fine] = uint32(total)
+	t.starts, t.shift = starts, shift
 }
 
 // visitFingerprints calls fn with every fingerprint of every document of seg, in document order.

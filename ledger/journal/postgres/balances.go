@@ -18,13 +18,16 @@ import (
 // postings, so nothing is summed twice and no row is updated), and a fence: a time before which
 // every transaction with postings is sealed within those positions.
 //
-// The fence is the oldest created_at of a transaction with postings that is still unsealed once
-// the block's leaves are in (looked for from the previous fence up to the round's cutoff), or the
-// cutoff when there is none. That read is inside the block's SERIALIZABLE transaction, and every
-// ledger write reads the newest fence in its own: a write that would commit with a created_at
-// below the new fence without the sealer having seen it forms a read-write cycle with the block,
-// so one of the two is retried (the write then stamps a later time). Hence a balance is the
-// newest checkpoint plus the unsealed postings at or after the newest fence, exactly.
+// The block writes the previous fence carried forward (before the first, the beginning of time),
+// which reads no range of ledger_transactions, so the block does not conflict with the writes
+// landing there. A small SERIALIZABLE transaction of its own then moves it forward
+// (advanceFenceTx) to the oldest created_at of a transaction with postings still unsealed
+// (looked for from the previous fence up to the round's cutoff), or the cutoff when there is
+// none. Every ledger write reads the newest fence in its own: a write that would commit with a
+// created_at below the new fence without the sealer having seen it forms a read-write cycle
+// with the advance, so one of the two is retried (the write then stamps a later time). Hence a
+// balance is the newest checkpoint plus the unsealed postings at or after the newest fence,
+// exactly.
 //
 // The first block after the checkpoints were introduced, or after a sealer that writes none
 // extended the journal (an older binary during a rolling upgrade), rebuilds every account's
@@ -53,9 +56,10 @@ func (b *balanceSum) add(amount decimal.Decimal) {
 // journal from base to size with es, inside the block's transaction. upto is the round's
 // cutoff: transactions created after it were not candidates.
 //
-// With advance false the fence stays where it was (before the first, at the beginning of time): it
-// still holds for the longer journal, and no range of ledger_transactions is read (sealBlock).
-func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, ids map[string]string, upto time.Time, advance bool) error {
+// The fence stays where it was (before the first, at the beginning of time): it still holds for
+// the longer journal, and no range of ledger_transactions is read, so the block does not conflict
+// with the writes landing there. advanceFenceTx moves it forward after the block.
+func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, ids map[string]string, upto time.Time) error {
 	var prevSize int64
 	var prevFence *time.Time
 	err := tx.QueryRow(ctx, `SELECT journal_size, fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`).Scan(&prevSize, &prevFence)
@@ -64,7 +68,7 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 	}
 	rebuild := base > 0 && uint64(prevSize) != base
 	if rebuild {
-		prevFence = nil // look for unsealed transactions in the whole history once
+		prevFence = nil // the beginning of time; advanceFenceTx looks through the whole history once
 	}
 
 	// The block's postings, by account id.
@@ -154,9 +158,9 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 		}
 	}
 
-	f, err := nextFence(ctx, tx, prevFence, upto, advance || rebuild)
-	if err != nil {
-		return err
+	f := time.Unix(0, 0).UTC()
+	if prevFence != nil {
+		f = *prevFence
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO ledger_balance_fences (journal_size, fence) VALUES ($1, $2)`, int64(size), f); err != nil {
 		return fmt.Errorf("inserting the balance fence: %w", err)
@@ -164,35 +168,105 @@ func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journ
 	return nil
 }
 
-// nextFence is the fence of a block. Advanced, it is the oldest transaction with postings still
-// unsealed (from prev up to the cutoff upto), or upto, never before prev. Otherwise it is prev
-// carried forward, or before the first fence the beginning of time, which holds trivially
-// (balances then read every unsealed posting of an account until a block advances it); that
-// reads no range of ledger_transactions.
-func nextFence(ctx context.Context, tx pgx.Tx, prev *time.Time, upto time.Time, advance bool) (time.Time, error) {
-	if !advance {
-		if prev != nil {
-			return *prev, nil
-		}
-		return time.Unix(0, 0).UTC(), nil
+// fenceStep bounds the transactions one advanceFenceTx reads. PostgreSQL tracks the reads of a
+// SERIALIZABLE transaction as predicate locks, a page's tuples turning into the page and, past 32
+// pages of one relation (max_pred_locks_per_relation's default), into the whole relation. Reading
+// a whole round of transactions took relation locks, so every concurrent write conflicted with
+// the advance and it never won under load; a step of this many transactions stays on a few
+// pages, which the writes landing after the cutoff do not touch. The transactions of one group
+// commit share a created_at, so a step that cannot get past one such run reads more
+// (fenceStepMax, above the largest batch).
+const (
+	fenceStep    = 64
+	fenceStepMax = 512
+)
+
+// advanceFenceTx moves the fence of the block that made the journal size long forward, inside
+// a SERIALIZABLE transaction of its own (Sealer.advanceFence), over about fenceStep
+// transactions from the current fence towards the cutoff upto: to the created_at of the oldest
+// transaction with postings still unsealed, or, when all are sealed, to upto if the step reached
+// it, else to the created_at of the last transaction read (those before it are sealed). more
+// reports that the step stopped short of upto with all sealed, so another step can go on. It does
+// nothing when another block has extended the journal since (that block's fence is the newest and
+// its advance moves it).
+//
+// Reading that range is what makes a write racing the sealer safe: every ledger write reads the
+// newest fence in its own SERIALIZABLE transaction and stamps a later created_at, so a write
+// that would commit below the new fence without having been seen here forms a read-write cycle
+// with this transaction, and one of the two is retried.
+func advanceFenceTx(ctx context.Context, tx pgx.Tx, size uint64, upto time.Time) (more bool, err error) {
+	var fenceSize int64
+	var prev time.Time
+	var journalSize *int64
+	err = tx.QueryRow(ctx, `
+		SELECT f.journal_size, f.fence, (SELECT max(size) FROM journal_checkpoints)
+		FROM ledger_balance_fences AS f ORDER BY f.journal_size DESC LIMIT 1`).Scan(&fenceSize, &prev, &journalSize)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
 	}
-	var oldest *time.Time
-	err := tx.QueryRow(ctx, `
-		SELECT min(t.created_at) FROM ledger_transactions AS t
-		WHERE ($1::TIMESTAMPTZ IS NULL OR t.created_at >= $1) AND t.created_at < $2
-		  AND NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)
-		  AND EXISTS (SELECT 1 FROM ledger_postings AS p WHERE p.transaction_id = t.id)`, prev, upto).Scan(&oldest)
 	if err != nil {
-		return upto, fmt.Errorf("looking for unsealed transactions below the balance fence: %w", err)
+		return false, fmt.Errorf("reading the newest balance fence: %w", err)
+	}
+	if uint64(fenceSize) != size || journalSize == nil || *journalSize != fenceSize || !upto.After(prev) {
+		return false, nil
+	}
+	// The next transactions in created_at order (an index range scan that stops after limit),
+	// each with whether it is sealed.
+	type txAt struct {
+		id     [16]byte
+		at     time.Time
+		sealed bool
+	}
+	var step []txAt
+	limit := fenceStep
+	for {
+		rows, err := tx.Query(ctx, `
+			SELECT t.id, t.created_at, EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)
+			FROM ledger_transactions AS t
+			WHERE t.created_at >= $1 AND t.created_at < $2
+			ORDER BY t.created_at LIMIT $3`, prev, upto, limit)
+		if err != nil {
+			return false, fmt.Errorf("looking for unsealed transactions below the balance fence: %w", err)
+		}
+		step = step[:0]
+		var r txAt
+		if _, err := pgx.ForEachRow(rows, []any{&r.id, &r.at, &r.sealed}, func() error {
+			step = append(step, r)
+			return nil
+		}); err != nil {
+			return false, fmt.Errorf("looking for unsealed transactions below the balance fence: %w", err)
+		}
+		if len(step) < limit || !step[len(step)-1].at.Equal(prev) || limit >= fenceStepMax {
+			break
+		}
+		limit = fenceStepMax // every one shares the fence's created_at: read past the run
 	}
 	f := upto
-	if oldest != nil {
-		f = *oldest
+	if len(step) == limit {
+		f, more = step[len(step)-1].at, true
 	}
-	if prev != nil && f.Before(*prev) {
-		f = *prev
+	for _, t := range step {
+		if t.sealed || !t.at.Before(f) {
+			continue
+		}
+		// Unsealed: it holds the fence unless it has no postings (the ledger writes none such;
+		// the sealer cannot seal one and logs it).
+		var has bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_postings WHERE transaction_id = $1)`, t.id).Scan(&has); err != nil {
+			return false, fmt.Errorf("looking for unsealed transactions below the balance fence: %w", err)
+		}
+		if has {
+			f, more = t.at, false
+			break
+		}
 	}
-	return f, nil
+	if !f.After(prev) {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE ledger_balance_fences SET fence = $2 WHERE journal_size = $1`, fenceSize, f); err != nil {
+		return false, fmt.Errorf("advancing the balance fence: %w", err)
+	}
+	return more, nil
 }
 
 // accountIDs reads the ids of the accounts the entries post to. Accounts are never changed or

@@ -71,8 +71,8 @@ type Sealer struct {
 	// testHookInBlock, if set, runs inside a block's transaction before it commits (tests use
 	// it to kill a sealer mid-seal).
 	testHookInBlock func(ctx context.Context)
-	// testFenceLoses, if set, makes every block that would advance the balance fence fail as
-	// if it lost a serialization conflict (tests of the fallback).
+	// testFenceLoses, if set, makes every attempt to advance the balance fence fail as if it
+	// lost a serialization conflict (tests of the fallback).
 	testFenceLoses bool
 	bad            map[string]bool
 
@@ -377,22 +377,17 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 	if err != nil {
 		return err
 	}
-	// The block first tries to advance the balance fence, which reads the range of unsealed
-	// transactions below the cutoff and so conflicts with the writes landing there: under a
-	// steady stream of reports that attempt can keep losing (SQLSTATE 40001). After
-	// fenceAttempts it seals the block carrying the previous fence forward instead, which reads
-	// no such range: the fence is then older than it could be (balances read a longer tail),
-	// never wrong, and sealing does not stall behind the fence.
+	// The block carries the previous balance fence forward: advancing it reads the range of
+	// unsealed transactions below the cutoff, which conflicts with the writes landing there, and
+	// under a steady stream of reports a block doing that kept losing (SQLSTATE 40001) and was
+	// written up to four times. A small transaction of its own advances the fence after the
+	// block (advanceFence); losing it costs little. Account ids are read before the block:
+	// inside it, the read would conflict with every write that creates an account.
 	ids, err := accountIDs(ctx, s.pool, es)
 	if err != nil {
 		return err
 	}
-	err = pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: "sealing a block", MaxAttempts: fenceAttempts}, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, ids, true))
-	var exhausted *pgdb.RetriesExhaustedError
-	if errors.As(err, &exhausted) {
-		s.log.Debug("journal: the balance fence lost to concurrent writes; sealing with the previous fence", "err", err)
-		err = pgdb.Serializable(ctx, s.pool, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, ids, false))
-	}
+	err = pgdb.Serializable(ctx, s.pool, s.blockTx(base, prevRoot, cp, leafIdx, txIDs, leafHashes, leafData, nodeLevel, nodeIndex, nodeHashes, es, ids))
 	if err != nil {
 		if isUniqueViolation(err) {
 			return errRaced
@@ -400,20 +395,50 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 		return err
 	}
 	s.tree, s.root = tree, root
+	s.advanceFence(ctx, cp.Size)
 	return nil
 }
 
-// fenceAttempts bounds the attempts of a block that advances the balance fence.
+// fenceAttempts bounds the attempts of each transaction that advances the balance fence.
 const fenceAttempts = 3
 
-// blockTx is the transaction that writes a block: its leaves, nodes, checkpoint and balance
-// checkpoints, and the fence (advanced, or the previous one carried forward).
-func (s *Sealer) blockTx(base journal.Checkpoint, prevRoot journal.Hash, cp journal.Checkpoint, leafIdx []int64, txIDs []string,
-	leafHashes, leafData [][]byte, nodeLevel, nodeIndex []int64, nodeHashes [][]byte, es []journal.Entry, ids map[string]string, advance bool) func(context.Context, pgx.Tx) error {
-	return func(ctx context.Context, tx pgx.Tx) error {
-		if advance && s.testFenceLoses {
-			return pgdb.Retryable(errors.New("test: the balance fence loses"))
+// fenceSteps bounds the transactions that advance the fence after one block (each moves it over
+// at most fenceStep transactions): the next block goes on from there.
+const fenceSteps = 256
+
+// advanceFence moves the balance fence of the block that made the journal size long towards the
+// round's cutoff, in small SERIALIZABLE transactions of their own (advanceFenceTx): their reads
+// of the range below the new fence are what make a write that would commit late below it
+// conflict with them (docs/design.md §8). When a step loses fenceAttempts times, or another
+// block came first, the fence stays where it got to: older than it could be (balances read a
+// longer tail), never wrong. The next block goes on.
+func (s *Sealer) advanceFence(ctx context.Context, size uint64) {
+	for range fenceSteps {
+		var more bool
+		err := pgdb.Tx(ctx, s.pool, pgdb.TxOptions{Op: "advancing the balance fence", MaxAttempts: fenceAttempts}, func(ctx context.Context, tx pgx.Tx) (err error) {
+			if s.testFenceLoses {
+				return pgdb.Retryable(errors.New("test: the balance fence loses"))
+			}
+			more, err = advanceFenceTx(ctx, tx, size, s.cutoff)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Debug("journal: the balance fence stays where it got to", "journal_size", size, "err", err)
+			}
+			return
 		}
+		if !more {
+			return
+		}
+	}
+}
+
+// blockTx is the transaction that writes a block: its leaves, nodes, checkpoint and balance
+// checkpoints, and the previous fence carried forward.
+func (s *Sealer) blockTx(base journal.Checkpoint, prevRoot journal.Hash, cp journal.Checkpoint, leafIdx []int64, txIDs []string,
+	leafHashes, leafData [][]byte, nodeLevel, nodeIndex []int64, nodeHashes [][]byte, es []journal.Entry, ids map[string]string) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
 		now, ok, err := latest(ctx, tx)
 		if err != nil {
 			return err
@@ -444,7 +469,7 @@ func (s *Sealer) blockTx(base journal.Checkpoint, prevRoot journal.Hash, cp jour
 			VALUES ($1, $2, $3, $4, $5, $6)`, int64(cp.Size), int64(base.Size), cp.Root[:], cp.Time, cp.KeyID, cp.Signature); err != nil {
 			return fmt.Errorf("inserting checkpoint %d: %w", cp.Size, err)
 		}
-		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, ids, s.cutoff, advance); err != nil {
+		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, ids, s.cutoff); err != nil {
 			return err
 		}
 		if s.testHookInBlock != nil {
