@@ -313,6 +313,25 @@ type FeedbackPoolPlan struct {
 	Pools    []PoolCredit
 }
 
+// AddFeedback books plan, the feedback pools of a usage planned by PlanUsage for the same
+// provider and currency, into that usage's transaction: the provider's debit (the usage's first
+// posting) grows by the plan's Total and the pools' credits follow the usage's postings. One
+// debit of revenue plus the feedback, rather than a second debit, keeps every usage with
+// lineage a posting shorter.
+func (u *Usage) AddFeedback(plan FeedbackPoolPlan) error {
+	if len(plan.Postings) == 0 {
+		return nil
+	}
+	debit := plan.Postings[0]
+	if len(u.Postings) == 0 || u.Postings[0].Account != debit.Account || u.Postings[0].Currency != debit.Currency || debit.Type != AccountProvider {
+		return fmt.Errorf("usage %s: the feedback plan's debit of %s in %s does not match the usage's first posting", u.RequestID, debit.Account, debit.Currency)
+	}
+	u.Postings[0].Amount = u.Postings[0].Amount.Add(debit.Amount)
+	u.Postings = append(u.Postings, plan.Postings[1:]...)
+	u.Feedback = plan.Pools
+	return nil
+}
+
 // PlanFeedbackPool plans what a usage of revenue in currency books to the feedback pools of the
 // model version's lineage (epochs with weights), dated day: Total = revenue × rate split by the
 // largest remainder against revenue × (1 − rate), so it is within one quantum of the exact

@@ -39,6 +39,15 @@ func (b *bench) sampleCPU() cpuSample {
 	return s
 }
 
+// addDelta adds what was used between before and after to s.
+func (s *cpuSample) addDelta(before, after cpuSample) {
+	s.server += after.server - before.server
+	s.postgres += after.postgres - before.postgres
+	s.self += after.self - before.self
+	s.busy += after.busy - before.busy
+	s.all += after.all - before.all
+}
+
 // cpuSplit is what one phase cost in CPU per report, in milliseconds.
 func cpuSplit(before, after cpuSample, reports int64) string {
 	if reports <= 0 {

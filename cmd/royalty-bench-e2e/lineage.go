@@ -29,7 +29,7 @@ const trainedModel = "bench-e2e-trained"
 // lineageSlices is how many slices of each kind the comparison runs. The slices alternate in
 // the order without, with, with, without (repeated), so that neither kind always runs later,
 // on bigger tables and a longer journal, than the other.
-const lineageSlices = 4
+const lineageSlices = 6
 
 // lineagePhases declares the lineage and the feedback rate, then runs the two kinds of reports
 // in alternating slices with the same clients, d of each kind in all.
@@ -62,20 +62,30 @@ func (b *bench) lineagePhases(ctx context.Context, clients int, d time.Duration)
 	say("lineage: %d gRPC clients, %d slices of %s without training lineage (model %s) and %d with lineage over two epochs and a feedback rate of 0.05 (model %s), alternating",
 		clients, lineageSlices, slice, benchModel, lineageSlices, trainedModel)
 	res := &lineageResult{clients: clients, slices: lineageSlices}
+	var cpuWithout, cpuWith cpuSample // summed over the slices of each kind
 	for i := range 2 * lineageSlices {
 		trained := i%4 == 1 || i%4 == 2
 		model, into, name := benchModel, &res.without, fmt.Sprintf("nolineage-%d", i)
 		if trained {
 			model, into, name = trainedModel, &res.with, fmt.Sprintf("lineage-%d", i)
 		}
+		before := b.sampleCPU()
 		r, err := b.driveModel(ctx, name, "grpc", clients, slice, model)
 		if err != nil {
 			return nil, err
 		}
+		after := b.sampleCPU()
 		into.add(r)
+		sum := &cpuWithout
+		if trained {
+			sum = &cpuWith
+		}
+		sum.addDelta(before, after)
 	}
 	say("  without lineage: %.0f reports/s, p50 %.1f ms, p99 %.1f ms; errors: %s", res.without.perS(), res.without.p(0.5), res.without.p(0.99), res.without.errorSummary())
 	say("  with lineage:    %.0f reports/s, p50 %.1f ms, p99 %.1f ms; errors: %s", res.with.perS(), res.with.p(0.5), res.with.p(0.99), res.with.errorSummary())
+	say("  without lineage: %s", cpuSplit(cpuSample{}, cpuWithout, res.without.ok))
+	say("  with lineage:    %s", cpuSplit(cpuSample{}, cpuWith, res.with.ok))
 	return res, nil
 }
 

@@ -98,8 +98,9 @@ func (s *Store) planFeedback(ctx context.Context, tx pgx.Tx, u *ledger.Usage, te
 	if len(plan.Postings) == 0 {
 		return nil
 	}
-	u.Postings = append(u.Postings, plan.Postings...)
-	u.Feedback = plan.Pools
+	if err := u.AddFeedback(plan); err != nil {
+		return err
+	}
 	var missing []string
 	for _, p := range plan.Pools {
 		if _, ok := s.known.id(p.Account); !ok {
