@@ -63,7 +63,7 @@ func newGroupCommitter(s *Store, cfg GroupCommit) *groupCommitter {
 	}
 	flushers := cfg.Flushers
 	if flushers <= 0 {
-		flushers = 4
+		flushers = DefaultGroupCommitFlushers
 	}
 	g.wg.Add(flushers)
 	for i := 0; i < flushers; i++ {

@@ -68,8 +68,14 @@ type Config struct {
 	FeedbackWindow time.Duration
 }
 
-// DefaultGroupCommitWait is how long concurrent reports are collected into one transaction.
-const DefaultGroupCommitWait = time.Millisecond
+// DefaultGroupCommitWait is how long concurrent reports are collected into one transaction, and
+// DefaultGroupCommitFlushers how many such transactions are in flight at once. bench-e2e (8 and
+// 32 clients) measured 2 and 2 ms against 4 and 1 ms: fewer, larger transactions cost
+// PostgreSQL a third less CPU per report, and the reports per second rose 5-10 %.
+const (
+	DefaultGroupCommitWait     = 2 * time.Millisecond
+	DefaultGroupCommitFlushers = 2
+)
 
 // DefaultRoyaltyRate is the royalty rate when neither the provider's agreement nor the
 // configuration says otherwise.
@@ -84,7 +90,8 @@ type GroupCommit struct {
 	// Wait is how long a flusher collects reports after the first before it books them; 0
 	// means DefaultGroupCommitWait, negative means only the reports already waiting.
 	Wait time.Duration
-	// Flushers is the number of shared transactions in flight at once; 0 means 4.
+	// Flushers is the number of shared transactions in flight at once; 0 means
+	// DefaultGroupCommitFlushers.
 	Flushers int
 	// Timeout bounds one shared transaction, retries included; 0 means 30 s.
 	Timeout time.Duration
