@@ -78,7 +78,7 @@ func main() {
 	var clients string
 	flag.IntVar(&o.posts, "posts", 200_000, "posts in the index: the real dumps plus synthetic posts up to this many")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long each load phase and each pgbench run lasts")
-	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "unmeasured load before the first phase (index files, caches, prepared statements)")
+	flag.DurationVar(&o.warmup, "warmup", 15*time.Second, "unmeasured load before the first phase (index files, the per-segment author caches, prepared statements)")
 	flag.StringVar(&clients, "clients", "8,32", "comma-separated client counts of the gRPC phases")
 	flag.IntVar(&o.httpClients, "http-clients", 8, "clients of the HTTP/JSON phase; 0 skips it")
 	flag.IntVar(&o.pgbenchScale, "pgbench-scale", 10, "pgbench scale factor")
