@@ -19,6 +19,7 @@ import (
 
 	"github.com/openroyalty/royalty/cmd/wire"
 	"github.com/openroyalty/royalty/indexer"
+	"github.com/openroyalty/royalty/indexer/bleveindex"
 	"github.com/openroyalty/royalty/indexer/hn"
 	"github.com/openroyalty/royalty/indexer/jsonl"
 	"github.com/openroyalty/royalty/indexer/lines"
@@ -38,6 +39,7 @@ type ingestOptions struct {
 	logEvery  time.Duration
 	restart   bool
 	reconcile bool
+	compact   bool
 }
 
 func ingestCommand(cfg *config, stdout, stderr io.Writer) *cobra.Command {
@@ -103,6 +105,7 @@ rebuilds a lost index from the database.`,
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	f.DurationVar(&o.logEvery, "log-every", 10*time.Second, "interval of progress log lines")
 	f.BoolVar(&o.restart, "restart", false, "ignore recorded progress and read the input from the start")
+	f.BoolVar(&o.compact, "compact", true, "merge the index into one segment after ingesting: attribution looks every fingerprint up in every segment (with the local index only)")
 	f.BoolVar(&o.reconcile, "reconcile", false, "make the index hold exactly the posts of the database, then exit (with --index=sql, also write the fingerprints of every post to the database)")
 	addIndexFlag(f, &cfg.Index)
 	return cmd
@@ -185,7 +188,27 @@ func ingestLocal(ctx context.Context, cfg *config, o *ingestOptions, job string,
 	run := func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error) {
 		return pipe.Run(ctx, indexer.Chain(srcs, from), ro)
 	}
-	return ingestJob(ctx, o, job, srcs, cps, run, log, stdout, stderr)
+	if err := ingestJob(ctx, o, job, srcs, cps, run, log, stdout, stderr); err != nil {
+		return err
+	}
+	if !o.compact {
+		return nil
+	}
+	return compactIndex(ctx, ps.Index, stdout)
+}
+
+// compactIndex merges the index into one segment when it has more (bleveindex.Index.Compact).
+func compactIndex(ctx context.Context, x *bleveindex.Index, stdout io.Writer) error {
+	n, err := x.Segments()
+	if err != nil || n <= 1 {
+		return err
+	}
+	began := time.Now()
+	if err := x.Compact(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "compacted the index from %d segments into one in %s\n", n, time.Since(began).Round(100*time.Millisecond))
+	return nil
 }
 
 // runFunc runs an ingest from a position, locally or through a server.

@@ -94,6 +94,10 @@ type Options struct {
 	Logger *slog.Logger
 	// BoltTimeout bounds the wait for Bleve's own file lock; 2s when 0.
 	BoltTimeout time.Duration
+
+	// mergePlan, if set, replaces scorch's merge plan options (tests that need segments left
+	// unmerged).
+	mergePlan map[string]interface{}
 }
 
 // Index is a Bleve index of posts. It is safe for concurrent use.
@@ -152,6 +156,9 @@ func Open(dir string, opts Options) (_ *Index, err error) {
 	path := filepath.Join(dir, "bleve")
 	cfg := Config()
 	cfg["bolt_timeout"] = opts.BoltTimeout.String()
+	if opts.mergePlan != nil {
+		cfg["scorchMergePlanOptions"] = opts.mergePlan
+	}
 	if _, statErr := os.Stat(filepath.Join(path, "index_meta.json")); statErr != nil {
 		if err := create(path); err != nil {
 			return nil, err

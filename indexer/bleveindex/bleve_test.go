@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -661,5 +662,63 @@ func TestVersionMark(t *testing.T) {
 	write(t, x, post("4", "bo", "s", unrelated, t0))
 	if v, err := x.Version(); err != nil || v != (indexer.IndexVersion{Posts: 3, Mark: 4}) {
 		t.Fatalf("after a write to the reopened index: %+v, %v", v, err)
+	}
+}
+
+// TestCompact merges an index of many segments into one: retrieval and author counts give the
+// same answers before and after, and deleted posts stay deleted.
+func TestCompact(t *testing.T) {
+	// The merger left alone (no tier is ever full), so that every batch stays a segment.
+	x, err := Open(t.TempDir(), Options{mergePlan: map[string]interface{}{"maxSegmentSize": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	ctx := context.Background()
+	const shared = 0x0bad_cafe_0000_0001
+	for i := 0; i < 12; i++ { // a batch each: many segments
+		write(t, x, withFingerprints(strconv.Itoa(i), "a"+strconv.Itoa(i%3), shared, uint64(1000+i)))
+	}
+	if err := x.Delete(ctx, []string{"forum:s/5"}); err != nil {
+		t.Fatal(err)
+	}
+	fps := []uint64{shared, 1000, 1005, 1011}
+	answers := func() ([]string, []int) {
+		t.Helper()
+		got, err := x.Candidates(ctx, fps, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range got {
+			ids = append(ids, s.PostID)
+		}
+		slices.Sort(ids)
+		counts, err := x.AuthorCounts(ctx, fps, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids, counts
+	}
+	ids, counts := answers()
+	if len(ids) != 11 || slices.Contains(ids, "forum:s/5") {
+		t.Fatalf("before compacting: %q", ids)
+	}
+	before, err := x.Segments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before < 2 {
+		t.Fatalf("%d segment before compacting; the test needs several", before)
+	}
+	if err := x.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := x.Segments(); err != nil || n != 1 {
+		t.Fatalf("after compacting %d segments: %d, %v; want 1", before, n, err)
+	}
+	ids2, counts2 := answers()
+	if !reflect.DeepEqual(ids, ids2) || !reflect.DeepEqual(counts, counts2) {
+		t.Fatalf("after compacting: %q %v, before %q %v", ids2, counts2, ids, counts)
 	}
 }
