@@ -18,11 +18,12 @@ import (
 // reads the range of its hash's top bits, about two entries long. The fingerprints are a
 // stored field (see the package doc), so building a table reads every document's stored
 // fields twice: once to count the fingerprints of each range of hashes, once to put them in
-// place, after which each range is sorted on its own. A table costs about 14 bytes per
-// fingerprint. A segment's table is built by the first retrieval that reads the segment, which
-// waits for it: BenchmarkBuildFPTable measures the time per fingerprint, from which
-// docs/benchmarks.md gives the pause after a merge into a segment of 1,000,000 posts. Building
-// tables in the background would remove that pause; it is not done.
+// place (and to read every document's author), after which each range is sorted on its own. A
+// table costs about 14 bytes per fingerprint and the authors' strings. A segment's table is
+// built by the first retrieval that reads the segment, which waits for it:
+// BenchmarkBuildFPTable measures the time per fingerprint, from which docs/benchmarks.md gives
+// the pause after a merge into a segment of 1,000,000 posts. Building tables in the background
+// would remove that pause; it is not done.
 type fpTable struct {
 	hashes []uint64
 	docs   []uint32 // the segment's own document numbers
@@ -31,15 +32,22 @@ type fpTable struct {
 	starts []uint32
 	shift  uint
 
-	// authors caches the author of the segment's documents read so far (AuthorCounts): a
-	// segment never changes, so neither does a document's author, and reading it from doc
-	// values decompresses a chunk each time.
+	// docAuthors is the author of each of the segment's documents ("" for none), read with the
+	// fingerprints when the table is built: AuthorCounts looks up the authors of every document
+	// sharing a fingerprint, and reading one from doc values decompresses a chunk each time.
+	docAuthors []string
+	// authors caches the authors read from doc values when docAuthors does not cover a document
+	// (tables built by tests with fingerprints only).
 	authorsMu sync.RWMutex
 	authors   map[uint32]string
 }
 
-// author returns the cached author of the segment's document doc.
+// author returns the author of the segment's document doc, read when the table was built or
+// cached since.
 func (t *fpTable) author(doc uint32) (string, bool) {
+	if int(doc) < len(t.docAuthors) {
+		return t.docAuthors[doc], true
+	}
 	t.authorsMu.RLock()
 	a, ok := t.authors[doc]
 	t.authorsMu.RUnlock()
@@ -81,7 +89,7 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 	rangeBits := uint(min(16, max(4, bits.Len64(n))))
 	shift := 64 - rangeBits
 	starts := make([]int, 1<<rangeBits+1)
-	if err := visitFingerprints(seg, func(_ uint32, h uint64) { starts[h>>shift+1]++ }); err != nil {
+	if err := visitFingerprints(seg, func(_ uint32, h uint64) { starts[h>>shift+1]++ }, nil); err != nil {
 		return nil, err
 	}
 	for i := 1; i < len(starts); i++ {
@@ -91,7 +99,8 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 	if total >= 1<<32 {
 		return nil, fmt.Errorf("a segment of %d fingerprints: beyond 32 bits", total)
 	}
-	t := &fpTable{hashes: make([]uint64, total), docs: make([]uint32, total), starts: make([]uint32, len(starts)), shift: shift}
+	t := &fpTable{hashes: make([]uint64, total), docs: make([]uint32, total), starts: make([]uint32, len(starts)), shift: shift,
+		docAuthors: make([]string, n)}
 	for i, v := range starts {
 		t.starts[i] = uint32(v)
 	}
@@ -104,7 +113,7 @@ func buildFPTable(seg segment.Segment) (*fpTable, error) {
 		}
 		t.hashes[i], t.docs[i] = h, doc
 		next[r]++
-	})
+	}, func(doc uint32, author string) { t.docAuthors[doc] = author })
 	if err != nil {
 		return nil, err
 	}
@@ -158,22 +167,30 @@ func (t *fpTable) index(total int) {
 	t.starts, t.shift = starts, shift
 }
 
-// visitFingerprints calls fn with every fingerprint of every document of seg, in document order.
-func visitFingerprints(seg segment.Segment, fn func(doc uint32, h uint64)) error {
+// visitFingerprints calls fn with every fingerprint of every document of seg, in document order,
+// and authorFn, when not nil, with every document's author ("" for none).
+func visitFingerprints(seg segment.Segment, fn func(doc uint32, h uint64), authorFn func(doc uint32, author string)) error {
 	var bad error
 	for doc := uint64(0); doc < seg.Count(); doc++ {
+		fp, author := false, authorFn == nil
 		err := seg.VisitStoredFields(doc, func(field string, _ byte, v []byte, _ []uint64) bool {
-			if field != FieldFP {
-				return true
+			switch field {
+			case FieldFP:
+				if len(v)%8 != 0 {
+					bad = fmt.Errorf("document %d: a fingerprint field of %d bytes, not a multiple of 8", doc, len(v))
+					return false
+				}
+				for ; len(v) > 0; v = v[8:] {
+					fn(uint32(doc), binary.BigEndian.Uint64(v))
+				}
+				fp = true
+			case FieldAuthor:
+				if authorFn != nil {
+					authorFn(uint32(doc), string(v))
+					author = true
+				}
 			}
-			if len(v)%8 != 0 {
-				bad = fmt.Errorf("document %d: a fingerprint field of %d bytes, not a multiple of 8", doc, len(v))
-				return false
-			}
-			for ; len(v) > 0; v = v[8:] {
-				fn(uint32(doc), binary.BigEndian.Uint64(v))
-			}
-			return false // the rest of the document is not needed
+			return !fp || !author // the rest of the document is not needed
 		})
 		if err != nil {
 			return err
