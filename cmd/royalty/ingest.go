@@ -105,7 +105,7 @@ rebuilds a lost index from the database.`,
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	f.DurationVar(&o.logEvery, "log-every", 10*time.Second, "interval of progress log lines")
 	f.BoolVar(&o.restart, "restart", false, "ignore recorded progress and read the input from the start")
-	f.BoolVar(&o.compact, "compact", true, "merge the index into one segment after ingesting: attribution looks every fingerprint up in every segment (with the local index only)")
+	f.BoolVar(&o.compact, "compact", true, "merge the index into one segment after an ingest that added or changed at least a tenth of its posts: attribution looks every fingerprint up in every segment (local index only)")
 	f.BoolVar(&o.reconcile, "reconcile", false, "make the index hold exactly the posts of the database, then exit (with --index=sql, also write the fingerprints of every post to the database)")
 	addIndexFlag(f, &cfg.Index)
 	return cmd
@@ -188,19 +188,31 @@ func ingestLocal(ctx context.Context, cfg *config, o *ingestOptions, job string,
 	run := func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error) {
 		return pipe.Run(ctx, indexer.Chain(srcs, from), ro)
 	}
-	if err := ingestJob(ctx, o, job, srcs, cps, run, log, stdout, stderr); err != nil {
+	var changed int
+	counted := func(ctx context.Context, from indexer.Position, ro indexer.RunOptions) (indexer.Summary, error) {
+		sum, err := run(ctx, from, ro)
+		changed = sum.Inserted + sum.Updated - ro.Start.Inserted - ro.Start.Updated
+		return sum, err
+	}
+	if err := ingestJob(ctx, o, job, srcs, cps, counted, log, stdout, stderr); err != nil {
 		return err
 	}
 	if !o.compact {
 		return nil
 	}
-	return compactIndex(ctx, ps.Index, stdout)
+	return compactIndex(ctx, ps.Index, changed, stdout)
 }
 
-// compactIndex merges the index into one segment when it has more (bleveindex.Index.Compact).
-func compactIndex(ctx context.Context, x *bleveindex.Index, stdout io.Writer) error {
+// compactIndex merges the index into one segment (bleveindex.Index.Compact) when it has more
+// and this run added or changed at least a tenth of its posts: compacting rewrites the whole
+// index, which a small ingest into a big index should not pay for every time.
+func compactIndex(ctx context.Context, x *bleveindex.Index, changed int, stdout io.Writer) error {
 	n, err := x.Segments()
 	if err != nil || n <= 1 {
+		return err
+	}
+	docs, err := x.DocCount()
+	if err != nil || uint64(changed)*10 < docs {
 		return err
 	}
 	began := time.Now()
