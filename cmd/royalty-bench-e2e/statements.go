@@ -5,12 +5,19 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
 // resetStatements creates pg_stat_statements in royalty's database (with -pg-statements) and
 // clears it, so that what printStatements shows is the measured phases'.
 func (b *bench) resetStatements(ctx context.Context) error {
+	return b.withStatements(ctx, func(pool *pgxpool.Pool) error { return reset(ctx, pool) })
+}
+
+// withStatements runs fn on a pool of royalty's database when -pg-statements is on.
+func (b *bench) withStatements(ctx context.Context, fn func(*pgxpool.Pool) error) error {
 	if b.o.pgStatements <= 0 {
 		return nil
 	}
@@ -19,6 +26,10 @@ func (b *bench) resetStatements(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
+	return fn(pool)
+}
+
+func reset(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
 		return fmt.Errorf("pg_stat_statements: %w", err)
 	}
@@ -31,14 +42,11 @@ func (b *bench) resetStatements(ctx context.Context) error {
 // printStatements prints the statements of royalty's database that took the most execution
 // time since resetStatements, with their share of the total.
 func (b *bench) printStatements(ctx context.Context) error {
-	if b.o.pgStatements <= 0 {
-		return nil
-	}
-	pool, err := pgdb.Open(ctx, b.dsn, 1)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	return b.withStatements(ctx, func(pool *pgxpool.Pool) error { return b.top(ctx, pool) })
+}
+
+// top prints the -pg-statements statements that took the most time.
+func (b *bench) top(ctx context.Context, pool *pgxpool.Pool) error {
 	const mine = `FROM pg_stat_statements AS s JOIN pg_database AS d ON d.oid = s.dbid WHERE d.datname = current_database()`
 	var all float64
 	if err := pool.QueryRow(ctx, `SELECT coalesce(sum(s.total_exec_time), 0) `+mine).Scan(&all); err != nil {
