@@ -311,3 +311,33 @@ func TestBalanceFenceCarriedForward(t *testing.T) {
 	}
 	exact()
 }
+
+// TestBalanceFenceCrossesSharedTimes: the fence moves over the transactions below the cutoff a
+// step at a time, and a group commit gives all the transactions of a batch one created_at. A
+// run sharing one time that is longer than a step must not stop the fence at that time.
+func TestBalanceFenceCrossesSharedTimes(t *testing.T) {
+	e := newEnv(t)
+	const n = 100 // more than a step (64), fewer than the longest step
+	for range n {
+		e.usage(e.ledger, "1.25")
+	}
+	shared := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond)
+	for _, table := range []string{"ledger_transactions", "ledger_postings"} {
+		if _, err := e.pool.Exec(e.ctx, `UPDATE `+table+` SET created_at = $1`, shared); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.seal(e.sealer); got != n {
+		t.Fatalf("sealed %d, want %d", got, n)
+	}
+	var fence time.Time
+	if err := e.pool.QueryRow(e.ctx, `SELECT fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`).Scan(&fence); err != nil {
+		t.Fatal(err)
+	}
+	if !fence.After(shared) {
+		t.Fatalf("the fence is at %s, not past the %d transactions sharing %s", fence, n, shared)
+	}
+	if _, err := e.store.VerifyBalances(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
