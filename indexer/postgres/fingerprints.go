@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -160,7 +160,17 @@ type FingerprintOptions struct {
 type FingerprintIndex struct {
 	pool  *pgxpool.Pool
 	asOf  string // the AS OF SYSTEM TIME clause, or ""
-	cache *expirable.LRU[uint64, []posting]
+	cache *lru.Cache[uint64, cachedPostings]
+	ttl   time.Duration
+	now   func() time.Time
+}
+
+// cachedPostings is a fingerprint's posts as read at a time; a read older than the TTL is not
+// used (a plain LRU with the expiry checked on read: golang-lru's expirable LRU starts a
+// goroutine per cache that nothing stops).
+type cachedPostings struct {
+	posts []posting
+	read  time.Time
 }
 
 var (
@@ -173,10 +183,9 @@ type posting struct {
 	post, author string
 }
 
-// NewFingerprintIndex returns the index on pool. A replica opens one for its life: the cache's
-// expiry goroutine (golang-lru's expirable LRU) runs until the process exits.
+// NewFingerprintIndex returns the index on pool.
 func NewFingerprintIndex(pool *pgxpool.Pool, opts FingerprintOptions) *FingerprintIndex {
-	x := &FingerprintIndex{pool: pool}
+	x := &FingerprintIndex{pool: pool, now: time.Now}
 	if opts.FollowerReads {
 		x.asOf = " AS OF SYSTEM TIME follower_read_timestamp()"
 	}
@@ -187,7 +196,11 @@ func NewFingerprintIndex(pool *pgxpool.Pool, opts FingerprintOptions) *Fingerpri
 		opts.CacheTTL = DefaultFingerprintCacheTTL
 	}
 	if opts.CacheSize > 0 {
-		x.cache = expirable.NewLRU[uint64, []posting](opts.CacheSize, nil, opts.CacheTTL)
+		cache, err := lru.New[uint64, cachedPostings](opts.CacheSize)
+		if err != nil {
+			panic(err) // only for a size below 1
+		}
+		x.cache, x.ttl = cache, opts.CacheTTL
 	}
 	return x
 }
@@ -202,10 +215,11 @@ func (x *FingerprintIndex) FingerprintParams() (k, w int) {
 func (x *FingerprintIndex) postings(ctx context.Context, fps []uint64) (map[uint64][]posting, error) {
 	out := make(map[uint64][]posting, len(fps))
 	var miss []int64
+	now := x.now()
 	for _, h := range fps {
 		if x.cache != nil {
-			if l, ok := x.cache.Get(h); ok {
-				out[h] = l
+			if c, ok := x.cache.Get(h); ok && now.Sub(c.read) < x.ttl {
+				out[h] = c.posts
 				continue
 			}
 		}
@@ -233,7 +247,8 @@ func (x *FingerprintIndex) postings(ctx context.Context, fps []uint64) (map[uint
 	}
 	if x.cache != nil {
 		for _, h := range miss {
-			x.cache.Add(uint64(h), out[uint64(h)]) // an empty list too: most fingerprints of a response are in no post
+			// An empty list too: most fingerprints of a response are in no post.
+			x.cache.Add(uint64(h), cachedPostings{posts: out[uint64(h)], read: now})
 		}
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -142,5 +143,46 @@ func TestEvalSameOnSQLAndMemory(t *testing.T) {
 				t.Fatalf("%s: results differ:\nmemory %+v\nsql    %+v", sc.Name, x, y)
 			}
 		}
+	}
+}
+
+// TestFingerprintCacheExpires: a fingerprint looked up before any post held it is cached as
+// found in no post, and a post written since is found once the cached read is older than the
+// TTL, not before.
+func TestFingerprintCacheExpires(t *testing.T) {
+	pool := newPool(t)
+	x := NewFingerprintIndex(pool, FingerprintOptions{CacheTTL: time.Minute})
+	clock := time.Now()
+	x.now = func() time.Time { return clock }
+	text := "Shift to the smallest cog, then wipe the chain with a rag while you pedal backwards for a full minute."
+	post := memindex.Post{ID: "forum:s/1", AuthorKey: "forum:s/ana", Text: text, CreatedAt: time.Date(2023, 4, 1, 0, 0, 0, 0, time.UTC)}
+	ip, err := (&eval.Post{Post: post}).IndexerPost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prep, err := indexer.Prepare(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fps := prep.Fingerprints[:1]
+	found := func() int {
+		t.Helper()
+		got, err := x.Candidates(context.Background(), fps, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	if n := found(); n != 0 {
+		t.Fatalf("%d candidates in an empty index", n)
+	}
+	writePosts(t, New(pool).WithFingerprints(), []memindex.Post{post}, 1)
+	clock = clock.Add(30 * time.Second)
+	if n := found(); n != 0 {
+		t.Fatalf("%d candidates within the TTL: the cached read was not used", n)
+	}
+	clock = clock.Add(31 * time.Second)
+	if n := found(); n != 1 {
+		t.Fatalf("%d candidates after the TTL, want the new post", n)
 	}
 }
