@@ -36,33 +36,10 @@ type fpTable struct {
 	// fingerprints when the table is built: AuthorCounts looks up the authors of every document
 	// sharing a fingerprint, and reading one from doc values decompresses a chunk each time.
 	docAuthors []string
-	// authors caches the authors read from doc values when docAuthors does not cover a document
-	// (tables built by tests with fingerprints only).
-	authorsMu sync.RWMutex
-	authors   map[uint32]string
 }
 
-// author returns the author of the segment's document doc, read when the table was built or
-// cached since.
-func (t *fpTable) author(doc uint32) (string, bool) {
-	if int(doc) < len(t.docAuthors) {
-		return t.docAuthors[doc], true
-	}
-	t.authorsMu.RLock()
-	a, ok := t.authors[doc]
-	t.authorsMu.RUnlock()
-	return a, ok
-}
-
-// setAuthor caches the author of the segment's document doc.
-func (t *fpTable) setAuthor(doc uint32, a string) {
-	t.authorsMu.Lock()
-	if t.authors == nil {
-		t.authors = map[uint32]string{}
-	}
-	t.authors[doc] = a
-	t.authorsMu.Unlock()
-}
+// author returns the author of the segment's document doc ("" for none).
+func (t *fpTable) author(doc uint32) string { return t.docAuthors[doc] }
 
 // find returns the range [lo, hi) of the entries whose hash is h. A range of the table holds
 // about two hashes, so a lookup reads starts and one or two cache lines of hashes.

@@ -136,7 +136,7 @@ func source(r index.IndexReader, id string) (attribution.Source, error) {
 
 // AuthorCounts implements attribution.Index: for each fingerprint, the number of distinct
 // non-deleted authors of the documents holding it, exact up to max and max+1 beyond. It walks
-// the documents holding the fingerprint (fpReader) and reads each one's author from doc values,
+// the documents holding the fingerprint (fpReader) and reads each one's author from its table,
 // and stops as soon as it has seen max+1 authors, so boilerplate shared by many authors costs
 // little.
 func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int, error) {
@@ -152,17 +152,12 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 		return nil, err
 	}
 	defer r.Close()
-	dvr, err := r.DocValueReader([]string{FieldAuthor})
-	if err != nil {
-		return nil, err
-	}
 	fr, err := x.fpReader(r)
 	if err != nil {
 		return nil, err
 	}
 	memo := map[uint64]int{}
 	authors := map[string]struct{}{}
-	var id index.IndexInternalID
 	for i, h := range fps {
 		if n, ok := memo[h]; ok {
 			out[i] = n
@@ -173,25 +168,8 @@ func (x *Index) AuthorCounts(ctx context.Context, fps []uint64, max int) ([]int,
 		}
 		clear(authors)
 		err := fr.eachIn(ctx, h, func(s *fpSegment, doc uint32) error {
-			if a, ok := s.table.author(doc); ok {
-				if a != "" {
-					authors[a] = struct{}{}
-				}
-			} else {
-				a := ""
-				id = index.NewIndexInternalID(id, s.offset+uint64(doc))
-				err := dvr.VisitDocValues(id, func(field string, term []byte) {
-					if field == FieldAuthor {
-						a = string(term)
-					}
-				})
-				if err != nil {
-					return err
-				}
-				s.table.setAuthor(doc, a)
-				if a != "" {
-					authors[a] = struct{}{}
-				}
+			if a := s.table.author(doc); a != "" {
+				authors[a] = struct{}{}
 			}
 			if len(authors) > max {
 				return errEnough

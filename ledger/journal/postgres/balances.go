@@ -53,13 +53,12 @@ func (b *balanceSum) add(amount decimal.Decimal) {
 }
 
 // writeBalances writes the balance checkpoints and the fence of the block that extends the
-// journal from base to size with es, inside the block's transaction. upto is the round's
-// cutoff: transactions created after it were not candidates.
+// journal from base to size with es, inside the block's transaction.
 //
 // The fence stays where it was (before the first, at the beginning of time): it still holds for
 // the longer journal, and no range of ledger_transactions is read, so the block does not conflict
 // with the writes landing there. advanceFenceTx moves it forward after the block.
-func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, ids map[string]string, upto time.Time) error {
+func writeBalances(ctx context.Context, tx pgx.Tx, base, size uint64, es []journal.Entry, ids map[string]string) error {
 	var prevSize int64
 	var prevFence *time.Time
 	err := tx.QueryRow(ctx, `SELECT journal_size, fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1`).Scan(&prevSize, &prevFence)

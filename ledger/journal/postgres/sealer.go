@@ -469,7 +469,7 @@ func (s *Sealer) blockTx(base journal.Checkpoint, prevRoot journal.Hash, cp jour
 			VALUES ($1, $2, $3, $4, $5, $6)`, int64(cp.Size), int64(base.Size), cp.Root[:], cp.Time, cp.KeyID, cp.Signature); err != nil {
 			return fmt.Errorf("inserting checkpoint %d: %w", cp.Size, err)
 		}
-		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, ids, s.cutoff); err != nil {
+		if err := writeBalances(ctx, tx, base.Size, cp.Size, es, ids); err != nil {
 			return err
 		}
 		if s.testHookInBlock != nil {
