@@ -64,20 +64,26 @@ func cpuSplit(before, after cpuSample, reports int64) string {
 		server, pg, self, busy-server-pg-self, util)
 }
 
+// statFields returns the fields of /proc/<pid>/stat after the command name (field 3, the state,
+// first), or nil when it cannot be read. The command name may hold spaces, so the fields start
+// past its last ')'.
+func statFields(pid string) []string {
+	data, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(data[i+1:]))
+}
+
 // procTimes is utime+stime of a process, plus cutime+cstime (its waited-for children) when
 // withChildren, in seconds; 0 when it cannot be read.
 func procTimes(pid int, withChildren bool) float64 {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; the fields after it start past its ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(data[i+1:]))
-	// f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14–17.
+	f := statFields(strconv.Itoa(pid))
+	// utime, stime, cutime, cstime are fields 14–17.
 	if len(f) < 15 {
 		return 0
 	}
@@ -93,28 +99,20 @@ func procTimes(pid int, withChildren bool) float64 {
 	return t / ticksPerSecond
 }
 
-// childrenOf lists the live processes whose parent is pid.
+// childrenOf lists the live processes whose parent (field 4) is pid.
 func childrenOf(pid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
+	parent := strconv.Itoa(pid)
 	var out []int
 	for _, e := range entries {
 		child, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(data, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(data[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+		if f := statFields(e.Name()); len(f) > 1 && f[1] == parent {
 			out = append(out, child)
 		}
 	}

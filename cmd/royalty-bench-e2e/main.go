@@ -50,7 +50,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/version"
 )
 
@@ -264,14 +263,9 @@ func (b *bench) cpuProfile(ctx context.Context, path string, d time.Duration) er
 
 // sealState says how far the journal and the balance fence are behind the newest transaction.
 func (b *bench) sealState(ctx context.Context) string {
-	pool, err := pgdb.Open(ctx, b.dsn, 1)
-	if err != nil {
-		return err.Error()
-	}
-	defer pool.Close()
 	var unsealed int64
 	var newest, fence *time.Time
-	err = pool.QueryRow(ctx, `
+	err := b.db.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM ledger_transactions AS t WHERE NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)),
 		       (SELECT max(created_at) FROM ledger_transactions),
 		       (SELECT fence FROM ledger_balance_fences ORDER BY journal_size DESC LIMIT 1)`).Scan(&unsealed, &newest, &fence)
@@ -288,12 +282,7 @@ func (b *bench) sealState(ctx context.Context) string {
 // usageTransactions counts the usage reports booked and the database transactions that booked
 // them: the reports of one group-commit transaction share its created_at.
 func (b *bench) usageTransactions(ctx context.Context) ([2]int64, error) {
-	pool, err := pgdb.Open(ctx, b.dsn, 1)
-	if err != nil {
-		return [2]int64{}, err
-	}
-	defer pool.Close()
 	var n [2]int64
-	err = pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT created_at) FROM ledger_transactions WHERE kind = 'usage'`).Scan(&n[0], &n[1])
+	err := b.db.QueryRow(ctx, `SELECT count(*), count(DISTINCT created_at) FROM ledger_transactions WHERE kind = 'usage'`).Scan(&n[0], &n[1])
 	return n, err
 }

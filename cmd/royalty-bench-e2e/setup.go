@@ -40,6 +40,7 @@ type bench struct {
 	addr      string // the API port: gRPC and HTTP/JSON
 	pprofAddr string // the server's profiler, with -profile
 	server    *serverproc.Proc
+	db        *pgxpool.Pool // the bench's own reads of royalty's database
 
 	providerKey string
 	// adminKey and providerID serve the lineage phases (lineage.go).
@@ -51,6 +52,9 @@ type bench struct {
 func (b *bench) cleanup() {
 	if b.server != nil {
 		b.server.Kill()
+	}
+	if b.db != nil {
+		b.db.Close()
 	}
 	if b.pg != nil {
 		if err := b.pg.Stop(); err != nil {
@@ -99,16 +103,13 @@ func setup(ctx context.Context, o options, log *slog.Logger) (*bench, error) {
 	if _, err := b.royalty(ctx, "migrate"); err != nil {
 		return b, err
 	}
-	pool, err := pgdb.Open(ctx, b.dsn)
-	if err != nil {
+	if b.db, err = pgdb.Open(ctx, b.dsn); err != nil {
 		return b, err
 	}
-	defer pool.Close()
-
-	if err := b.ingest(ctx, pool); err != nil {
+	if err := b.ingest(ctx, b.db); err != nil {
 		return b, err
 	}
-	if err := b.loadSources(ctx, pool); err != nil {
+	if err := b.loadSources(ctx, b.db); err != nil {
 		return b, err
 	}
 	if err := initPgbench(ctx, b.pg, o); err != nil {

@@ -4,36 +4,18 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/openroyalty/royalty/internal/pgdb"
 )
 
 // resetStatements creates pg_stat_statements in royalty's database (with -pg-statements) and
 // clears it, so that what printStatements shows is the measured phases'.
 func (b *bench) resetStatements(ctx context.Context) error {
-	return b.withStatements(ctx, func(pool *pgxpool.Pool) error { return reset(ctx, pool) })
-}
-
-// withStatements runs fn on a pool of royalty's database when -pg-statements is on.
-func (b *bench) withStatements(ctx context.Context, fn func(*pgxpool.Pool) error) error {
 	if b.o.pgStatements <= 0 {
 		return nil
 	}
-	pool, err := pgdb.Open(ctx, b.dsn, 1)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	return fn(pool)
-}
-
-func reset(ctx context.Context, pool *pgxpool.Pool) error {
-	if _, err := pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
+	if _, err := b.db.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
 		return fmt.Errorf("pg_stat_statements: %w", err)
 	}
-	if _, err := pool.Exec(ctx, `SELECT pg_stat_statements_reset()`); err != nil {
+	if _, err := b.db.Exec(ctx, `SELECT pg_stat_statements_reset()`); err != nil {
 		return fmt.Errorf("pg_stat_statements: %w", err)
 	}
 	return nil
@@ -42,17 +24,15 @@ func reset(ctx context.Context, pool *pgxpool.Pool) error {
 // printStatements prints the statements of royalty's database that took the most execution
 // time since resetStatements, with their share of the total.
 func (b *bench) printStatements(ctx context.Context) error {
-	return b.withStatements(ctx, func(pool *pgxpool.Pool) error { return b.top(ctx, pool) })
-}
-
-// top prints the -pg-statements statements that took the most time.
-func (b *bench) top(ctx context.Context, pool *pgxpool.Pool) error {
+	if b.o.pgStatements <= 0 {
+		return nil
+	}
 	const mine = `FROM pg_stat_statements AS s JOIN pg_database AS d ON d.oid = s.dbid WHERE d.datname = current_database()`
 	var all float64
-	if err := pool.QueryRow(ctx, `SELECT coalesce(sum(s.total_exec_time), 0) `+mine).Scan(&all); err != nil {
+	if err := b.db.QueryRow(ctx, `SELECT coalesce(sum(s.total_exec_time), 0) `+mine).Scan(&all); err != nil {
 		return fmt.Errorf("pg_stat_statements: %w", err)
 	}
-	rows, err := pool.Query(ctx, `SELECT s.calls, s.total_exec_time, s.rows, s.query `+mine+` ORDER BY s.total_exec_time DESC LIMIT $1`, b.o.pgStatements)
+	rows, err := b.db.Query(ctx, `SELECT s.calls, s.total_exec_time, s.rows, s.query `+mine+` ORDER BY s.total_exec_time DESC LIMIT $1`, b.o.pgStatements)
 	if err != nil {
 		return fmt.Errorf("pg_stat_statements: %w", err)
 	}
