@@ -42,7 +42,6 @@ import (
 	"github.com/openroyalty/royalty/ledger/journal"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
 	"github.com/openroyalty/royalty/ledger/postgres"
-	"github.com/openroyalty/royalty/migrations"
 )
 
 type options struct {
@@ -85,11 +84,8 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer srv.Stop()
-	dsn, err := srv.CreateDatabase(ctx, "balance", "")
+	dsn, err := srv.CreateMigrated(ctx, "balance")
 	if err != nil {
-		return err
-	}
-	if err := migrations.Up(ctx, dsn, nil); err != nil {
 		return err
 	}
 	pool, err := pgdb.Open(ctx, dsn)

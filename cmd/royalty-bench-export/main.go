@@ -60,7 +60,6 @@ import (
 	"github.com/openroyalty/royalty/ledger/csv"
 	"github.com/openroyalty/royalty/ledger/journal"
 	journalpg "github.com/openroyalty/royalty/ledger/journal/postgres"
-	"github.com/openroyalty/royalty/migrations"
 )
 
 type options struct {
@@ -215,11 +214,8 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer srv.Stop()
-	dsn, err := srv.CreateDatabase(ctx, "export", "")
+	dsn, err := srv.CreateMigrated(ctx, "export")
 	if err != nil {
-		return err
-	}
-	if err := migrations.Up(ctx, dsn, nil); err != nil {
 		return err
 	}
 	pool, err := pgdb.Open(ctx, dsn)

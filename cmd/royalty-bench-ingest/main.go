@@ -72,7 +72,6 @@ import (
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/internal/repo"
 	"github.com/openroyalty/royalty/internal/version"
-	"github.com/openroyalty/royalty/migrations"
 )
 
 func main() {
@@ -236,11 +235,8 @@ type pipelineResult struct {
 // pipeline runs the full pipeline over the dump into a new index at indexPath and a new
 // database of pg.
 func pipeline(ctx context.Context, pg *pgtmp.Server, round int, dump, indexPath string, n, batchSize int, log *slog.Logger) (pipelineResult, error) {
-	dsn, err := pg.CreateDatabase(ctx, fmt.Sprintf("bench%d", round), "")
+	dsn, err := pg.CreateMigrated(ctx, fmt.Sprintf("bench%d", round))
 	if err != nil {
-		return pipelineResult{}, err
-	}
-	if err := migrations.Up(ctx, dsn, nil); err != nil {
 		return pipelineResult{}, err
 	}
 	pool, err := pgdb.Open(ctx, dsn)

@@ -43,7 +43,6 @@ import (
 	"github.com/openroyalty/royalty/internal/version"
 	"github.com/openroyalty/royalty/ledger"
 	"github.com/openroyalty/royalty/ledger/postgres"
-	"github.com/openroyalty/royalty/migrations"
 )
 
 type options struct {
@@ -99,11 +98,8 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer srv.Stop()
-	dsn, err := srv.CreateDatabase(ctx, "ledger", "")
+	dsn, err := srv.CreateMigrated(ctx, "ledger")
 	if err != nil {
-		return err
-	}
-	if err := migrations.Up(ctx, dsn, nil); err != nil {
 		return err
 	}
 	pool, err := openPool(ctx, dsn, o.clients+8)

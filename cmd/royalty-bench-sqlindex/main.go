@@ -43,7 +43,6 @@ import (
 	"github.com/openroyalty/royalty/internal/pgdb"
 	"github.com/openroyalty/royalty/internal/pgtmp"
 	"github.com/openroyalty/royalty/internal/version"
-	"github.com/openroyalty/royalty/migrations"
 )
 
 type options struct {
@@ -144,11 +143,8 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer pg.Stop()
-	dsn, err := pg.CreateDatabase(ctx, "benchsqlindex", "")
+	dsn, err := pg.CreateMigrated(ctx, "benchsqlindex")
 	if err != nil {
-		return err
-	}
-	if err := migrations.Up(ctx, dsn, nil); err != nil {
 		return err
 	}
 	pool, err := pgdb.Open(ctx, dsn)

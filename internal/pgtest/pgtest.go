@@ -76,11 +76,7 @@ func Server(t testing.TB) *pgtmp.Server {
 		if serverErr != nil {
 			return
 		}
-		dsn, err := server.CreateDatabase(ctx, templateName, "")
-		if err == nil {
-			err = migrations.Up(ctx, dsn, nil)
-		}
-		serverErr = err
+		_, serverErr = server.CreateMigrated(ctx, templateName)
 	})
 	if serverErr != nil {
 		unavailable(t, serverErr)

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/openroyalty/royalty/migrations"
 )
 
 // Options configure a server. The zero value is usable.
@@ -132,6 +134,19 @@ func (s *Server) DSN(database string) string {
 		RawQuery: "sslmode=disable",
 	}
 	return u.String()
+}
+
+// CreateMigrated creates a database migrated to the current schema (package migrations) and
+// returns its DSN.
+func (s *Server) CreateMigrated(ctx context.Context, name string) (string, error) {
+	dsn, err := s.CreateDatabase(ctx, name, "")
+	if err != nil {
+		return "", err
+	}
+	if err := migrations.Up(ctx, dsn, nil); err != nil {
+		return "", err
+	}
+	return dsn, nil
 }
 
 // CreateDatabase creates a database, optionally from a template, and returns its DSN.
