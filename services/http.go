@@ -111,7 +111,7 @@ func NewHTTPHandler(s *Server, opts HTTPOptions) (http.Handler, error) {
 func grpcDirect(target, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 {
-			switch ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) {
+			switch mediaType(r) {
 			case "application/grpc", "application/grpc+proto":
 				target.ServeHTTP(w, r)
 				return
@@ -129,7 +129,7 @@ func grpcDirect(target, h http.Handler) http.Handler {
 func connectDefault(h http.Handler, methods map[string]bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && methods[r.URL.Path] && r.Header.Get("Connect-Protocol-Version") == "" {
-			switch ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) {
+			switch mediaType(r) {
 			case "application/json", "application/proto":
 				r.Header.Set("Connect-Protocol-Version", "1")
 			}
@@ -175,6 +175,12 @@ func limitBody(h http.Handler, max int64) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// mediaType is the request's content type without its parameters.
+func mediaType(r *http.Request) string {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	return strings.TrimSpace(ct)
 }
 
 func isGRPCContent(ct string) bool { return strings.HasPrefix(ct, "application/grpc") }
