@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
 	"github.com/openroyalty/royalty"
@@ -127,30 +126,15 @@ func insertAccountsTx(ctx context.Context, tx pgx.Tx, addresses []string) error 
 	}
 	slices.Sort(addresses)
 	addresses = slices.Compact(addresses)
-	ids := make([]pgtype.UUID, len(addresses))
-	types := make([]string, len(addresses))
-	principals := make([]*string, len(addresses))
-	identities := make([]*string, len(addresses))
+	accts := make([]ledger.Account, len(addresses))
 	for i, addr := range addresses {
 		a, err := ledger.ParseAccount("account", addr)
 		if err != nil {
 			return err
 		}
-		ids[i], types[i] = accountID(addr), string(a.Type)
-		if a.PrincipalID != "" {
-			principals[i] = &a.PrincipalID
-		}
-		if a.IdentityKey != "" {
-			identities[i] = &a.IdentityKey
-		}
+		accts[i] = a
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO ledger_accounts (id, address, type, principal_id, identity_key)
-		SELECT id, address, type, principal_id, identity_key
-		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::UUID[], $5::TEXT[])
-		     AS a (id, address, type, principal_id, identity_key)
-		ON CONFLICT DO NOTHING`, ids, addresses, types, principals, identities)
-	if err != nil {
+	if _, err := tx.Exec(ctx, accountInsertSQL, newAccountRows(accts).args()...); err != nil {
 		return fmt.Errorf("creating ledger accounts: %w", err)
 	}
 	return nil
