@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/openroyalty/royalty"
@@ -111,6 +112,8 @@ type runningServer struct {
 	stopBg   context.CancelFunc // stops the index checks
 	served   chan error
 	shutdown bool
+	// nativeGRPC: gRPC connections are served by gRPC's transport, not through the HTTP server.
+	nativeGRPC bool
 }
 
 // GRPCAddr is the address the API (gRPC and HTTP) listens on (useful when started on port 0).
@@ -202,14 +205,28 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		metLis:  metLis,
 		pool:    pool,
 		parts:   ps,
-		served:  make(chan error, 2),
+		served:  make(chan error, 3),
 		watcher: watcher,
 	}
+	// Without TLS, gRPC connections are served by gRPC's own transport, every other one by the
+	// HTTP server (services.SplitGRPC); under TLS, the HTTP server serves all of them
+	// (grpc.Server.ServeHTTP), so that ALPN and the web app's view of TLS stay net/http's.
+	apiLis := grpcLis
+	if tlsConfig == nil {
+		split := services.NewSplitGRPC(grpcLis, 0)
+		apiLis = split.Other()
+		s.nativeGRPC = true
+		go func() {
+			if err := gs.GRPC.Serve(split.GRPC()); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				s.served <- err
+			}
+		}()
+	}
 	go func() {
-		serve := func() error { return s.api.Serve(grpcLis) }
+		serve := func() error { return s.api.Serve(apiLis) }
 		if tlsConfig != nil {
 			s.api.TLSConfig = tlsConfig
-			serve = func() error { return s.api.ServeTLS(grpcLis, "", "") }
+			serve = func() error { return s.api.ServeTLS(apiLis, "", "") }
 		}
 		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.served <- err
@@ -248,15 +265,29 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	s.watcher.close()
 	s.stopBg()
 	s.grpc.Health.Shutdown() // tell load balancers first
-	// Every call arrives through the HTTP server (grpc.Server.ServeHTTP): its Shutdown stops
-	// accepting, sends HTTP/2 GOAWAY and waits for the calls in flight.
+	// Both servers stop accepting, send HTTP/2 GOAWAY and wait for the calls in flight: the HTTP
+	// server's Shutdown and, for the connections gRPC's transport serves, GracefulStop.
 	drain, cancelDrain := context.WithTimeout(context.Background(), timeout)
-	if err := s.api.Shutdown(drain); err != nil {
+	grpcDrained := make(chan struct{})
+	go func() {
+		if s.nativeGRPC {
+			s.grpc.GRPC.GracefulStop()
+		}
+		close(grpcDrained)
+	}()
+	hard := s.api.Shutdown(drain) != nil
+	select {
+	case <-grpcDrained:
+	case <-drain.Done():
+		hard = true
+	}
+	if hard {
 		s.log.Warn("in-flight calls did not finish in time; stopping hard", "timeout", timeout)
 		s.api.Close()
 	}
 	cancelDrain()
 	s.grpc.GRPC.Stop()
+	<-grpcDrained
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.metrics.Shutdown(ctx)
