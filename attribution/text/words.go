@@ -44,7 +44,7 @@ func Words(s string) []Token {
 		// The segmenter may read a space into an invalid sequence; give it the whole text.
 		return wordsBySegmenter(s)
 	}
-	out := make([]Token, 0, len(s)/6+1)
+	out := make([]Token, 0, len(s)/4+8)
 	for i := 0; i < len(s); {
 		start, end, ascii := Stretch(s, i)
 		if ascii {
