@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,11 @@ func serverOptions(opts Options) []grpc.ServerOption {
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.MaxHeaderListSize(maxHeaderListBytes),
 		grpc.InTapHandle(tapHandle),
+		// Calls run on a pool of goroutines that keep their grown stacks, rather than on a new
+		// goroutine each, whose stack grows again through the handler: in bench-e2e's profile,
+		// growing stacks was 2.3 % of the server's CPU. Calls beyond the pool get goroutines of
+		// their own, as without it. (The option is marked experimental in grpc-go.)
+		grpc.NumStreamWorkers(uint32(4*runtime.GOMAXPROCS(0))), //nolint:gosec // small and positive
 		// Clients may ping every 10 s, also between calls (the gRPC default of 5 min closes the
 		// connections of clients that keep theirs alive more often); the server pings an idle
 		// connection after a minute, drops it when no answer comes in 20 s, and closes
