@@ -210,7 +210,9 @@ func advanceFenceTx(ctx context.Context, tx pgx.Tx, size uint64, upto time.Time)
 		return false, nil
 	}
 	// The next transactions in created_at order (an index range scan that stops after limit),
-	// each with whether it is sealed.
+	// each with whether it is sealed: a probe of journal_leaves' transaction_id index per
+	// transaction. (Written as EXISTS, PostgreSQL hashed the subquery: a sequential scan of the
+	// whole journal for every step, and a predicate lock on all of it.)
 	type txAt struct {
 		id     [16]byte
 		at     time.Time
@@ -220,8 +222,9 @@ func advanceFenceTx(ctx context.Context, tx pgx.Tx, size uint64, upto time.Time)
 	limit := fenceStep
 	for {
 		rows, err := tx.Query(ctx, `
-			SELECT t.id, t.created_at, EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)
+			SELECT t.id, t.created_at, s.sealed IS NOT NULL
 			FROM ledger_transactions AS t
+			LEFT JOIN LATERAL (SELECT true AS sealed FROM journal_leaves AS l WHERE l.transaction_id = t.id LIMIT 1) AS s ON true
 			WHERE t.created_at >= $1 AND t.created_at < $2
 			ORDER BY t.created_at LIMIT $3`, prev, upto, limit)
 		if err != nil {
