@@ -274,27 +274,20 @@ func advanceFenceTx(ctx context.Context, tx pgx.Tx, size uint64, upto time.Time)
 // accountIDs reads the ids of the accounts the entries post to. Accounts are never changed or
 // deleted, so this is read before the block's transaction: inside it, the read would make the
 // block conflict with every write that creates an account (SERIALIZABLE), and lose.
-func accountIDs(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, es []journal.Entry) (map[string]string, error) {
-	addrs := map[string]bool{}
+func accountIDs(ctx context.Context, q querier, accounts *accountCache, es []journal.Entry) (map[string]string, error) {
+	var addrs []string
 	for i := range es {
 		for _, p := range es[i].Postings {
-			addrs[p.Account] = true
+			addrs = append(addrs, p.Account)
 		}
 	}
-	list := make([]string, 0, len(addrs))
-	for a := range addrs {
-		list = append(list, a)
-	}
-	ids := make(map[string]string, len(list))
-	rows, err := q.Query(ctx, `SELECT address, id FROM ledger_accounts WHERE address = ANY($1::TEXT[])`, list)
+	accts, err := accounts.byAddresses(ctx, q, addrs)
 	if err != nil {
 		return nil, fmt.Errorf("reading account ids: %w", err)
 	}
-	var addr, id string
-	if _, err := pgx.ForEachRow(rows, []any{&addr, &id}, func() error { ids[addr] = id; return nil }); err != nil {
-		return nil, fmt.Errorf("reading account ids: %w", err)
+	ids := make(map[string]string, len(accts))
+	for addr, a := range accts {
+		ids[addr] = a.id
 	}
 	return ids, nil
 }

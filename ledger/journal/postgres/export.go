@@ -34,8 +34,9 @@ type ExportOptions struct {
 const (
 	DefaultExportChunk   = 2048
 	DefaultExportReaders = 2
-	// accountCacheSize bounds the accounts an export remembers: it is cleared when full, so
-	// memory stays flat however many accounts the journal names.
+	// accountCacheSize bounds the accounts an export remembers (it is cleared when full) and a
+	// sealer's (least recently used out), so memory stays flat however many accounts the
+	// journal names.
 	accountCacheSize = 1 << 16
 )
 

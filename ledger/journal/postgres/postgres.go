@@ -187,15 +187,15 @@ func frontier(ctx context.Context, q querier, size uint64) (*journal.Frontier, e
 	return journal.NewFrontier(size, hs)
 }
 
-// entries reads transactions with their postings in posting order, in the order of ids.
-// Transactions without postings are left out (the ledger never writes one).
-func entries(ctx context.Context, q querier, ids []string) ([]journal.Entry, error) {
+// entries reads transactions with their postings in posting order, in the order of ids, and
+// their accounts through accounts (which may be nil). Transactions without postings are left out
+// (the ledger never writes one).
+func entries(ctx context.Context, q querier, ids []string, accounts *accountCache) ([]journal.Entry, error) {
 	rows, err := q.Query(ctx, `
 		SELECT t.id, t.kind, t.principal_id, t.request_id, t.created_at, t.reverses,
-		       a.address, a.type, p.currency, p.amount::TEXT
+		       p.account_id, p.currency, p.amount::TEXT
 		FROM ledger_transactions AS t
 		JOIN ledger_postings AS p ON p.transaction_id = t.id
-		JOIN ledger_accounts AS a ON a.id = p.account_id
 		WHERE t.id = ANY($1::UUID[])
 		ORDER BY t.id, p.n`, ids)
 	if err != nil {
@@ -203,13 +203,20 @@ func entries(ctx context.Context, q querier, ids []string) ([]journal.Entry, err
 	}
 	defer rows.Close()
 	byID := make(map[string]*journal.Entry, len(ids))
+	type ref struct {
+		e       *journal.Entry
+		n       int // index in e.Postings
+		account string
+	}
+	var refs []ref // every posting's account
+	var accountIDs []string
 	var (
-		id, kind, principal, request, address, typ, currency, amount string
-		reverses                                                     *string
-		createdAt                                                    time.Time
+		id, kind, principal, request, accountID, currency, amount string
+		reverses                                                  *string
+		createdAt                                                 time.Time
 	)
 	for rows.Next() {
-		if err := rows.Scan(&id, &kind, &principal, &request, &createdAt, &reverses, &address, &typ, &currency, &amount); err != nil {
+		if err := rows.Scan(&id, &kind, &principal, &request, &createdAt, &reverses, &accountID, &currency, &amount); err != nil {
 			return nil, fmt.Errorf("reading transactions to seal: %w", err)
 		}
 		e := byID[id]
@@ -224,10 +231,24 @@ func entries(ctx context.Context, q querier, ids []string) ([]journal.Entry, err
 		if err != nil {
 			return nil, fmt.Errorf("transaction %s: %w", id, err)
 		}
-		e.Postings = append(e.Postings, journal.Posting{Account: address, AccountType: typ, Currency: currency, Amount: d})
+		e.Postings = append(e.Postings, journal.Posting{Currency: currency, Amount: d})
+		refs = append(refs, ref{e, len(e.Postings) - 1, accountID})
+		accountIDs = append(accountIDs, accountID)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading transactions to seal: %w", err)
+	}
+	rows.Close()
+	accts, err := accounts.byIDs(ctx, q, accountIDs)
+	if err != nil {
+		return nil, fmt.Errorf("reading transactions to seal: %w", err)
+	}
+	for _, r := range refs {
+		a, ok := accts[r.account]
+		if !ok {
+			return nil, fmt.Errorf("reading transactions to seal: transaction %s posts to account %s, which does not exist", r.e.TransactionID, r.account)
+		}
+		r.e.Postings[r.n].Account, r.e.Postings[r.n].AccountType = a.address, a.typ
 	}
 	out := make([]journal.Entry, 0, len(ids))
 	for _, id := range ids {

@@ -84,7 +84,7 @@ func inclusionProof(ctx context.Context, tx pgx.Tx, transactionID string, size u
 	if p.Path, err = journal.InclusionPath(p.Index, p.Checkpoint.Size, func(id journal.NodeID) (journal.Hash, error) { return nodes[id], nil }); err != nil {
 		return p, err
 	}
-	es, err := entries(ctx, tx, []string{transactionID})
+	es, err := entries(ctx, tx, []string{transactionID}, nil)
 	if err != nil {
 		return p, err
 	}

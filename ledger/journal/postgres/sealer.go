@@ -68,6 +68,8 @@ type Sealer struct {
 	cutoff time.Time // the current round's: transactions created after it are not candidates
 	lease  *lease    // nil: no lease (a single sealer, or tests)
 
+	accounts *accountCache
+
 	// testHookInBlock, if set, runs inside a block's transaction before it commits (tests use
 	// it to kill a sealer mid-seal).
 	testHookInBlock func(ctx context.Context)
@@ -107,7 +109,7 @@ func NewSealer(pool *pgxpool.Pool, signer *journal.Signer, log *slog.Logger, cfg
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Sealer{pool: pool, signer: signer, log: log, cfg: cfg, bad: map[string]bool{}}
+	s := &Sealer{pool: pool, signer: signer, log: log, cfg: cfg, bad: map[string]bool{}, accounts: newAccountCache(accountCacheSize)}
 	if cfg.Lease.TTL > 0 {
 		s.lease = newLease(cfg.Lease)
 	}
@@ -215,7 +217,7 @@ func (s *Sealer) round(ctx context.Context, full bool) (int, error) {
 		if len(ids) == 0 {
 			return total, nil
 		}
-		es, err := entries(ctx, s.pool, ids)
+		es, err := entries(ctx, s.pool, ids, s.accounts)
 		if err != nil {
 			return total, err
 		}
@@ -383,7 +385,7 @@ func (s *Sealer) sealBlock(ctx context.Context, es []journal.Entry) error {
 	// written up to four times. A small transaction of its own advances the fence after the
 	// block (advanceFence); losing it costs little. Account ids are read before the block:
 	// inside it, the read would conflict with every write that creates an account.
-	ids, err := accountIDs(ctx, s.pool, es)
+	ids, err := accountIDs(ctx, s.pool, s.accounts, es)
 	if err != nil {
 		return err
 	}
