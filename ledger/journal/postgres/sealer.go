@@ -314,12 +314,24 @@ func (s *Sealer) candidates(ctx context.Context, full bool) ([]string, error) {
 			from = &f
 		}
 	}
-	rows, err := s.pool.Query(ctx, `
+	// A round's window is short: it probes journal_leaves' index for each of its transactions
+	// (as NOT EXISTS, PostgreSQL hashed the whole journal instead, every round). A sweep reads
+	// every transaction, and there the planner's anti-join is right.
+	query := `
+		SELECT t.id FROM ledger_transactions AS t
+		LEFT JOIN LATERAL (SELECT true AS sealed FROM journal_leaves AS l WHERE l.transaction_id = t.id LIMIT 1) AS s ON true
+		WHERE t.created_at <= $1 AND t.created_at >= $2 AND s.sealed IS NULL
+		ORDER BY t.created_at, t.id
+		LIMIT $3`
+	if from == nil {
+		query = `
 		SELECT t.id FROM ledger_transactions AS t
 		WHERE t.created_at <= $1 AND ($2::TIMESTAMPTZ IS NULL OR t.created_at >= $2)
 		  AND NOT EXISTS (SELECT 1 FROM journal_leaves AS l WHERE l.transaction_id = t.id)
 		ORDER BY t.created_at, t.id
-		LIMIT $3`, upto, from, s.cfg.MaxBlock+len(s.bad))
+		LIMIT $3`
+	}
+	rows, err := s.pool.Query(ctx, query, upto, from, s.cfg.MaxBlock+len(s.bad))
 	if err != nil {
 		return nil, fmt.Errorf("finding unsealed transactions: %w", err)
 	}
