@@ -101,22 +101,25 @@ func (a *Attributor) boilerplateSites(matches []*match) (map[uint64][]site, []ui
 	k, w := a.cfg.K, a.cfg.W
 	sites := map[uint64][]site{}
 	var hashes []uint64
-	seen := map[*candidate]map[int]bool{} // positions already listed, per post
+	// Fingerprints already listed, per post, by their index in c.fps (one per position).
+	seen := map[*candidate][]bool{}
 	for _, m := range matches {
 		c := m.c
 		if c.fps == nil {
 			c.fps = text.Winnow(c.kgrams, w)
 		}
-		if seen[c] == nil {
-			seen[c] = map[int]bool{}
+		listed := seen[c]
+		if listed == nil {
+			listed = make([]bool, len(c.fps))
+			seen[c] = listed
 		}
 		js, je := m.sourceSpan()
 		lo, hi := js-k-w+2, je+w-2
-		for _, f := range c.fps {
-			if f.Pos < lo || f.Pos > hi || seen[c][f.Pos] {
+		for x, f := range c.fps {
+			if f.Pos < lo || f.Pos > hi || listed[x] {
 				continue
 			}
-			seen[c][f.Pos] = true
+			listed[x] = true
 			if _, ok := sites[f.Hash]; !ok {
 				hashes = append(hashes, f.Hash)
 			}
@@ -181,7 +184,14 @@ func (a *Attributor) countAmongCandidates(cands []*candidate, hashes []uint64, c
 	if len(hashes) == 0 {
 		return counts
 	}
-	authors := map[uint64]map[string]bool{}
+	asked := make(map[uint64]int, len(hashes)) // hash → its index in hashes
+	for i, h := range hashes {
+		if complete[h] {
+			asked[h] = i
+		}
+	}
+	// The distinct authors holding each hash, up to MaxAuthors+1 of them: a few, so a slice.
+	authors := make([][]string, len(hashes))
 	for _, c := range cands {
 		if c.src.AuthorKey == "" {
 			continue
@@ -190,16 +200,15 @@ func (a *Attributor) countAmongCandidates(cands []*candidate, hashes []uint64, c
 			c.fps = text.Winnow(c.kgrams, a.cfg.W)
 		}
 		for _, f := range c.fps {
-			if complete[f.Hash] {
-				if authors[f.Hash] == nil {
-					authors[f.Hash] = map[string]bool{}
-				}
-				authors[f.Hash][c.src.AuthorKey] = true
+			i, ok := asked[f.Hash]
+			if !ok || len(authors[i]) > a.cfg.MaxAuthors || slices.Contains(authors[i], c.src.AuthorKey) {
+				continue
 			}
+			authors[i] = append(authors[i], c.src.AuthorKey)
 		}
 	}
-	for i, h := range hashes {
-		counts[i] = min(len(authors[h]), a.cfg.MaxAuthors+1)
+	for i := range hashes {
+		counts[i] = len(authors[i])
 	}
 	return counts
 }
