@@ -85,7 +85,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the synthetic corpus and of the responses")
 	flag.StringVar(&o.data, "data", "", "Stack Exchange dumps (default ../shared/data/stackexchange)")
 	flag.StringVar(&o.serverLogLevel, "server-log-level", "info", "--log-level of royalty serve (its log is read when calls fail)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (database, index, server log) and print its path")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (index, server log; the throwaway database is removed) and print its path")
 	flag.IntVar(&o.sources, "sources", 50_000, "indexed posts (of at least 30 words) the responses copy from, drawn at random")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of royalty serve during the first load phase to this file (go tool pprof reads it)")
 	version.Flag("royalty-bench-e2e")

@@ -212,7 +212,7 @@ func compactIndex(ctx context.Context, x *bleveindex.Index, changed int, stdout 
 		return err
 	}
 	docs, err := x.DocCount()
-	if err != nil || uint64(changed)*10 < docs {
+	if err != nil || !worthCompacting(n, docs, changed) {
 		return err
 	}
 	began := time.Now()
@@ -221,6 +221,13 @@ func compactIndex(ctx context.Context, x *bleveindex.Index, changed int, stdout 
 	}
 	fmt.Fprintf(stdout, "compacted the index from %d segments into one in %s\n", n, time.Since(began).Round(100*time.Millisecond))
 	return nil
+}
+
+// worthCompacting reports whether an index of segments segments and docs posts is compacted
+// after a run that added or changed changed posts: when it has more than one segment and the
+// run touched at least a tenth of its posts.
+func worthCompacting(segments int, docs uint64, changed int) bool {
+	return segments > 1 && changed > 0 && uint64(changed)*10 >= docs
 }
 
 // runFunc runs an ingest from a position, locally or through a server.
