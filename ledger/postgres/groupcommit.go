@@ -36,6 +36,9 @@ type groupCommitter struct {
 	// an error it returns fails that attempt.
 	testHookBatch func(n int)
 	testHookBook  func() error
+	// testHookCommitted, if set, runs after a shared transaction committed, and an error it
+	// returns is returned as if the COMMIT's answer had been lost.
+	testHookCommitted func(n int) error
 }
 
 type pendingUsage struct {
@@ -237,6 +240,9 @@ func (g *groupCommitter) book(items []*usageItem) error {
 	})
 	if err == nil && mode.accounts != nil {
 		mode.accounts.remember(&g.s.known)
+	}
+	if err == nil && g.testHookCommitted != nil {
+		err = g.testHookCommitted(len(items))
 	}
 	return err
 }

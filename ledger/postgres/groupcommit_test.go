@@ -120,3 +120,58 @@ func TestGroupCommitBatchKeepsEachOutcome(t *testing.T) {
 	}
 	e.check()
 }
+
+// TestGroupCommitLostCommitAnswer loses the answer of a shared transaction's COMMIT after it
+// committed, as a connection lost at COMMIT does. The batch's reports are then booked one by
+// one, and each finds its key taken by the transaction it planned itself: each is answered
+// as booked by this call (not as a replay of an earlier one, which the provider never sent),
+// with the committed transaction, and booked once.
+func TestGroupCommitLostCommitAnswer(t *testing.T) {
+	const n = 3
+	e := newEnv(t, postgres.Config{GroupCommit: postgres.GroupCommit{Flushers: 1, MaxBatch: n, Wait: time.Hour}})
+	prov := e.principal("provider")
+	var mu sync.Mutex
+	lost := 0
+	e.store.SetTestHookCommitted(func(size int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if size == n && lost == 0 {
+			lost++
+			return errors.New("committing: connection reset by peer (injected after the commit)")
+		}
+		return nil
+	})
+	reqs := []ledger.UsageRequest{
+		usage(prov, "x", "1", key(1), big.NewRat(1, 2)),
+		usage(prov, "y", "2", key(2), big.NewRat(1, 3)),
+		usage(prov, "z", "3"),
+	}
+	res := make([]ledger.UsageResult, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i], errs[i] = e.store.PostUsage(e.ctx, r)
+		}()
+	}
+	wg.Wait()
+	if lost != 1 {
+		t.Fatalf("the injected loss ran %d times, want 1", lost)
+	}
+	for i, r := range reqs {
+		if errs[i] != nil || res[i].Replayed {
+			t.Errorf("report %s: replayed %v, err %v; want booked by this call", r.RequestID, res[i].Replayed, errs[i])
+		}
+		var txs int
+		var id string
+		if err := e.pool.QueryRow(e.ctx, `SELECT count(*), min(id::TEXT) FROM ledger_transactions WHERE request_id = $1`, r.RequestID).Scan(&txs, &id); err != nil {
+			t.Fatal(err)
+		}
+		if txs != 1 || id != res[i].Usage.TransactionID {
+			t.Errorf("report %s: %d transactions (%s), answered %s; want one, the one answered", r.RequestID, txs, id, res[i].Usage.TransactionID)
+		}
+	}
+	e.check()
+}

@@ -28,6 +28,11 @@ type usageItem struct {
 	// Set by bookUsages; reset on every attempt.
 	res ledger.UsageResult
 	err error
+	// The transaction ids this process planned for the item, over every attempt. When a
+	// COMMIT's answer is lost, the transaction may have committed; a later attempt that finds
+	// the key taken by one of these booked the report itself and answers it as fresh, not as
+	// a replay of an earlier call.
+	tried []string
 }
 
 // PostUsage books one usage report. Concurrent calls share database transactions unless group
@@ -192,6 +197,7 @@ func (s *Store) bookUsages(ctx context.Context, tx pgx.Tx, items []*usageItem, a
 		}
 		id := uuid.New()
 		u.TransactionID, u.CreatedAt, u.PayloadHash = id.String(), now, it.hash
+		it.tried = append(it.tried, u.TransactionID)
 		planned[it], ids[it] = u, pgUUID(id)
 		ins.add(pgUUID(id), ledger.KindUsage, it.req.ProviderID, it.req.RequestID, it.hash, "", usageMeta(u))
 	}
@@ -276,7 +282,7 @@ func (s *Store) resolveTaken(ctx context.Context, tx pgx.Tx, taken []*usageItem)
 			// commit. Running again sees it.
 			return errConcurrentKey
 		case bytes.Equal(u.PayloadHash, it.hash):
-			it.res = ledger.UsageResult{Usage: u, Replayed: true}
+			it.res = ledger.UsageResult{Usage: u, Replayed: !slices.Contains(it.tried, u.TransactionID)}
 		default:
 			it.err = conflictErr(it.prefix+"request_id", it.req.RequestID, u.TransactionID)
 		}
