@@ -64,17 +64,7 @@ func TestGroupCommitBatchKeepsEachOutcome(t *testing.T) {
 	if len(reqs) != n {
 		t.Fatalf("%d requests for a batch of %d", len(reqs), n)
 	}
-	res := make([]ledger.UsageResult, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, r := range reqs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[i], errs[i] = e.store.PostUsage(e.ctx, r)
-		}()
-	}
-	wg.Wait()
+	res, errs := postConcurrently(e, reqs)
 
 	if len(batches) != 1 || batches[0] != n || attempts != 3 {
 		t.Fatalf("batches %v, attempts %d: want one batch of %d booked on its third attempt", batches, attempts, n)
@@ -146,17 +136,7 @@ func TestGroupCommitLostCommitAnswer(t *testing.T) {
 		usage(prov, "y", "2", key(2), big.NewRat(1, 3)),
 		usage(prov, "z", "3"),
 	}
-	res := make([]ledger.UsageResult, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, r := range reqs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[i], errs[i] = e.store.PostUsage(e.ctx, r)
-		}()
-	}
-	wg.Wait()
+	res, errs := postConcurrently(e, reqs)
 	if lost != 1 {
 		t.Fatalf("the injected loss ran %d times, want 1", lost)
 	}
@@ -174,4 +154,21 @@ func TestGroupCommitLostCommitAnswer(t *testing.T) {
 		}
 	}
 	e.check()
+}
+
+// postConcurrently posts every report of reqs at once, each from a goroutine of its own, and
+// returns their results and errors in order.
+func postConcurrently(e *env, reqs []ledger.UsageRequest) ([]ledger.UsageResult, []error) {
+	res := make([]ledger.UsageResult, len(reqs))
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i], errs[i] = e.store.PostUsage(e.ctx, r)
+		}()
+	}
+	wg.Wait()
+	return res, errs
 }
