@@ -95,11 +95,22 @@ func (r phaseResult) errorSummary() string {
 	return strings.Join(parts, " ")
 }
 
-// reporter sends one ReportUsage call and returns the code of its outcome ("" for success).
-type reporter func(ctx context.Context, req *v1.ReportUsageRequest) (resp *v1.ReportUsageResponse, code, msg string)
+// outcome is what a successful call answered: whether it was a replay and whether any post
+// was credited.
+type outcome struct{ replayed, credited bool }
+
+// reporter sends one call for req and returns the code of its outcome ("" for success).
+type reporter func(ctx context.Context, req *v1.ReportUsageRequest) (out outcome, code, msg string)
+
+// usageOutcome is the outcome of a ReportUsage answer.
+func usageOutcome(resp *v1.ReportUsageResponse) outcome {
+	return outcome{replayed: resp.GetReplayed(), credited: len(resp.GetUsage().GetCredits()) > 0}
+}
 
 // drive runs clients concurrent clients for d, each sending ReportUsage calls back to back.
-// Over gRPC every client has its own connection, as separate provider processes would.
+// Over gRPC every client has its own connection, as separate provider processes would. The
+// transport "dryrun" sends each report's response to AttributionService.Attribute over gRPC
+// instead: the same authentication, attribution and transport, and nothing booked.
 func (b *bench) drive(ctx context.Context, name, transport string, clients int, d time.Duration) (phaseResult, error) {
 	return b.driveModel(ctx, name, transport, clients, d, benchModel)
 }
@@ -113,21 +124,31 @@ func (b *bench) driveModel(ctx context.Context, name, transport string, clients 
 	reporters := make([]reporter, clients)
 	for c := range clients {
 		switch transport {
-		case "grpc":
+		case "grpc", "dryrun":
 			conn, err := grpc.NewClient(b.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
 				return res, err
 			}
 			defer conn.Close()
-			client := v1.NewProviderServiceClient(conn)
-			reporters[c] = func(ctx context.Context, req *v1.ReportUsageRequest) (*v1.ReportUsageResponse, string, string) {
+			client, dry := v1.NewProviderServiceClient(conn), v1.NewAttributionServiceClient(conn)
+			reporters[c] = func(ctx context.Context, req *v1.ReportUsageRequest) (outcome, string, string) {
 				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+b.providerKey)
-				resp, err := client.ReportUsage(ctx, req)
+				var out outcome
+				var err error
+				if transport == "dryrun" {
+					var resp *v1.AttributeResponse
+					resp, err = dry.Attribute(ctx, &v1.AttributeRequest{ResponseText: req.ResponseText})
+					out.credited = len(resp.GetShares()) > 0
+				} else {
+					var resp *v1.ReportUsageResponse
+					resp, err = client.ReportUsage(ctx, req)
+					out = usageOutcome(resp)
+				}
 				if err != nil {
 					s := status.Convert(err)
-					return nil, codeName(s.Code().String()), s.Message()
+					return outcome{}, codeName(s.Code().String()), s.Message()
 				}
-				return resp, "", ""
+				return out, "", ""
 			}
 		case "http":
 			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}}
@@ -161,7 +182,7 @@ func (b *bench) driveModel(ctx context.Context, name, transport string, clients 
 				}
 				cctx, cancel := context.WithTimeout(ctx, callTimeout)
 				t0 := time.Now()
-				resp, code, msg := reporters[c](cctx, req)
+				out, code, msg := reporters[c](cctx, req)
 				took := time.Since(t0)
 				cancel()
 				if code != "" {
@@ -176,10 +197,10 @@ func (b *bench) driveModel(ctx context.Context, name, transport string, clients 
 				}
 				ok++
 				lat = append(lat, took)
-				if resp.GetReplayed() {
+				if out.replayed {
 					replayed++
 				}
-				if len(resp.GetUsage().GetCredits()) > 0 {
+				if out.credited {
 					credited++
 				}
 			}
@@ -204,28 +225,28 @@ func (b *bench) driveModel(ctx context.Context, name, transport string, clients 
 // httpReporter posts ReportUsage as HTTP/JSON to the API port.
 func (b *bench) httpReporter(hc *http.Client) reporter {
 	url := "http://" + b.addr + "/royalty.v1.ProviderService/ReportUsage"
-	return func(ctx context.Context, req *v1.ReportUsageRequest) (*v1.ReportUsageResponse, string, string) {
+	return func(ctx context.Context, req *v1.ReportUsageRequest) (outcome, string, string) {
 		body, err := protojson.Marshal(req)
 		if err != nil {
-			return nil, "CLIENT", err.Error()
+			return outcome{}, "CLIENT", err.Error()
 		}
 		hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
-			return nil, "CLIENT", err.Error()
+			return outcome{}, "CLIENT", err.Error()
 		}
 		hreq.Header.Set("content-type", "application/json")
 		hreq.Header.Set("authorization", "Bearer "+b.providerKey)
 		hresp, err := hc.Do(hreq)
 		if err != nil {
 			if ctx.Err() == context.DeadlineExceeded {
-				return nil, "DEADLINE_EXCEEDED", err.Error()
+				return outcome{}, "DEADLINE_EXCEEDED", err.Error()
 			}
-			return nil, "TRANSPORT", err.Error()
+			return outcome{}, "TRANSPORT", err.Error()
 		}
 		defer hresp.Body.Close()
 		out, err := io.ReadAll(hresp.Body)
 		if err != nil {
-			return nil, "TRANSPORT", err.Error()
+			return outcome{}, "TRANSPORT", err.Error()
 		}
 		if hresp.StatusCode != http.StatusOK {
 			var e struct{ Code, Message string }
@@ -234,13 +255,13 @@ func (b *bench) httpReporter(hc *http.Client) reporter {
 			if code == "" {
 				code = "HTTP_" + strconv.Itoa(hresp.StatusCode)
 			}
-			return nil, code, e.Message
+			return outcome{}, code, e.Message
 		}
 		var resp v1.ReportUsageResponse
 		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(out, &resp); err != nil {
-			return nil, "CLIENT", fmt.Sprintf("decoding the response: %v", err)
+			return outcome{}, "CLIENT", fmt.Sprintf("decoding the response: %v", err)
 		}
-		return &resp, "", ""
+		return usageOutcome(&resp), "", ""
 	}
 }
 

@@ -28,6 +28,14 @@
 //
 //	RESULT e2e-lineage clients=<n> slices=<n> without_per_s=<n> with_per_s=<n> without_p50_ms=<n> with_p50_ms=<n> ratio=<with / without>
 //
+// With -dryrun-clients n (8 by default) a last phase sends the same responses to
+// AttributionService.Attribute, a dry run: authentication, attribution and gRPC as in
+// ReportUsage, and nothing booked. Its line comes before the others:
+//
+//	RESULT e2e-dryrun clients=<n> calls_per_s=<n> p50_ms=<n> p99_ms=<n> pgbench_tps=<n> ratio=<calls_per_s / pgbench_tps>
+//
+// Its ratio bounds what ReportUsage could reach if booking cost nothing.
+//
 // Every phase also prints the CPU each part used per report (server, PostgreSQL, this load
 // generator, the rest of the machine), read from /proc. -serve-args passes extra flags to
 // royalty serve.
@@ -68,6 +76,7 @@ type options struct {
 	sources        int
 	profile        string
 	lineageClients int
+	dryrunClients  int
 	serveArgs      []string
 	pgStatements   int
 }
@@ -90,6 +99,7 @@ func main() {
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of royalty serve during the first load phase to this file (go tool pprof reads it)")
 	version.Flag("royalty-bench-e2e")
 	flag.IntVar(&o.lineageClients, "lineage-clients", 0, "gRPC clients of the lineage comparison: alternating slices of reports for a model version without training lineage and one with lineage and a feedback rate (every report also books feedback pools); 0 skips it")
+	flag.IntVar(&o.dryrunClients, "dryrun-clients", 8, "gRPC clients of a last phase that sends the same responses to AttributionService.Attribute (a dry run that books nothing); 0 skips it")
 	flag.IntVar(&o.pgStatements, "pg-statements", 0, "load pg_stat_statements into PostgreSQL and print the n statements of royalty's database that took the most time over the measured phases; 0 leaves it out")
 	serveArgs := flag.String("serve-args", "", "extra flags of royalty serve, separated by spaces (e.g. \"--group-commit-flushers 2\")")
 	flag.Parse()
@@ -144,8 +154,11 @@ func run(ctx context.Context, o options) error {
 	if o.httpClients > 0 {
 		phases = append(phases, phase{"http", o.httpClients})
 	}
+	if o.dryrunClients > 0 {
+		phases = append(phases, phase{"dryrun", o.dryrunClients})
+	}
 	if len(phases) == 0 && o.lineageClients == 0 {
-		return fmt.Errorf("no load phase: give -clients, -http-clients or -lineage-clients")
+		return fmt.Errorf("no load phase: give -clients, -http-clients, -dryrun-clients or -lineage-clients")
 	}
 	if o.warmup > 0 && len(phases) > 0 {
 		say("warm-up: %s of %d %s clients, not measured", o.warmup, phases[0].clients, phases[0].transport)
@@ -185,8 +198,12 @@ func run(ctx context.Context, o options) error {
 				say("CPU profile of royalty serve during this phase: %s", o.profile)
 			}
 		}
-		say("%s %d clients: %d reports booked (%d replays) in %.1fs: %.0f reports/s, latency p50 %.1f ms p99 %.1f ms max %.1f ms; %d attributed to at least one post",
-			p.transport, p.clients, r.ok, r.replayed, r.elapsed.Seconds(), r.perS(), r.p(0.5), r.p(0.99), r.p(1), r.credited)
+		what := "reports booked"
+		if p.transport == "dryrun" {
+			what = "responses attributed without booking"
+		}
+		say("%s %d clients: %d %s (%d replays) in %.1fs: %.0f calls/s, latency p50 %.1f ms p99 %.1f ms max %.1f ms; %d attributed to at least one post",
+			p.transport, p.clients, r.ok, what, r.replayed, r.elapsed.Seconds(), r.perS(), r.p(0.5), r.p(0.99), r.p(1), r.credited)
 		say("  errors by code: %s", r.errorSummary())
 		say("  %s", cpuSplit(cpuBefore, cpuAfter, r.ok))
 		say("  %s", b.sealState(ctx))
@@ -220,6 +237,15 @@ func run(ctx context.Context, o options) error {
 		say("work directory kept: %s (server log %s)", b.work, b.logPath)
 	}
 	for _, r := range results {
+		if r.transport == "dryrun" {
+			fmt.Printf("RESULT e2e-dryrun clients=%d calls_per_s=%.0f p50_ms=%.1f p99_ms=%.1f pgbench_tps=%.0f ratio=%.3f\n",
+				r.clients, r.perS(), r.p(0.5), r.p(0.99), tps, r.perS()/tps)
+		}
+	}
+	for _, r := range results {
+		if r.transport == "dryrun" {
+			continue
+		}
 		fmt.Printf("RESULT e2e transport=%s clients=%d reports_per_s=%.0f p50_ms=%.1f p99_ms=%.1f pgbench_tps=%.0f ratio=%.3f\n",
 			r.transport, r.clients, r.perS(), r.p(0.5), r.p(0.99), tps, r.perS()/tps)
 	}

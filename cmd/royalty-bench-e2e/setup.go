@@ -317,6 +317,11 @@ func (b *bench) serve(ctx context.Context) error {
 		}
 		args = append(args, "--pprof-addr", b.pprofAddr)
 	}
+	if b.o.dryrunClients > 0 {
+		// The dry-run phase calls Attribute as fast as ReportUsage is called; its rate limit
+		// protects a public server from abuse, not this one from its benchmark.
+		args = append(args, "--rate-attribute", "0")
+	}
 	args = append(args, b.o.serveArgs...)
 	t0 := time.Now()
 	b.server, err = serverproc.Start(ctx, serverproc.Server{Bin: b.bin, DSN: b.dsn, GRPCAddr: b.addr, Args: args, LogPath: b.logPath}, 5*time.Minute)
