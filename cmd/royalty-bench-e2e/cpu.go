@@ -64,6 +64,23 @@ func cpuSplit(before, after cpuSample, reports int64) string {
 		server, pg, self, busy-server-pg-self, util)
 }
 
+// pgbenchCPU is what a pgbench run cost in CPU per transaction, in milliseconds, its
+// transactions counted from its tps and the run's wall time. pgbench is not this process, so
+// its CPU is what the machine used beside PostgreSQL, the server and this process.
+func pgbenchCPU(before, after cpuSample, txs float64) string {
+	if txs <= 0 {
+		return "no pgbench transactions"
+	}
+	per := func(a, b float64) float64 { return (b - a) * 1000 / txs }
+	pg := per(before.postgres, after.postgres)
+	rest := per(before.busy, after.busy) - pg - per(before.server, after.server) - per(before.self, after.self)
+	util := 0.0
+	if d := after.all - before.all; d > 0 {
+		util = 100 * (after.busy - before.busy) / d
+	}
+	return fmt.Sprintf("CPU per pgbench transaction: PostgreSQL %.2f ms, pgbench and the rest of the machine %.2f ms; machine %.0f%% busy", pg, rest, util)
+}
+
 // statFields returns the fields of /proc/<pid>/stat after the command name (field 3, the state,
 // first), or nil when it cannot be read. The command name may hold spaces, so the fields start
 // past its last ')'.
@@ -119,8 +136,9 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// machineTimes reads the first line of /proc/stat: busy (all but idle and iowait) and all CPU
-// time of the machine, in seconds.
+// machineTimes reads the first line of /proc/stat: busy (all but idle, iowait and steal, the
+// time a hypervisor gave the machine's CPUs to others) and all CPU time of the machine, in
+// seconds.
 func machineTimes() (busy, all float64) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -137,7 +155,7 @@ func machineTimes() (busy, all float64) {
 		}
 		v, _ := strconv.ParseFloat(s, 64)
 		all += v
-		if i != 3 && i != 4 { // idle, iowait
+		if i != 3 && i != 4 && i != 7 { // idle, iowait, steal
 			busy += v
 		}
 	}

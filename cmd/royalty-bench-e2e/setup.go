@@ -39,6 +39,7 @@ type bench struct {
 	logPath   string
 	addr      string // the API port: gRPC and HTTP/JSON
 	pprofAddr string // the server's profiler, with -profile
+	metrics   string // the server's /metrics address
 	server    *serverproc.Proc
 	db        *pgxpool.Pool // the bench's own reads of royalty's database
 
@@ -306,11 +307,10 @@ func (b *bench) serve(ctx context.Context) error {
 	if b.addr, err = serverproc.FreeAddr(); err != nil {
 		return err
 	}
-	metrics, err := serverproc.FreeAddr()
-	if err != nil {
+	if b.metrics, err = serverproc.FreeAddr(); err != nil {
 		return err
 	}
-	args := []string{"--metrics-addr", metrics, "--data-dir", b.dataDir, "--log-level", b.o.serverLogLevel, "--log-format", "json"}
+	args := []string{"--metrics-addr", b.metrics, "--data-dir", b.dataDir, "--log-level", b.o.serverLogLevel, "--log-format", "json"}
 	if b.o.profile != "" {
 		if b.pprofAddr, err = serverproc.FreeAddr(); err != nil {
 			return err
@@ -349,9 +349,20 @@ func initPgbench(ctx context.Context, srv *pgtmp.Server, o options) error {
 }
 
 // pgbench runs pgbench's TPC-B-like workload for o.duration and returns its tps.
+// It also prints the CPU a pgbench transaction cost, as the phases print it per report.
 func (b *bench) pgbench(ctx context.Context) (float64, error) {
 	say("pgbench -c %d -j 2 -T %d", b.o.pgbenchClients, max(1, int(b.o.duration.Round(time.Second).Seconds())))
-	return pgbench.Run(ctx, b.pg, b.o.pgbenchClients, b.o.duration)
+	before := b.sampleCPU()
+	t0 := time.Now()
+	tps, err := pgbench.Run(ctx, b.pg, b.o.pgbenchClients, b.o.duration)
+	if err == nil {
+		took := time.Since(t0)
+		// pgbench's backends exit as it disconnects; their CPU is in the postmaster's total
+		// only once it has reaped them.
+		time.Sleep(time.Second)
+		say("  %s", pgbenchCPU(before, b.sampleCPU(), tps*took.Seconds()))
+	}
+	return tps, err
 }
 
 // sourcePost is a post's words joined by single spaces, with where each word starts: one string
