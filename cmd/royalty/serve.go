@@ -162,6 +162,7 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 			trusted = append(trusted, k)
 		}
 	}
+	registerLedgerMetrics(reg, ps.Ledger)
 	srvOpts := ps.ServerOptions(reg, signer, trusted)
 	cfg.Limits.apply(&srvOpts)
 	tlsConfig, err := cfg.TLS.config(cfg.GRPCAddr, log)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,10 @@ type groupCommitter struct {
 	timeout  time.Duration
 	once     sync.Once
 
+	// Running totals, for GroupCommitStats.
+	batches, reports, attempts             atomic.Int64
+	queueNanos, collectNanos, bookingNanos atomic.Int64
+
 	// testHookBatch, if set, is called with the size of every batch before it is booked;
 	// testHookBook, if set, runs at the start of every attempt of a shared transaction, and
 	// an error it returns fails that attempt.
@@ -44,6 +49,37 @@ type groupCommitter struct {
 type pendingUsage struct {
 	item *usageItem
 	done chan struct{} // closed when item.res or item.err is final
+	at   time.Time     // when submit was called
+}
+
+// GroupCommitStats are running totals of a store's group commit since it opened, for metrics:
+// divided by one another they give the mean batch and where a report's time in the ledger
+// goes. Times are summed over reports (Queue) or over batches (Collect, Booking).
+type GroupCommitStats struct {
+	// Batches is the number of batches booked, Reports the reports in them, and Attempts the
+	// database transactions they took: retries after serialization failures, and the
+	// one-by-one transactions of a batch whose shared transaction failed, count too.
+	Batches, Reports, Attempts int64
+	// Queue is the time reports waited for a flusher to take them, summed over reports.
+	Queue time.Duration
+	// Collect is the time flushers spent collecting batches after their first report (at most
+	// GroupCommit.Wait each), Booking the time from then until every report of the batch had
+	// its outcome; both summed over batches.
+	Collect, Booking time.Duration
+}
+
+// GroupCommitStats returns the running totals of the store's group commit; ok is false when
+// group commit is disabled.
+func (s *Store) GroupCommitStats() (st GroupCommitStats, ok bool) {
+	g := s.gc
+	if g == nil {
+		return st, false
+	}
+	return GroupCommitStats{
+		Batches: g.batches.Load(), Reports: g.reports.Load(), Attempts: g.attempts.Load(),
+		Queue: time.Duration(g.queueNanos.Load()), Collect: time.Duration(g.collectNanos.Load()),
+		Booking: time.Duration(g.bookingNanos.Load()),
+	}, true
 }
 
 func newGroupCommitter(s *Store, cfg GroupCommit) *groupCommitter {
@@ -79,7 +115,7 @@ func newGroupCommitter(s *Store, cfg GroupCommit) *groupCommitter {
 // returns ctx's error and the report may or may not have been booked, as with any request
 // whose answer is lost: retrying with the same key tells.
 func (g *groupCommitter) submit(ctx context.Context, item *usageItem) (ledger.UsageResult, error) {
-	p := &pendingUsage{item: item, done: make(chan struct{})}
+	p := &pendingUsage{item: item, done: make(chan struct{}), at: time.Now()}
 	select {
 	case g.queue <- p:
 	case <-g.stop:
@@ -104,7 +140,15 @@ func (g *groupCommitter) run() {
 		case <-g.stop:
 			return
 		}
-		g.flush(g.collect(p))
+		taken := time.Now()
+		g.queueNanos.Add(int64(taken.Sub(p.at)))
+		batch := g.collect(p)
+		collected := time.Now()
+		g.flush(batch)
+		g.collectNanos.Add(int64(collected.Sub(taken)))
+		g.bookingNanos.Add(int64(time.Since(collected)))
+		g.batches.Add(1)
+		g.reports.Add(int64(len(batch)))
 	}
 }
 
@@ -115,6 +159,7 @@ func (g *groupCommitter) collect(p *pendingUsage) []*pendingUsage {
 		for len(batch) < g.maxBatch {
 			select {
 			case q := <-g.queue:
+				g.queueNanos.Add(int64(time.Since(q.at)))
 				batch = append(batch, q)
 			default:
 				return batch
@@ -127,6 +172,7 @@ func (g *groupCommitter) collect(p *pendingUsage) []*pendingUsage {
 	for len(batch) < g.maxBatch {
 		select {
 		case q := <-g.queue:
+			g.queueNanos.Add(int64(time.Since(q.at)))
 			batch = append(batch, q)
 		case <-timer.C:
 			return batch
@@ -231,6 +277,7 @@ func (g *groupCommitter) book(items []*usageItem) error {
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	err = g.s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
+		g.attempts.Add(1)
 		if g.testHookBook != nil {
 			if err := g.testHookBook(); err != nil {
 				return err

@@ -21,7 +21,8 @@ import (
 // one flusher that books exactly when the batch is full (MaxBatch reports, no time limit).
 // Its first attempt fails with an injected retryable error; the second, pipelined, finds the
 // booked key taken and gives way to the third, which inserts sequentially and commits.
-// Every good report must be booked exactly once, and every bad one must fail alone.
+// Every good report must be booked exactly once, and every bad one must fail alone, and the
+// store's running totals (GroupCommitStats) must count the batch, its reports and attempts.
 func TestGroupCommitBatchKeepsEachOutcome(t *testing.T) {
 	const n = 7
 	e := newEnv(t, postgres.Config{GroupCommit: postgres.GroupCommit{Flushers: 1, MaxBatch: n, Wait: time.Hour}})
@@ -68,6 +69,14 @@ func TestGroupCommitBatchKeepsEachOutcome(t *testing.T) {
 
 	if len(batches) != 1 || batches[0] != n || attempts != 3 {
 		t.Fatalf("batches %v, attempts %d: want one batch of %d booked on its third attempt", batches, attempts, n)
+	}
+	// The metrics' totals say the same.
+	if st, ok := e.store.GroupCommitStats(); !ok || st.Batches != 1 || st.Reports != n || st.Attempts != 3 ||
+		st.Queue <= 0 || st.Collect <= 0 || st.Booking <= 0 {
+		t.Fatalf("group commit stats %+v (ok %v); want 1 batch of %d reports in 3 attempts, and times", st, ok, n)
+	}
+	if st, ok := direct.GroupCommitStats(); ok {
+		t.Fatalf("a store without group commit has stats %+v", st)
 	}
 	for _, i := range []int{0, 1, 5} {
 		if errs[i] != nil || res[i].Usage.TransactionID == "" {
