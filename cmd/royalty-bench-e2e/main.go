@@ -181,12 +181,12 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
-		cpuBefore := b.sampleCPU()
+		cpuBefore, gcBefore := b.sampleCPU(), b.groupCommitSample(ctx)
 		r, err := b.drive(ctx, p.transport+strconv.Itoa(p.clients), p.transport, p.clients, o.duration)
 		if err != nil {
 			return err
 		}
-		cpuAfter := b.sampleCPU()
+		cpuAfter, gcAfter := b.sampleCPU(), b.groupCommitSample(ctx)
 		txsAfter, err := b.usageTransactions(ctx)
 		if err != nil {
 			return err
@@ -209,6 +209,7 @@ func run(ctx context.Context, o options) error {
 		say("  %s", b.sealState(ctx))
 		if n := txsAfter[1] - txsBefore[1]; n > 0 {
 			say("  %d reports in %d database transactions: %.1f reports per transaction (group commit)", txsAfter[0]-txsBefore[0], n, float64(txsAfter[0]-txsBefore[0])/float64(n))
+			say("  %s", groupCommitSplit(gcBefore, gcAfter))
 		}
 		results = append(results, r)
 		b.explainUnavailable(r)
