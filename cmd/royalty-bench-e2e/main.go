@@ -256,6 +256,23 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
+// get sends a GET to url and returns the body of a 200 answer, which the caller closes.
+func get(ctx context.Context, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
+	}
+	return resp.Body, nil
+}
+
 // cpuProfile fetches a CPU profile of the server over most of a phase of duration d (its first
 // and last second left out) and writes it to path.
 func (b *bench) cpuProfile(ctx context.Context, path string, d time.Duration) error {
@@ -265,23 +282,16 @@ func (b *bench) cpuProfile(ctx context.Context, path string, d time.Duration) er
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.pprofAddr, secs), nil)
+	body, err := get(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.pprofAddr, secs))
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /debug/pprof/profile: %s", resp.Status)
-	}
+	defer body.Close()
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	if _, err := io.Copy(f, body); err != nil {
 		f.Close()
 		return err
 	}
