@@ -45,7 +45,8 @@ func groupCommitSplit(before, after map[string]float64) string {
 	if batches <= 0 || reports <= 0 {
 		return "group commit: no batches (or no metrics)"
 	}
-	return fmt.Sprintf("group commit: %.1f reports and %.2f database transactions per batch; a report waited %.1f ms for a flusher, then a batch took %.1f ms collecting and %.1f ms booking",
+	book, stmts := 1000*d("book_seconds_total")/batches, 1000*d("statement_seconds_total")/batches
+	return fmt.Sprintf("group commit: %.1f reports and %.2f database transactions per batch; a report waited %.1f ms for a flusher, then a batch took %.1f ms collecting and %.1f ms booking (%.1f ms in statements, %.1f ms in BEGIN, COMMIT and retries)",
 		reports/batches, d("attempts_total")/batches, 1000*d("queue_seconds_total")/reports,
-		1000*d("collect_seconds_total")/batches, 1000*d("book_seconds_total")/batches)
+		1000*d("collect_seconds_total")/batches, book, stmts, book-stmts)
 }

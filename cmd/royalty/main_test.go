@@ -181,7 +181,7 @@ func TestServeEndToEnd(t *testing.T) {
 		`grpc_server_handled_total{grpc_code="OK",grpc_method="GetBalance",grpc_service="royalty.v1.ContributorService",grpc_type="unary"} 2`,
 		`grpc_server_handled_total{grpc_code="Unauthenticated",grpc_method="GetBalance",grpc_service="royalty.v1.ContributorService",grpc_type="unary"} 1`,
 		// The ledger's group commit (counted in ledger/postgres's tests); no report was sent.
-		"royalty_ledger_group_commit_reports_total 0", "royalty_ledger_group_commit_book_seconds_total 0",
+		"royalty_ledger_group_commit_reports_total 0", "royalty_ledger_group_commit_statement_seconds_total 0",
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -11,7 +11,8 @@ import (
 // batch (reports / batches), the database transactions per batch (attempts / batches) and
 // where a report's time in the ledger goes: waiting for a flusher (queue seconds / reports),
 // being collected with others (collect seconds / batches) and the booking transaction (book
-// seconds / batches). Nothing is registered when group commit is disabled.
+// seconds / batches), of which its statements (statement seconds / batches) and the rest
+// mostly BEGIN and COMMIT. Nothing is registered when group commit is disabled.
 func registerLedgerMetrics(reg prometheus.Registerer, l *ledgerpg.Store) {
 	if _, ok := l.GroupCommitStats(); !ok {
 		return
@@ -35,5 +36,7 @@ func registerLedgerMetrics(reg prometheus.Registerer, l *ledgerpg.Store) {
 			func(s ledgerpg.GroupCommitStats) float64 { return s.Collect.Seconds() }),
 		counter("book_seconds_total", "Time from the end of collecting to every report of the batch having its outcome, summed over batches.",
 			func(s ledgerpg.GroupCommitStats) float64 { return s.Booking.Seconds() }),
+		counter("statement_seconds_total", "The part of book_seconds_total between BEGIN and COMMIT (reads, planning, writes); the rest is BEGIN, COMMIT and retry waits.",
+			func(s ledgerpg.GroupCommitStats) float64 { return s.Statements.Seconds() }),
 	)
 }

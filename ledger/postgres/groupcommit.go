@@ -35,6 +35,7 @@ type groupCommitter struct {
 	// Running totals, for GroupCommitStats.
 	batches, reports, attempts             atomic.Int64
 	queueNanos, collectNanos, bookingNanos atomic.Int64
+	statementNanos                         atomic.Int64
 
 	// testHookBatch, if set, is called with the size of every batch before it is booked;
 	// testHookBook, if set, runs at the start of every attempt of a shared transaction, and
@@ -66,6 +67,10 @@ type GroupCommitStats struct {
 	// GroupCommit.Wait each), Booking the time from then until every report of the batch had
 	// its outcome; both summed over batches.
 	Collect, Booking time.Duration
+	// Statements is the part of Booking spent between BEGIN and COMMIT (reading the inputs,
+	// planning, writing), summed over attempts; the rest of Booking is BEGIN, COMMIT (with its
+	// WAL flush), waits between retries and the check of the providers' accounts.
+	Statements time.Duration
 }
 
 // GroupCommitStats returns the running totals of the store's group commit; ok is false when
@@ -78,7 +83,7 @@ func (s *Store) GroupCommitStats() (st GroupCommitStats, ok bool) {
 	return GroupCommitStats{
 		Batches: g.batches.Load(), Reports: g.reports.Load(), Attempts: g.attempts.Load(),
 		Queue: time.Duration(g.queueNanos.Load()), Collect: time.Duration(g.collectNanos.Load()),
-		Booking: time.Duration(g.bookingNanos.Load()),
+		Booking: time.Duration(g.bookingNanos.Load()), Statements: time.Duration(g.statementNanos.Load()),
 	}, true
 }
 
@@ -278,6 +283,8 @@ func (g *groupCommitter) book(items []*usageItem) error {
 	defer cancel()
 	err = g.s.serializable(ctx, "posting usage", func(ctx context.Context, tx pgx.Tx) error {
 		g.attempts.Add(1)
+		began := time.Now()
+		defer func() { g.statementNanos.Add(int64(time.Since(began))) }()
 		if g.testHookBook != nil {
 			if err := g.testHookBook(); err != nil {
 				return err

@@ -72,7 +72,7 @@ func TestGroupCommitBatchKeepsEachOutcome(t *testing.T) {
 	}
 	// The metrics' totals say the same.
 	if st, ok := e.store.GroupCommitStats(); !ok || st.Batches != 1 || st.Reports != n || st.Attempts != 3 ||
-		st.Queue <= 0 || st.Collect <= 0 || st.Booking <= 0 {
+		st.Queue <= 0 || st.Collect <= 0 || st.Statements <= 0 || st.Booking <= st.Statements {
 		t.Fatalf("group commit stats %+v (ok %v); want 1 batch of %d reports in 3 attempts, and times", st, ok, n)
 	}
 	if st, ok := direct.GroupCommitStats(); ok {
