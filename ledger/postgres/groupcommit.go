@@ -150,10 +150,14 @@ func (g *groupCommitter) run() {
 		batch := g.collect(p)
 		collected := time.Now()
 		g.flush(batch)
+		// Counted before the callers are answered, so that a caller sees its batch counted.
 		g.collectNanos.Add(int64(collected.Sub(taken)))
 		g.bookingNanos.Add(int64(time.Since(collected)))
 		g.batches.Add(1)
 		g.reports.Add(int64(len(batch)))
+		for _, p := range batch {
+			close(p.done)
+		}
 	}
 }
 
@@ -188,13 +192,9 @@ func (g *groupCommitter) collect(p *pendingUsage) []*pendingUsage {
 	return batch
 }
 
-// flush books a batch in one transaction, or each report alone if that fails.
+// flush books a batch in one transaction, or each report alone if that fails; every item of
+// the batch then has its outcome, and the caller closes the batch's done channels.
 func (g *groupCommitter) flush(batch []*pendingUsage) {
-	defer func() {
-		for _, p := range batch {
-			close(p.done)
-		}
-	}()
 	if g.testHookBatch != nil {
 		g.testHookBatch(len(batch))
 	}
