@@ -37,8 +37,10 @@
 // Its ratio bounds what ReportUsage could reach if booking cost nothing.
 //
 // Every phase also prints the CPU each part used per report (server, PostgreSQL, this load
-// generator, the rest of the machine), read from /proc. -serve-args passes extra flags to
-// royalty serve.
+// generator, the rest of the machine), read from /proc, and from serve's
+// royalty_ledger_group_commit_* metrics the reports per batch and where a report's time in the
+// ledger went; each pgbench run prints its CPU per transaction alike. -serve-args passes extra
+// flags to royalty serve.
 //
 // Run it with `make bench-e2e`; `-posts 20000 -duration 5s` makes a quick run; `-profile FILE`
 // writes a CPU profile of the server during the first phase (serve's --pprof-addr).
