@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/openroyalty/royalty/ledger"
@@ -34,7 +33,7 @@ const lineageSlices = 6
 // lineagePhases declares the lineage and the feedback rate, then runs the two kinds of reports
 // in alternating slices with the same clients, d of each kind in all.
 func (b *bench) lineagePhases(ctx context.Context, clients int, d time.Duration) (*lineageResult, error) {
-	conn, err := grpc.NewClient(b.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(b.addr, b.grpcCreds())
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/shopspring/decimal"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -125,7 +124,7 @@ func (b *bench) driveModel(ctx context.Context, name, transport string, clients 
 	for c := range clients {
 		switch transport {
 		case "grpc", "dryrun":
-			conn, err := grpc.NewClient(b.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			conn, err := grpc.NewClient(b.addr, b.grpcCreds())
 			if err != nil {
 				return res, err
 			}
@@ -151,7 +150,7 @@ func (b *bench) driveModel(ctx context.Context, name, transport string, clients 
 				return out, "", ""
 			}
 		case "http":
-			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}}
+			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, TLSClientConfig: b.clientTLS}}
 			defer hc.CloseIdleConnections()
 			reporters[c] = b.httpReporter(hc)
 		default:
@@ -224,7 +223,7 @@ func (b *bench) driveModel(ctx context.Context, name, transport string, clients 
 
 // httpReporter posts ReportUsage as HTTP/JSON to the API port.
 func (b *bench) httpReporter(hc *http.Client) reporter {
-	url := "http://" + b.addr + "/royalty.v1.ProviderService/ReportUsage"
+	url := b.apiURL() + "/royalty.v1.ProviderService/ReportUsage"
 	return func(ctx context.Context, req *v1.ReportUsageRequest) (outcome, string, string) {
 		body, err := protojson.Marshal(req)
 		if err != nil {

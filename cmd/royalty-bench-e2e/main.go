@@ -40,7 +40,7 @@
 // generator, the rest of the machine), read from /proc, and from serve's
 // royalty_ledger_group_commit_* metrics the reports per batch and where a report's time in the
 // ledger went; each pgbench run prints its CPU per transaction alike. -serve-args passes extra
-// flags to royalty serve.
+// flags to royalty serve; -tls serves and calls the API over TLS.
 //
 // Run it with `make bench-e2e`; `-posts 20000 -duration 5s` makes a quick run; `-profile FILE`
 // writes a CPU profile of the server during the first phase (serve's --pprof-addr).
@@ -79,6 +79,7 @@ type options struct {
 	profile        string
 	lineageClients int
 	dryrunClients  int
+	tls            bool
 	serveArgs      []string
 	pgStatements   int
 }
@@ -102,6 +103,7 @@ func main() {
 	version.Flag("royalty-bench-e2e")
 	flag.IntVar(&o.lineageClients, "lineage-clients", 0, "gRPC clients of the lineage comparison: alternating slices of reports for a model version without training lineage and one with lineage and a feedback rate (every report also books feedback pools); 0 skips it")
 	flag.IntVar(&o.dryrunClients, "dryrun-clients", 8, "gRPC clients of a last phase that sends the same responses to AttributionService.Attribute (a dry run that books nothing); 0 skips it")
+	flag.BoolVar(&o.tls, "tls", false, "serve the API over TLS (a throwaway certificate for 127.0.0.1) and call it over TLS")
 	flag.IntVar(&o.pgStatements, "pg-statements", 0, "load pg_stat_statements into PostgreSQL and print the n statements of royalty's database that took the most time over the measured phases; 0 leaves it out")
 	serveArgs := flag.String("serve-args", "", "extra flags of royalty serve, separated by spaces (e.g. \"--group-commit-flushers 2\")")
 	flag.Parse()

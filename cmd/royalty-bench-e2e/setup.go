@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/openroyalty/royalty/attribution/eval"
@@ -37,9 +37,10 @@ type bench struct {
 	dsn       string
 	dataDir   string
 	logPath   string
-	addr      string // the API port: gRPC and HTTP/JSON
-	pprofAddr string // the server's profiler, with -profile
-	metrics   string // the server's /metrics address
+	addr      string      // the API port: gRPC and HTTP/JSON
+	pprofAddr string      // the server's profiler, with -profile
+	metrics   string      // the server's /metrics address
+	clientTLS *tls.Config // with -tls: how clients trust the server's throwaway certificate
 	server    *serverproc.Proc
 	db        *pgxpool.Pool // the bench's own reads of royalty's database
 
@@ -131,7 +132,7 @@ func setup(ctx context.Context, o options, log *slog.Logger) (*bench, error) {
 	if err := b.serve(ctx); err != nil {
 		return b, err
 	}
-	conn, err := grpc.NewClient(b.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(b.addr, b.grpcCreds())
 	if err != nil {
 		return b, err
 	}
@@ -317,6 +318,14 @@ func (b *bench) serve(ctx context.Context) error {
 		}
 		args = append(args, "--pprof-addr", b.pprofAddr)
 	}
+	if b.o.tls {
+		cert, key, client, err := selfSignedCert(b.work)
+		if err != nil {
+			return err
+		}
+		b.clientTLS = client
+		args = append(args, "--tls-cert", cert, "--tls-key", key)
+	}
 	if b.o.dryrunClients > 0 {
 		// The dry-run phase calls Attribute as fast as ReportUsage is called; its rate limit
 		// protects a public server from abuse, not this one from its benchmark.
@@ -324,7 +333,7 @@ func (b *bench) serve(ctx context.Context) error {
 	}
 	args = append(args, b.o.serveArgs...)
 	t0 := time.Now()
-	b.server, err = serverproc.Start(ctx, serverproc.Server{Bin: b.bin, DSN: b.dsn, GRPCAddr: b.addr, Args: args, LogPath: b.logPath}, 5*time.Minute)
+	b.server, err = serverproc.Start(ctx, serverproc.Server{Bin: b.bin, DSN: b.dsn, GRPCAddr: b.addr, Args: args, LogPath: b.logPath, TLS: b.clientTLS}, 5*time.Minute)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ package serverproc
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -89,6 +91,9 @@ type Server struct {
 	Args []string
 	// LogPath is the file the server's standard output and error are appended to.
 	LogPath string
+	// TLS, when set, is the client configuration the health check connects with (a server
+	// started with --tls-cert); otherwise it connects in cleartext.
+	TLS *tls.Config
 }
 
 // Proc is one started `royalty serve` process. Its methods are safe for concurrent use.
@@ -126,7 +131,11 @@ func Start(ctx context.Context, s Server, timeout time.Duration) (*Proc, error) 
 		p.mu.Unlock()
 		close(p.exited)
 	}()
-	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if s.TLS != nil {
+		creds = credentials.NewTLS(s.TLS)
+	}
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		p.Kill()
 		return nil, err
