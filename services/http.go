@@ -3,6 +3,7 @@ package services
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -150,7 +151,8 @@ func NewHTTPServer(h http.Handler, opts HTTPOptions) *http.Server {
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
-		Handler:           h,
+		Handler:           restoreTLS(h),
+		ConnContext:       withConnTLS,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -162,6 +164,37 @@ func NewHTTPServer(h http.Handler, opts HTTPOptions) *http.Server {
 			PingTimeout:     20 * time.Second,
 		},
 	}
+}
+
+// connTLSKey keys the TLS state of a connection whose TLS ended before net/http.
+type connTLSKey struct{}
+
+// withConnTLS keeps, for restoreTLS, the TLS state of a connection whose TLS was terminated
+// before net/http saw it (SplitGRPC on a TLSListener): net/http sets Request.TLS only for the
+// *tls.Conn it accepts itself.
+func withConnTLS(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(interface {
+		TLSConnectionState() (tls.ConnectionState, bool)
+	}); ok {
+		if st, ok := tc.TLSConnectionState(); ok {
+			return context.WithValue(ctx, connTLSKey{}, &st)
+		}
+	}
+	return ctx
+}
+
+// restoreTLS gives a request the TLS state withConnTLS kept for its connection, so that
+// handlers (the web app's Secure cookies, gRPC's TLS peer information) see TLS as they would
+// behind net/http's own TLS.
+func restoreTLS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			if st, ok := r.Context().Value(connTLSKey{}).(*tls.ConnectionState); ok {
+				r.TLS = st
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // limitBody bounds the body of requests that carry one message without envelopes (Connect unary,

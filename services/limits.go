@@ -39,10 +39,11 @@ import (
 //     many messages for callers nobody knows. The bound is per address, not global: a global
 //     one would let a few slow senders starve every health check.
 //
-// royalty serve answers every protocol on one port. Without TLS, SplitGRPC (split.go) gives
-// gRPC connections to gRPC's own transport (Server.GRPC.Serve), which keeps the tap; every other
-// connection, and under TLS every connection, goes to an HTTP server (http.go), where gRPC runs
-// through grpc.Server.ServeHTTP and neither the tap nor gRPC's transport options apply: there
+// royalty serve answers every protocol on one port. SplitGRPC (split.go; under TLS after
+// TLSListener) gives gRPC connections to gRPC's own transport (Server.GRPC.Serve), which keeps
+// the tap; every other connection goes to an HTTP server (http.go), where calls (gRPC ones too,
+// on a connection that began with another protocol) run through grpc.Server.ServeHTTP and
+// neither the tap nor gRPC's transport options apply: there
 // preGate does what the tap and the gate do (key verified, role checked, anonymous slot taken)
 // before the body is read, and a refused call reaches the gate with an empty body and its
 // verdict; NewHTTPServer sets the transport bounds.

@@ -2,6 +2,7 @@ package services
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -13,11 +14,13 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// SplitGRPC sorts the connections accepted on one cleartext port between gRPC's own transport
-// and net/http, so that every protocol keeps its single port (NewHTTPHandler) while gRPC calls
-// skip grpc.Server.ServeHTTP, which costs a call more CPU than gRPC's transport (bench-e2e: the
+// SplitGRPC sorts the connections accepted on one port between gRPC's own transport and
+// net/http, so that every protocol keeps its single port (NewHTTPHandler) while gRPC calls skip
+// grpc.Server.ServeHTTP, which costs a call more CPU than gRPC's transport (bench-e2e: the
 // server's CPU per ReportUsage fell from 1.48 to 1.23 ms; ServeHTTP flushes every frame in
-// a write of its own, gRPC's transport batches them).
+// a write of its own, gRPC's transport batches them). Under TLS the listener is TLSListener's:
+// the sorter reads the connection decrypted, both servers serve it as cleartext, and
+// NewHTTPServer gives its requests the connection's TLS state (Request.TLS) as net/http would.
 //
 // A connection goes to GRPC when it opens with the HTTP/2 client preface (prior knowledge) and
 // its first request has the content type application/grpc or application/grpc+…, or when it
@@ -259,6 +262,27 @@ type sortedConn struct {
 }
 
 func (c *sortedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// TLSConnectionState is the state of the connection's TLS, when it came from a TLSListener;
+// the sorter has read from it, so its handshake is complete.
+func (c *sortedConn) TLSConnectionState() (tls.ConnectionState, bool) {
+	tc, ok := c.Conn.(*tls.Conn)
+	if !ok {
+		return tls.ConnectionState{}, false
+	}
+	return tc.ConnectionState(), true
+}
+
+// TLSListener terminates TLS on the connections of l for NewSplitGRPC, offering HTTP/2 and
+// HTTP/1.1 by ALPN unless cfg names its own protocols. Handshakes happen as the sorter first
+// reads a connection, within its sorting timeout.
+func TLSListener(l net.Listener, cfg *tls.Config) net.Listener {
+	cfg = cfg.Clone()
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return tls.NewListener(l, cfg)
+}
 
 // sortedListener is one side of a SplitGRPC.
 type sortedListener struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -112,8 +113,6 @@ type runningServer struct {
 	stopBg   context.CancelFunc // stops the index checks
 	served   chan error
 	shutdown bool
-	// nativeGRPC: gRPC connections are served by gRPC's transport, not through the HTTP server.
-	nativeGRPC bool
 }
 
 // GRPCAddr is the address the API (gRPC and HTTP) listens on (useful when started on port 0).
@@ -209,27 +208,16 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 		served:  make(chan error, 3),
 		watcher: watcher,
 	}
-	// Without TLS, gRPC connections are served by gRPC's own transport, every other one by the
-	// HTTP server (services.SplitGRPC); under TLS, the HTTP server serves all of them
-	// (grpc.Server.ServeHTTP), so that ALPN and the web app's view of TLS stay net/http's.
-	apiLis := grpcLis
-	if tlsConfig == nil {
-		split := services.NewSplitGRPC(grpcLis, 0)
-		apiLis = split.Other()
-		s.nativeGRPC = true
-		go func() {
-			if err := gs.GRPC.Serve(split.GRPC()); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-				s.served <- err
-			}
-		}()
-	}
+	// gRPC connections are served by gRPC's own transport, every other one by the HTTP server
+	// (services.SplitGRPC); under TLS, the sorter reads connections decrypted.
+	split := splitAPI(grpcLis, tlsConfig)
 	go func() {
-		serve := func() error { return s.api.Serve(apiLis) }
-		if tlsConfig != nil {
-			s.api.TLSConfig = tlsConfig
-			serve = func() error { return s.api.ServeTLS(apiLis, "", "") }
+		if err := gs.GRPC.Serve(split.GRPC()); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.served <- err
 		}
-		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	}()
+	go func() {
+		if err := s.api.Serve(split.Other()); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.served <- err
 		}
 	}()
@@ -256,6 +244,15 @@ func startServer(ctx context.Context, cfg *config, log *slog.Logger) (_ *running
 	return s, nil
 }
 
+// splitAPI sorts the API port's connections between gRPC's transport and the HTTP server,
+// terminating TLS first when tlsConfig is set.
+func splitAPI(lis net.Listener, tlsConfig *tls.Config) *services.SplitGRPC {
+	if tlsConfig != nil {
+		lis = services.TLSListener(lis, tlsConfig)
+	}
+	return services.NewSplitGRPC(lis, 0)
+}
+
 // Shutdown stops accepting calls, lets in-flight calls finish for up to timeout, then closes
 // everything.
 func (s *runningServer) Shutdown(timeout time.Duration) error {
@@ -271,9 +268,7 @@ func (s *runningServer) Shutdown(timeout time.Duration) error {
 	drain, cancelDrain := context.WithTimeout(context.Background(), timeout)
 	grpcDrained := make(chan struct{})
 	go func() {
-		if s.nativeGRPC {
-			s.grpc.GRPC.GracefulStop()
-		}
+		s.grpc.GRPC.GracefulStop()
 		close(grpcDrained)
 	}()
 	hard := s.api.Shutdown(drain) != nil

@@ -9,11 +9,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,16 +94,27 @@ func TestTLSServeAndReload(t *testing.T) {
 	if err != nil || tlsConfig == nil {
 		t.Fatalf("TLS config: %v, %v", tlsConfig, err)
 	}
-	// As serve does: gRPC through the HTTP server, which speaks TLS.
+	// As serve does: TLS ended before the split, gRPC on gRPC's transport, the rest on the HTTP
+	// server, whose handler must see the connection's TLS.
 	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, health.NewServer())
-	api := services.NewHTTPServer(srv, services.HTTPOptions{})
-	api.TLSConfig = tlsConfig
+	var httpCalls atomic.Int32
+	api := services.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpCalls.Add(1)
+		if r.TLS == nil || !r.TLS.HandshakeComplete {
+			http.Error(w, "no TLS state", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "%s over TLS", r.Proto)
+	}), services.HTTPOptions{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go api.ServeTLS(lis, "", "")
+	split := splitAPI(lis, tlsConfig)
+	go srv.Serve(split.GRPC())
+	defer srv.Stop()
+	go api.Serve(split.Other())
 	defer api.Close()
 
 	serial := func() int64 {
@@ -122,6 +137,25 @@ func TestTLSServeAndReload(t *testing.T) {
 	defer cancel()
 	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("health over TLS: %v", err)
+	}
+	if n := httpCalls.Load(); n != 0 {
+		t.Fatalf("a gRPC call over TLS reached the HTTP server (%d requests), not gRPC's transport", n)
+	}
+	// HTTPS over HTTP/1.1 and over HTTP/2 (ALPN) reaches the HTTP server with its TLS state.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.pem)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: proto == "HTTP/2.0"}
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + lis.Addr().String() + "/")
+		if err != nil {
+			t.Fatalf("%s over TLS: %v", proto, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if resp.StatusCode != http.StatusOK || string(body) != proto+" over TLS" {
+			t.Fatalf("%s over TLS: %s %q", proto, resp.Status, body)
+		}
 	}
 	if got := serial(); got != 100 {
 		t.Fatalf("serial = %d, want 100", got)
