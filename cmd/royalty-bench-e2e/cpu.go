@@ -48,20 +48,31 @@ func (s *cpuSample) addDelta(before, after cpuSample) {
 	s.all += after.all - before.all
 }
 
+// cpuPer is what each part used between before and after, in milliseconds per unit of work
+// (n reports or transactions), and how busy the machine was, in percent.
+func cpuPer(before, after cpuSample, n float64) (per cpuSample, util float64) {
+	ms := func(a, b float64) float64 { return (b - a) * 1000 / n }
+	per = cpuSample{
+		server: ms(before.server, after.server), postgres: ms(before.postgres, after.postgres),
+		self: ms(before.self, after.self), busy: ms(before.busy, after.busy),
+	}
+	if d := after.all - before.all; d > 0 {
+		util = 100 * (after.busy - before.busy) / d
+	}
+	return per, util
+}
+
+// rest is the machine's busy time beside the server, PostgreSQL and this process.
+func (s cpuSample) rest() float64 { return s.busy - s.server - s.postgres - s.self }
+
 // cpuSplit is what one phase cost in CPU per report, in milliseconds.
 func cpuSplit(before, after cpuSample, reports int64) string {
 	if reports <= 0 {
 		return "no reports"
 	}
-	per := func(a, b float64) float64 { return (b - a) * 1000 / float64(reports) }
-	server, pg, self := per(before.server, after.server), per(before.postgres, after.postgres), per(before.self, after.self)
-	busy := per(before.busy, after.busy)
-	util := 0.0
-	if d := after.all - before.all; d > 0 {
-		util = 100 * (after.busy - before.busy) / d
-	}
+	p, util := cpuPer(before, after, float64(reports))
 	return fmt.Sprintf("CPU per report: server %.2f ms, PostgreSQL %.2f ms, load generator %.2f ms, rest of the machine %.2f ms; machine %.0f%% busy",
-		server, pg, self, busy-server-pg-self, util)
+		p.server, p.postgres, p.self, p.rest(), util)
 }
 
 // pgbenchCPU is what a pgbench run cost in CPU per transaction, in milliseconds, its
@@ -71,14 +82,8 @@ func pgbenchCPU(before, after cpuSample, txs float64) string {
 	if txs <= 0 {
 		return "no pgbench transactions"
 	}
-	per := func(a, b float64) float64 { return (b - a) * 1000 / txs }
-	pg := per(before.postgres, after.postgres)
-	rest := per(before.busy, after.busy) - pg - per(before.server, after.server) - per(before.self, after.self)
-	util := 0.0
-	if d := after.all - before.all; d > 0 {
-		util = 100 * (after.busy - before.busy) / d
-	}
-	return fmt.Sprintf("CPU per pgbench transaction: PostgreSQL %.2f ms, pgbench and the rest of the machine %.2f ms; machine %.0f%% busy", pg, rest, util)
+	p, util := cpuPer(before, after, txs)
+	return fmt.Sprintf("CPU per pgbench transaction: PostgreSQL %.2f ms, pgbench and the rest of the machine %.2f ms; machine %.0f%% busy", p.postgres, p.rest(), util)
 }
 
 // statFields returns the fields of /proc/<pid>/stat after the command name (field 3, the state,
